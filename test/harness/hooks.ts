@@ -1,0 +1,12 @@
+/**
+ * Mocha root hooks: the integration stack (Temporal dev server + FerretDB) is booted lazily by the
+ * first suite that asks for it (see stack.ts) and torn down once after all tests, pass or fail.
+ */
+import { stopSharedStack } from './stack';
+
+export const mochaHooks = {
+  async afterAll(this: Mocha.Context) {
+    this.timeout(60_000);
+    await stopSharedStack();
+  },
+};

@@ -1,0 +1,93 @@
+/**
+ * One isolated integration stack per test run: a Temporal dev server (headless, SQLite in a temp
+ * dir) and FerretDB (SQLite in a temp dir), each on free ports, booted through the same launcher as
+ * `npm start`. Suites call `sharedStack()`; the root hook in hooks.ts stops it after all tests,
+ * even when tests fail. TEMPORAL_ADDRESS / MONGODB_URI point the tests at existing servers instead.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config';
+import { freePort, startFerretDb, startTemporalDevServer, type ManagedProcess } from '../../src/embedded/processes';
+import { assertExecutable, ferretDbPath, temporalCliPath } from '../../src/tools';
+
+export interface TestStack {
+  temporalAddress: string;
+  namespace: string;
+  mongoUri: string;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+export async function startStack(): Promise<TestStack> {
+  const config = loadConfig();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmflow-test-'));
+  const procs: ManagedProcess[] = [];
+  try {
+    let temporalAddress = config.temporalAddress;
+    if (!temporalAddress) {
+      const bin = temporalCliPath(config.toolsDir, config.temporalCliPath);
+      assertExecutable(bin, 'Temporal CLI');
+      const port = await freePort();
+      procs.push(
+        await startTemporalDevServer({
+          bin,
+          port,
+          uiPort: 0,
+          headless: true,
+          dbFile: path.join(dir, 'temporal.sqlite'),
+          logFile: path.join(dir, 'temporal.log'),
+          httpPort: await freePort(),
+        }),
+      );
+      temporalAddress = `127.0.0.1:${port}`;
+    }
+    let mongoUri = config.mongodbUri;
+    if (!mongoUri) {
+      const bin = ferretDbPath(config.toolsDir);
+      assertExecutable(bin, 'FerretDB');
+      const port = await freePort();
+      procs.push(await startFerretDb({ bin, port, dir: path.join(dir, 'ferretdb'), logFile: path.join(dir, 'ferretdb.log') }));
+      mongoUri = `mongodb://127.0.0.1:${port}/vmflow_test`;
+    } else {
+      // A real MongoDB is shared; a per-run database keeps runs apart.
+      const u = new URL(mongoUri);
+      u.pathname = `/vmflow_test_${crypto.randomBytes(4).toString('hex')}`;
+      mongoUri = u.toString();
+    }
+    return {
+      temporalAddress,
+      namespace: config.temporalNamespace,
+      mongoUri,
+      dir,
+      async stop() {
+        await Promise.all(procs.map((p) => p.stop()));
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await Promise.all(procs.map((p) => p.stop()));
+    throw err;
+  }
+}
+
+let shared: Promise<TestStack> | undefined;
+
+/** The run's stack, booted on first use. */
+export function sharedStack(): Promise<TestStack> {
+  shared ??= startStack();
+  return shared;
+}
+
+export async function stopSharedStack(): Promise<void> {
+  if (!shared) return;
+  const s = shared;
+  shared = undefined;
+  await (await s.catch(() => undefined))?.stop();
+}
+
+/** A task queue no other test uses, so workers of different tests never steal each other's tasks. */
+export function uniqueTaskQueue(prefix = 'test'): string {
+  return `${prefix}-${crypto.randomBytes(6).toString('hex')}`;
+}
