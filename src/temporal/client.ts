@@ -1,0 +1,25 @@
+/** Temporal client connection used by the API and scripts. */
+import { Client, Connection } from '@temporalio/client';
+import { createDataConverter } from './data-converter';
+
+export interface TemporalClientHandle {
+  client: Client;
+  connection: Connection;
+  close(): Promise<void>;
+}
+
+export async function connectTemporalClient(address: string, namespace: string): Promise<TemporalClientHandle> {
+  const connection = await Connection.connect({ address, connectTimeout: 10_000 });
+  const client = new Client({ connection, namespace, dataConverter: createDataConverter() });
+  return { client, connection, close: () => connection.close() };
+}
+
+/** True when the Temporal frontend answers (used by /readyz). */
+export async function pingTemporal(handle: TemporalClientHandle, namespace: string): Promise<boolean> {
+  try {
+    await handle.connection.workflowService.describeNamespace({ namespace });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Temporal helpers for integration tests: one workflow bundle per run, a worker per test on a
+ * unique task queue, and a client — all against the run's shared stack.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { Connection as MongoConnection } from 'mongoose';
+import { connectDatabase } from '../../src/db/connection';
+import { createLogger } from '../../src/logger';
+import { createDataConverter } from '../../src/temporal/data-converter';
+import { bundleWorkflows, createVmflowWorker } from '../../worker/worker';
+import type { ActivityDeps } from '../../activities';
+import { sharedStack, uniqueTaskQueue } from './stack';
+
+let bundle: Promise<WorkflowBundle> | undefined;
+let runtimeInstalled = false;
+
+export function workflowBundle(): Promise<WorkflowBundle> {
+  bundle ??= bundleWorkflows();
+  return bundle;
+}
+
+export interface TestWorker {
+  worker: Worker;
+  taskQueue: string;
+  client: Client;
+  db: MongoConnection;
+  /** Stops the worker and closes what startTestWorker opened. */
+  stop(): Promise<void>;
+}
+
+/** Starts a worker (real activities unless `deps` overrides parts) polling a fresh task queue. */
+export async function startTestWorker(opts: { deps?: Partial<ActivityDeps>; taskQueue?: string } = {}): Promise<TestWorker> {
+  if (!runtimeInstalled) {
+    runtimeInstalled = true;
+    try {
+      Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
+    } catch {
+      // already installed by another module in this process
+    }
+  }
+  const stack = await sharedStack();
+  const taskQueue = opts.taskQueue ?? uniqueTaskQueue();
+  const db = await connectDatabase(stack.mongoUri);
+  const nativeConnection = await NativeConnection.connect({ address: stack.temporalAddress });
+  const worker = await createVmflowWorker({
+    connection: nativeConnection,
+    namespace: stack.namespace,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    deps: { db, logger: createLogger(process.env.LOG_LEVEL ?? 'silent'), ...opts.deps },
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const client = new Client({ connection, namespace: stack.namespace, dataConverter: createDataConverter() });
+  return {
+    worker,
+    taskQueue,
+    client,
+    db,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running.catch(() => undefined);
+      await connection.close();
+      await nativeConnection.close();
+      await db.close();
+    },
+  };
+}

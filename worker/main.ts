@@ -1,0 +1,37 @@
+/** The worker process: `npm run worker` (tsx) or `node dist/worker/main.js` (Docker). */
+import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { ConfigError, loadConfig } from '../src/config';
+import { connectDatabase } from '../src/db/connection';
+import { logger } from '../src/logger';
+import { createVmflowWorker } from './worker';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = logger.child({ component: 'worker' });
+  // The SDK's own logs go through pino too, at warn and above (its info lines are per-state noise).
+  const sdkLog = log.child({ component: 'temporal-sdk' });
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (e) => sdkLog[e.level === 'ERROR' ? 'error' : 'warn'](e.meta ?? {}, e.message)),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+  });
+  const db = await connectDatabase(config.mongodbTarget);
+  const connection = await NativeConnection.connect({ address: config.temporalTarget });
+  const worker = await createVmflowWorker({
+    connection,
+    namespace: config.temporalNamespace,
+    taskQueue: config.temporalTaskQueue,
+    deps: { db, logger: log },
+  });
+  log.info({ taskQueue: config.temporalTaskQueue, temporal: config.temporalTarget }, 'worker polling');
+  // Worker.run() resolves after SIGINT/SIGTERM once in-flight tasks are done (Runtime's shutdown signals).
+  await worker.run();
+  await connection.close();
+  await db.close();
+  log.info('worker stopped');
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError) console.error(err.message);
+  else logger.fatal({ err }, 'worker failed');
+  process.exit(1);
+});

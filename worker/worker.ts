@@ -1,0 +1,36 @@
+/**
+ * Builds the vmflow worker: every workflow (bundled from workflows/index.ts) and every activity
+ * (from createActivities). worker/main.ts runs it as a process; integration tests create it with a
+ * unique task queue and a pre-built bundle.
+ */
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+import { createDataConverter } from '../src/temporal/data-converter';
+
+export const WORKFLOWS_PATH = require.resolve('../workflows');
+
+export interface VmflowWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** Pre-built bundle (tests build it once per run); otherwise bundled from WORKFLOWS_PATH. */
+  workflowBundle?: WorkflowBundle;
+  identity?: string;
+}
+
+export async function createVmflowWorker(o: VmflowWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: o.connection,
+    namespace: o.namespace,
+    taskQueue: o.taskQueue,
+    ...(o.identity ? { identity: o.identity } : {}),
+    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: createActivities(o.deps),
+    dataConverter: createDataConverter(),
+  });
+}
+
+export function bundleWorkflows(): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as never });
+}
