@@ -1,0 +1,30 @@
+/** The API process: `npm run api` (tsx) or `node dist/api/main.js` (Docker). */
+import { ConfigError, loadConfig } from '../src/config';
+import { connectDatabase } from '../src/db/connection';
+import { logger } from '../src/logger';
+import { connectTemporalClient } from '../src/temporal/client';
+import { startWebServer } from './server';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = logger.child({ component: 'api' });
+  const db = await connectDatabase(config.mongodbTarget);
+  const temporal = await connectTemporalClient(config.temporalTarget, config.temporalNamespace);
+  const web = await startWebServer({ config, db, temporal, logger: log }, { host: config.apiHost, port: config.apiPort });
+  log.info({ url: web.url }, 'API listening');
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, 'API shutting down');
+    await web.close();
+    await temporal.close();
+    await db.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError) console.error(err.message);
+  else logger.fatal({ err }, 'API failed to start');
+  process.exit(1);
+});

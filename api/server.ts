@@ -1,0 +1,32 @@
+/** startWebServer / stopWebServer: used by api/main.ts and by tests (port 0). */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp, type ApiDeps } from './app';
+
+export interface WebServer {
+  url: string;
+  port: number;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+export async function startWebServer(deps: ApiDeps, listen: { host: string; port: number }): Promise<WebServer> {
+  const app = createApp(deps);
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  return {
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    port,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

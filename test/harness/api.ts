@@ -1,0 +1,37 @@
+/**
+ * Starts the REST API on port 0 against the run's shared stack, with its own database and Temporal
+ * connections. Later suites pass extra deps (cloud accounts, codec keys…) through `overrides`.
+ */
+import { loadConfig, type Config } from '../../src/config';
+import { connectDatabase } from '../../src/db/connection';
+import { createLogger } from '../../src/logger';
+import { connectTemporalClient } from '../../src/temporal/client';
+import type { ApiDeps } from '../../api/app';
+import { startWebServer, type WebServer } from '../../api/server';
+import { sharedStack } from './stack';
+
+export interface TestApi {
+  url: string;
+  deps: ApiDeps;
+  web: WebServer;
+  close(): Promise<void>;
+}
+
+export async function startTestApi(opts: { env?: NodeJS.ProcessEnv; config?: Partial<Config> } = {}): Promise<TestApi> {
+  const stack = await sharedStack();
+  const config: Config = { ...loadConfig({ ...process.env, ...opts.env }), ...opts.config };
+  const db = await connectDatabase(stack.mongoUri);
+  const temporal = await connectTemporalClient(stack.temporalAddress, stack.namespace);
+  const deps: ApiDeps = { config, db, temporal, logger: createLogger(process.env.LOG_LEVEL ?? 'silent') };
+  const web = await startWebServer(deps, { host: '127.0.0.1', port: 0 });
+  return {
+    url: web.url,
+    deps,
+    web,
+    async close() {
+      await web.close();
+      await temporal.close();
+      await db.close().catch(() => undefined);
+    },
+  };
+}
