@@ -81,22 +81,44 @@ function clone<T>(value: T): T {
   return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
 }
 
+type OverrideEntry = z.output<typeof overrideEntrySchema>;
+
+/**
+ * The document's outer shape, list by list, so that an unknown top-level key and a bad entry are
+ * reported together. Undefined only when the document is not an object at all.
+ */
+function parseOverride(override: unknown, errors: FieldError[]): Partial<Record<ListName, OverrideEntry[]>> | undefined {
+  if (!isPlainObject(override)) {
+    errors.push({ field: '', message: 'must be a mapping with operatingSystems, software and/or sizes' });
+    return undefined;
+  }
+  const out: Partial<Record<ListName, OverrideEntry[]>> = {};
+  for (const key of Object.keys(override)) {
+    if (!(LIST_NAMES as string[]).includes(key)) errors.push({ field: key, message: `is not a known field (expected ${LIST_NAMES.join(', ')})` });
+  }
+  for (const list of LIST_NAMES) {
+    const parsed = z.array(overrideEntrySchema).optional().safeParse(override[list]);
+    if (parsed.success) out[list] = parsed.data;
+    else errors.push(...zodFieldErrors(parsed.error, list));
+  }
+  return out;
+}
+
 /**
  * Returns `base` with `override` applied, validated; throws CatalogError naming every bad field.
  * `base` is not modified.
  */
 export function mergeCatalog(base: Catalog, override: unknown, source?: string): Catalog {
-  const parsed = catalogOverrideSchema.safeParse(override ?? {});
-  if (!parsed.success) throw new CatalogError(zodFieldErrors(parsed.error), source);
-
   const errors: FieldError[] = [];
+  const document = parseOverride(override ?? {}, errors);
+  if (!document) throw new CatalogError(errors, source);
   const merged: Record<ListName, unknown[]> = { operatingSystems: [], software: [], sizes: [] };
   /** For each merged entry, its index in the override list (if the override touched it). */
   const origin: Record<ListName, (number | undefined)[]> = { operatingSystems: [], software: [], sizes: [] };
   const removedOsIds = new Set<string>();
 
   for (const list of LIST_NAMES) {
-    const entries = parsed.data[list] ?? [];
+    const entries = document[list] ?? [];
     const result = base[list].map((entry) => clone(entry) as unknown);
     const from: (number | undefined)[] = base[list].map(() => undefined);
     const seenInOverride = new Map<string, number>();
