@@ -4,9 +4,9 @@
  * as base64 `userdata`. Pure and deterministic (same input → byte-identical text), so Temporal
  * workflow code may call it.
  */
-import { stringify } from 'yaml';
 import type { Catalog } from '../catalog';
 import { base64Length, utf8Length } from './encoding';
+import { toYaml } from './yamlText';
 import { type CloudKind, type ResolvedRequirements, resolveRequirements } from './requirements';
 
 /** A user entry as cloud-init's `users` module reads it. */
@@ -34,9 +34,6 @@ export interface RenderedCloudConfig {
   /** `#cloud-config\n` + YAML, what cloud-init reads from user data. */
   text: string;
 }
-
-/** YAML options fixed once: no line folding, no anchors/aliases, so output never varies. */
-export const YAML_OPTIONS = { lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false, indent: 2 } as const;
 
 const SUDO_NOPASSWD = 'ALL=(ALL) NOPASSWD:ALL';
 
@@ -66,7 +63,7 @@ export function buildCloudConfig(resolved: ResolvedRequirements): CloudConfigDoc
 }
 
 export function cloudConfigText(doc: CloudConfigDocument): string {
-  return `#cloud-config\n${stringify(doc, YAML_OPTIONS)}`;
+  return `#cloud-config\n${toYaml(doc)}`;
 }
 
 /** Validates `req` against the catalog (throws RequirementsError) and renders its cloud-config. */

@@ -4,11 +4,11 @@
  * requested software, plus an OS::Nova::KeyPair when public keys are given. Pure and
  * deterministic: the same input gives a byte-identical template, so workflow code may render it.
  */
-import { stringify } from 'yaml';
 import { z } from 'zod';
 import { type Catalog, zodFieldErrors } from '../catalog';
-import { YAML_OPTIONS, USER_DATA_FIELD, buildCloudConfig, cloudConfigText, userDataProblem } from './cloudConfig';
+import { USER_DATA_FIELD, buildCloudConfig, cloudConfigText, userDataProblem } from './cloudConfig';
 import { CloudSettingsError } from './settingsError';
+import { toYaml } from './yamlText';
 import { RequirementsError, type ResolvedRequirements, resolveRequirements } from './requirements';
 
 /** The newest template version CLOUD_APIS.md lists (Wallaby); its functions cover all we use. */
@@ -165,7 +165,7 @@ export function renderHeatTemplate(req: unknown, catalog: Catalog, settings: Hea
       name: { description: 'Server name', value: { get_attr: [R.server, 'name'] } },
     },
   };
-  return { template, text: stringify(template, YAML_OPTIONS), parameters: values };
+  return { template, text: toYaml(template), parameters: values };
 }
 
 /** The `parameters` for the stack-create call (image, flavor, network and, if used, key_name). */

@@ -41,8 +41,8 @@ export const LIMITS = {
  */
 export const vmNameSchema = z
   .string('must be a string')
-  .min(1, 'must not be empty')
-  .max(63, 'must be at most 63 characters')
+  .min(1, { error: 'must not be empty', abort: true })
+  .max(63, { error: 'must be at most 63 characters', abort: true })
   .regex(/^[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?$/, 'must start with a letter, contain only letters, digits and "-", and not end with "-"');
 
 const idRef = z.string('must be a catalog id (a string)').min(1, 'must not be empty').max(63, 'must be at most 63 characters');
