@@ -13,6 +13,8 @@ type Spec = {
   doc: string;
   default?: string;
   schema: z.ZodType;
+  /** Never echoed in error messages (keys, passwords, tokens). */
+  secret?: true;
 };
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -42,6 +44,29 @@ export const CONFIG_SPEC = {
   cloudstackSimPort: { env: 'CLOUDSTACK_SIM_PORT', doc: 'Port of the CloudStack simulator started by `npm start`', default: '8080', schema: port },
   imageStorePort: { env: 'IMAGE_STORE_PORT', doc: 'Port of the image store ("the web server" of the seed)', default: '8090', schema: port },
   startSimulators: { env: 'VMFLOW_START_SIMULATORS', doc: 'Whether `npm start` runs the cloud simulators (turn off when pointing at real clouds)', default: 'true', schema: bool },
+  nodeEnv: { env: 'NODE_ENV', doc: '`production` makes missing secrets (VMFLOW_ENCRYPTION_KEYS) a start-up error instead of an embedded default', default: 'development', schema: nonEmpty },
+  encryptionKeys: { env: 'VMFLOW_ENCRYPTION_KEYS', doc: 'Keyring for secrets at rest and Temporal payloads: comma-separated `kid:base64(32 bytes)`; the first encrypts, all decrypt (rotation). Unset outside production: a key is generated once into `<VMFLOW_DATA_DIR>/secrets/keys`', schema: z.string().regex(/^\s*[A-Za-z0-9_.-]{1,32}:[A-Za-z0-9+/]{43}=\s*(,\s*[A-Za-z0-9_.-]{1,32}:[A-Za-z0-9+/]{43}=\s*)*$/, 'expected kid:base64(32 bytes)[,kid:base64…]').optional(), secret: true },
+  sessionTtlHours: { env: 'SESSION_TTL_HOURS', doc: 'Lifetime of a login session (bearer token and cookie), in hours', default: '12', schema: z.coerce.number().positive().max(24 * 90) },
+  sessionCookieSecure: { env: 'SESSION_COOKIE_SECURE', doc: 'Mark the session cookie `Secure` (set true whenever the API is served over HTTPS)', default: 'false', schema: bool },
+  loginLimitPerUsername: { env: 'LOGIN_RATE_LIMIT_PER_USERNAME', doc: 'Failed login attempts allowed per username within the window before 429', default: '5', schema: z.coerce.number().int().min(1) },
+  loginLimitPerAddress: { env: 'LOGIN_RATE_LIMIT_PER_ADDRESS', doc: 'Failed login attempts allowed per client address within the window before 429', default: '20', schema: z.coerce.number().int().min(1) },
+  loginLimitWindowSeconds: { env: 'LOGIN_RATE_LIMIT_WINDOW_SECONDS', doc: 'Sliding window of the login rate limits, in seconds', default: '900', schema: z.coerce.number().int().min(1) },
+  passwordScryptLog2N: { env: 'PASSWORD_SCRYPT_LOG2N', doc: 'scrypt cost of new password hashes as log2(N) (r=8, p=1; 17 ⇒ 128 MiB and ~0.25 s per hash). Stored hashes keep their own parameters', default: '17', schema: z.coerce.number().int().min(14).max(20) },
+  operatorUsernames: { env: 'VMFLOW_OPERATORS', doc: 'Comma-separated usernames with the operator role (may use the Temporal codec endpoint with their session)', schema: z.string().optional().transform((v) => (v ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) },
+  codecToken: { env: 'VMFLOW_CODEC_TOKEN', doc: 'Operator bearer token accepted by the Temporal codec endpoint `/codec/{encode,decode}` (at least 32 characters). Unset: only operator sessions are accepted', schema: z.string().min(32).optional(), secret: true },
+  codecCorsOrigins: { env: 'VMFLOW_CODEC_CORS_ORIGINS', doc: 'Comma-separated origins (the Temporal Web UI) allowed to call the codec endpoint from a browser', default: 'http://127.0.0.1:8233,http://localhost:8233', schema: z.string().transform((v) => v.split(',').map((s) => s.trim().replace(/\/+$/, '')).filter(Boolean)) },
+  operatorClouds: { env: 'VMFLOW_OPERATOR_CLOUDS', doc: 'Which operator cloud accounts to seed at API start-up: `openstack`, `cloudstack`, both (comma-separated) or `none`', default: 'openstack,cloudstack', schema: z.string().transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s && s !== 'none')).pipe(z.array(z.enum(['openstack', 'cloudstack']))) },
+  openstackAuthUrl: { env: 'OPENSTACK_AUTH_URL', doc: 'Operator OpenStack account: Keystone v3 URL', default: 'http://127.0.0.1:8000/identity/v3', schema: z.url() },
+  openstackRegion: { env: 'OPENSTACK_REGION', doc: 'Operator OpenStack account: region', default: 'RegionOne', schema: nonEmpty },
+  openstackProjectName: { env: 'OPENSTACK_PROJECT_NAME', doc: 'Operator OpenStack account: project name', default: 'demo', schema: nonEmpty },
+  openstackProjectDomainName: { env: 'OPENSTACK_PROJECT_DOMAIN_NAME', doc: 'Operator OpenStack account: project domain name', default: 'Default', schema: nonEmpty },
+  openstackUsername: { env: 'OPENSTACK_USERNAME', doc: 'Operator OpenStack account: user name', default: 'demo', schema: nonEmpty },
+  openstackUserDomainName: { env: 'OPENSTACK_USER_DOMAIN_NAME', doc: 'Operator OpenStack account: user domain name', default: 'Default', schema: nonEmpty },
+  openstackPassword: { env: 'OPENSTACK_PASSWORD', doc: 'Operator OpenStack account: password (default: the simulator\'s demo user). Stored encrypted', default: 'demo-secret', schema: nonEmpty, secret: true },
+  cloudstackApiUrl: { env: 'CLOUDSTACK_API_URL', doc: 'Operator CloudStack account: API URL', default: 'http://127.0.0.1:8080/client/api', schema: z.url() },
+  cloudstackApiKey: { env: 'CLOUDSTACK_API_KEY', doc: 'Operator CloudStack account: API key (default: the simulator\'s demo account). Stored encrypted', default: 'PbA8LbQTT2E28uMDiF18JmPrAk5UtLlaZw49kp4DTmNR2rPSlHBb3h6j7SWS5ZBw5Jy-RvJhFP8PdD1syGg-IQ', schema: nonEmpty, secret: true },
+  cloudstackSecretKey: { env: 'CLOUDSTACK_SECRET_KEY', doc: 'Operator CloudStack account: secret key (default: the simulator\'s demo account). Stored encrypted', default: 'zkVU2BBlFi2i5fnKjePvFmvCuyzaotT45Wio_JSr0KRZPgkoxeFs7VwS8E4Fsuv-Fu55Ny5UzROOrVTZXiiIzw', schema: nonEmpty, secret: true },
+  cloudstackZone: { env: 'CLOUDSTACK_ZONE', doc: 'Operator CloudStack account: zone name (optional; the only zone when unset)', schema: nonEmpty.optional() },
 } satisfies Record<string, Spec>;
 
 type SpecMap = typeof CONFIG_SPEC;
@@ -69,7 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const raw = env[spec.env] === '' ? undefined : env[spec.env];
     const result = spec.schema.safeParse(raw ?? spec.default);
     if (result.success) out[key] = result.data;
-    else problems.push(`${spec.env}=${JSON.stringify(raw ?? spec.default)}: ${result.error.issues.map((i) => i.message).join('; ')}`);
+    else problems.push(`${spec.env}=${spec.secret ? '(secret, not shown)' : JSON.stringify(raw ?? spec.default)}: ${result.error.issues.map((i) => i.message).join('; ')}`);
   }
   if (problems.length) throw new ConfigError(problems);
   const c = out as Omit<Config, 'temporalTarget' | 'mongodbTarget' | 'embeddedTemporal' | 'embeddedMongo'>;

@@ -26,6 +26,14 @@ export const SECRET_KEYS = [
   'x-subject-token',
   'adminPass',
   'encryptionKey',
+  // Config fields and stored-credential fields (a logged Config or account document stays clean).
+  'encryptionKeys',
+  'codecToken',
+  'openstackPassword',
+  'cloudstackApiKey',
+  'cloudstackSecretKey',
+  'passwordHash',
+  'tokenHash',
 ];
 
 const paths = SECRET_KEYS.flatMap((k) => {
@@ -39,14 +47,16 @@ export function redactUrl(url: string): string {
   return url.replace(/([?&](?:apiKey|apikey|signature|temp_url_sig|sig|token)=)[^&]*/gi, '$1[REDACTED]');
 }
 
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', name = 'vmflow'): Logger {
-  return pino({
+/** `destination` (tests: the run log file) defaults to stdout. */
+export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', name = 'vmflow', destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     name,
     level,
     redact: { paths, censor: '[REDACTED]' },
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** Process-wide logger; components derive children with `logger.child({ component })`. */
