@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
 
 export interface ManagedProcess {
   name: string;
@@ -108,13 +109,6 @@ export async function freePort(): Promise<number> {
     });
   });
 }
-
-/** Search attributes the workflows set; registered on the dev server at start. */
-export const SEARCH_ATTRIBUTES: Record<string, 'Keyword' | 'Text' | 'Int' | 'Datetime'> = {
-  VmflowOwnerId: 'Keyword',
-  VmflowVmId: 'Keyword',
-  VmflowCloud: 'Keyword',
-};
 
 export interface TemporalDevServerOptions {
   bin: string;

@@ -5,6 +5,8 @@ import { connectDatabase } from '../../src/db/connection';
 import { selfTestModel } from '../../src/db/self-test';
 import { startTestWorker, type TestWorker } from '../harness/temporal';
 import { sharedStack } from '../harness/stack';
+import { SEARCH_ATTRIBUTES, ensureSearchAttributes } from '../../src/temporal/search-attributes';
+import { Connection } from '@temporalio/client';
 
 describe('foundation: Temporal dev server + worker + FerretDB', function () {
   this.timeout(180_000);
@@ -37,6 +39,19 @@ describe('foundation: Temporal dev server + worker + FerretDB', function () {
       assert.ok(doc.createdAt instanceof Date);
     } finally {
       await other.close();
+    }
+  });
+
+  it('when search attributes are ensured on the dev server, then every vmflow attribute is registered and a second call adds nothing', async () => {
+    const stack = await sharedStack();
+    await ensureSearchAttributes(stack.temporalAddress, stack.namespace);
+    assert.deepEqual(await ensureSearchAttributes(stack.temporalAddress, stack.namespace), []);
+    const connection = await Connection.connect({ address: stack.temporalAddress });
+    try {
+      const res = await connection.operatorService.listSearchAttributes({ namespace: stack.namespace });
+      for (const name of Object.keys(SEARCH_ATTRIBUTES)) assert.ok(name in (res.customAttributes ?? {}), name);
+    } finally {
+      await connection.close();
     }
   });
 
