@@ -15,7 +15,8 @@ async function main(): Promise<void> {
   if (devSecretsFile) {
     log.warn({ file: devSecretsFile }, 'IMAGE_STORE_TOKEN / IMAGE_STORE_SIGNING_SECRET not set: using generated development secrets kept in this file (set both in production)');
   }
-  const store = await startImageStore({ ...options, logger: log });
+  // startImageStore derives its own `component: imagestore` child from the root logger.
+  const store = await startImageStore({ ...options, logger });
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'image store shutting down');
     await store.stop();
