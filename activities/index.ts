@@ -4,10 +4,16 @@
  */
 import type { ActivityDeps } from './deps';
 import { createSystemActivities } from './system';
+import { createVmStoreActivities } from './vm-store';
+import { createOpenStackVmActivities } from './vm-openstack';
+import { createCloudStackVmActivities } from './vm-cloudstack';
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createSystemActivities(deps),
+    ...createVmStoreActivities(deps),
+    ...createOpenStackVmActivities(deps),
+    ...createCloudStackVmActivities(deps),
   };
 }
 

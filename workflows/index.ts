@@ -1,2 +1,3 @@
 /** Every workflow the worker registers (its workflowsPath points here). */
 export * from './system';
+export * from './vm';

@@ -1,0 +1,74 @@
+/**
+ * The VM document. One writer at a time: the API inserts it (state `creating`, unique _id) and
+ * from then on only the VM's workflows write it, through activities (see README, "Persistence on
+ * FerretDB"). Every state change is appended to `history`.
+ */
+import { Schema, type Connection, type Model } from 'mongoose';
+import type { CloudKind, VmAddress, VmPlacement, VmState } from '../contracts/vm';
+import type { VmRequirements } from '../templates/requirements';
+
+export interface VmHistoryEntry {
+  at: Date;
+  from: VmState | null;
+  to: VmState;
+  reason: string;
+  workflowId?: string;
+}
+
+export interface VmRecord {
+  _id: string;
+  ownerId: string;
+  name: string;
+  cloud: CloudKind;
+  accountId: string;
+  requirements: VmRequirements;
+  /** Bumped by every accepted PATCH; names the update workflow. */
+  revision: number;
+  state: VmState;
+  placement?: VmPlacement;
+  lastError?: string;
+  /** Workflow IDs of the current and past operations, newest last. */
+  workflowIds: string[];
+  history: VmHistoryEntry[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const addressSchema = new Schema<VmAddress>({ network: String, addr: String, version: Number, type: String }, { _id: false });
+
+const placementSchema = new Schema<VmPlacement>(
+  {
+    cloud: { type: String, required: true },
+    accountId: { type: String, required: true },
+    serverId: { type: String, required: true },
+    stackId: String,
+    stackName: String,
+    status: String,
+    addresses: [addressSchema],
+  },
+  { _id: false },
+);
+
+const vmSchema = new Schema<VmRecord>(
+  {
+    _id: { type: String, required: true },
+    ownerId: { type: String, required: true, index: true },
+    name: { type: String, required: true },
+    cloud: { type: String, required: true, enum: ['openstack', 'cloudstack'] },
+    accountId: { type: String, required: true },
+    requirements: { type: Schema.Types.Mixed, required: true },
+    revision: { type: Number, default: 0 },
+    state: { type: String, required: true },
+    placement: placementSchema,
+    lastError: String,
+    workflowIds: [String],
+    history: [
+      new Schema<VmHistoryEntry>({ at: Date, from: String, to: String, reason: String, workflowId: String }, { _id: false }),
+    ],
+  },
+  { timestamps: true, versionKey: false, minimize: false },
+);
+
+export function vmModel(conn: Connection): Model<VmRecord> {
+  return (conn.models.Vm as Model<VmRecord>) ?? conn.model<VmRecord>('Vm', vmSchema, 'vms');
+}

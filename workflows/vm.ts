@@ -1,0 +1,191 @@
+/**
+ * VM lifecycle workflows (UC-006/UC-007): createVm, updateVm, deleteVm. OpenStack VMs are Heat
+ * stacks, CloudStack VMs are deployVirtualMachine instances; both are named `vmflow-<vmId>` so a
+ * retried step finds what an earlier attempt made. A create that fails after resources were made
+ * deletes them (saga compensation) and records why.
+ */
+import { CancellationScope, isCancellation, log, proxyActivities, ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  CREATE_VM_STEPS,
+  DELETE_VM_STEPS,
+  UPDATE_VM_STEPS,
+  cloudResourceName,
+  type CreateVmInput,
+  type DeleteVmInput,
+  type UpdateVmInput,
+  type VmOperationResult,
+  type VmPlacement,
+} from '../src/contracts/vm';
+import { Progress } from './lib/progress';
+import { describeError } from './lib/task-graph';
+
+/** Errors no retry can fix; everything else (5xx, 429, timeouts, resets) is retried. */
+const NON_RETRYABLE = ['BadRequest', 'Unauthorized', 'Forbidden', 'NotFound', 'QuotaExceeded', 'InvalidRequirements', 'StackFailed', 'AsyncJobFailed', 'Misconfigured', 'VmNotFound'];
+
+/** One cloud API call: short, retried with back-off for up to 30 minutes (a cloud answering 503 for a while). */
+const cloudCall = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  scheduleToCloseTimeout: '30 minutes',
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '20 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Waiting for a cloud to finish: long, heartbeating (a dead worker is noticed within 30 s). */
+const statusPoll = proxyActivities<Activities>({
+  startToCloseTimeout: '90 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Database writes of the VM record. */
+const store = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '10 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+type Undo = { what: string; run: () => Promise<unknown> };
+
+/** Runs undos newest first; logs but never rethrows their errors (the original failure wins). */
+async function compensate(undos: Undo[]): Promise<string[]> {
+  const failed: string[] = [];
+  await CancellationScope.nonCancellable(async () => {
+    for (const undo of [...undos].reverse()) {
+      try {
+        await undo.run();
+      } catch (err) {
+        failed.push(`${undo.what}: ${describeError(err)}`);
+        log.warn('compensation failed', { what: undo.what, error: describeError(err) });
+      }
+    }
+  });
+  return failed;
+}
+
+function rootMessage(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  return e instanceof Error ? e.message : String(e);
+}
+
+export async function createVm(input: CreateVmInput): Promise<VmOperationResult> {
+  const progress = new Progress('createVm', CREATE_VM_STEPS);
+  const undos: Undo[] = [];
+  const name = cloudResourceName(input.vmId);
+  try {
+    let placement: VmPlacement;
+    if (input.cloud === 'openstack') {
+      progress.start('render');
+      const rendered = await store.renderOpenStackVm({ vmId: input.vmId, ownerId: input.ownerId, requirements: input.requirements });
+      progress.start('create', `Heat stack ${name}`);
+      const stack = await cloudCall.osEnsureStack({ accountId: input.accountId, stackName: name, template: rendered.template, parameters: rendered.parameters, tags: ['vmflow', `vm-${input.vmId}`] });
+      undos.push({
+        what: `delete stack ${name}`,
+        run: async () => {
+          await cloudCall.osDeleteStack({ accountId: input.accountId, stackName: name, stackId: stack.stackId });
+          await statusPoll.osAwaitStack({ accountId: input.accountId, stackName: name, stackId: stack.stackId, action: 'DELETE' });
+        },
+      });
+      progress.start('wait', 'stack CREATE_IN_PROGRESS');
+      await statusPoll.osAwaitStack({ accountId: input.accountId, stackName: stack.stackName, stackId: stack.stackId, action: 'CREATE' });
+      progress.start('read-back');
+      placement = await cloudCall.osReadServer({ accountId: input.accountId, stackName: stack.stackName, stackId: stack.stackId });
+    } else {
+      progress.start('render');
+      progress.start('create', `CloudStack VM ${name}`);
+      const vm = await cloudCall.csEnsureVm({ accountId: input.accountId, vmId: input.vmId, name, requirements: input.requirements, startVm: true });
+      undos.push({
+        what: `destroy CloudStack VM ${name}`,
+        run: async () => {
+          await cloudCall.csDestroyVm({ accountId: input.accountId, name, csVmId: vm.csVmId });
+          await statusPoll.csAwaitVm({ accountId: input.accountId, csVmId: vm.csVmId, target: 'Gone' });
+        },
+      });
+      progress.start('wait', 'deploying');
+      await statusPoll.csAwaitVm({ accountId: input.accountId, csVmId: vm.csVmId, jobId: vm.jobId, target: 'Running' });
+      progress.start('read-back');
+      placement = await cloudCall.csReadVm({ accountId: input.accountId, csVmId: vm.csVmId });
+    }
+    progress.start('persist');
+    await store.setVmState({ vmId: input.vmId, to: 'active', reason: 'created', placement, lastError: null });
+    progress.complete();
+    return { vmId: input.vmId, state: 'active', placement };
+  } catch (err) {
+    progress.compensating(err);
+    const undoFailures = await compensate(undos);
+    const why = rootMessage(err) + (undoFailures.length ? ` (clean-up failed: ${undoFailures.join('; ')})` : '');
+    await CancellationScope.nonCancellable(() =>
+      store.setVmState({ vmId: input.vmId, to: 'failed', reason: isCancellation(err) ? 'create cancelled' : 'create failed', lastError: why, placement: null }),
+    );
+    progress.fail(err);
+    throw err;
+  }
+}
+
+export async function updateVm(input: UpdateVmInput): Promise<VmOperationResult> {
+  const progress = new Progress('updateVm', UPDATE_VM_STEPS);
+  const vm = await store.getVm({ vmId: input.vmId });
+  const placement0 = vm.placement;
+  if (!placement0) throw ApplicationFailure.nonRetryable(`VM ${input.vmId} has no placement to update`, 'VmNotActive');
+  try {
+    await store.setVmState({ vmId: input.vmId, to: 'updating', reason: `update to revision ${input.revision}` });
+    let placement: VmPlacement;
+    if (placement0.cloud === 'openstack') {
+      progress.start('render');
+      const rendered = await store.renderOpenStackVm({ vmId: input.vmId, ownerId: input.ownerId, requirements: input.requirements });
+      const handle = { accountId: placement0.accountId, stackName: placement0.stackName!, stackId: placement0.stackId! };
+      progress.start('update', `Heat stack ${handle.stackName}`);
+      await cloudCall.osUpdateStack({ ...handle, template: rendered.template, parameters: rendered.parameters });
+      progress.start('wait', 'stack UPDATE_IN_PROGRESS');
+      await statusPoll.osAwaitStack({ ...handle, action: 'UPDATE' });
+      progress.start('read-back');
+      placement = await cloudCall.osReadServer(handle);
+    } else {
+      progress.start('render');
+      progress.start('update', `CloudStack VM ${placement0.serverId}`);
+      await cloudCall.csUpdateVm({ accountId: placement0.accountId, csVmId: placement0.serverId, requirements: input.requirements });
+      progress.start('wait');
+      await statusPoll.csAwaitVm({ accountId: placement0.accountId, csVmId: placement0.serverId, target: 'Running' });
+      progress.start('read-back');
+      placement = await cloudCall.csReadVm({ accountId: placement0.accountId, csVmId: placement0.serverId });
+    }
+    progress.start('persist');
+    await store.setVmState({ vmId: input.vmId, to: 'active', reason: `updated to revision ${input.revision}`, placement, requirements: input.requirements, lastError: null });
+    progress.complete();
+    return { vmId: input.vmId, state: 'active', placement };
+  } catch (err) {
+    progress.fail(err);
+    // The VM keeps running on its previous configuration; the failure is recorded, not hidden.
+    await CancellationScope.nonCancellable(() =>
+      store.setVmState({ vmId: input.vmId, to: 'active', reason: `update to revision ${input.revision} failed`, lastError: rootMessage(err) }),
+    );
+    throw err;
+  }
+}
+
+export async function deleteVm(input: DeleteVmInput): Promise<VmOperationResult> {
+  const progress = new Progress('deleteVm', DELETE_VM_STEPS);
+  const vm = await store.getVm({ vmId: input.vmId });
+  const name = cloudResourceName(input.vmId);
+  try {
+    await store.setVmState({ vmId: input.vmId, to: 'deleting', reason: 'delete requested' });
+    progress.start('delete');
+    if (vm.cloud === 'openstack') {
+      const gone = await cloudCall.osDeleteStack({ accountId: vm.accountId, stackName: name, stackId: vm.placement?.stackId });
+      progress.start('wait-gone', 'stack DELETE_IN_PROGRESS');
+      if (gone.stackId) await statusPoll.osAwaitStack({ accountId: vm.accountId, stackName: name, stackId: gone.stackId, action: 'DELETE' });
+    } else {
+      const gone = await cloudCall.csDestroyVm({ accountId: vm.accountId, name, csVmId: vm.placement?.serverId });
+      progress.start('wait-gone');
+      if (gone.csVmId) await statusPoll.csAwaitVm({ accountId: vm.accountId, csVmId: gone.csVmId, target: 'Gone' });
+    }
+    progress.start('persist');
+    await store.setVmState({ vmId: input.vmId, to: 'deleted', reason: 'deleted', placement: null });
+    progress.complete();
+    return { vmId: input.vmId, state: 'deleted' };
+  } catch (err) {
+    progress.fail(err);
+    await CancellationScope.nonCancellable(() => store.setVmState({ vmId: input.vmId, to: 'failed', reason: 'delete failed', lastError: rootMessage(err) }));
+    throw err;
+  }
+}
+
