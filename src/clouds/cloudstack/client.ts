@@ -1,0 +1,502 @@
+/**
+ * CloudStack API client on undici. Every call is signed (signatureVersion 3 with an expiry by
+ * default), sent as GET or — for long parameter sets such as user data — as a POST form, and
+ * bounded by a timeout. Errors are CloudApiError with kinds mapped from CloudStack's error codes;
+ * async commands return their job reference and waitForJob polls queryAsyncJobResult.
+ * Credentials never reach a log line or an error message (URLs go through redactUrl).
+ */
+import type { Readable } from 'node:stream';
+import { request, type Dispatcher } from 'undici';
+import { CloudApiError, kindForHttpStatus, parseRetryAfter, type CloudErrorKind } from '../errors';
+import { logger as rootLogger, redactUrl, type Logger } from '../../logger';
+import { encodeParams, signedParams } from './signing';
+import type {
+  AsyncJobRef,
+  CreateTemplateParams,
+  CsApi,
+  CsAsyncJob,
+  CsNetwork,
+  CsOsType,
+  CsParams,
+  CsServiceOffering,
+  CsSnapshot,
+  CsTemplate,
+  CsVirtualMachine,
+  CsVolume,
+  CsZone,
+  DeployVirtualMachineParams,
+  ListParams,
+  RegisterTemplateParams,
+  TemplateFilter,
+} from './types';
+
+export * from './types';
+
+export interface CloudStackClientOptions {
+  /** e.g. http://127.0.0.1:8080/client/api */
+  apiUrl: string;
+  apiKey: string;
+  secretKey: string;
+  /** Per-call limit for the whole exchange (headers and body). Default 30 s. */
+  timeoutMs?: number;
+  /** waitForJob's polling interval. Default 2 s (what cmk and cs use). */
+  pollIntervalMs?: number;
+  dispatcher?: Dispatcher;
+  /** Lifetime of a signed request (signatureVersion 3). 0 sends unversioned signatures. Default 600 s. */
+  expiresInSeconds?: number;
+  /** Requests whose encoded parameters exceed this many bytes are POSTed. Default 2048. */
+  postThresholdBytes?: number;
+  logger?: Logger;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /** Force a method; by default GET, or POST for large parameter sets. */
+  method?: 'GET' | 'POST';
+}
+
+export interface WaitOptions {
+  signal?: AbortSignal;
+  /** Called after every poll with the job as the server reported it (heartbeat here). */
+  onProgress?: (job: CsAsyncJob) => void;
+  /** Give up after this long with a Timeout error. Default 1 hour. */
+  timeoutMs?: number;
+  pollIntervalMs?: number;
+}
+
+/** CloudStack error codes (ApiErrorCode) to error kinds. */
+export function kindForCloudStackCode(code: number): CloudErrorKind {
+  switch (code) {
+    case 400:
+    case 430: // malformed parameter
+    case 431: // parameter error
+    case 432: // unsupported action / unknown command
+      return 'BadRequest';
+    case 401:
+      return 'Unauthorized';
+    case 429:
+      return 'RateLimited';
+    case 531: // account error: permission denied
+      return 'Forbidden';
+    case 532: // account resource limit
+      return 'QuotaExceeded';
+    case 536: // resource in use
+      return 'Conflict';
+    case 530: // internal error
+    case 533: // insufficient capacity
+    case 534: // resource unavailable
+    case 535: // resource allocation error
+      return 'Unavailable';
+    default:
+      return kindForHttpStatus(code);
+  }
+}
+
+/** Job failure codes worth retrying: the cloud lacked capacity or a resource was unavailable. */
+const RETRYABLE_JOB_CODES = new Set([533, 534]);
+
+/**
+ * An async job that ended with jobstatus 2. Kind AsyncJobFailed; retryable only when the job's
+ * errorcode says capacity (533) or a resource (534) was unavailable.
+ */
+export class CloudStackJobError extends CloudApiError {
+  readonly jobId: string;
+  readonly jobErrorCode: number;
+  readonly jobErrorText: string;
+
+  constructor(init: { jobId: string; command: string; url: string; errorcode: number; errortext: string; body: string }) {
+    super({
+      kind: 'AsyncJobFailed',
+      method: 'GET',
+      url: init.url,
+      status: init.errorcode,
+      body: init.body,
+      message: `CloudStack job ${init.jobId} (${init.command}) failed with ${init.errorcode}: ${init.errortext}`,
+    });
+    this.name = 'CloudStackJobError';
+    this.jobId = init.jobId;
+    this.jobErrorCode = init.errorcode;
+    this.jobErrorText = init.errortext;
+  }
+
+  override get retryable(): boolean {
+    return RETRYABLE_JOB_CODES.has(this.jobErrorCode);
+  }
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+]);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+
+function errorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = e?.code ?? e?.cause?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function stringify(params: CsParams): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined) continue;
+    out[k] = Array.isArray(v) ? v.join(',') : String(v);
+  }
+  return out;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** One call's cancellation: the caller's signal or our timeout, whichever comes first. */
+function callSignal(timeoutMs: number, outer?: AbortSignal) {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new Error(`timed out after ${timeoutMs} ms`));
+  }, timeoutMs);
+  const onAbort = () => controller.abort(outer!.reason);
+  if (outer?.aborted) onAbort();
+  else outer?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    done() {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+export class CloudStackClient {
+  private readonly apiUrl: string;
+  private readonly credentials: { apiKey: string; secretKey: string };
+  private readonly timeoutMs: number;
+  private readonly pollIntervalMs: number;
+  private readonly dispatcher?: Dispatcher;
+  private readonly expiresInSeconds: number;
+  private readonly postThreshold: number;
+  private readonly log: Logger;
+
+  constructor(opts: CloudStackClientOptions) {
+    this.apiUrl = opts.apiUrl.replace(/\?+$/, '');
+    this.credentials = { apiKey: opts.apiKey, secretKey: opts.secretKey };
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.pollIntervalMs = opts.pollIntervalMs ?? 2_000;
+    this.dispatcher = opts.dispatcher;
+    this.expiresInSeconds = opts.expiresInSeconds ?? 600;
+    this.postThreshold = opts.postThresholdBytes ?? 2048;
+    this.log = (opts.logger ?? rootLogger).child({ component: 'cloudstack-client' });
+  }
+
+  /**
+   * Sends one signed command and returns the object under `<command>response` (for a list, the
+   * `{count, <item>: [...]}` object, possibly `{}`). Throws CloudApiError.
+   */
+  async request<T = Record<string, unknown>>(command: string, params: CsParams = {}, opts: CallOptions = {}): Promise<T> {
+    const signed = signedParams({ command, ...stringify(params) }, this.credentials, { expiresInSeconds: this.expiresInSeconds });
+    const encoded = encodeParams(signed);
+    const method = opts.method ?? (encoded.length > this.postThreshold || params.userdata !== undefined ? 'POST' : 'GET');
+    const url = method === 'GET' ? `${this.apiUrl}?${encoded}` : this.apiUrl;
+    const where = method === 'GET' ? redactUrl(url) : `${this.apiUrl}?command=${command}`;
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const call = callSignal(timeoutMs, opts.signal);
+    const started = Date.now();
+    let status: number;
+    let text: string;
+    let headers: Record<string, string | string[] | undefined>;
+    try {
+      const res = await request(url, {
+        method,
+        dispatcher: this.dispatcher,
+        signal: call.signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        headers: method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } : { accept: 'application/json' },
+        body: method === 'POST' ? encoded : undefined,
+      });
+      status = res.statusCode;
+      headers = res.headers;
+      text = await res.body.text();
+    } catch (err) {
+      throw this.transportError(err, method, where, command, call.timedOut(), timeoutMs, opts.signal);
+    } finally {
+      call.done();
+    }
+    this.log.debug({ command, method, status, ms: Date.now() - started }, 'cloudstack call');
+
+    let parsed: Record<string, unknown> | undefined;
+    try {
+      parsed = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      parsed = undefined;
+    }
+    const key = `${command.toLowerCase()}response`;
+    const inner = (parsed?.[key] ?? Object.entries(parsed ?? {}).find(([k]) => k.endsWith('response'))?.[1]) as
+      | Record<string, unknown>
+      | undefined;
+    const code = typeof inner?.errorcode === 'number' ? inner.errorcode : undefined;
+    if (status !== 200 || code !== undefined || inner === undefined) {
+      const effective = code ?? status;
+      const kind: CloudErrorKind = inner === undefined && status === 200 ? 'Unexpected' : kindForCloudStackCode(effective);
+      const errortext = typeof inner?.errortext === 'string' ? inner.errortext : undefined;
+      throw new CloudApiError({
+        kind,
+        method,
+        url: where,
+        status,
+        expected: [200],
+        body: text,
+        retryAfterMs: kind === 'RateLimited' ? parseRetryAfter(headers['retry-after']) : undefined,
+        message: errortext
+          ? `CloudStack ${command} failed with ${effective}${typeof inner?.cserrorcode === 'number' ? ` (cserrorcode ${inner.cserrorcode})` : ''}: ${errortext}`
+          : undefined,
+      });
+    }
+    return inner as T;
+  }
+
+  private transportError(
+    err: unknown,
+    method: string,
+    url: string,
+    command: string,
+    timedOut: boolean,
+    timeoutMs: number,
+    outer?: AbortSignal,
+  ): unknown {
+    // The caller cancelled (e.g. Temporal activity cancellation): let its reason through untouched.
+    if (outer?.aborted && !timedOut) return outer.reason;
+    const code = errorCode(err);
+    if (timedOut || (code && TIMEOUT_CODES.has(code))) {
+      return new CloudApiError({ kind: 'Timeout', method, url, cause: err, message: `CloudStack ${command}: no answer within ${timeoutMs} ms` });
+    }
+    const kind: CloudErrorKind = code && NETWORK_CODES.has(code) ? 'Network' : 'Unexpected';
+    return new CloudApiError({
+      kind,
+      method,
+      url,
+      cause: err,
+      message: `CloudStack ${command}: ${(err as Error)?.message ?? String(err)}${code ? ` (${code})` : ''}`,
+    });
+  }
+
+  /** A list command's items; `{}` (nothing found) is []. */
+  async list<T>(command: string, itemKey: string, params: CsParams = {}, opts: CallOptions = {}): Promise<T[]> {
+    const res = await this.request<Record<string, unknown>>(command, params, opts);
+    const items = res[itemKey];
+    return Array.isArray(items) ? (items as T[]) : [];
+  }
+
+  /** Every page of a list command, pagesize at a time, at most maxPages pages. */
+  async listAll<T>(command: string, itemKey: string, params: CsParams = {}, opts: CallOptions & { pagesize?: number; maxPages?: number } = {}): Promise<T[]> {
+    const pagesize = opts.pagesize ?? 500;
+    const out: T[] = [];
+    for (let page = 1; page <= (opts.maxPages ?? 100); page++) {
+      const res = await this.request<Record<string, unknown>>(command, { ...params, page, pagesize }, opts);
+      const items = Array.isArray(res[itemKey]) ? (res[itemKey] as T[]) : [];
+      out.push(...items);
+      const count = typeof res.count === 'number' ? res.count : 0;
+      if (items.length < pagesize || out.length >= count) break;
+    }
+    return out;
+  }
+
+  /**
+   * Polls queryAsyncJobResult until the job ends. Returns jobresult on success; throws
+   * CloudStackJobError on failure and a Timeout CloudApiError when timeoutMs passes. Transient
+   * errors while polling (rate limits, outages, timeouts) are ridden out until the deadline.
+   */
+  async waitForJob<R = Record<string, unknown>>(jobid: string, opts: WaitOptions = {}): Promise<R> {
+    const interval = opts.pollIntervalMs ?? this.pollIntervalMs;
+    const timeoutMs = opts.timeoutMs ?? 3_600_000;
+    const deadline = Date.now() + timeoutMs;
+    const maxPolls = Math.ceil(timeoutMs / Math.max(1, interval)) + 10;
+    let lastError: unknown;
+    for (let poll = 0; poll < maxPolls; poll++) {
+      let job: CsAsyncJob | undefined;
+      let wait = interval;
+      try {
+        job = await this.queryAsyncJobResult(jobid, { signal: opts.signal, timeoutMs: Math.min(this.timeoutMs, Math.max(1, deadline - Date.now())) });
+      } catch (err) {
+        if (!(err instanceof CloudApiError) || !err.retryable || err.kind === 'Conflict') throw err;
+        lastError = err;
+        wait = Math.max(interval, err.retryAfterMs ?? 0);
+      }
+      if (job) {
+        opts.onProgress?.(job);
+        if (job.jobstatus === 1) return job.jobresult as R;
+        if (job.jobstatus === 2) {
+          const r = (job.jobresult ?? {}) as { errorcode?: number; errortext?: string };
+          throw new CloudStackJobError({
+            jobId: jobid,
+            command: job.cmd,
+            url: `${this.apiUrl}?command=queryAsyncJobResult&jobid=${jobid}`,
+            errorcode: typeof r.errorcode === 'number' ? r.errorcode : job.jobresultcode || 530,
+            errortext: r.errortext ?? 'async job failed',
+            body: JSON.stringify(job),
+          });
+        }
+      }
+      if (Date.now() + wait > deadline) break;
+      await sleep(wait, opts.signal);
+    }
+    throw new CloudApiError({
+      kind: 'Timeout',
+      method: 'GET',
+      url: `${this.apiUrl}?command=queryAsyncJobResult&jobid=${jobid}`,
+      cause: lastError,
+      message: `CloudStack job ${jobid} did not finish within ${timeoutMs} ms`,
+    });
+  }
+
+  /**
+   * Opens an extractTemplate URL for streaming (not a signed API call). The caller must consume
+   * or destroy `body`. Non-200 answers throw CloudApiError; the timeout covers the headers only.
+   */
+  async openDownload(url: string, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ body: Readable; contentLength?: number }> {
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const call = callSignal(timeoutMs, undefined);
+    const signal = opts.signal ? AbortSignal.any([call.signal, opts.signal]) : call.signal;
+    try {
+      const res = await request(url, { method: 'GET', dispatcher: this.dispatcher, signal, headersTimeout: timeoutMs });
+      if (res.statusCode !== 200) {
+        const body = await res.body.text().catch(() => '');
+        throw new CloudApiError({ kind: kindForHttpStatus(res.statusCode), method: 'GET', url, status: res.statusCode, expected: [200], body });
+      }
+      const length = Number(res.headers['content-length']);
+      return { body: res.body, contentLength: Number.isFinite(length) ? length : undefined };
+    } catch (err) {
+      if (err instanceof CloudApiError) throw err;
+      throw this.transportError(err, 'GET', url, 'download', call.timedOut(), timeoutMs, opts.signal);
+    } finally {
+      // Only the wait for headers is bounded; the body may take as long as the transfer takes.
+      call.done();
+    }
+  }
+
+  // ---- typed helpers ----------------------------------------------------------------------
+
+  listApis(params: { name?: string } = {}, opts?: CallOptions): Promise<CsApi[]> {
+    return this.list<CsApi>('listApis', 'api', { listall: true, ...params }, opts);
+  }
+
+  listZones(params: ListParams = {}, opts?: CallOptions): Promise<CsZone[]> {
+    return this.list<CsZone>('listZones', 'zone', params, opts);
+  }
+
+  listServiceOfferings(params: ListParams = {}, opts?: CallOptions): Promise<CsServiceOffering[]> {
+    return this.list<CsServiceOffering>('listServiceOfferings', 'serviceoffering', params, opts);
+  }
+
+  listOsTypes(params: ListParams & { description?: string } = {}, opts?: CallOptions): Promise<CsOsType[]> {
+    return this.list<CsOsType>('listOsTypes', 'ostype', params, opts);
+  }
+
+  listNetworks(params: ListParams & { zoneid?: string } = {}, opts?: CallOptions): Promise<CsNetwork[]> {
+    return this.list<CsNetwork>('listNetworks', 'network', params, opts);
+  }
+
+  listTemplates(params: ListParams & { templatefilter: TemplateFilter; name?: string; zoneid?: string }, opts?: CallOptions): Promise<CsTemplate[]> {
+    return this.list<CsTemplate>('listTemplates', 'template', params, opts);
+  }
+
+  /** Synchronous: answers the new template (not ready yet); poll listTemplates until isready. */
+  async registerTemplate(params: RegisterTemplateParams, opts?: CallOptions): Promise<CsTemplate> {
+    const [t] = await this.list<CsTemplate>('registerTemplate', 'template', params, opts);
+    if (!t) throw new CloudApiError({ kind: 'Unexpected', method: 'GET', url: `${this.apiUrl}?command=registerTemplate`, message: 'registerTemplate answered no template' });
+    return t;
+  }
+
+  deleteTemplate(id: string, params: { zoneid?: string; forced?: boolean } = {}, opts?: CallOptions): Promise<AsyncJobRef> {
+    return this.request<AsyncJobRef>('deleteTemplate', { id, ...params }, opts);
+  }
+
+  /** Answers {id, jobid}; the job's result is {virtualmachine}. */
+  deployVirtualMachine(params: DeployVirtualMachineParams, opts?: CallOptions): Promise<AsyncJobRef> {
+    return this.request<AsyncJobRef>('deployVirtualMachine', params, opts);
+  }
+
+  startVirtualMachine(id: string, opts?: CallOptions): Promise<AsyncJobRef> {
+    return this.request<AsyncJobRef>('startVirtualMachine', { id }, opts);
+  }
+
+  stopVirtualMachine(id: string, params: { forced?: boolean } = {}, opts?: CallOptions): Promise<AsyncJobRef> {
+    return this.request<AsyncJobRef>('stopVirtualMachine', { id, ...params }, opts);
+  }
+
+  rebootVirtualMachine(id: string, opts?: CallOptions): Promise<AsyncJobRef> {
+    return this.request<AsyncJobRef>('rebootVirtualMachine', { id }, opts);
+  }
+
+  destroyVirtualMachine(id: string, params: { expunge?: boolean } = {}, opts?: CallOptions): Promise<AsyncJobRef> {
+    return this.request<AsyncJobRef>('destroyVirtualMachine', { id, ...params }, opts);
+  }
+
+  /** Note: `name` is a substring match on CloudStack; compare names exactly on the result. */
+  listVirtualMachines(params: ListParams & { name?: string; state?: string; zoneid?: string } = {}, opts?: CallOptions): Promise<CsVirtualMachine[]> {
+    return this.list<CsVirtualMachine>('listVirtualMachines', 'virtualmachine', params, opts);
+  }
+
+  /** The VM, or undefined when the caller cannot see it (expunged, or Destroyed for users). */
+  async getVirtualMachine(id: string, opts?: CallOptions): Promise<CsVirtualMachine | undefined> {
+    return (await this.listVirtualMachines({ id }, opts))[0];
+  }
+
+  listVolumes(params: ListParams & { virtualmachineid?: string; type?: 'ROOT' | 'DATADISK' } = {}, opts?: CallOptions): Promise<CsVolume[]> {
+    return this.list<CsVolume>('listVolumes', 'volume', params, opts);
+  }
+
+  /** Answers {id, jobid}; the job's result is {snapshot}. */
+  createSnapshot(params: { volumeid: string; name?: string }, opts?: CallOptions): Promise<AsyncJobRef> {
+    return this.request<AsyncJobRef>('createSnapshot', params, opts);
+  }
+
+  listSnapshots(params: ListParams & { volumeid?: string; name?: string } = {}, opts?: CallOptions): Promise<CsSnapshot[]> {
+    return this.list<CsSnapshot>('listSnapshots', 'snapshot', params, opts);
+  }
+
+  deleteSnapshot(id: string, opts?: CallOptions): Promise<AsyncJobRef> {
+    return this.request<AsyncJobRef>('deleteSnapshot', { id }, opts);
+  }
+
+  /** From a stopped VM's volume or a snapshot. Answers {id, jobid}; the job's result is {template}. */
+  createTemplate(params: CreateTemplateParams, opts?: CallOptions): Promise<AsyncJobRef> {
+    return this.request<AsyncJobRef>('createTemplate', params, opts);
+  }
+
+  /** The job's result is {template: {url, state: "DOWNLOAD_URL_CREATED", …}}. */
+  extractTemplate(params: { id: string; mode?: 'HTTP_DOWNLOAD'; zoneid?: string }, opts?: CallOptions): Promise<AsyncJobRef> {
+    return this.request<AsyncJobRef>('extractTemplate', { mode: 'HTTP_DOWNLOAD', ...params }, opts);
+  }
+
+  queryAsyncJobResult(jobid: string, opts?: CallOptions): Promise<CsAsyncJob> {
+    return this.request<CsAsyncJob>('queryAsyncJobResult', { jobid }, opts);
+  }
+
+  listAsyncJobs(params: ListParams = {}, opts?: CallOptions): Promise<CsAsyncJob[]> {
+    return this.list<CsAsyncJob>('listAsyncJobs', 'asyncjobs', params, opts);
+  }
+}
