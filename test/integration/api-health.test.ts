@@ -14,20 +14,20 @@ describe('API: health, readiness and error bodies', function () {
   it('when /healthz is asked, then it answers 200 ok', async () => {
     const res = await fetch(`${api.url}/healthz`);
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { status: 'ok' });
+    assert.deepEqual((await res.json()) as unknown, { status: 'ok' });
   });
 
   it('when Temporal and MongoDB are reachable, then /readyz answers 200 with both checks ok', async () => {
     const res = await fetch(`${api.url}/readyz`);
     assert.equal(res.status, 200);
-    const body = await res.json();
+    const body = (await res.json()) as any;
     assert.deepEqual(body.checks, { temporal: 'ok', mongodb: 'ok' });
   });
 
   it('when a route does not exist, then a 404 JSON error with a request id comes back', async () => {
     const res = await fetch(`${api.url}/api/v1/nothing-here`, { headers: { 'x-request-id': 'req-test-1' } });
     assert.equal(res.status, 404);
-    const body = await res.json();
+    const body = (await res.json()) as any;
     assert.equal(body.error.code, 'not_found');
     assert.equal(body.error.requestId, 'req-test-1');
     assert.equal(res.headers.get('x-request-id'), 'req-test-1');
@@ -36,7 +36,7 @@ describe('API: health, readiness and error bodies', function () {
   it('when the body is malformed JSON, then a 400 names the body, never a 500', async () => {
     const res = await fetch(`${api.url}/api/v1/anything`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":' });
     assert.equal(res.status, 400);
-    const body = await res.json();
+    const body = (await res.json()) as any;
     assert.equal(body.error.code, 'validation_failed');
     assert.equal(body.error.fields[0].field, '(body)');
   });
@@ -48,7 +48,7 @@ describe('API: health, readiness and error bodies', function () {
       body: JSON.stringify({ blob: 'x'.repeat(300 * 1024) }),
     });
     assert.equal(res.status, 413);
-    assert.equal((await res.json()).error.code, 'payload_too_large');
+    assert.equal(((await res.json()) as any).error.code, 'payload_too_large');
   });
 
   it('when MongoDB is unreachable, then /readyz answers 503 naming mongodb', async () => {
@@ -57,7 +57,7 @@ describe('API: health, readiness and error bodies', function () {
       await other.deps.db.close();
       const res = await fetch(`${other.url}/readyz`);
       assert.equal(res.status, 503);
-      const body = await res.json();
+      const body = (await res.json()) as any;
       assert.deepEqual(body.failing, ['mongodb']);
       assert.equal(body.checks.temporal, 'ok');
     } finally {
