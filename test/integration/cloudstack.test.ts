@@ -152,7 +152,7 @@ describe('CloudStack client against the CloudStack simulator', function () {
     assert.equal((await simAdmin('PATCH', '/timings', FAST_TIMINGS)).status, 200);
     const [zone] = await demo.listZones();
     zoneId = zone!.id;
-    offeringId = (await demo.listServiceOfferings({ name: 'small' }))[0]!.id;
+    offeringId = (await demo.listServiceOfferings({ name: 'Small Instance' }))[0]!.id;
     ubuntuId = (await demo.listTemplates({ templatefilter: 'featured', name: 'Ubuntu 24.04 LTS' }))[0]!.id;
     osTypeId = (await demo.listOsTypes({ description: 'Other Linux (64-bit)' }))[0]!.id;
   });
@@ -165,7 +165,7 @@ describe('CloudStack client against the CloudStack simulator', function () {
         'createSnapshot', 'createTemplate', 'deleteSnapshot', 'deleteTemplate', 'deployVirtualMachine', 'destroyVirtualMachine',
         'extractTemplate', 'listApis', 'listAsyncJobs', 'listNetworks', 'listOsTypes', 'listServiceOfferings', 'listSnapshots',
         'listTemplates', 'listVirtualMachines', 'listVolumes', 'listZones', 'queryAsyncJobResult', 'rebootVirtualMachine',
-        'registerTemplate', 'startVirtualMachine', 'stopVirtualMachine',
+        'registerTemplate', 'startVirtualMachine', 'stopVirtualMachine', 'changeServiceForVirtualMachine', 'updateVirtualMachine',
       ]) {
         assert.ok(names.includes(expected), `listApis lacks ${expected}`);
       }
@@ -191,7 +191,7 @@ describe('CloudStack client against the CloudStack simulator', function () {
       assert.equal(zone!.networktype, 'Advanced');
       assert.equal(zone!.allocationstate, 'Enabled');
       const offerings = await demo.listServiceOfferings();
-      assert.deepEqual(offerings.map((o) => o.name), ['small', 'medium', 'large']);
+      assert.deepEqual(offerings.map((o) => o.name), ['Small Instance', 'Medium Instance', 'Large Instance', 'Extra Large Instance']);
       assert.ok(offerings.every((o) => o.cpunumber > 0 && o.cpuspeed > 0 && o.memory >= 1024));
       assert.ok((await demo.listOsTypes()).some((o) => o.description === 'Ubuntu 24.04 LTS'));
       const [net] = await demo.listNetworks();
@@ -342,6 +342,18 @@ describe('CloudStack client against the CloudStack simulator', function () {
       await rejectsWith(demo.deployVirtualMachine({ serviceofferingid: offeringId, templateid: ubuntuId, zoneid: zoneId, userdata: '***not base64***' }), (e) =>
         assert.match(e.message, /User data is not base64 encoded/),
       );
+    });
+
+    it('when a stopped VM changes offering and user data, then the VM reports the new offering; a running one is refused', async () => {
+      const vm = await deploy(demo, { name: 'resized' });
+      const medium = (await demo.listServiceOfferings({ name: 'Medium Instance' }))[0]!;
+      await rejectsWith(demo.changeServiceForVirtualMachine(vm.id, medium.id), (e) => assert.match(e.message, /make sure the virtual machine is stopped/));
+      await demo.waitForJob((await demo.stopVirtualMachine(vm.id)).jobid);
+      const changed = await demo.changeServiceForVirtualMachine(vm.id, medium.id);
+      assert.equal(changed.serviceofferingid, medium.id);
+      assert.equal(changed.cpunumber, medium.cpunumber);
+      const updated = await demo.updateVirtualMachine({ id: vm.id, displayname: 'Resized', userdata: Buffer.from('#cloud-config\n').toString('base64') });
+      assert.equal(updated.displayname, 'Resized');
     });
 
     it('when user data is large, then the client POSTs it and the deploy succeeds', async () => {
@@ -553,7 +565,7 @@ describe('CloudStack client against the CloudStack simulator', function () {
           assert.equal(e.retryable, retryable, `retryable for ${code}`);
         });
       }
-      assert.equal((await demo.listServiceOfferings()).length, 3);
+      assert.equal((await demo.listServiceOfferings()).length, 4);
     });
 
     it('when a fault has rate 0 or targets another command, then it never fires', async () => {

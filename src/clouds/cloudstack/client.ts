@@ -465,6 +465,16 @@ export class CloudStackClient {
     return (await this.listVirtualMachines({ id }, opts))[0];
   }
 
+  /** Synchronous; the VM must be Stopped. */
+  async changeServiceForVirtualMachine(id: string, serviceofferingid: string, opts?: CallOptions): Promise<CsVirtualMachine> {
+    return (await this.request<{ virtualmachine: CsVirtualMachine }>('changeServiceForVirtualMachine', { id, serviceofferingid }, opts)).virtualmachine;
+  }
+
+  /** Synchronous; new user data applies at the next start. POSTed when userdata is given. */
+  async updateVirtualMachine(params: { id: string; displayname?: string; userdata?: string }, opts?: CallOptions): Promise<CsVirtualMachine> {
+    return (await this.request<{ virtualmachine: CsVirtualMachine }>('updateVirtualMachine', params, opts)).virtualmachine;
+  }
+
   listVolumes(params: ListParams & { virtualmachineid?: string; type?: 'ROOT' | 'DATADISK' } = {}, opts?: CallOptions): Promise<CsVolume[]> {
     return this.list<CsVolume>('listVolumes', 'volume', params, opts);
   }

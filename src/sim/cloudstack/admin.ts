@@ -107,7 +107,7 @@ export async function handleAdmin(
   if (head === 'reset' && !id && method === 'POST') {
     releaseHung();
     engine.reset();
-    engine.log.info('simulator reset');
+    engine.log.debug('simulator reset');
     return sendJson(res, 200, { reset: true });
   }
 

@@ -74,7 +74,7 @@ export function buildInfra(seed: number, specs: SimAccountSpec[]): SeedInfra {
   const offering = (name: string, cpunumber: number, cpuspeed: number, memory: number): ServiceOffering => ({
     id: seededUuid(seed, `offering:${name}`),
     name,
-    displaytext: `${name[0]!.toUpperCase()}${name.slice(1)} instance: ${cpunumber} vCPU, ${cpuspeed} MHz, ${memory} MiB`,
+    displaytext: `${name}: ${cpunumber} vCPU, ${cpuspeed} MHz, ${memory} MiB`,
     cpunumber,
     cpuspeed,
     memory,
@@ -87,7 +87,13 @@ export function buildInfra(seed: number, specs: SimAccountSpec[]): SeedInfra {
     systemAccountId: seededUuid(seed, SYSTEM_ACCOUNT_ID_KEY),
     accounts,
     zone,
-    offerings: [offering('small', 1, 1000, 1024), offering('medium', 2, 2000, 2048), offering('large', 4, 2000, 8192)],
+    // Named like CloudStack's stock "Small Instance"/"Medium Instance" offerings (and vmflow's catalog).
+    offerings: [
+      offering('Small Instance', 1, 1000, 2048),
+      offering('Medium Instance', 2, 2000, 4096),
+      offering('Large Instance', 4, 2000, 8192),
+      offering('Extra Large Instance', 8, 2000, 16384),
+    ],
     osTypes: ['Ubuntu 24.04 LTS', 'Ubuntu 22.04 LTS', 'CentOS Stream 9', 'Fedora Linux 41', 'Other Linux (64-bit)', 'Other (64-bit)'].map(osType),
     networks: accounts.map((a) => ({
       id: seededUuid(seed, `network:${a.name}`),

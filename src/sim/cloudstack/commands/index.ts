@@ -10,12 +10,14 @@ import { createSnapshot, deleteSnapshot, listSnapshots, listVolumes } from './st
 import { createTemplate, deleteTemplate, extractTemplate, listTemplates, registerTemplate } from './templates';
 import { fields, listResponse, type CommandDef } from './types';
 import {
+  changeServiceForVirtualMachine,
   deployVirtualMachine,
   destroyVirtualMachine,
   listVirtualMachines,
   rebootVirtualMachine,
   startVirtualMachine,
   stopVirtualMachine,
+  updateVirtualMachine,
 } from './vms';
 
 function describe(def: CommandDef) {
@@ -76,6 +78,8 @@ export const COMMANDS: ReadonlyMap<string, CommandDef> = new Map(
     rebootVirtualMachine,
     destroyVirtualMachine,
     listVirtualMachines,
+    changeServiceForVirtualMachine,
+    updateVirtualMachine,
     listVolumes,
     createSnapshot,
     listSnapshots,

@@ -321,3 +321,51 @@ export const listVirtualMachines: CommandDef = {
     return listResponse('virtualmachine', items, params);
   },
 };
+
+export const changeServiceForVirtualMachine: CommandDef = {
+  name: 'changeServiceForVirtualMachine',
+  description: 'Changes the service offering for a virtual machine. The virtual machine must be in a "Stopped" state for this command to take effect.',
+  isasync: false,
+  params: [idParam, { name: 'serviceofferingid', type: 'uuid', required: true, description: 'the service offering ID to apply to the virtual machine', related: 'listServiceOfferings' }],
+  response: VM_FIELDS,
+  handle(ctx) {
+    const { engine, params, lower } = ctx;
+    const vm = findVm(ctx);
+    const offeringId = params.str('serviceofferingid')!;
+    if (!engine.offering(offeringId)) throw invalidParamValue(lower, 'serviceofferingid', offeringId);
+    if (vm.serviceOfferingId === offeringId) {
+      throw invalidParameter(`Not upgrading vm ${vm.name} since it already has the requested service offering (${offeringId})`);
+    }
+    if (vm.state !== 'Stopped') {
+      throw invalidParameter(`Unable to upgrade virtual machine ${vm.name} in state ${vm.state}; make sure the virtual machine is stopped`);
+    }
+    vm.serviceOfferingId = offeringId;
+    engine.markDirty();
+    return vmResult(ctx, vm);
+  },
+};
+
+export const updateVirtualMachine: CommandDef = {
+  name: 'updateVirtualMachine',
+  description: 'Updates properties of a virtual machine. User data takes effect at the next start (config drive / metadata).',
+  isasync: false,
+  params: [
+    idParam,
+    { name: 'displayname', type: 'string', description: 'user generated name' },
+    { name: 'userdata', type: 'string', description: 'base64 encoded user data (POST for more than 2 KB)' },
+  ],
+  response: VM_FIELDS,
+  handle(ctx) {
+    const { engine, params } = ctx;
+    const vm = findVm(ctx);
+    const userdata = params.str('userdata');
+    if (userdata !== undefined) {
+      validateUserdata(userdata);
+      vm.userdata = userdata;
+    }
+    const displayname = params.str('displayname');
+    if (displayname !== undefined) vm.displayname = displayname;
+    engine.markDirty();
+    return vmResult(ctx, vm);
+  },
+};
