@@ -18,6 +18,8 @@ export interface SetVmStateInput {
   placement?: VmPlacement | null;
   lastError?: string | null;
   requirements?: VmRequirements;
+  /** The update revision this change belongs to (names the next update workflow). */
+  revision?: number;
 }
 
 export interface RenderedOpenStackVm {
@@ -73,6 +75,7 @@ export function createVmStoreActivities(deps: ActivityDeps) {
         else set.lastError = input.lastError;
       }
       if (input.requirements) set.requirements = input.requirements;
+      if (input.revision !== undefined) set.revision = input.revision;
       if (workflowId && !doc.workflowIds.includes(workflowId)) set.workflowIds = [...doc.workflowIds, workflowId];
       if (!repeat) set.history = [...doc.history, { at: new Date(), from: doc.state, to: input.to, reason: input.reason, workflowId }];
       await Vm.updateOne({ _id: input.vmId }, { $set: set, ...(Object.keys(unset).length ? { $unset: unset } : {}) });

@@ -127,7 +127,7 @@ export async function updateVm(input: UpdateVmInput): Promise<VmOperationResult>
   const placement0 = vm.placement;
   if (!placement0) throw ApplicationFailure.nonRetryable(`VM ${input.vmId} has no placement to update`, 'VmNotActive');
   try {
-    await store.setVmState({ vmId: input.vmId, to: 'updating', reason: `update to revision ${input.revision}` });
+    await store.setVmState({ vmId: input.vmId, to: 'updating', reason: `update to revision ${input.revision}`, revision: input.revision });
     let placement: VmPlacement;
     if (placement0.cloud === 'openstack') {
       progress.start('render');

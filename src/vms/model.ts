@@ -30,6 +30,8 @@ export interface VmRecord {
   /** Workflow IDs of the current and past operations, newest last. */
   workflowIds: string[];
   history: VmHistoryEntry[];
+  /** SHA-256 of the create request, to tell an Idempotency-Key replay from a reuse. */
+  requestFingerprint?: string;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -62,6 +64,7 @@ const vmSchema = new Schema<VmRecord>(
     placement: placementSchema,
     lastError: String,
     workflowIds: [String],
+    requestFingerprint: String,
     history: [
       new Schema<VmHistoryEntry>({ at: Date, from: String, to: String, reason: String, workflowId: String }, { _id: false }),
     ],

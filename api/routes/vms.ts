@@ -1,0 +1,75 @@
+/**
+ * /api/v1/vms and /api/v1/workflows — thin routes over VmService. Every route is behind the
+ * session gate; every lookup is scoped to the session's member (another's VM answers 404).
+ */
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { AppError, parseInput } from '../../src/errors';
+import type { StartedOperation, VmService } from '../../src/vms/service';
+
+const idempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+const vmIdParam = z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, 'not a VM id');
+
+function userId(req: Request): string {
+  if (!req.user) throw AppError.unauthorized();
+  return req.user.id;
+}
+
+function accepted(res: Response, op: StartedOperation, location: string): void {
+  res
+    .status(202)
+    .location(location)
+    .json({
+      vm: op.vm,
+      operation: {
+        workflowId: op.workflowId,
+        started: op.started,
+        status: `/api/v1/workflows/${encodeURIComponent(op.workflowId)}`,
+        temporalUiUrl: op.temporalUiUrl,
+      },
+    });
+}
+
+export function vmRoutes(vms: VmService): Router {
+  const r = Router();
+
+  r.post('/vms', async (req, res) => {
+    const body = parseInput(z.record(z.string(), z.unknown(), { error: 'the body must be a JSON object' }), req.body ?? undefined);
+    const { accountId, ...requirements } = body;
+    if (accountId !== undefined && typeof accountId !== 'string') throw AppError.badRequest('accountId must be a string', [{ field: 'accountId', message: 'must be a string' }]);
+    const keyHeader = req.header('idempotency-key');
+    const key = keyHeader === undefined ? undefined : parseInput(idempotencyKey, keyHeader, 'Idempotency-Key header');
+    const op = await vms.create(userId(req), { requirements, accountId }, key);
+    accepted(res, op, `/api/v1/vms/${op.vm.id}`);
+  });
+
+  r.get('/vms', async (req, res) => {
+    const includeDeleted = req.query.includeDeleted === 'true';
+    res.json({ vms: await vms.list(userId(req), { includeDeleted }) });
+  });
+
+  r.get('/vms/:id', async (req, res) => {
+    const id = parseInput(vmIdParam, req.params.id, 'VM id');
+    res.json(await vms.getWithProgress(userId(req), id));
+  });
+
+  r.patch('/vms/:id', async (req, res) => {
+    const id = parseInput(vmIdParam, req.params.id, 'VM id');
+    const patch = parseInput(z.record(z.string(), z.unknown(), { error: 'the body must be a JSON object' }), req.body ?? undefined);
+    const op = await vms.update(userId(req), id, patch);
+    accepted(res, op, `/api/v1/vms/${id}`);
+  });
+
+  r.delete('/vms/:id', async (req, res) => {
+    const id = parseInput(vmIdParam, req.params.id, 'VM id');
+    const op = await vms.delete(userId(req), id);
+    accepted(res, op, `/api/v1/vms/${id}`);
+  });
+
+  r.get('/workflows/:id', async (req, res) => {
+    const id = parseInput(z.string().min(1).max(300), req.params.id, 'workflow id');
+    res.json(await vms.workflowFor(userId(req), id));
+  });
+
+  return r;
+}

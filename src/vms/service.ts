@@ -1,0 +1,286 @@
+/**
+ * VM use cases behind the REST API (practica's domain layer): each method reads like a summary of
+ * the flow. The API only inserts the VM document and starts workflows; from then on the VM's
+ * workflows are the document's only writer. Concurrency between requests is settled by Temporal's
+ * workflow-ID uniqueness (one create, one update per revision, one delete), not by the database.
+ */
+import crypto from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Connection } from 'mongoose';
+import type { Catalog } from '../catalog';
+import { PROGRESS_QUERY, type WorkflowProgress } from '../contracts/progress';
+import {
+  CREATE_VM_WORKFLOW,
+  DELETE_VM_WORKFLOW,
+  UPDATE_VM_WORKFLOW,
+  createVmWorkflowId,
+  deleteVmWorkflowId,
+  updateVmWorkflowId,
+  type CloudKind,
+  type CreateVmInput,
+  type DeleteVmInput,
+  type UpdateVmInput,
+  type VmState,
+} from '../contracts/vm';
+import { AppError } from '../errors';
+import { validateRequirements, vmRequirementsSchema, type VmRequirements } from '../templates';
+import { vmModel, type VmRecord } from './model';
+import { VMFLOW_OWNER_KEY, vmSearchAttributes } from './search';
+
+export interface VmServiceDeps {
+  db: Connection;
+  temporal: Client;
+  taskQueue: string;
+  namespace: string;
+  temporalUiUrl: string;
+  catalog: () => Catalog;
+  /** Resolves an account the member may use (own or operator); undefined → 404 for the member. */
+  findAccount(accountId: string, userId: string): Promise<{ id: string; kind: CloudKind } | undefined>;
+  /** The operator account of a cloud, used when the request names none. */
+  operatorAccountId(cloud: CloudKind): string;
+}
+
+export interface VmView {
+  id: string;
+  name: string;
+  cloud: CloudKind;
+  accountId: string;
+  state: VmState;
+  requirements: VmRequirements;
+  revision: number;
+  placement?: VmRecord['placement'];
+  lastError?: string;
+  history: { at: string; from: string | null; to: string; reason: string; workflowId?: string }[];
+  workflowIds: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface StartedOperation {
+  vm: VmView;
+  workflowId: string;
+  temporalUiUrl: string;
+  /** false when an Idempotency-Key replay found the operation already started. */
+  started: boolean;
+}
+
+/** Fields a PATCH may change; name, os and cloud are fixed for the life of the VM. */
+export const MUTABLE_REQUIREMENTS = ['size', 'software', 'sshPublicKeys', 'users', 'runcmd', 'packagesUpdate'] as const;
+
+export function toVmView(d: VmRecord): VmView {
+  return {
+    id: d._id,
+    name: d.name,
+    cloud: d.cloud,
+    accountId: d.accountId,
+    state: d.state,
+    requirements: d.requirements,
+    revision: d.revision ?? 0,
+    ...(d.placement ? { placement: d.placement } : {}),
+    ...(d.lastError ? { lastError: d.lastError } : {}),
+    history: (d.history ?? []).map((h) => ({ at: new Date(h.at).toISOString(), from: h.from ?? null, to: h.to, reason: h.reason, ...(h.workflowId ? { workflowId: h.workflowId } : {}) })),
+    workflowIds: d.workflowIds ?? [],
+    createdAt: new Date(d.createdAt).toISOString(),
+    updatedAt: new Date(d.updatedAt).toISOString(),
+  };
+}
+
+/** Same owner + same Idempotency-Key ⇒ same VM id (a UUID-shaped SHA-256 of both). */
+export function vmIdForIdempotencyKey(ownerId: string, key: string): string {
+  const h = crypto.createHash('sha256').update(`${ownerId}\n${key}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+function requestFingerprint(body: unknown): string {
+  return crypto.createHash('sha256').update(JSON.stringify(body)).digest('hex');
+}
+
+export class VmService {
+  constructor(private readonly d: VmServiceDeps) {}
+
+  private get Vm() {
+    return vmModel(this.d.db);
+  }
+
+  temporalUiLink(workflowId: string): string {
+    return `${this.d.temporalUiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(this.d.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  }
+
+  /** Validates the requirements against the catalog; throws 400 naming every bad field. */
+  validate(input: unknown): VmRequirements {
+    const result = validateRequirements(input, this.d.catalog());
+    if (!result.ok) throw AppError.badRequest(`invalid VM requirements: ${result.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, result.errors);
+    return result.value;
+  }
+
+  async create(ownerId: string, body: { requirements: unknown; accountId?: string }, idempotencyKey?: string): Promise<StartedOperation> {
+    const requirements = this.validate(body.requirements);
+    const accountId = body.accountId ?? this.d.operatorAccountId(requirements.cloud);
+    const account = await this.d.findAccount(accountId, ownerId);
+    if (!account) throw new AppError(400, 'validation_failed', `cloud account ${accountId} not found`, [{ field: 'accountId', message: 'no such cloud account' }]);
+    if (account.kind !== requirements.cloud) {
+      throw AppError.badRequest(`cloud account ${accountId} is a ${account.kind} account, not ${requirements.cloud}`, [{ field: 'accountId', message: `not a ${requirements.cloud} account` }]);
+    }
+
+    const vmId = idempotencyKey ? vmIdForIdempotencyKey(ownerId, idempotencyKey) : crypto.randomUUID();
+    const workflowId = createVmWorkflowId(vmId);
+    const fingerprint = requestFingerprint({ requirements, accountId });
+    let replay = false;
+    try {
+      await this.Vm.create({
+        _id: vmId,
+        ownerId,
+        name: requirements.name,
+        cloud: requirements.cloud,
+        accountId,
+        requirements,
+        revision: 0,
+        state: 'creating',
+        workflowIds: [workflowId],
+        history: [{ at: new Date(), from: null, to: 'creating', reason: 'create requested', workflowId }],
+        requestFingerprint: fingerprint,
+      });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 11000 || !idempotencyKey) throw err;
+      const existing = await this.Vm.findById(vmId).lean();
+      if (!existing || (existing as VmRecord & { requestFingerprint?: string }).requestFingerprint !== fingerprint) {
+        throw AppError.conflict('this Idempotency-Key was already used for a different request', 'idempotency_key_reused');
+      }
+      replay = true;
+    }
+
+    const input: CreateVmInput = { vmId, ownerId, accountId, cloud: requirements.cloud, requirements };
+    let started = true;
+    try {
+      await this.d.temporal.workflow.start(CREATE_VM_WORKFLOW, {
+        workflowId,
+        taskQueue: this.d.taskQueue,
+        args: [input],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        typedSearchAttributes: vmSearchAttributes(ownerId, vmId, requirements.cloud),
+        memo: { ownerId, vmId },
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      started = false; // a replayed request: the create already runs or ran
+    }
+    const doc = await this.Vm.findById(vmId).lean();
+    return { vm: toVmView(doc!), workflowId, temporalUiUrl: this.temporalUiLink(workflowId), started: started && !replay };
+  }
+
+  async list(ownerId: string, opts: { includeDeleted?: boolean } = {}): Promise<VmView[]> {
+    const filter: Record<string, unknown> = { ownerId };
+    if (!opts.includeDeleted) filter.state = { $ne: 'deleted' };
+    const docs = await this.Vm.find(filter).sort({ createdAt: -1 }).lean();
+    return docs.map(toVmView);
+  }
+
+  /** The owner's VM or 404 (another member's VM is "not found", never its data). */
+  async get(ownerId: string, vmId: string): Promise<VmRecord> {
+    const doc = await this.Vm.findById(vmId).lean();
+    if (!doc || doc.ownerId !== ownerId) throw AppError.notFound('VM');
+    return doc;
+  }
+
+  /** The VM with the live progress of its newest workflow. */
+  async getWithProgress(ownerId: string, vmId: string): Promise<{ vm: VmView; operation?: OperationStatus }> {
+    const doc = await this.get(ownerId, vmId);
+    const workflowId = doc.workflowIds[doc.workflowIds.length - 1];
+    return { vm: toVmView(doc), ...(workflowId ? { operation: await this.operationStatus(workflowId) } : {}) };
+  }
+
+  async update(ownerId: string, vmId: string, patch: Record<string, unknown>): Promise<StartedOperation> {
+    const doc = await this.get(ownerId, vmId);
+    const fixed = Object.keys(patch).filter((k) => !(MUTABLE_REQUIREMENTS as readonly string[]).includes(k));
+    if (fixed.length) {
+      throw AppError.badRequest(`these fields cannot be changed: ${fixed.join(', ')}`, fixed.map((f) => ({ field: f, message: vmRequirementsSchema.shape[f as keyof typeof vmRequirementsSchema.shape] ? 'fixed for the life of the VM' : 'unknown field' })));
+    }
+    if (Object.keys(patch).length === 0) throw AppError.badRequest('nothing to change', [{ field: '(body)', message: `give one of ${MUTABLE_REQUIREMENTS.join(', ')}` }]);
+    if (doc.state !== 'active') throw AppError.conflict(`VM is ${doc.state}; it can be changed when active`, 'vm_busy');
+    const requirements = this.validate({ ...doc.requirements, ...patch });
+    const revision = (doc.revision ?? 0) + 1;
+    const workflowId = updateVmWorkflowId(vmId, revision);
+    const input: UpdateVmInput = { vmId, ownerId, requirements, revision };
+    try {
+      await this.d.temporal.workflow.start(UPDATE_VM_WORKFLOW, {
+        workflowId,
+        taskQueue: this.d.taskQueue,
+        args: [input],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        typedSearchAttributes: vmSearchAttributes(ownerId, vmId, doc.cloud),
+        memo: { ownerId, vmId },
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw AppError.conflict('another change to this VM is already running', 'vm_busy');
+      throw err;
+    }
+    return { vm: toVmView(doc), workflowId, temporalUiUrl: this.temporalUiLink(workflowId), started: true };
+  }
+
+  async delete(ownerId: string, vmId: string): Promise<StartedOperation> {
+    const doc = await this.get(ownerId, vmId);
+    if (doc.state === 'deleted') throw AppError.conflict('VM is already deleted', 'vm_deleted');
+    if (doc.state === 'creating' || doc.state === 'updating') throw AppError.conflict(`VM is ${doc.state}; delete it when that finishes`, 'vm_busy');
+    const workflowId = deleteVmWorkflowId(vmId);
+    const input: DeleteVmInput = { vmId, ownerId };
+    let started = true;
+    try {
+      await this.d.temporal.workflow.start(DELETE_VM_WORKFLOW, {
+        workflowId,
+        taskQueue: this.d.taskQueue,
+        args: [input],
+        // A failed delete may be retried by deleting again; a running one is joined.
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        typedSearchAttributes: vmSearchAttributes(ownerId, vmId, doc.cloud),
+        memo: { ownerId, vmId },
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      started = false;
+    }
+    return { vm: toVmView(doc), workflowId, temporalUiUrl: this.temporalUiLink(workflowId), started };
+  }
+
+  /**
+   * Status and progress of a workflow the member owns (its VmflowOwnerId search attribute), or 404.
+   */
+  async workflowFor(ownerId: string, workflowId: string): Promise<OperationStatus> {
+    let owner: string | undefined;
+    try {
+      const desc = await this.d.temporal.workflow.getHandle(workflowId).describe();
+      owner = desc.typedSearchAttributes.get(VMFLOW_OWNER_KEY);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw AppError.notFound('workflow');
+      throw err;
+    }
+    if (owner !== ownerId) throw AppError.notFound('workflow');
+    return this.operationStatus(workflowId);
+  }
+
+  async operationStatus(workflowId: string): Promise<OperationStatus> {
+    const handle = this.d.temporal.workflow.getHandle(workflowId);
+    let status = 'UNKNOWN';
+    try {
+      status = (await handle.describe()).status.name;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return { workflowId, status: 'NOT_STARTED', temporalUiUrl: this.temporalUiLink(workflowId) };
+      throw err;
+    }
+    let progress: WorkflowProgress | undefined;
+    try {
+      progress = await handle.query<WorkflowProgress>(PROGRESS_QUERY);
+    } catch {
+      // No worker to answer (or the workflow never ran a task): status alone still says something.
+    }
+    return { workflowId, status, ...(progress ? { progress } : {}), temporalUiUrl: this.temporalUiLink(workflowId) };
+  }
+}
+
+export interface OperationStatus {
+  workflowId: string;
+  /** Temporal's execution status: RUNNING, COMPLETED, FAILED, … */
+  status: string;
+  progress?: WorkflowProgress;
+  temporalUiUrl: string;
+}

@@ -1,0 +1,58 @@
+/**
+ * Both cloud simulators (fast timings) once per run, started on first use and stopped by the root
+ * hook, plus helpers to read their /_sim admin APIs (state counts, faults, outages).
+ */
+import { startCloudStackSimulator, type CloudStackSimulator } from '../../src/sim/cloudstack';
+import { startOpenStackSimulator, type OpenStackSimulator } from '../../src/sim/openstack';
+
+export interface TestClouds {
+  openstack: OpenStackSimulator;
+  cloudstack: CloudStackSimulator;
+  /** Environment that points the operator cloud accounts at the simulators. */
+  env: NodeJS.ProcessEnv;
+}
+
+let shared: Promise<TestClouds> | undefined;
+
+export function sharedClouds(): Promise<TestClouds> {
+  shared ??= (async () => {
+    const [openstack, cloudstack] = await Promise.all([startOpenStackSimulator({ timings: 'fast' }), startCloudStackSimulator({ timings: 'fast' })]);
+    return {
+      openstack,
+      cloudstack,
+      env: {
+        OPENSTACK_AUTH_URL: openstack.authUrl,
+        OPENSTACK_USERNAME: openstack.credentials.username,
+        OPENSTACK_PASSWORD: openstack.credentials.password,
+        OPENSTACK_PROJECT_NAME: openstack.credentials.projectName,
+        OPENSTACK_USER_DOMAIN_NAME: openstack.credentials.userDomainName,
+        OPENSTACK_PROJECT_DOMAIN_NAME: openstack.credentials.projectDomainName,
+        OPENSTACK_REGION: openstack.credentials.region,
+        CLOUDSTACK_API_URL: cloudstack.apiUrl,
+        CLOUDSTACK_API_KEY: cloudstack.credentials.apiKey,
+        CLOUDSTACK_SECRET_KEY: cloudstack.credentials.secretKey,
+      },
+    };
+  })();
+  return shared;
+}
+
+export async function stopSharedClouds(): Promise<void> {
+  if (!shared) return;
+  const s = shared;
+  shared = undefined;
+  const c = await s.catch(() => undefined);
+  await Promise.all([c?.openstack.stop(), c?.cloudstack.stop()]);
+}
+
+/** JSON call to a simulator's admin API. */
+export async function simAdmin<T = any>(baseUrl: string, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${baseUrl}/_sim${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} /_sim${path}: ${res.status} ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
