@@ -307,6 +307,8 @@ describe('CloudStack client against the CloudStack simulator', function () {
       assert.equal(job.jobresulttype, 'object');
       assert.equal(job.jobresultcode, 0);
       assert.ok(job.completed);
+      assert.ok((await demo.listAsyncJobs()).some((j) => j.jobid === ref.jobid && j.jobstatus === 1));
+      assert.deepEqual(await other.listAsyncJobs(), []);
     });
 
     it('when a VM is destroyed without expunge, then it is Destroyed (hidden from its user) and later expunged', async () => {
@@ -453,6 +455,9 @@ describe('CloudStack client against the CloudStack simulator', function () {
       assert.ok(extract.template.url.startsWith(`${sim.url}/download/`));
       assert.ok(!extract.template.url.includes('/client/api'));
       assert.ok((await download(extract.template.url)).equals(image));
+      const ranged = await request(extract.template.url, { headers: { range: 'bytes=100-199' } });
+      assert.equal(ranged.statusCode, 206);
+      assert.ok(Buffer.from(await ranged.body.arrayBuffer()).equals(image.subarray(100, 200)));
     });
 
     it('when a snapshot becomes a template and is extracted, then the bytes equal the source; deleting the snapshot removes it', async () => {
@@ -579,13 +584,18 @@ describe('CloudStack client against the CloudStack simulator', function () {
       assert.equal((await demo.listNetworks()).length, 1);
     });
 
-    it('when a request hangs, then the client times out with Timeout; a latency fault only delays', async () => {
+    it('when a request hangs, then the client times out with Timeout or passes on the caller\'s cancellation; a latency fault only delays', async () => {
       await simAdmin('POST', '/faults', { command: 'listZones', hang: true, count: 1 });
       const quick = client(sim.credentials, { timeoutMs: 300 });
       await rejectsWith(quick.listZones(), (e) => {
         assert.equal(e.kind, 'Timeout');
         assert.equal(e.retryable, true);
       });
+      await simAdmin('POST', '/faults', { command: 'listZones', hang: true, count: 1 });
+      const cancel = new AbortController();
+      const pending = quick.listZones({}, { signal: cancel.signal, timeoutMs: 10_000 });
+      setTimeout(() => cancel.abort(new Error('cancelled by the caller')), 50);
+      await assert.rejects(pending, (e: unknown) => !(e instanceof CloudApiError) && (e as Error).message === 'cancelled by the caller');
       const { body } = await simAdmin<{ id: string }>('POST', '/faults', { command: 'listZones', latencyMs: 30, count: 1 });
       assert.equal((await quick.listZones()).length, 1);
       assert.equal((await simAdmin('GET', `/faults/${body.id}`)).status, 404);
