@@ -1,8 +1,10 @@
 /**
- * Runs the CloudStack simulator alone with realistic timings:
+ * Runs the CloudStack simulator alone, with realistic timings unless CLOUDSTACK_SIM_TIMINGS=fast:
  *   CLOUDSTACK_SIM_PORT=8080 npx tsx src/sim/cloudstack/main.ts
- * State (and template bytes) persist under $VMFLOW_DATA_DIR/cloudstack-sim, so a restart keeps
- * the demo's VMs and templates. Point CloudMonkey at it with the printed URL and keys.
+ * State (and template bytes) persist under $VMFLOW_SIM_STATE_DIR/cloudstack (set by `npm start`)
+ * or else $VMFLOW_DATA_DIR/cloudstack-sim, so a restart keeps the demo's VMs and templates.
+ * CLOUDSTACK_SIM_HOST and CLOUDSTACK_SIM_PUBLIC_URL change the listen address and the base of
+ * download URLs. Point CloudMonkey at it with the printed URL and keys.
  */
 import path from 'node:path';
 import { loadConfig } from '../../config';
@@ -10,19 +12,22 @@ import { ADMIN_ACCOUNT, startCloudStackSimulator } from './index';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const dir = path.join(config.dataDir, 'cloudstack-sim');
+  const dir = process.env.VMFLOW_SIM_STATE_DIR
+    ? path.join(path.resolve(process.env.VMFLOW_SIM_STATE_DIR), 'cloudstack')
+    : path.join(config.dataDir, 'cloudstack-sim');
+  const timings = process.env.CLOUDSTACK_SIM_TIMINGS === 'fast' ? 'fast' : 'realistic';
   const sim = await startCloudStackSimulator({
     host: process.env.CLOUDSTACK_SIM_HOST ?? '127.0.0.1',
     port: config.cloudstackSimPort,
     publicUrl: process.env.CLOUDSTACK_SIM_PUBLIC_URL || undefined,
-    timings: 'realistic',
+    timings,
     dataDir: path.join(dir, 'data'),
     stateFile: path.join(dir, 'state.json'),
   });
   // Credentials are printed on purpose: they are the simulator's fixed demo keys, not secrets.
   process.stdout.write(
     [
-      `CloudStack simulator: ${sim.apiUrl}`,
+      `CloudStack simulator: ${sim.apiUrl} (${timings} timings, data in ${dir})`,
       `  demo  apiKey:    ${sim.credentials.apiKey}`,
       `        secretKey: ${sim.credentials.secretKey}`,
       `  admin apiKey:    ${ADMIN_ACCOUNT.apiKey}`,
