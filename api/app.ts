@@ -6,17 +6,29 @@
 import crypto from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Connection } from 'mongoose';
+import { sessionModel, userModel } from '../src/accounts/model';
+import { AccountService } from '../src/accounts/service';
+import { cloudAccountModel } from '../src/cloud-accounts/model';
+import { CloudAccountResolver } from '../src/cloud-accounts/resolver';
+import { CloudAccountStore } from '../src/cloud-accounts/store';
 import type { Config } from '../src/config';
 import { pingDatabase } from '../src/db/connection';
 import { AppError } from '../src/errors';
 import type { Logger } from '../src/logger';
+import type { Keyring } from '../src/secrets/keyring';
 import { pingTemporal, type TemporalClientHandle } from '../src/temporal/client';
+import { sessionGate, type AuthLocals } from './auth-middleware';
+import { authRouter } from './routes/auth';
+import { cloudAccountsRouter } from './routes/cloud-accounts';
+import { CODEC_ENDPOINT_PATH, codecRouter } from './routes/codec';
 
 export interface ApiDeps {
   config: Config;
   db: Connection;
   temporal: TemporalClientHandle;
   logger: Logger;
+  /** Encryption keyring (loadKeyring(config)): cloud secrets at rest and Temporal payloads. */
+  keyring: Keyring;
 }
 
 declare global {
@@ -34,7 +46,24 @@ export function createApp(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
 
+  const accounts = new AccountService({
+    db: deps.db,
+    log: deps.logger.child({ component: 'accounts' }),
+    scrypt: { log2N: deps.config.passwordScryptLog2N, r: 8, p: 1 },
+    sessionTtlMs: deps.config.sessionTtlHours * 3600_000,
+    loginLimits: {
+      perUsername: deps.config.loginLimitPerUsername,
+      perAddress: deps.config.loginLimitPerAddress,
+      windowMs: deps.config.loginLimitWindowSeconds * 1000,
+    },
+  });
+  app.locals.auth = { accounts, operatorUsernames: deps.config.operatorUsernames } satisfies AuthLocals;
+  const cloudAccounts = new CloudAccountStore(deps.db, deps.keyring);
+  const resolver = new CloudAccountResolver({ db: deps.db, keyring: deps.keyring, logger: deps.logger });
+
   app.use(requestContext(deps.logger));
+  // Before the JSON parser: codec bodies (whole histories' payloads) get their own, larger limit.
+  app.use(CODEC_ENDPOINT_PATH, codecRouter(deps));
   app.use(express.json({ limit: '256kb' }));
 
   app.get('/healthz', (_req, res) => {
@@ -56,6 +85,10 @@ export function createApp(deps: ApiDeps): Express {
 
   const v1 = express.Router();
   app.use('/api/v1', v1);
+  // Every /api/v1 route needs a session except PUBLIC_API_ROUTES (auth-middleware.ts).
+  v1.use(sessionGate);
+  v1.use('/auth', authRouter(accounts, deps.config));
+  v1.use('/cloud-accounts', cloudAccountsRouter(cloudAccounts, resolver));
 
   app.use((req, _res, next) => next(AppError.notFound(`route ${req.method} ${req.path}`)));
   app.use(errorHandler);
@@ -92,3 +125,15 @@ const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
     error: { code: appErr.code, message: appErr.message, ...(appErr.fields ? { fields: appErr.fields } : {}), requestId: req.id },
   });
 };
+
+/**
+ * Start-up work before the API listens: the unique indexes sign-up relies on, the operator cloud
+ * accounts from the configuration, and secrets re-encrypted after a key rotation.
+ */
+export async function prepareApi(deps: ApiDeps): Promise<void> {
+  const log = deps.logger.child({ component: 'api-startup' });
+  await Promise.all([userModel(deps.db).init(), sessionModel(deps.db).init(), cloudAccountModel(deps.db).init()]);
+  const store = new CloudAccountStore(deps.db, deps.keyring);
+  await store.seedOperatorAccounts(deps.config, log);
+  await store.reencryptStale(log);
+}

@@ -2,15 +2,17 @@
 import { ConfigError, loadConfig } from '../src/config';
 import { connectDatabase } from '../src/db/connection';
 import { logger } from '../src/logger';
+import { loadKeyring } from '../src/secrets/keyring';
 import { connectTemporalClient } from '../src/temporal/client';
 import { startWebServer } from './server';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = logger.child({ component: 'api' });
+  const keyring = loadKeyring(config, log);
   const db = await connectDatabase(config.mongodbTarget);
-  const temporal = await connectTemporalClient(config.temporalTarget, config.temporalNamespace);
-  const web = await startWebServer({ config, db, temporal, logger: log }, { host: config.apiHost, port: config.apiPort });
+  const temporal = await connectTemporalClient(config.temporalTarget, config.temporalNamespace, keyring);
+  const web = await startWebServer({ config, db, temporal, keyring, logger: log }, { host: config.apiHost, port: config.apiPort });
   log.info({ url: web.url }, 'API listening');
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'API shutting down');

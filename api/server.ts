@@ -1,7 +1,7 @@
 /** startWebServer / stopWebServer: used by api/main.ts and by tests (port 0). */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp, type ApiDeps } from './app';
+import { createApp, prepareApi, type ApiDeps } from './app';
 
 export interface WebServer {
   url: string;
@@ -11,6 +11,7 @@ export interface WebServer {
 }
 
 export async function startWebServer(deps: ApiDeps, listen: { host: string; port: number }): Promise<WebServer> {
+  await prepareApi(deps);
   const app = createApp(deps);
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../src/config';
 import { spawnManaged, startFerretDb, startTemporalDevServer, type ManagedProcess } from '../src/embedded/processes';
+import { loadKeyring } from '../src/secrets/keyring';
 import { connectTemporalClient } from '../src/temporal/client';
 import { SELF_TEST_WORKFLOW, selfTestWorkflowId, type SelfTestResult } from '../src/contracts/system';
 import { assertExecutable, ferretDbPath, temporalCliPath } from '../src/tools';
@@ -122,7 +123,8 @@ async function main(): Promise<void> {
 
   say('waiting for the API to be ready…');
   await waitForReady(`http://127.0.0.1:${config.apiPort}/readyz`, 120_000);
-  const temporal = await connectTemporalClient(temporalAddress, config.temporalNamespace);
+  // The same keyring as the worker's and API's (env or <dataDir>/secrets/keys): payloads are encrypted.
+  const temporal = await connectTemporalClient(temporalAddress, config.temporalNamespace, loadKeyring(config));
   try {
     const result = await temporal.client.workflow.execute<(i: { note: string }) => Promise<SelfTestResult>>(SELF_TEST_WORKFLOW, {
       workflowId: selfTestWorkflowId(`start-${new Date().toISOString()}`),

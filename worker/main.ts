@@ -2,7 +2,9 @@
 import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../src/config';
 import { connectDatabase } from '../src/db/connection';
+import { CloudAccountResolver } from '../src/cloud-accounts/resolver';
 import { logger } from '../src/logger';
+import { loadKeyring } from '../src/secrets/keyring';
 import { createVmflowWorker } from './worker';
 
 async function main(): Promise<void> {
@@ -14,13 +16,15 @@ async function main(): Promise<void> {
     logger: new DefaultLogger('WARN', (e) => sdkLog[e.level === 'ERROR' ? 'error' : 'warn'](e.meta ?? {}, e.message)),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
   });
+  const keyring = loadKeyring(config, log);
   const db = await connectDatabase(config.mongodbTarget);
   const connection = await NativeConnection.connect({ address: config.temporalTarget });
   const worker = await createVmflowWorker({
     connection,
     namespace: config.temporalNamespace,
     taskQueue: config.temporalTaskQueue,
-    deps: { db, logger: log },
+    keyring,
+    deps: { db, logger: log, cloudAccounts: new CloudAccountResolver({ db, keyring, logger: log }) },
   });
   log.info({ taskQueue: config.temporalTaskQueue, temporal: config.temporalTarget }, 'worker polling');
   // Worker.run() resolves after SIGINT/SIGTERM once in-flight tasks are done (Runtime's shutdown signals).

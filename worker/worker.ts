@@ -5,7 +5,8 @@
  */
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
-import { createDataConverter } from '../src/temporal/data-converter';
+import type { Keyring } from '../src/secrets/keyring';
+import { createDataConverter, FAILURE_CONVERTER_PATH } from '../src/temporal/data-converter';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
@@ -14,6 +15,8 @@ export interface VmflowWorkerOptions {
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
+  /** Encrypts payloads; the same keyring as every client's (loadKeyring(config)). */
+  keyring: Keyring;
   /** Pre-built bundle (tests build it once per run); otherwise bundled from WORKFLOWS_PATH. */
   workflowBundle?: WorkflowBundle;
   identity?: string;
@@ -27,10 +30,10 @@ export async function createVmflowWorker(o: VmflowWorkerOptions): Promise<Worker
     ...(o.identity ? { identity: o.identity } : {}),
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities(o.deps),
-    dataConverter: createDataConverter(),
+    dataConverter: createDataConverter(o.keyring),
   });
 }
 
 export function bundleWorkflows(): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as never });
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as never });
 }

@@ -1,5 +1,6 @@
 /** Temporal client connection used by the API and scripts. */
 import { Client, Connection } from '@temporalio/client';
+import type { Keyring } from '../secrets/keyring';
 import { createDataConverter } from './data-converter';
 
 export interface TemporalClientHandle {
@@ -8,9 +9,10 @@ export interface TemporalClientHandle {
   close(): Promise<void>;
 }
 
-export async function connectTemporalClient(address: string, namespace: string): Promise<TemporalClientHandle> {
+/** `keyring` must be the one the worker uses (loadKeyring(config)): payloads are encrypted with it. */
+export async function connectTemporalClient(address: string, namespace: string, keyring: Keyring): Promise<TemporalClientHandle> {
   const connection = await Connection.connect({ address, connectTimeout: 10_000 });
-  const client = new Client({ connection, namespace, dataConverter: createDataConverter() });
+  const client = new Client({ connection, namespace, dataConverter: createDataConverter(keyring) });
   return { client, connection, close: () => connection.close() };
 }
 

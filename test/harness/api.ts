@@ -4,10 +4,10 @@
  */
 import { loadConfig, type Config } from '../../src/config';
 import { connectDatabase } from '../../src/db/connection';
-import { createLogger } from '../../src/logger';
 import { connectTemporalClient } from '../../src/temporal/client';
 import type { ApiDeps } from '../../api/app';
 import { startWebServer, type WebServer } from '../../api/server';
+import { scanLogsIn, testKeyring, testLogger } from './secrets';
 import { sharedStack } from './stack';
 
 export interface TestApi {
@@ -19,10 +19,12 @@ export interface TestApi {
 
 export async function startTestApi(opts: { env?: NodeJS.ProcessEnv; config?: Partial<Config> } = {}): Promise<TestApi> {
   const stack = await sharedStack();
+  scanLogsIn(stack.dir);
   const config: Config = { ...loadConfig({ ...process.env, ...opts.env }), ...opts.config };
   const db = await connectDatabase(stack.mongoUri);
-  const temporal = await connectTemporalClient(stack.temporalAddress, stack.namespace);
-  const deps: ApiDeps = { config, db, temporal, logger: createLogger(process.env.LOG_LEVEL ?? 'silent') };
+  const keyring = testKeyring();
+  const temporal = await connectTemporalClient(stack.temporalAddress, stack.namespace, keyring);
+  const deps: ApiDeps = { config, db, temporal, keyring, logger: testLogger('vmflow-test-api') };
   const web = await startWebServer(deps, { host: '127.0.0.1', port: 0 });
   return {
     url: web.url,

@@ -6,10 +6,11 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString, type Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Connection as MongoConnection } from 'mongoose';
 import { connectDatabase } from '../../src/db/connection';
-import { createLogger } from '../../src/logger';
 import { createDataConverter } from '../../src/temporal/data-converter';
 import { bundleWorkflows, createVmflowWorker } from '../../worker/worker';
 import type { ActivityDeps } from '../../activities';
+import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
+import { scanLogsIn, testKeyring, testLogger } from './secrets';
 import { sharedStack, uniqueTaskQueue } from './stack';
 
 let bundle: Promise<WorkflowBundle> | undefined;
@@ -40,6 +41,9 @@ export async function startTestWorker(opts: { deps?: Partial<ActivityDeps>; task
     }
   }
   const stack = await sharedStack();
+  scanLogsIn(stack.dir);
+  const keyring = testKeyring();
+  const logger = testLogger('vmflow-test-worker');
   const taskQueue = opts.taskQueue ?? uniqueTaskQueue();
   const db = await connectDatabase(stack.mongoUri);
   const nativeConnection = await NativeConnection.connect({ address: stack.temporalAddress });
@@ -48,11 +52,12 @@ export async function startTestWorker(opts: { deps?: Partial<ActivityDeps>; task
     namespace: stack.namespace,
     taskQueue,
     workflowBundle: await workflowBundle(),
-    deps: { db, logger: createLogger(process.env.LOG_LEVEL ?? 'silent'), ...opts.deps },
+    keyring,
+    deps: { db, logger, cloudAccounts: new CloudAccountResolver({ db, keyring, logger }), ...opts.deps },
   });
   const running = worker.run();
   const connection = await Connection.connect({ address: stack.temporalAddress });
-  const client = new Client({ connection, namespace: stack.namespace, dataConverter: createDataConverter() });
+  const client = new Client({ connection, namespace: stack.namespace, dataConverter: createDataConverter(keyring) });
   return {
     worker,
     taskQueue,

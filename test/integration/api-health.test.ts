@@ -25,7 +25,8 @@ describe('API: health, readiness and error bodies', function () {
   });
 
   it('when a route does not exist, then a 404 JSON error with a request id comes back', async () => {
-    const res = await fetch(`${api.url}/api/v1/nothing-here`, { headers: { 'x-request-id': 'req-test-1' } });
+    // Outside /api/v1: under it, anything but the public routes answers 401 without a session.
+    const res = await fetch(`${api.url}/nothing-here`, { headers: { 'x-request-id': 'req-test-1' } });
     assert.equal(res.status, 404);
     const body = (await res.json()) as any;
     assert.equal(body.error.code, 'not_found');

@@ -12,6 +12,7 @@ import { Connection, Client } from '@temporalio/client';
 import { connectDatabase } from '../../src/db/connection';
 import { selfTestModel } from '../../src/db/self-test';
 import { freePort } from '../../src/embedded/processes';
+import { loadKeyring } from '../../src/secrets/keyring';
 import { createDataConverter } from '../../src/temporal/data-converter';
 
 const repoRoot = path.resolve(__dirname, '../..');
@@ -109,7 +110,7 @@ describe('npm start (scripts/start.ts)', function () {
     second = await startProduct(env);
     const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
     try {
-      const client = new Client({ connection, dataConverter: createDataConverter() });
+      const client = new Client({ connection, dataConverter: createDataConverter(loadKeyring({ nodeEnv: 'development', dataDir })) });
       const desc = await client.workflow.getHandle(first.recordId).describe();
       assert.equal(desc.status.name, 'COMPLETED');
     } finally {

@@ -1,0 +1,7 @@
+export * from './member-data';
+export * from './model';
+export * from './passwords';
+export * from './rules';
+export * from './service';
+export * from './sessions';
+export * from './rate-limit';

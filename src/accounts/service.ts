@@ -1,0 +1,174 @@
+/**
+ * Account use cases: sign up, log in, authenticate a token, log out, withdraw. Routes stay thin and
+ * call these; errors are AppErrors with the status the route answers.
+ *
+ * Login answers the same 401 body for an unknown username and a wrong password, after the same
+ * scrypt work (see passwords.ts), and is rate-limited per username and per client address.
+ */
+import crypto from 'node:crypto';
+import type { Connection } from 'mongoose';
+import { AppError } from '../errors';
+import type { Logger } from '../logger';
+import { memberDataCleanups, countLiveVmsOwnedBy } from './member-data';
+import { userModel, sessionModel, type UserRecord } from './model';
+import { hashPassword, needsRehash, verifyPassword, type ScryptParams } from './passwords';
+import { SlidingWindowLimiter } from './rate-limit';
+import { newSessionToken, sessionTokenHash } from './sessions';
+
+export interface PublicUser {
+  id: string;
+  username: string;
+  createdAt: string;
+}
+
+export interface SessionUser {
+  id: string;
+  username: string;
+}
+
+export interface LoginResult {
+  token: string;
+  expiresAt: Date;
+  user: PublicUser;
+}
+
+export interface WithdrawResult {
+  username: string;
+  removed: Record<string, number>;
+}
+
+export interface AccountServiceOptions {
+  db: Connection;
+  log: Logger;
+  scrypt: ScryptParams;
+  sessionTtlMs: number;
+  loginLimits: { perUsername: number; perAddress: number; windowMs: number };
+  now?: () => number;
+}
+
+const INVALID_CREDENTIALS = () => new AppError(401, 'invalid_credentials', 'username or password is incorrect');
+
+function publicUser(u: Pick<UserRecord, '_id' | 'username' | 'createdAt'>): PublicUser {
+  return { id: u._id, username: u.username, createdAt: new Date(u.createdAt).toISOString() };
+}
+
+export class AccountService {
+  private readonly byUsername: SlidingWindowLimiter;
+  private readonly byAddress: SlidingWindowLimiter;
+  private readonly now: () => number;
+
+  constructor(private readonly o: AccountServiceOptions) {
+    this.now = o.now ?? Date.now;
+    this.byUsername = new SlidingWindowLimiter(o.loginLimits.perUsername, o.loginLimits.windowMs, this.now);
+    this.byAddress = new SlidingWindowLimiter(o.loginLimits.perAddress, o.loginLimits.windowMs, this.now);
+  }
+
+  private get users() {
+    return userModel(this.o.db);
+  }
+
+  private get sessions() {
+    return sessionModel(this.o.db);
+  }
+
+  /** Creates a member; a taken username is 409 (decided by the unique index, so races are safe). */
+  async signup(input: { username: string; password: string }): Promise<PublicUser> {
+    const Users = this.users;
+    // The unique index must exist before the first insert, or two racing sign-ups could both win.
+    await Users.init();
+    const passwordHash = await hashPassword(input.password, this.o.scrypt);
+    try {
+      const doc = await Users.create({ _id: crypto.randomUUID(), username: input.username, passwordHash });
+      this.o.log.info({ userId: doc._id, username: doc.username }, 'member signed up');
+      return publicUser(doc);
+    } catch (err) {
+      if ((err as { code?: number }).code === 11000) throw AppError.conflict(`username ${input.username} is taken`, 'username_taken');
+      throw err;
+    }
+  }
+
+  /** Counts an attempt against both limits; refuses with 429 + Retry-After when either is full. */
+  private takeAttempt(username: string, address: string): () => void {
+    const u = this.byUsername.take(`u:${username}`);
+    const a = this.byAddress.take(`a:${address}`);
+    if (!u.allowed || !a.allowed) {
+      if (u.allowed) this.byUsername.giveBack(`u:${username}`);
+      if (a.allowed) this.byAddress.giveBack(`a:${address}`);
+      const retryAfterSeconds = Math.max(u.retryAfterSeconds, a.retryAfterSeconds);
+      this.o.log.warn({ username, address, limitedBy: [!u.allowed && 'username', !a.allowed && 'address'].filter(Boolean) }, 'login rate limited');
+      throw AppError.tooManyRequests(`too many login attempts; try again in ${retryAfterSeconds} s`, retryAfterSeconds);
+    }
+    return () => {
+      this.byUsername.giveBack(`u:${username}`);
+      this.byAddress.giveBack(`a:${address}`);
+    };
+  }
+
+  async login(input: { username: string; password: string }, clientAddress: string): Promise<LoginResult> {
+    const giveBack = this.takeAttempt(input.username, clientAddress);
+    const user = await this.users.findOne({ username: input.username }).lean();
+    const ok = await verifyPassword(user?.passwordHash, input.password, this.o.scrypt);
+    if (!user || !ok) {
+      this.o.log.info({ username: input.username, address: clientAddress }, 'login refused');
+      throw INVALID_CREDENTIALS();
+    }
+    giveBack();
+    if (needsRehash(user.passwordHash, this.o.scrypt)) {
+      await this.users.updateOne({ _id: user._id }, { $set: { passwordHash: await hashPassword(input.password, this.o.scrypt) } });
+    }
+    const token = newSessionToken();
+    const expiresAt = new Date(this.now() + this.o.sessionTtlMs);
+    await this.sessions.create({ _id: sessionTokenHash(token)!, userId: user._id, expiresAt });
+    // Expired sessions of this member go now; nothing else needs them (no TTL index on FerretDB v1).
+    await this.sessions.deleteMany({ userId: user._id, expiresAt: { $lte: new Date(this.now()) } });
+    this.o.log.info({ userId: user._id }, 'member logged in');
+    return { token, expiresAt, user: publicUser(user) };
+  }
+
+  /** The member behind a token, or undefined when the token is unknown, revoked or expired. */
+  async authenticate(token: string): Promise<SessionUser | undefined> {
+    const hash = sessionTokenHash(token);
+    if (!hash) return undefined;
+    const session = await this.sessions.findById(hash).lean();
+    if (!session || session.expiresAt.getTime() <= this.now()) return undefined;
+    const user = await this.users.findById(session.userId, { username: 1 }).lean();
+    return user ? { id: user._id, username: user.username } : undefined;
+  }
+
+  /** Revokes the session of `token` (idempotent). */
+  async logout(token: string): Promise<void> {
+    const hash = sessionTokenHash(token);
+    if (hash) await this.sessions.deleteOne({ _id: hash });
+  }
+
+  async me(userId: string): Promise<PublicUser | undefined> {
+    const user = await this.users.findById(userId).lean();
+    return user ? publicUser(user) : undefined;
+  }
+
+  /**
+   * Removes the member and every record registered in member-data.ts, after the password is
+   * re-entered correctly (403 otherwise, rate-limited like login) and only when the member owns
+   * no VM that is not deleted (409).
+   */
+  async withdraw(userId: string, password: string, clientAddress: string): Promise<WithdrawResult> {
+    const user = await this.users.findById(userId).lean();
+    if (!user) throw AppError.unauthorized('session is no longer valid');
+    const giveBack = this.takeAttempt(user.username, clientAddress);
+    if (!(await verifyPassword(user.passwordHash, password, this.o.scrypt))) {
+      this.o.log.info({ userId }, 'withdraw refused: wrong password');
+      throw new AppError(403, 'wrong_password', 'the password is incorrect; re-enter your password to withdraw');
+    }
+    giveBack();
+    const liveVms = await countLiveVmsOwnedBy(this.o.db, userId);
+    if (liveVms > 0) {
+      throw AppError.conflict(`you still own ${liveVms} VM${liveVms === 1 ? '' : 's'}; delete ${liveVms === 1 ? 'it' : 'them'} before withdrawing`, 'member_owns_vms');
+    }
+    const removed: Record<string, number> = {};
+    for (const [name, cleanup] of memberDataCleanups()) removed[name] = await cleanup({ db: this.o.db, userId });
+    removed.sessions = (await this.sessions.deleteMany({ userId })).deletedCount ?? 0;
+    removed.users = (await this.users.deleteOne({ _id: userId })).deletedCount ?? 0;
+    this.o.log.info({ userId, removed }, 'member withdrew');
+    return { username: user.username, removed };
+  }
+}

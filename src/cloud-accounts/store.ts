@@ -1,0 +1,221 @@
+/**
+ * Cloud-account records: member accounts (create, list, read, delete — scoped to the owner),
+ * operator accounts seeded from the configuration, and decryption of credentials for the
+ * resolver. Reads for the API return CloudAccountView, which never carries a secret.
+ */
+import crypto from 'node:crypto';
+import type { Connection } from 'mongoose';
+import { z } from 'zod';
+import { registerMemberDataCleanup } from '../accounts/member-data';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import { decryptSecret, encryptSecret, needsReencryption } from '../secrets/aead';
+import type { Keyring } from '../secrets/keyring';
+import { cloudAccountModel, secretAad, type CloudAccountRecord, type SecretField } from './model';
+import { OPERATOR_ACCOUNT_IDS, type CloudAccountView, type CloudKind, type CloudStackAccountSettings, type OpenStackAccountSettings } from './types';
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+const text = (max: number) => z.string().trim().min(1, 'is required').max(max, `must be at most ${max} characters`);
+const secret = z.string().min(1, 'is required').max(4096, 'is too long');
+
+export const createCloudAccountSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.object({
+      kind: z.literal('openstack'),
+      name: text(64),
+      authUrl: httpUrl,
+      region: text(64).optional(),
+      projectName: text(64),
+      projectDomainName: text(64).default('Default'),
+      username: text(255),
+      userDomainName: text(64).default('Default'),
+      password: secret,
+    }),
+    z.object({
+      kind: z.literal('cloudstack'),
+      name: text(64),
+      apiUrl: httpUrl,
+      apiKey: secret,
+      secretKey: secret,
+      zoneName: text(255).optional(),
+    }),
+  ],
+  { error: 'kind must be "openstack" or "cloudstack"' },
+);
+export type CreateCloudAccountInput = z.output<typeof createCloudAccountSchema>;
+
+export type CloudCredentials =
+  | { kind: 'openstack'; settings: OpenStackAccountSettings; password: string }
+  | { kind: 'cloudstack'; settings: CloudStackAccountSettings; apiKey: string; secretKey: string };
+
+function encryptAll(keyring: Keyring, id: string, values: Partial<Record<SecretField, string>>): CloudAccountRecord['secrets'] {
+  const out: CloudAccountRecord['secrets'] = {};
+  for (const [field, value] of Object.entries(values) as [SecretField, string | undefined][]) {
+    if (value !== undefined) out[field] = encryptSecret(keyring, value, secretAad(id, field));
+  }
+  return out;
+}
+
+export function toView(r: CloudAccountRecord): CloudAccountView {
+  return {
+    id: r._id,
+    kind: r.kind,
+    name: r.name,
+    scope: r.scope === 'operator' ? 'operator' : 'own',
+    ...(r.openstack ? { openstack: { ...r.openstack } } : {}),
+    ...(r.cloudstack ? { cloudstack: { ...r.cloudstack } } : {}),
+    secrets: Object.keys(r.secrets ?? {}).sort(),
+    createdAt: new Date(r.createdAt).toISOString(),
+    updatedAt: new Date(r.updatedAt).toISOString(),
+  };
+}
+
+export class CloudAccountStore {
+  constructor(
+    private readonly db: Connection,
+    private readonly keyring: Keyring,
+  ) {}
+
+  private get model() {
+    return cloudAccountModel(this.db);
+  }
+
+  async createForMember(ownerId: string, input: CreateCloudAccountInput): Promise<CloudAccountView> {
+    const id = `ca-${crypto.randomUUID()}`;
+    const base = { _id: id, kind: input.kind, name: input.name, scope: 'user' as const, ownerId };
+    const doc =
+      input.kind === 'openstack'
+        ? {
+            ...base,
+            openstack: {
+              authUrl: input.authUrl,
+              ...(input.region ? { region: input.region } : {}),
+              projectName: input.projectName,
+              projectDomainName: input.projectDomainName,
+              username: input.username,
+              userDomainName: input.userDomainName,
+            },
+            secrets: encryptAll(this.keyring, id, { password: input.password }),
+          }
+        : {
+            ...base,
+            cloudstack: { apiUrl: input.apiUrl, ...(input.zoneName ? { zoneName: input.zoneName } : {}) },
+            secrets: encryptAll(this.keyring, id, { apiKey: input.apiKey, secretKey: input.secretKey }),
+          };
+    const created = await this.model.create(doc);
+    return toView(created.toObject());
+  }
+
+  /** The member's own accounts and the operator accounts, operator first. */
+  async listVisibleTo(userId: string): Promise<CloudAccountView[]> {
+    const docs = await this.model.find({ $or: [{ scope: 'operator' }, { scope: 'user', ownerId: userId }] }).lean();
+    return docs
+      .sort((a, b) => (a.scope === b.scope ? new Date(a.createdAt).getTime() - new Date(b.createdAt).getTime() : a.scope === 'operator' ? -1 : 1))
+      .map(toView);
+  }
+
+  /** An account the member may use (own or operator), or undefined — another member's is "not found". */
+  async findVisible(id: string, userId: string): Promise<CloudAccountRecord | undefined> {
+    const doc = await this.model.findById(id).lean();
+    if (!doc) return undefined;
+    if (doc.scope === 'operator' || doc.ownerId === userId) return doc;
+    return undefined;
+  }
+
+  /** Deletes one of the member's own accounts. */
+  async deleteOwn(id: string, userId: string): Promise<'deleted' | 'operator' | 'not-found'> {
+    const doc = await this.findVisible(id, userId);
+    if (!doc) return 'not-found';
+    if (doc.scope === 'operator') return 'operator';
+    const res = await this.model.deleteOne({ _id: id, ownerId: userId });
+    return res.deletedCount ? 'deleted' : 'not-found';
+  }
+
+  /** Decrypted credentials of an account (for the resolver; never for an API answer). */
+  async credentials(id: string): Promise<CloudCredentials | undefined> {
+    const doc = await this.model.findById(id).lean();
+    return doc ? this.decrypt(doc) : undefined;
+  }
+
+  decrypt(doc: CloudAccountRecord): CloudCredentials {
+    const open = (field: SecretField): string => {
+      const enc = doc.secrets?.[field];
+      if (!enc) throw new Error(`cloud account ${doc._id} has no stored ${field}`);
+      return decryptSecret(this.keyring, enc, secretAad(doc._id, field));
+    };
+    if (doc.kind === 'openstack') return { kind: 'openstack', settings: doc.openstack!, password: open('password') };
+    return { kind: 'cloudstack', settings: doc.cloudstack!, apiKey: open('apiKey'), secretKey: open('secretKey') };
+  }
+
+  /**
+   * Upserts the operator accounts named in VMFLOW_OPERATOR_CLOUDS from the configuration (stable
+   * ids, so every start rewrites the same records) and removes operator accounts no longer
+   * configured. Safe when several API processes start at once: the same values win either way.
+   */
+  async seedOperatorAccounts(config: Config, log: Logger): Promise<string[]> {
+    const seeded: string[] = [];
+    for (const kind of config.operatorClouds as CloudKind[]) {
+      const id = OPERATOR_ACCOUNT_IDS[kind];
+      const set =
+        kind === 'openstack'
+          ? {
+              kind,
+              name: 'Operator OpenStack',
+              scope: 'operator',
+              ownerId: null,
+              openstack: {
+                authUrl: config.openstackAuthUrl,
+                region: config.openstackRegion,
+                projectName: config.openstackProjectName,
+                projectDomainName: config.openstackProjectDomainName,
+                username: config.openstackUsername,
+                userDomainName: config.openstackUserDomainName,
+              },
+              secrets: encryptAll(this.keyring, id, { password: config.openstackPassword }),
+            }
+          : {
+              kind,
+              name: 'Operator CloudStack',
+              scope: 'operator',
+              ownerId: null,
+              cloudstack: { apiUrl: config.cloudstackApiUrl, ...(config.cloudstackZone ? { zoneName: config.cloudstackZone } : {}) },
+              secrets: encryptAll(this.keyring, id, { apiKey: config.cloudstackApiKey, secretKey: config.cloudstackSecretKey }),
+            };
+      const upsert = () => this.model.updateOne({ _id: id }, { $set: set }, { upsert: true });
+      try {
+        await upsert();
+      } catch (err) {
+        // Two processes inserting the same id at once: the loser updates the winner's record.
+        if ((err as { code?: number }).code !== 11000) throw err;
+        await upsert();
+      }
+      seeded.push(id);
+    }
+    const stale = await this.model.deleteMany({ scope: 'operator', _id: { $nin: seeded } });
+    log.info({ seeded, removed: stale.deletedCount ?? 0 }, 'operator cloud accounts seeded');
+    return seeded;
+  }
+
+  /** Rewrites secrets made with an older key under the current one (after a key rotation). */
+  async reencryptStale(log: Logger): Promise<number> {
+    let rewritten = 0;
+    for (const doc of await this.model.find({}).lean()) {
+      const stale = Object.values(doc.secrets ?? {}).some((enc) => enc && needsReencryption(this.keyring, enc));
+      if (!stale) continue;
+      const plain: Partial<Record<SecretField, string>> = {};
+      for (const [field, enc] of Object.entries(doc.secrets) as [SecretField, CloudAccountRecord['secrets'][SecretField]][]) {
+        if (enc) plain[field] = decryptSecret(this.keyring, enc, secretAad(doc._id, field));
+      }
+      await this.model.updateOne({ _id: doc._id }, { $set: { secrets: encryptAll(this.keyring, doc._id, plain) } });
+      rewritten++;
+    }
+    if (rewritten) log.info({ rewritten }, 'cloud account secrets re-encrypted with the current key');
+    return rewritten;
+  }
+}
+
+registerMemberDataCleanup('cloudAccounts', async ({ db, userId }) => {
+  const res = await cloudAccountModel(db).deleteMany({ scope: 'user', ownerId: userId });
+  return res.deletedCount ?? 0;
+});

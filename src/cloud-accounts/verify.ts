@@ -1,0 +1,74 @@
+/**
+ * Proves an account's credentials work without revealing them: OpenStack → a fresh Keystone
+ * password authentication (not a cached token); CloudStack → a signed listZones (and, when the
+ * account names a zone, that the zone is there). The answer carries what the cloud said about
+ * the account — project, zone names — and on failure a reason and a fixed message; the cloud's
+ * response body is not echoed, so a verify call cannot be used to read arbitrary URLs' content.
+ */
+import { CloudApiError } from '../clouds/errors';
+import { authenticate } from '../clouds/openstack/identity';
+import type { CloudAccountResolver } from './resolver';
+import type { CloudKind } from './types';
+
+export type VerifyFailureReason = 'credentials_rejected' | 'unreachable' | 'invalid_settings' | 'endpoint_not_found' | 'zone_not_found' | 'cloud_error';
+
+export type VerifyResult =
+  | { ok: true; kind: CloudKind; checkedAt: string; openstack?: { project?: { id: string; name?: string }; user?: { id: string; name?: string }; services: string[] }; cloudstack?: { zones: string[] } }
+  | { ok: false; kind: CloudKind; checkedAt: string; reason: VerifyFailureReason; message: string; status?: number };
+
+const MESSAGES: Record<VerifyFailureReason, string> = {
+  credentials_rejected: 'the cloud rejected the credentials',
+  unreachable: 'the cloud endpoint did not answer',
+  invalid_settings: 'the cloud refused the request as invalid (check the domain, project and URL)',
+  endpoint_not_found: 'the URL does not lead to the cloud API',
+  zone_not_found: 'the credentials work, but the configured zone does not exist',
+  cloud_error: 'the cloud answered with an error',
+};
+
+function failure(kind: CloudKind, reason: VerifyFailureReason, status?: number): VerifyResult {
+  return { ok: false, kind, checkedAt: new Date().toISOString(), reason, message: MESSAGES[reason], ...(status !== undefined ? { status } : {}) };
+}
+
+function reasonFor(err: CloudApiError): VerifyFailureReason {
+  switch (err.kind) {
+    case 'Unauthorized':
+    case 'Forbidden':
+      return 'credentials_rejected';
+    case 'Network':
+    case 'Timeout':
+      return 'unreachable';
+    case 'BadRequest':
+      return 'invalid_settings';
+    case 'NotFound':
+      return 'endpoint_not_found';
+    default:
+      return 'cloud_error';
+  }
+}
+
+export async function verifyCloudAccount(resolver: CloudAccountResolver, accountId: string, kind: CloudKind, opts: { timeoutMs?: number } = {}): Promise<VerifyResult> {
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  try {
+    if (kind === 'openstack') {
+      const tok = await authenticate(await resolver.openstackCredentials(accountId), { timeoutMs });
+      return {
+        ok: true,
+        kind,
+        checkedAt: new Date().toISOString(),
+        openstack: {
+          ...(tok.project ? { project: { id: tok.project.id, name: tok.project.name } } : {}),
+          ...(tok.user ? { user: { id: tok.user.id, name: tok.user.name } } : {}),
+          services: [...new Set(tok.catalog.map((c) => c.type))].sort(),
+        },
+      };
+    }
+    const settings = await resolver.cloudstackSettings(accountId);
+    const client = await resolver.cloudstack(accountId);
+    const zones = (await client.listZones({}, { timeoutMs })).map((z) => z.name);
+    if (settings.zoneName && !zones.includes(settings.zoneName)) return failure(kind, 'zone_not_found');
+    return { ok: true, kind, checkedAt: new Date().toISOString(), cloudstack: { zones } };
+  } catch (err) {
+    if (err instanceof CloudApiError) return failure(kind, reasonFor(err), err.status);
+    throw err;
+  }
+}
