@@ -44,6 +44,8 @@ export interface ResourcePlugin {
   create(rc: ResourceContext, props: Record<string, unknown>): Promise<void>;
   update?(rc: ResourceContext, oldProps: Record<string, unknown>, newProps: Record<string, unknown>): Promise<void>;
   delete(rc: ResourceContext): Promise<void>;
+  /** Before a replacement is created: free what the new resource must take over (Heat detaches ports). */
+  prepareForReplace?(rc: ResourceContext): void;
   attribute(rc: Omit<ResourceContext, 'signal' | 'created'>, name: string): unknown;
 }
 
@@ -240,6 +242,20 @@ const server: ResourcePlugin = {
         }
       }
     }
+  },
+
+  prepareForReplace(rc) {
+    // Heat's Server.prepare_for_replace: ports from the template are detached from the old server
+    // so the replacement can bind them; the ports Nova made itself go with the old server.
+    const s = serverOf(rc);
+    if (!s) return;
+    for (const portId of [...s.portIds]) {
+      if (s.ownedPortIds.includes(portId)) continue;
+      const p = rc.cloud.store.ports.get(portId);
+      if (p) rc.cloud.network.unbindPort(p);
+      s.portIds = s.portIds.filter((x) => x !== portId);
+    }
+    rc.cloud.store.changed();
   },
 
   async delete(rc) {

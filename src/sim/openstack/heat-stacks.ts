@@ -502,7 +502,11 @@ export class HeatEngine {
       const existing = stack.resources[name];
       // New, never made, retyped, or failed before: (re)create; a failed one is replaced.
       if (!existing || !existing.physicalId || existing.type !== def.type || existing.status === 'FAILED') {
-        if (existing?.physicalId) toDelete.push({ ...existing, data: { ...existing.data } });
+        if (existing?.physicalId) {
+          const old: StackResource = { ...existing, data: { ...existing.data } };
+          toDelete.push(old);
+          if (existing.type === def.type) RESOURCE_TYPES[def.type]?.prepareForReplace?.(this.context(stack, old, signal));
+        }
         await this.createOne(stack, template, name, signal);
         continue;
       }
@@ -528,7 +532,9 @@ export class HeatEngine {
         this.setResource(stack, existing, 'UPDATE', 'COMPLETE', 'state changed');
       } else {
         // UpdateReplace: the replacement is made first, the old one deleted at the end.
-        toDelete.push({ ...existing, data: { ...existing.data } });
+        const old: StackResource = { ...existing, data: { ...existing.data } };
+        toDelete.push(old);
+        plugin.prepareForReplace?.(this.context(stack, old, signal));
         await this.createOne(stack, template, name, signal);
       }
     }
