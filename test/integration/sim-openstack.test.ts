@@ -26,7 +26,7 @@ const USERS: SimUserSpec[] = [
 
 let sim: OpenStackSimulator;
 
-async function call(method: string, url: string, opts: { token?: string; json?: unknown; body?: Buffer | string; headers?: Record<string, string>; redirect?: RequestRedirect; signal?: AbortSignal } = {}): Promise<Res> {
+async function call(method: string, url: string, opts: { token?: string; json?: unknown; body?: Buffer | string; headers?: Record<string, string>; redirect?: 'follow' | 'manual'; signal?: AbortSignal } = {}): Promise<Res> {
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   if (opts.token) headers['X-Auth-Token'] = opts.token;
   let body: string | Buffer | undefined = opts.body;
@@ -60,7 +60,7 @@ interface Session {
   userId: string;
   compute(method: string, p: string, json?: unknown, headers?: Record<string, string>): Promise<Res>;
   image(method: string, p: string, json?: unknown, headers?: Record<string, string>): Promise<Res>;
-  heat(method: string, p: string, json?: unknown, opts?: { redirect?: RequestRedirect }): Promise<Res>;
+  heat(method: string, p: string, json?: unknown, opts?: { redirect?: 'follow' | 'manual' }): Promise<Res>;
   network(method: string, p: string, json?: unknown): Promise<Res>;
 }
 
