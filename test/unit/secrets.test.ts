@@ -15,6 +15,7 @@ import {
   SecretDecryptionError,
   type EncryptedSecret,
 } from '../../src/secrets';
+import { findSecretLeaks, registerTestSecret } from '../harness/secrets';
 
 const key = (kid: string) => ({ kid, key: crypto.randomBytes(32) });
 
@@ -118,6 +119,25 @@ describe('secrets: AES-256-GCM at rest with a rotating keyring', () => {
         () => loadKeyring({ nodeEnv: 'production', dataDir: dir, encryptionKeys: 'prod1:c2hvcnQ=' }),
         (e: Error) => e instanceof ConfigError && /VMFLOW_ENCRYPTION_KEYS/.test(e.message) && !e.message.includes('c2hvcnQ='),
       );
+    });
+  });
+
+  describe('the test-run log check', () => {
+    it('when a registered secret is in a log file, then the check reports file and line but never the secret', () => {
+      const secret = `leak-${crypto.randomBytes(12).toString('hex')}`;
+      registerTestSecret(secret);
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vmflow-leak-')), 'x.log');
+      try {
+        fs.writeFileSync(file, `{"msg":"fine"}\n{"msg":"oops","password":"${secret}"}\n`);
+        const leaks = findSecretLeaks([file]);
+        assert.equal(leaks.length, 1);
+        assert.equal(leaks[0]!.line, 2);
+        assert.ok(!JSON.stringify(leaks).includes(secret));
+        fs.writeFileSync(file, '{"msg":"fine"}\n');
+        assert.deepEqual(findSecretLeaks([file]), []);
+      } finally {
+        fs.rmSync(path.dirname(file), { recursive: true, force: true });
+      }
     });
   });
 });
