@@ -1,4 +1,5 @@
 import type { Connection } from 'mongoose';
+import type { ImageStoreClient } from '../src/imagestore/client';
 import type { CloudAccountResolver } from '../src/cloud-accounts/resolver';
 import type { Logger } from '../src/logger';
 
@@ -6,6 +7,8 @@ import type { Logger } from '../src/logger';
 export interface ActivityDeps {
   db: Connection;
   logger: Logger;
+  /** Where backups are exported to, and how CloudStack is given a signed URL to fetch them. */
+  imageStore?: { client: ImageStoreClient; publicBaseUrl: string; signingSecret: string };
   /** Turns a workflow's `{accountId}` reference into an OpenStack / CloudStack client. */
   cloudAccounts?: CloudAccountResolver;
 }

@@ -7,6 +7,7 @@ import { createSystemActivities } from './system';
 import { createVmStoreActivities } from './vm-store';
 import { createOpenStackVmActivities } from './vm-openstack';
 import { createCloudStackVmActivities } from './vm-cloudstack';
+import { createBackupActivities } from './backup';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createVmStoreActivities(deps),
     ...createOpenStackVmActivities(deps),
     ...createCloudStackVmActivities(deps),
+    ...createBackupActivities(deps),
   };
 }
 

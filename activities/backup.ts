@@ -1,0 +1,656 @@
+/**
+ * Backup activities (UC-008): snapshot an OpenStack server, export the Glance image into the image
+ * store, register it as a CloudStack template, and keep a stopped standby on either cloud built
+ * from it; plus the retention deletes.
+ *
+ * Every activity is idempotent by a deterministic name chosen by the workflow: before making
+ * anything it looks for what an earlier attempt (or a second worker after a kill) already made,
+ * and after making something it looks again, so that two racing attempts settle on the oldest
+ * object and the loser removes its own copy. Waits heartbeat a readable status, poll at
+ * `deps.timing.pollIntervalMs`, stop when the activity is cancelled and never outlive the
+ * activity's start-to-close timeout.
+ */
+import { Readable } from 'node:stream';
+import { Context, sleep } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { CloudApiError } from '../src/clouds/errors';
+import type { CloudStackClient, CsTemplate, CsVirtualMachine } from '../src/clouds/cloudstack/client';
+import type { Image, OpenStackClient, Server } from '../src/clouds/openstack';
+import { InvalidKeyError, signDownloadUrl } from '../src/imagestore';
+import type { ActivityDeps } from './deps';
+import { translateCloudErrors } from './cloud-failures';
+
+// ---- contract ------------------------------------------------------------------------------
+
+export interface OsSnapshotServerInput {
+  accountId: string;
+  serverId: string;
+  /** Deterministic, e.g. `vmflow-<vmId>-backup-<backupId>`: the idempotency key of the snapshot. */
+  imageName: string;
+  /** Image properties set by Nova on the snapshot (vmflow_vm_id, vmflow_backup_id, …). */
+  metadata?: Record<string, string>;
+}
+
+export interface BackupImageInfo {
+  size: number;
+  /** MD5 hex of the data, as Glance reports it. */
+  checksum: string;
+  osHashAlgo: string | null;
+  osHashValue: string | null;
+  diskFormat: string | null;
+  containerFormat: string | null;
+}
+
+export interface ExportImageInput {
+  accountId: string;
+  imageId: string;
+  /** Image-store key, e.g. `vm-<vmId>/backup-<backupId>.qcow2`. */
+  storeKey: string;
+  /** MD5 the workflow already knows (osAwaitImage's checksum); Glance's checksum otherwise. */
+  expectedMd5?: string;
+}
+
+export interface StoredImage {
+  key: string;
+  size: number;
+  sha256: string;
+  md5: string;
+}
+
+export interface CsRegisterTemplateInput {
+  accountId: string;
+  /** Deterministic template name: the idempotency key of the registration. */
+  templateName: string;
+  storeKey: string;
+  /** Lifetime of the signed download URL CloudStack fetches from. */
+  ttlSeconds: number;
+  /** listOsTypes description; default "Other Linux (64-bit)" (or the first OS type). */
+  osTypeName?: string;
+  /** `{ALGO}hex` or bare MD5 hex; default the store's MD5 of the image. */
+  checksum?: string;
+  /** Zone name; default the account's zone, the worker's configured zone, or the only zone. */
+  zoneName?: string;
+}
+
+export interface OsEnsureStandbyInput {
+  accountId: string;
+  /** Deterministic standby server name. */
+  name: string;
+  imageId: string;
+  flavorName: string;
+  networkName: string;
+}
+
+export interface CsEnsureStandbyInput {
+  accountId: string;
+  name: string;
+  templateId: string;
+  serviceOfferingName: string;
+  zoneName?: string;
+}
+
+export const DEFAULT_CS_OS_TYPE = 'Other Linux (64-bit)';
+
+// ---- helpers -------------------------------------------------------------------------------
+
+const MiB = 1024 * 1024;
+/** Heartbeat the export every this many bytes (and at the end). */
+const EXPORT_HEARTBEAT_BYTES = 8 * MiB;
+/** Bound of every wait when the activity has no start-to-close timeout (outside Temporal). */
+const DEFAULT_WAIT_BUDGET_MS = 6 * 3600_000;
+const UNUSABLE_IMAGE = new Set(['killed', 'deleted', 'pending_delete']);
+const CS_GONE = new Set(['Destroyed', 'Expunging', 'Expunged']);
+
+function accounts(deps: ActivityDeps) {
+  if (!deps.cloudAccounts) throw ApplicationFailure.nonRetryable('the worker has no cloud account resolver configured', 'Misconfigured');
+  return deps.cloudAccounts;
+}
+
+function imageStore(deps: ActivityDeps) {
+  if (!deps.imageStore) throw ApplicationFailure.nonRetryable('the worker has no image store configured', 'Misconfigured');
+  return deps.imageStore;
+}
+
+const kindOf = (err: unknown): string | undefined => (err instanceof CloudApiError ? err.kind : undefined);
+
+export const mib = (bytes: number): string => `${Math.round(bytes / MiB)} MiB`;
+
+/** "123 MiB of 1024 MiB" (or "123 MiB" when the total is unknown). */
+export function progressText(bytes: number, total?: number): string {
+  return total !== undefined ? `${mib(bytes)} of ${mib(total)}` : mib(bytes);
+}
+
+/**
+ * Polls `step` until it returns a value. The loop is bounded by the activity's own start-to-close
+ * timeout: after it Temporal has given up on this attempt, so polling on would only load the cloud.
+ */
+async function pollUntil<T>(what: string, pollMs: number, step: () => Promise<T | undefined>): Promise<T> {
+  const info = Context.current().info;
+  const budget = info.startToCloseTimeoutMs && info.startToCloseTimeoutMs > 0 ? info.startToCloseTimeoutMs : DEFAULT_WAIT_BUDGET_MS;
+  const deadline = Date.now() + budget;
+  for (;;) {
+    const value = await step();
+    if (value !== undefined) return value;
+    if (Date.now() + pollMs > deadline) throw ApplicationFailure.retryable(`gave up waiting for ${what} after ${budget} ms`, 'WaitTimedOut');
+    await sleep(pollMs); // rejects with CancelledFailure when the activity is cancelled
+  }
+}
+
+/**
+ * Oldest first, ties broken by id, so racing attempts pick the same object. (Clouds report
+ * creation times in whole seconds, so two creates within one second are ordered by id, which an
+ * attempt that saw only its own object cannot know: such a pair is left to the next ensure run,
+ * which keeps one.)
+ */
+function byAge<T extends { id: string }>(items: T[], createdOf: (t: T) => string | number | undefined): T[] {
+  return [...items].sort((a, b) => {
+    const ca = createdOf(a) ?? '';
+    const cb = createdOf(b) ?? '';
+    if (ca !== cb) return ca < cb ? -1 : 1;
+    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  });
+}
+
+const oldest = <T extends { id: string }>(items: T[], createdOf: (t: T) => string | number | undefined): T | undefined => byAge(items, createdOf)[0];
+
+// ---- OpenStack lookups ---------------------------------------------------------------------
+
+async function projectIdOf(os: OpenStackClient, signal: AbortSignal): Promise<string | undefined> {
+  return (await os.session.token(signal)).project?.id;
+}
+
+/** Usable images of exactly this name owned by our project (Glance names are not unique). */
+async function imagesNamed(os: OpenStackClient, name: string, signal: AbortSignal): Promise<Image[]> {
+  const projectId = await projectIdOf(os, signal);
+  const list = await os.image.listImages({ name, ...(projectId ? { extra: { owner: projectId } } : {}), signal });
+  return list.filter((i) => i.name === name && (!projectId || i.owner === projectId) && !UNUSABLE_IMAGE.has(i.status));
+}
+
+const serverImageId = (s: Server): string | undefined => (typeof s.image === 'object' && s.image ? s.image.id : undefined);
+const beingDeleted = (s: Server) => s.status === 'DELETED' || s.status === 'SOFT_DELETED' || s['OS-EXT-STS:task_state'] === 'deleting';
+
+async function serversNamed(os: OpenStackClient, name: string, signal: AbortSignal): Promise<Server[]> {
+  return (await os.compute.listServers({ name, signal })).filter((s) => s.name === name && s.status !== 'DELETED');
+}
+
+async function getServerOrGone(os: OpenStackClient, id: string, signal: AbortSignal): Promise<Server | undefined> {
+  try {
+    return await os.compute.getServer(id, { signal });
+  } catch (err) {
+    if (kindOf(err) === 'NotFound') return undefined;
+    throw err;
+  }
+}
+
+// ---- CloudStack lookups --------------------------------------------------------------------
+
+async function ownTemplates(cs: CloudStackClient, filter: { name?: string; id?: string }, signal: AbortSignal): Promise<CsTemplate[]> {
+  try {
+    const list = await cs.listTemplates({ templatefilter: 'self', ...filter }, { signal });
+    return list.filter((t) => (filter.name === undefined || t.name === filter.name) && (filter.id === undefined || t.id === filter.id));
+  } catch (err) {
+    // CloudStack answers 431 for an id that does not exist (any more).
+    if (filter.id && kindOf(err) === 'BadRequest') return [];
+    throw err;
+  }
+}
+
+/** A template status that reports a failed download ("Failed to download template: …", "Download Failed", "Error", "Abandoned"). */
+export function templateStatusFailed(status: string | undefined): boolean {
+  return !!status && /fail|error|abandon|invalid|corrupt/i.test(status);
+}
+
+async function csVmsNamed(cs: CloudStackClient, name: string, signal: AbortSignal): Promise<CsVirtualMachine[]> {
+  // `name` is a substring match on CloudStack: compare exactly.
+  return (await cs.listVirtualMachines({ name }, { signal })).filter((v) => v.name === name && !CS_GONE.has(v.state));
+}
+
+async function resolveZone(deps: ActivityDeps, cs: CloudStackClient, accountId: string, explicit: string | undefined, signal: AbortSignal) {
+  let zoneName = explicit;
+  const resolver = deps.cloudAccounts as { cloudstackSettings?: (id: string) => Promise<{ zoneName?: string }> } | undefined;
+  if (!zoneName && typeof resolver?.cloudstackSettings === 'function') zoneName = (await resolver.cloudstackSettings(accountId)).zoneName;
+  zoneName ??= deps.cloudstack?.zone;
+  const zones = await cs.listZones({}, { signal });
+  const zone = zoneName ? zones.find((z) => z.name === zoneName) : zones[0];
+  if (!zone) throw ApplicationFailure.nonRetryable(zoneName ? `CloudStack zone ${zoneName} not found` : 'CloudStack has no zone', 'Misconfigured');
+  return zone;
+}
+
+// ---- activities ----------------------------------------------------------------------------
+
+export function createBackupActivities(deps: ActivityDeps) {
+  const pollMs = deps.timing?.pollIntervalMs ?? 2000;
+  const log = deps.logger.child({ component: 'backup-activities' });
+
+  /** Deletes a server (already gone is fine) and waits until Nova no longer shows it. */
+  async function deleteServerAndWait(os: OpenStackClient, serverId: string, signal: AbortSignal): Promise<boolean> {
+    const ctx = Context.current();
+    const existed = await os.compute.deleteServer(serverId, { ignoreNotFound: true, signal });
+    await pollUntil(`server ${serverId} to be deleted`, pollMs, async () => {
+      const s = await getServerOrGone(os, serverId, signal);
+      ctx.heartbeat({ serverId, status: s ? `${s.status} (${s['OS-EXT-STS:task_state'] ?? 'no task'})` : 'gone' });
+      return s && s.status !== 'DELETED' ? undefined : true;
+    });
+    return existed;
+  }
+
+  /** Destroys (with expunge) a CloudStack VM and waits until it can no longer be listed. */
+  async function destroyCsVmAndWait(cs: CloudStackClient, vmId: string, signal: AbortSignal): Promise<boolean> {
+    const ctx = Context.current();
+    const vm = await cs.getVirtualMachine(vmId, { signal });
+    if (!vm) return false;
+    if (!CS_GONE.has(vm.state)) {
+      const { jobid } = await cs.destroyVirtualMachine(vm.id, { expunge: true }, { signal });
+      await cs.waitForJob(jobid, { signal, pollIntervalMs: pollMs, onProgress: (j) => ctx.heartbeat({ csVmId: vmId, job: j.cmd, jobstatus: j.jobstatus }) });
+    }
+    await pollUntil(`CloudStack VM ${vmId} to be expunged`, pollMs, async () => {
+      const now = await cs.getVirtualMachine(vmId, { signal });
+      ctx.heartbeat({ csVmId: vmId, state: now?.state ?? 'gone' });
+      return now && !CS_GONE.has(now.state) ? undefined : true;
+    });
+    return true;
+  }
+
+  return {
+    /**
+     * Nova snapshot of a server under a deterministic name. Nova makes a new image per call, so an
+     * image of that name owned by the project is looked for first. Returns at once; osAwaitImage
+     * waits for the upload.
+     */
+    async osSnapshotServer(input: OsSnapshotServerInput): Promise<{ imageId: string; created: boolean }> {
+      return translateCloudErrors(async () => {
+        const os = await accounts(deps).openstack(input.accountId);
+        const signal = Context.current().cancellationSignal;
+        const existing = oldest(await imagesNamed(os, input.imageName, signal), (i) => i.created_at);
+        if (existing) return { imageId: existing.id, created: false };
+        const { image_id } = await os.compute.createImage(input.serverId, { name: input.imageName, metadata: input.metadata, signal });
+        // Another attempt may have raced us: everyone keeps the oldest; a loser removes its own.
+        const winner = oldest(await imagesNamed(os, input.imageName, signal), (i) => i.created_at);
+        if (winner && winner.id !== image_id) {
+          log.warn({ imageName: input.imageName, kept: winner.id, removed: image_id }, 'duplicate snapshot from a racing attempt removed');
+          await os.image.deleteImage(image_id, { ignoreNotFound: true, signal }).catch((err: unknown) => log.warn({ err, imageId: image_id }, 'could not remove duplicate snapshot'));
+          return { imageId: winner.id, created: false };
+        }
+        return { imageId: image_id, created: true };
+      });
+    },
+
+    /** Polls the image until it is active; killed, deleted or vanished is final (ImageFailed). */
+    async osAwaitImage(input: { accountId: string; imageId: string }): Promise<BackupImageInfo> {
+      return translateCloudErrors(async () => {
+        const os = await accounts(deps).openstack(input.accountId);
+        const ctx = Context.current();
+        return pollUntil(`image ${input.imageId} to become active`, pollMs, async () => {
+          let img: Image;
+          try {
+            img = await os.image.getImage(input.imageId, { signal: ctx.cancellationSignal });
+          } catch (err) {
+            if (kindOf(err) === 'NotFound') throw ApplicationFailure.nonRetryable(`image ${input.imageId} is gone (the snapshot did not finish)`, 'ImageFailed');
+            throw err;
+          }
+          ctx.heartbeat({ imageId: img.id, status: img.status });
+          if (UNUSABLE_IMAGE.has(img.status)) throw ApplicationFailure.nonRetryable(`image ${img.id} (${img.name ?? 'unnamed'}) is ${img.status}`, 'ImageFailed');
+          if (img.status !== 'active') return undefined;
+          if (typeof img.size !== 'number' || !img.checksum) throw ApplicationFailure.nonRetryable(`image ${img.id} is active without data`, 'ImageFailed');
+          return {
+            size: img.size,
+            checksum: img.checksum,
+            osHashAlgo: img.os_hash_algo ?? null,
+            osHashValue: img.os_hash_value ?? null,
+            diskFormat: img.disk_format ?? null,
+            containerFormat: img.container_format ?? null,
+          };
+        });
+      });
+    },
+
+    /**
+     * Streams Glance's image data into the image store (never buffered): the store verifies the
+     * MD5 Glance reported and keeps nothing on a mismatch, which is retryable — a new download may
+     * be whole. An object already stored under the key with that MD5 is the result of an earlier
+     * attempt and is returned at once. Heartbeats `{bytes, total, progress}` every 8 MiB.
+     */
+    async exportImageToStore(input: ExportImageInput): Promise<StoredImage> {
+      const { client: store } = imageStore(deps);
+      return translateCloudErrors(async () => {
+        const ctx = Context.current();
+        const signal = ctx.cancellationSignal;
+        const os = await accounts(deps).openstack(input.accountId);
+        const img = await os.image.getImage(input.imageId, { signal }).catch((err: unknown) => {
+          if (kindOf(err) === 'NotFound') throw ApplicationFailure.nonRetryable(`image ${input.imageId} not found`, 'ImageFailed');
+          throw err;
+        });
+        if (UNUSABLE_IMAGE.has(img.status)) throw ApplicationFailure.nonRetryable(`image ${img.id} is ${img.status}`, 'ImageFailed');
+        if (img.status !== 'active') throw ApplicationFailure.retryable(`image ${img.id} is ${img.status}, not active yet`, 'ImageNotReady');
+        const glanceMd5 = img.checksum?.toLowerCase();
+        const expected = input.expectedMd5?.toLowerCase() ?? glanceMd5;
+        if (!expected) throw ApplicationFailure.nonRetryable(`image ${img.id} has no checksum to verify the export against`, 'ImageFailed');
+        if (glanceMd5 && glanceMd5 !== expected) {
+          throw ApplicationFailure.nonRetryable(`image ${img.id} has checksum ${glanceMd5}, the backup expected ${expected}`, 'ChecksumMismatch');
+        }
+
+        const existing = await store.meta(input.storeKey, signal).catch(rethrowInvalidKey);
+        if (existing && existing.md5 === expected) return { key: existing.key, size: existing.size, sha256: existing.sha256, md5: existing.md5 };
+
+        const download = await os.image.downloadImageData(img.id, { signal });
+        if (!download.hasData) throw ApplicationFailure.retryable(`image ${img.id} has no data yet`, 'ImageNotReady');
+        if (download.contentMd5 && download.contentMd5.toLowerCase() !== expected) {
+          download.stream.destroy();
+          throw ApplicationFailure.retryable(`Glance sent Content-MD5 ${download.contentMd5} for image ${img.id}, expected ${expected}`, 'ChecksumMismatch');
+        }
+        const total = download.size ?? img.size ?? undefined;
+        let nextBeat = 0;
+        const beat = (bytes: number) => ctx.heartbeat({ bytes, total, progress: progressText(bytes, total) });
+        beat(0);
+        try {
+          const stored = await store.upload(input.storeKey, download.stream as Readable, {
+            expectedMd5: expected,
+            size: total,
+            // A different object under our deterministic key is a leftover, not someone's data.
+            overwrite: existing !== undefined,
+            signal,
+            onProgress: (bytes) => {
+              if (bytes >= nextBeat) {
+                nextBeat = bytes + EXPORT_HEARTBEAT_BYTES;
+                beat(bytes);
+              }
+            },
+          });
+          beat(stored.size);
+          if (stored.md5 !== expected) {
+            throw ApplicationFailure.retryable(`image store holds md5 ${stored.md5} for ${input.storeKey}, expected ${expected}`, 'ChecksumMismatch');
+          }
+          log.info({ imageId: img.id, key: stored.key, size: stored.size, outcome: stored.outcome }, 'image exported to the store');
+          return { key: stored.key, size: stored.size, sha256: stored.sha256, md5: stored.md5 };
+        } catch (err) {
+          if (err instanceof CloudApiError && err.status === 422) {
+            // The store refused bytes whose MD5 differs from Glance's: the transfer was damaged.
+            throw ApplicationFailure.retryable(`export of image ${img.id} arrived damaged (${err.message})`, 'ChecksumMismatch');
+          }
+          throw rethrowInvalidKey(err);
+        } finally {
+          if (!download.stream.destroyed) download.stream.destroy();
+        }
+      });
+    },
+
+    /**
+     * Registers a stored image as a CloudStack template (QCOW2, KVM, extractable) from a signed
+     * store URL. A template of that name of ours is reused; one whose download failed is deleted
+     * and registered again.
+     */
+    async csRegisterTemplateFromStore(input: CsRegisterTemplateInput): Promise<{ templateId: string; created: boolean }> {
+      const store = imageStore(deps);
+      return translateCloudErrors(async () => {
+        const signal = Context.current().cancellationSignal;
+        const cs = await accounts(deps).cloudstack(input.accountId);
+        const mine = await ownTemplates(cs, { name: input.templateName }, signal);
+        const usable = mine.filter((t) => !templateStatusFailed(t.status));
+        const existing = oldest(usable, (t) => t.created);
+        if (existing) return { templateId: existing.id, created: false };
+        for (const failed of mine) {
+          log.info({ templateId: failed.id, status: failed.status }, 'removing a template whose download failed before registering again');
+          const { jobid } = await cs.deleteTemplate(failed.id, {}, { signal });
+          await cs.waitForJob(jobid, { signal, pollIntervalMs: pollMs });
+        }
+
+        const meta = await store.client.meta(input.storeKey, signal).catch(rethrowInvalidKey);
+        if (!meta) throw ApplicationFailure.nonRetryable(`the image store has no image ${input.storeKey}`, 'StoreImageMissing');
+        const url = signDownloadUrl(store.publicBaseUrl, input.storeKey, input.ttlSeconds, store.signingSecret).url;
+        const zone = await resolveZone(deps, cs, input.accountId, input.zoneName, signal);
+        const osTypes = await cs.listOsTypes({}, { signal });
+        const wanted = input.osTypeName ?? DEFAULT_CS_OS_TYPE;
+        const osType = osTypes.find((o) => o.description === wanted) ?? (input.osTypeName ? undefined : osTypes[0]);
+        if (!osType) throw ApplicationFailure.nonRetryable(`CloudStack has no OS type "${wanted}"`, 'Misconfigured');
+
+        const registered = await cs.registerTemplate(
+          {
+            name: input.templateName,
+            displaytext: input.templateName,
+            format: 'QCOW2',
+            hypervisor: 'KVM',
+            url,
+            ostypeid: osType.id,
+            zoneid: zone.id,
+            isextractable: true,
+            checksum: input.checksum ?? meta.md5,
+          },
+          { signal },
+        );
+        const winner = oldest(
+          (await ownTemplates(cs, { name: input.templateName }, signal)).filter((t) => !templateStatusFailed(t.status)),
+          (t) => t.created,
+        );
+        if (winner && winner.id !== registered.id) {
+          log.warn({ templateName: input.templateName, kept: winner.id, removed: registered.id }, 'duplicate template from a racing attempt removed');
+          await cs.deleteTemplate(registered.id, {}, { signal }).catch((err: unknown) => log.warn({ err, templateId: registered.id }, 'could not remove duplicate template'));
+          return { templateId: winner.id, created: false };
+        }
+        return { templateId: registered.id, created: true };
+      });
+    },
+
+    /**
+     * Waits for the template download: "Download Complete" with isready. A status reporting an
+     * error is final (TemplateDownloadFailed with CloudStack's text); the next backup run retries.
+     */
+    async csAwaitTemplate(input: { accountId: string; templateId: string }): Promise<{ size: number; status: string }> {
+      return translateCloudErrors(async () => {
+        const ctx = Context.current();
+        const cs = await accounts(deps).cloudstack(input.accountId);
+        return pollUntil(`template ${input.templateId} to download`, pollMs, async () => {
+          const [t] = await ownTemplates(cs, { id: input.templateId }, ctx.cancellationSignal);
+          if (!t) throw ApplicationFailure.nonRetryable(`CloudStack template ${input.templateId} is gone`, 'TemplateDownloadFailed');
+          const status = t.status ?? '';
+          ctx.heartbeat({ templateId: t.id, status, isready: t.isready });
+          if (t.isready && /download complete|^downloaded$/i.test(status)) return { size: Number(t.size ?? t.physicalsize ?? 0), status };
+          if (templateStatusFailed(status)) {
+            throw ApplicationFailure.nonRetryable(`CloudStack template ${t.name} (${t.id}) failed: ${status}`, 'TemplateDownloadFailed', { templateId: t.id, status });
+          }
+          return undefined;
+        });
+      });
+    },
+
+    /**
+     * A stopped OpenStack server built from the backup image, under a deterministic name. One of
+     * that name built from another image is replaced (deleted, waited for, created anew); one in
+     * ERROR is replaced too, and any further server of that name is removed, so one remains.
+     * Waits through BUILD → ACTIVE → os-stop → SHUTOFF.
+     */
+    async osEnsureStandby(input: OsEnsureStandbyInput): Promise<{ serverId: string; created: boolean; replaced: boolean }> {
+      return translateCloudErrors(async () => {
+        const ctx = Context.current();
+        const signal = ctx.cancellationSignal;
+        const os = await accounts(deps).openstack(input.accountId);
+        let replaced = false;
+        let server: Server | undefined;
+        for (const s of byAge(await serversNamed(os, input.name, signal), (x) => x.created)) {
+          const keep = !beingDeleted(s) && serverImageId(s) === input.imageId && s.status !== 'ERROR' && !server;
+          if (keep) {
+            server = s;
+            continue;
+          }
+          log.info({ name: input.name, serverId: s.id, imageId: serverImageId(s), status: s.status }, 'replacing standby server');
+          await deleteServerAndWait(os, s.id, signal);
+          replaced = true;
+        }
+        let created = false;
+        if (!server) {
+          const [flavors, networks] = await Promise.all([os.compute.listFlavors({ signal }), os.network.listNetworks({ name: input.networkName, signal })]);
+          const flavor = flavors.find((f) => f.name === input.flavorName);
+          if (!flavor) throw ApplicationFailure.nonRetryable(`OpenStack has no flavor ${input.flavorName}`, 'Misconfigured');
+          const network = networks.find((n) => n.name === input.networkName);
+          if (!network) throw ApplicationFailure.nonRetryable(`OpenStack has no network ${input.networkName}`, 'Misconfigured');
+          const made = await os.compute.createServer({
+            name: input.name,
+            flavorRef: flavor.id,
+            imageRef: input.imageId,
+            networks: [{ uuid: network.id }],
+            metadata: { vmflow_role: 'standby', vmflow_image_id: input.imageId },
+            signal,
+          });
+          const winner = oldest(
+            (await serversNamed(os, input.name, signal)).filter((s) => !beingDeleted(s) && serverImageId(s) === input.imageId),
+            (s) => s.created,
+          );
+          if (winner && winner.id !== made.id) {
+            log.warn({ name: input.name, kept: winner.id, removed: made.id }, 'duplicate standby from a racing attempt removed');
+            await os.compute.deleteServer(made.id, { ignoreNotFound: true, signal });
+            server = winner;
+          } else {
+            server = await os.compute.getServer(made.id, { signal });
+            created = true;
+          }
+        }
+        const serverId = server.id;
+        await pollUntil(`standby ${input.name} to be stopped`, pollMs, async () => {
+          const s = await os.compute.getServer(serverId, { signal });
+          const task = s['OS-EXT-STS:task_state'] ?? null;
+          ctx.heartbeat({ serverId, status: s.status, task });
+          if (s.status === 'ERROR') {
+            // Retryable: the next attempt finds it in ERROR and builds a new one.
+            throw ApplicationFailure.retryable(`standby ${input.name} (${serverId}) went to ERROR: ${s.fault?.message ?? 'no fault reported'}`, 'StandbyFailed');
+          }
+          if (task) return undefined;
+          if (s.status === 'SHUTOFF') return true;
+          if (s.status === 'ACTIVE') {
+            try {
+              await os.compute.stopServer(serverId, { signal });
+            } catch (err) {
+              if (kindOf(err) !== 'Conflict') throw err; // a task started meanwhile: look again
+            }
+          }
+          return undefined;
+        });
+        return { serverId, created, replaced };
+      });
+    },
+
+    /**
+     * A stopped CloudStack instance from the backup template (deployVirtualMachine startvm=false),
+     * under a deterministic name. One built from another template (or in Error) is destroyed with
+     * expunge and replaced; a Running one is stopped.
+     */
+    async csEnsureStandby(input: CsEnsureStandbyInput): Promise<{ csVmId: string; created: boolean; replaced: boolean }> {
+      return translateCloudErrors(async () => {
+        const ctx = Context.current();
+        const signal = ctx.cancellationSignal;
+        const cs = await accounts(deps).cloudstack(input.accountId);
+        const beat = (j: { cmd: string; jobstatus: number }) => ctx.heartbeat({ name: input.name, job: j.cmd, jobstatus: j.jobstatus });
+        let replaced = false;
+        let vm: CsVirtualMachine | undefined;
+        for (const v of byAge(await csVmsNamed(cs, input.name, signal), (x) => x.created)) {
+          if (!vm && v.templateid === input.templateId && v.state !== 'Error') {
+            vm = v;
+            continue;
+          }
+          log.info({ name: input.name, csVmId: v.id, templateId: v.templateid, state: v.state }, 'replacing standby instance');
+          await destroyCsVmAndWait(cs, v.id, signal);
+          replaced = true;
+        }
+        let created = false;
+        if (!vm) {
+          const zone = await resolveZone(deps, cs, input.accountId, input.zoneName, signal);
+          const offering = (await cs.listServiceOfferings({}, { signal })).find((o) => o.name === input.serviceOfferingName);
+          if (!offering) throw ApplicationFailure.nonRetryable(`CloudStack has no service offering ${input.serviceOfferingName}`, 'Misconfigured');
+          // An expunging instance keeps its host name for a moment; deploy refuses the name until then.
+          const ref = await pollUntil(`the name ${input.name} to be free`, pollMs, async () => {
+            try {
+              return await cs.deployVirtualMachine(
+                { serviceofferingid: offering.id, templateid: input.templateId, zoneid: zone.id, name: input.name, displayname: input.name, startvm: false },
+                { signal },
+              );
+            } catch (err) {
+              if (!(err instanceof CloudApiError && err.kind === 'BadRequest' && /already exists/i.test(err.message))) throw err;
+              const other = (await csVmsNamed(cs, input.name, signal))[0];
+              if (other) return { id: other.id, jobid: '', raced: true };
+              ctx.heartbeat({ name: input.name, waiting: 'name still held by an expunging instance' });
+              return undefined;
+            }
+          });
+          if ('raced' in ref) {
+            const other = await cs.getVirtualMachine(ref.id!, { signal });
+            if (!other || other.templateid !== input.templateId) throw ApplicationFailure.retryable(`another instance named ${input.name} appeared meanwhile`, 'StandbyConflict');
+            vm = other;
+          } else {
+            await cs.waitForJob(ref.jobid, { signal, pollIntervalMs: pollMs, onProgress: beat });
+            vm = await cs.getVirtualMachine(ref.id!, { signal });
+            if (!vm) throw ApplicationFailure.retryable(`CloudStack instance ${ref.id} vanished after deploy`, 'StandbyFailed');
+            created = true;
+          }
+        }
+        const csVmId = vm.id;
+        await pollUntil(`standby ${input.name} to be stopped`, pollMs, async () => {
+          const v = await cs.getVirtualMachine(csVmId, { signal });
+          if (!v) throw ApplicationFailure.retryable(`CloudStack standby ${csVmId} vanished`, 'StandbyFailed');
+          ctx.heartbeat({ csVmId, state: v.state });
+          if (v.state === 'Error') throw ApplicationFailure.retryable(`CloudStack standby ${input.name} (${csVmId}) is in state Error`, 'StandbyFailed');
+          if (v.state === 'Stopped') return true;
+          if (v.state === 'Running') {
+            const { jobid } = await cs.stopVirtualMachine(csVmId, {}, { signal });
+            await cs.waitForJob(jobid, { signal, pollIntervalMs: pollMs, onProgress: beat });
+          }
+          return undefined;
+        });
+        return { csVmId, created, replaced };
+      });
+    },
+
+    // ---- retention: every delete treats "already gone" as success --------------------------
+
+    async osDeleteImage(input: { accountId: string; imageId: string }): Promise<{ existed: boolean }> {
+      return translateCloudErrors(async () => {
+        const os = await accounts(deps).openstack(input.accountId);
+        return { existed: await os.image.deleteImage(input.imageId, { ignoreNotFound: true, signal: Context.current().cancellationSignal }) };
+      });
+    },
+
+    async csDeleteTemplate(input: { accountId: string; templateId: string; forced?: boolean }): Promise<{ existed: boolean }> {
+      return translateCloudErrors(async () => {
+        const ctx = Context.current();
+        const signal = ctx.cancellationSignal;
+        const cs = await accounts(deps).cloudstack(input.accountId);
+        if ((await ownTemplates(cs, { id: input.templateId }, signal)).length === 0) return { existed: false };
+        try {
+          const { jobid } = await cs.deleteTemplate(input.templateId, input.forced ? { forced: true } : {}, { signal });
+          await cs.waitForJob(jobid, { signal, pollIntervalMs: pollMs, onProgress: (j) => ctx.heartbeat({ templateId: input.templateId, jobstatus: j.jobstatus }) });
+        } catch (err) {
+          // Deleted by someone else between the look-up and the delete.
+          if ((await ownTemplates(cs, { id: input.templateId }, signal)).length === 0) return { existed: true };
+          throw err;
+        }
+        return { existed: true };
+      });
+    },
+
+    async osDeleteServer(input: { accountId: string; serverId: string }): Promise<{ existed: boolean }> {
+      return translateCloudErrors(async () => {
+        const os = await accounts(deps).openstack(input.accountId);
+        return { existed: await deleteServerAndWait(os, input.serverId, Context.current().cancellationSignal) };
+      });
+    },
+
+    async csDestroyStandby(input: { accountId: string; csVmId: string }): Promise<{ existed: boolean }> {
+      return translateCloudErrors(async () => {
+        const cs = await accounts(deps).cloudstack(input.accountId);
+        return { existed: await destroyCsVmAndWait(cs, input.csVmId, Context.current().cancellationSignal) };
+      });
+    },
+
+    async storeDeleteImage(input: { key: string }): Promise<void> {
+      const { client } = imageStore(deps);
+      return translateCloudErrors(async () => {
+        await client.delete(input.key, Context.current().cancellationSignal).catch(rethrowInvalidKey);
+      });
+    },
+  };
+}
+
+/** A malformed store key is the workflow's bug: no retry can fix it. */
+function rethrowInvalidKey(err: unknown): never {
+  if (err instanceof InvalidKeyError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidKey');
+  throw err;
+}
+
+export type BackupActivities = ReturnType<typeof createBackupActivities>;
