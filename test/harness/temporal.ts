@@ -35,7 +35,12 @@ export async function startTestWorker(opts: { deps?: Partial<ActivityDeps>; task
   if (!runtimeInstalled) {
     runtimeInstalled = true;
     try {
-      Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
+      // The SDK's warnings go to the run log too, so the end-of-run secret check covers them.
+      const sdkLog = testLogger('temporal-sdk');
+      Runtime.install({
+        logger: new DefaultLogger('WARN', (e) => sdkLog[e.level === 'ERROR' ? 'error' : 'warn'](e.meta ?? {}, e.message)),
+        telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+      });
     } catch {
       // already installed by another module in this process
     }
