@@ -134,7 +134,14 @@ describe('OpenStack simulator', function () {
   let demo: Session;
 
   before(async () => {
-    sim = await startOpenStackSimulator({ port: 0, timings: 'fast', users: USERS, seed: 42 });
+    // Transitions long enough that a state seen right after an action is still that state on a
+    // loaded machine (the tests read them once, never measure them), short enough to keep it quick.
+    sim = await startOpenStackSimulator({
+      port: 0,
+      users: USERS,
+      seed: 42,
+      timings: { serverBuildMs: 300, serverStopMs: 200, serverStartMs: 100, serverRebootMs: 200, serverHardRebootMs: 200, snapshotMs: 400 },
+    });
     demo = await login('demo');
     const r = await demo.image('GET', '/images?name=ubuntu-24.04');
     ubuntuId = r.body.images[0].id;
@@ -1107,11 +1114,13 @@ outputs:
     });
 
     it('when timings are patched, then the new values apply and bad ones are refused', async () => {
-      const r = await admin('PATCH', '/timings', { serverBuildMs: 60 });
-      assert.equal(r.body.serverBuildMs, 60);
+      const r = await admin('PATCH', '/timings', { serverBuildMs: 250, snapshotBytes: 4096 });
+      assert.equal(r.body.serverBuildMs, 250);
+      assert.equal(r.body.snapshotBytes, 4096);
+      assert.equal((await admin('GET', '/timings')).body.serverStopMs, 200);
       assert.equal((await admin('PATCH', '/timings', { serverBuildMs: -1 })).status, 400);
       assert.equal((await admin('PATCH', '/timings', { warpSpeed: 9 })).status, 400);
-      await admin('PATCH', '/timings', { serverBuildMs: 40 });
+      await admin('PATCH', '/timings', { serverBuildMs: 300, snapshotBytes: 1024 * 1024 });
     });
 
     it('when the simulator is reset, then resources are gone and seeded flavors, networks and images remain', async () => {

@@ -48,7 +48,8 @@ export type OutageMode = '503' | 'refuse';
 export class FaultSpecError extends Error {}
 
 export class FaultInjector {
-  private faults: (Fault & { regex?: RegExp })[] = [];
+  private faults: Fault[] = [];
+  private readonly regexes = new Map<string, RegExp>();
   private seq = 0;
   private readonly released = new EventEmitter();
   outage: OutageMode | null = null;
@@ -60,26 +61,21 @@ export class FaultInjector {
 
   add(raw: unknown): Fault {
     const spec = validateSpec(raw);
-    const fault: Fault & { regex?: RegExp } = {
-      ...spec,
-      id: `fault-${++this.seq}`,
-      hits: 0,
-      remaining: spec.count,
-      createdAt: new Date().toISOString(),
-      regex: spec.path !== undefined ? new RegExp(spec.path) : undefined,
-    };
+    const fault: Fault = { ...spec, id: `fault-${++this.seq}`, hits: 0, remaining: spec.count, createdAt: new Date().toISOString() };
+    if (spec.path !== undefined) this.regexes.set(fault.id, new RegExp(spec.path));
     this.faults.push(fault);
-    return publicFault(fault);
+    return { ...fault };
   }
 
   list(): Fault[] {
-    return this.faults.map(publicFault);
+    return this.faults.map((f) => ({ ...f }));
   }
 
   /** Deletes one fault and releases the requests it holds hanging. */
   remove(id: string): boolean {
     const before = this.faults.length;
     this.faults = this.faults.filter((f) => f.id !== id);
+    this.regexes.delete(id);
     this.released.emit(id);
     return this.faults.length < before;
   }
@@ -87,6 +83,7 @@ export class FaultInjector {
   /** Deletes every fault; requests hanging on any fault so far (even exhausted ones) go on. */
   clear(): void {
     this.faults = [];
+    this.regexes.clear();
     for (let i = 1; i <= this.seq; i++) this.released.emit(`fault-${i}`);
   }
 
@@ -95,13 +92,17 @@ export class FaultInjector {
     for (const f of this.faults) {
       if (f.service && f.service !== service) continue;
       if (f.method && f.method.toUpperCase() !== method.toUpperCase()) continue;
-      if (f.regex && !f.regex.test(path)) continue;
+      const regex = this.regexes.get(f.id);
+      if (regex && !regex.test(path)) continue;
       if (f.rate !== undefined && f.rate < 1 && this.rng.float() >= f.rate) continue;
       f.hits++;
       this.totalHits++;
       if (f.remaining !== undefined) {
         f.remaining--;
-        if (f.remaining <= 0) this.faults = this.faults.filter((x) => x !== f);
+        if (f.remaining <= 0) {
+          this.faults = this.faults.filter((x) => x !== f);
+          this.regexes.delete(f.id);
+        }
       }
       const onlyDelay = f.status === undefined && (f.latencyMs !== undefined || f.hang);
       return {
@@ -133,12 +134,6 @@ export class FaultInjector {
     this.clear();
     this.outage = null;
   }
-}
-
-function publicFault(f: Fault & { regex?: RegExp }): Fault {
-  const { regex: _regex, ...rest } = f;
-  void _regex;
-  return { ...rest };
 }
 
 function validateSpec(raw: unknown): FaultSpec {

@@ -338,7 +338,7 @@ function walk(value: unknown, where: string, visit: (fn: string, arg: unknown, w
 }
 
 function validateReferences(t: Template): void {
-  const check = (where: string) => (fn: string, arg: unknown, path: string) => {
+  const check = (fn: string, arg: unknown, path: string) => {
     switch (fn) {
       case 'get_param': {
         const name = Array.isArray(arg) ? arg[0] : arg;
@@ -367,15 +367,14 @@ function validateReferences(t: Template): void {
         if (typeof arg !== 'string') throw new TemplateError(`Argument to "get_file" must be a string (in ${path})`);
         return;
     }
-    void where;
   };
   for (const [name, res] of Object.entries(t.resources)) {
-    walk(res.properties, `${name}.properties`, check(name));
+    walk(res.properties, `${name}.properties`, check);
     for (const d of res.dependsOn) {
       if (!(d in t.resources)) throw new TemplateError(`The specified reference "${d}" (in ${name}) is incorrect.`, 'InvalidTemplateReference');
     }
   }
-  for (const [name, out] of Object.entries(t.outputs)) walk(out.value, `outputs.${name}`, check(name));
+  for (const [name, out] of Object.entries(t.outputs)) walk(out.value, `outputs.${name}`, check);
 }
 
 /** Direct dependencies of each resource (get_resource, get_attr and depends_on). */

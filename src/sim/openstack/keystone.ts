@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import type { Cloud } from './cloud';
-import { ApiError, badRequest, forbidden, notFound, unauthorized } from './errors';
+import { badRequest, forbidden, notFound, unauthorized } from './errors';
 import { Router, type Ctx } from './http';
 import type { AuthContext, Domain, Project, Token, User } from './model';
 import { isoMicros, isPlainObject, stableHex32 } from './util';
@@ -243,7 +243,7 @@ function versionDoc(base: string) {
   };
 }
 
-function projectBody(cloud: Cloud, p: Project, base: string) {
+function projectBody(p: Project, base: string) {
   return {
     id: p.id,
     name: p.name,
@@ -256,7 +256,6 @@ function projectBody(cloud: Cloud, p: Project, base: string) {
     options: {},
     links: { self: `${base}/identity/v3/projects/${p.id}` },
   };
-  void cloud;
 }
 
 export function identityRoutes(cloud: Cloud): Router {
@@ -301,18 +300,18 @@ export function identityRoutes(cloud: Cloud): Router {
   r.get('/v3/auth/catalog', (ctx) => ctx.send(200, { catalog: id.catalog(ctx.who.projectId), links: { self: `${ctx.base}/identity/v3/auth/catalog`, previous: null, next: null } }));
   r.get('/v3/auth/projects', (ctx) => {
     const p = id.projects.get(ctx.who.projectId)!;
-    ctx.send(200, { projects: [projectBody(cloud, p, ctx.base)], links: { self: `${ctx.base}/identity/v3/auth/projects`, previous: null, next: null } });
+    ctx.send(200, { projects: [projectBody(p, ctx.base)], links: { self: `${ctx.base}/identity/v3/auth/projects`, previous: null, next: null } });
   });
   r.get('/v3/projects', (ctx) => {
     if (!ctx.who.isAdmin) throw forbidden('You are not authorized to perform the requested action: identity:list_projects.');
     const name = ctx.query.get('name');
     const list = [...id.projects.values()].filter((p) => !name || p.name === name);
-    ctx.send(200, { projects: list.map((p) => projectBody(cloud, p, ctx.base)), links: { self: `${ctx.base}/identity/v3/projects`, previous: null, next: null } });
+    ctx.send(200, { projects: list.map((p) => projectBody(p, ctx.base)), links: { self: `${ctx.base}/identity/v3/projects`, previous: null, next: null } });
   });
   r.get('/v3/projects/:id', (ctx) => {
     const p = id.projects.get(ctx.params.id);
     if (!p || (!ctx.who.isAdmin && p.id !== ctx.who.projectId)) throw notFound(`Could not find project: ${ctx.params.id}.`);
-    ctx.send(200, { project: projectBody(cloud, p, ctx.base) });
+    ctx.send(200, { project: projectBody(p, ctx.base) });
   });
   r.get('/v3/users/:id', (ctx) => {
     const u = id.users.get(ctx.params.id);
@@ -324,8 +323,7 @@ export function identityRoutes(cloud: Cloud): Router {
   r.get('/v3/users/:id/projects', (ctx) => {
     const u = id.users.get(ctx.params.id);
     if (!u || (!ctx.who.isAdmin && u.id !== ctx.who.userId)) throw notFound(`Could not find user: ${ctx.params.id}.`);
-    ctx.send(200, { projects: [projectBody(cloud, id.projects.get(u.projectId)!, ctx.base)], links: { self: `${ctx.base}/identity/v3/users/${u.id}/projects`, previous: null, next: null } });
+    ctx.send(200, { projects: [projectBody(id.projects.get(u.projectId)!, ctx.base)], links: { self: `${ctx.base}/identity/v3/users/${u.id}/projects`, previous: null, next: null } });
   });
-  void ApiError;
   return r;
 }

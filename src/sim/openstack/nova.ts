@@ -499,7 +499,10 @@ function parseCreate(ctx: Ctx, body: unknown): CreateServerRequest {
   if (!s.name.trim() || s.name.length > 255) throw invalidInput('name', s.name, `'${s.name}' does not match '^(?! )[\\S ]{1,255}(?<! )$'`);
   if (s.flavorRef === undefined || s.flavorRef === null || s.flavorRef === '') throw invalidInput('server', s, "'flavorRef' is a required property");
   if (typeof s.flavorRef !== 'string' && typeof s.flavorRef !== 'number') throw invalidInput('flavorRef', s.flavorRef, "is not of type 'string', 'integer'");
-  if (s.block_device_mapping_v2 !== undefined || s.block_device_mapping !== undefined) throw badRequest('Block device mapping is not supported by this cloud (there is no block storage service).');
+  const bdm = s.block_device_mapping_v2 ?? s.block_device_mapping;
+  if (Array.isArray(bdm) ? bdm.length > 0 : bdm !== undefined && bdm !== null) {
+    throw badRequest('Block device mapping is not supported by this cloud (there is no block storage service).');
+  }
   if (typeof s.imageRef !== 'string' || !s.imageRef) throw badRequest('Missing imageRef attribute');
   const maxCount = s.max_count ?? s.min_count ?? 1;
   if (maxCount !== 1 && maxCount !== '1') throw badRequest('Creating more than one server per request is not supported by this cloud; send one request per server.');

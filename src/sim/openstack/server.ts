@@ -133,9 +133,7 @@ export function createPipeline(opts: PipelineOptions): http.RequestListener {
       const path = fullPath.slice(svc.prefix.length) || '/';
       try {
         const m = svc.router.match(method, path);
-        if (!m) {
-          throw new ApiError(404, svc.name === 'compute' ? 'The resource could not be found.' : `The resource could not be found.`);
-        }
+        if (!m) throw new ApiError(404, 'The resource could not be found.');
         if ('allowed' in m) throw new ApiError(405, 'The method is not allowed for this resource.', { headers: { Allow: m.allowed.join(', ') } });
         ctx.params = m.params;
         ctx.routeKey = `${method === 'HEAD' ? 'GET' : method} ${svc.prefix}${m.route.pattern === '/' ? '' : m.route.pattern}`;
