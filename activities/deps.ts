@@ -11,4 +11,10 @@ export interface ActivityDeps {
   imageStore?: { client: ImageStoreClient; publicBaseUrl: string; signingSecret: string };
   /** Turns a workflow's `{accountId}` reference into an OpenStack / CloudStack client. */
   cloudAccounts?: CloudAccountResolver;
+  /** Poll intervals of waiting activities; tests shorten them (the simulators run fast). */
+  timing?: { pollIntervalMs?: number };
+  /** Cloud settings the renderers need (network for server ports, …). */
+  openstack?: { network?: string };
+  /** CloudStack zone to deploy into (the only/first zone when unset). */
+  cloudstack?: { zone?: string };
 }

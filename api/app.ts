@@ -21,6 +21,11 @@ import { sessionGate, type AuthLocals } from './auth-middleware';
 import { authRouter } from './routes/auth';
 import { cloudAccountsRouter } from './routes/cloud-accounts';
 import { CODEC_ENDPOINT_PATH, codecRouter } from './routes/codec';
+import { catalogRoutes } from './routes/catalog';
+import { vmRoutes } from './routes/vms';
+import { loadCatalog } from '../src/catalog/load';
+import { OPERATOR_ACCOUNT_IDS } from '../src/cloud-accounts/types';
+import { VmService } from '../src/vms/service';
 
 export interface ApiDeps {
   config: Config;
@@ -60,6 +65,21 @@ export function createApp(deps: ApiDeps): Express {
   app.locals.auth = { accounts, operatorUsernames: deps.config.operatorUsernames } satisfies AuthLocals;
   const cloudAccounts = new CloudAccountStore(deps.db, deps.keyring);
   const resolver = new CloudAccountResolver({ db: deps.db, keyring: deps.keyring, logger: deps.logger });
+  // Loaded once and validated at start-up: a bad override file stops the API with the field named.
+  const catalog = loadCatalog({ file: deps.config.catalogFile });
+  const vms = new VmService({
+    db: deps.db,
+    temporal: deps.temporal.client,
+    taskQueue: deps.config.temporalTaskQueue,
+    namespace: deps.config.temporalNamespace,
+    temporalUiUrl: deps.config.temporalUiUrl,
+    catalog: () => catalog,
+    findAccount: async (id, userId) => {
+      const a = await cloudAccounts.findVisible(id, userId);
+      return a ? { id: a._id, kind: a.kind } : undefined;
+    },
+    operatorAccountId: (cloud) => OPERATOR_ACCOUNT_IDS[cloud],
+  });
 
   app.use(requestContext(deps.logger));
   // Before the JSON parser: codec bodies (whole histories' payloads) get their own, larger limit.
@@ -89,6 +109,8 @@ export function createApp(deps: ApiDeps): Express {
   v1.use(sessionGate);
   v1.use('/auth', authRouter(accounts, deps.config));
   v1.use('/cloud-accounts', cloudAccountsRouter(cloudAccounts, resolver));
+  v1.use(catalogRoutes(() => catalog, vms, deps.config.openstackNetwork));
+  v1.use(vmRoutes(vms));
 
   app.use((req, _res, next) => next(AppError.notFound(`route ${req.method} ${req.path}`)));
   app.use(errorHandler);

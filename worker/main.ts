@@ -5,6 +5,7 @@ import { connectDatabase } from '../src/db/connection';
 import { CloudAccountResolver } from '../src/cloud-accounts/resolver';
 import { logger } from '../src/logger';
 import { loadKeyring } from '../src/secrets/keyring';
+import { ensureSearchAttributes } from '../src/temporal/search-attributes';
 import { createVmflowWorker } from './worker';
 
 async function main(): Promise<void> {
@@ -16,6 +17,8 @@ async function main(): Promise<void> {
     logger: new DefaultLogger('WARN', (e) => sdkLog[e.level === 'ERROR' ? 'error' : 'warn'](e.meta ?? {}, e.message)),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
   });
+  const added = await ensureSearchAttributes(config.temporalTarget, config.temporalNamespace);
+  if (added.length) log.info({ added }, 'registered search attributes');
   const keyring = loadKeyring(config, log);
   const db = await connectDatabase(config.mongodbTarget);
   const connection = await NativeConnection.connect({ address: config.temporalTarget });
@@ -24,7 +27,13 @@ async function main(): Promise<void> {
     namespace: config.temporalNamespace,
     taskQueue: config.temporalTaskQueue,
     keyring,
-    deps: { db, logger: log, cloudAccounts: new CloudAccountResolver({ db, keyring, logger: log }) },
+    deps: {
+      db,
+      logger: log,
+      cloudAccounts: new CloudAccountResolver({ db, keyring, logger: log }),
+      timing: { pollIntervalMs: config.activityPollIntervalMs },
+      openstack: { network: config.openstackNetwork },
+    },
   });
   log.info({ taskQueue: config.temporalTaskQueue, temporal: config.temporalTarget }, 'worker polling');
   // Worker.run() resolves after SIGINT/SIGTERM once in-flight tasks are done (Runtime's shutdown signals).

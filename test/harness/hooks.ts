@@ -5,6 +5,7 @@
  */
 import { assertNoSecretsInLogs } from './secrets';
 import { stopSharedStack } from './stack';
+import { stopSharedClouds } from './clouds';
 
 export const mochaHooks = {
   async afterAll(this: Mocha.Context) {
@@ -12,6 +13,7 @@ export const mochaHooks = {
     try {
       assertNoSecretsInLogs();
     } finally {
+      await stopSharedClouds();
       await stopSharedStack();
     }
   },
