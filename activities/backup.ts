@@ -10,11 +10,10 @@
  * `deps.timing.pollIntervalMs`, stop when the activity is cancelled and never outlive the
  * activity's start-to-close timeout.
  */
-import { Readable } from 'node:stream';
 import { Context, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { CloudApiError } from '../src/clouds/errors';
-import type { CloudStackClient, CsTemplate, CsVirtualMachine } from '../src/clouds/cloudstack/client';
+import type { AsyncJobRef, CloudStackClient, CsTemplate, CsVirtualMachine } from '../src/clouds/cloudstack/client';
 import type { Image, OpenStackClient, Server } from '../src/clouds/openstack';
 import { InvalidKeyError, signDownloadUrl } from '../src/imagestore';
 import type { ActivityDeps } from './deps';
@@ -343,7 +342,7 @@ export function createBackupActivities(deps: ActivityDeps) {
         const beat = (bytes: number) => ctx.heartbeat({ bytes, total, progress: progressText(bytes, total) });
         beat(0);
         try {
-          const stored = await store.upload(input.storeKey, download.stream as Readable, {
+          const stored = await store.upload(input.storeKey, download.stream, {
             expectedMd5: expected,
             size: total,
             // A different object under our deterministic key is a leftover, not someone's data.
@@ -554,28 +553,32 @@ export function createBackupActivities(deps: ActivityDeps) {
           const zone = await resolveZone(deps, cs, input.accountId, input.zoneName, signal);
           const offering = (await cs.listServiceOfferings({}, { signal })).find((o) => o.name === input.serviceOfferingName);
           if (!offering) throw ApplicationFailure.nonRetryable(`CloudStack has no service offering ${input.serviceOfferingName}`, 'Misconfigured');
-          // An expunging instance keeps its host name for a moment; deploy refuses the name until then.
-          const ref = await pollUntil(`the name ${input.name} to be free`, pollMs, async () => {
+          // An expunging instance keeps its host name for a moment; deploy refuses the name until
+          // then. A racing attempt's instance holds it too: that one is then ours as well.
+          type DeployOutcome = { deployed: AsyncJobRef } | { existing: CsVirtualMachine };
+          const outcome = await pollUntil<DeployOutcome>(`the name ${input.name} to be free`, pollMs, async () => {
             try {
-              return await cs.deployVirtualMachine(
+              const ref = await cs.deployVirtualMachine(
                 { serviceofferingid: offering.id, templateid: input.templateId, zoneid: zone.id, name: input.name, displayname: input.name, startvm: false },
                 { signal },
               );
+              return { deployed: ref };
             } catch (err) {
               if (!(err instanceof CloudApiError && err.kind === 'BadRequest' && /already exists/i.test(err.message))) throw err;
               const other = (await csVmsNamed(cs, input.name, signal))[0];
-              if (other) return { id: other.id, jobid: '', raced: true };
+              if (other) return { existing: other };
               ctx.heartbeat({ name: input.name, waiting: 'name still held by an expunging instance' });
               return undefined;
             }
           });
-          if ('raced' in ref) {
-            const other = await cs.getVirtualMachine(ref.id!, { signal });
-            if (!other || other.templateid !== input.templateId) throw ApplicationFailure.retryable(`another instance named ${input.name} appeared meanwhile`, 'StandbyConflict');
-            vm = other;
+          if ('existing' in outcome) {
+            if (outcome.existing.templateid !== input.templateId) throw ApplicationFailure.retryable(`another instance named ${input.name} appeared meanwhile`, 'StandbyConflict');
+            vm = outcome.existing;
           } else {
+            const ref = outcome.deployed;
+            if (!ref.id) throw ApplicationFailure.retryable(`deployVirtualMachine answered without an id (job ${ref.jobid})`, 'StandbyFailed');
             await cs.waitForJob(ref.jobid, { signal, pollIntervalMs: pollMs, onProgress: beat });
-            vm = await cs.getVirtualMachine(ref.id!, { signal });
+            vm = await cs.getVirtualMachine(ref.id, { signal });
             if (!vm) throw ApplicationFailure.retryable(`CloudStack instance ${ref.id} vanished after deploy`, 'StandbyFailed');
             created = true;
           }

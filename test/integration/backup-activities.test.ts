@@ -283,6 +283,14 @@ describe('backup activities against the simulators and the image store', functio
       csStandbyId = first.csVmId;
     });
 
+    it('when two attempts deploy the same CloudStack standby at the same time, then both return the one instance CloudStack let through', async () => {
+      const input = { accountId: 'cs', name: 'vmflow-vm1-standby-race', templateId, serviceOfferingName: 'Small Instance' };
+      const [a, b] = await Promise.all([run(acts.csEnsureStandby, input), run(acts.csEnsureStandby, input)]);
+      assert.equal(a.csVmId, b.csVmId);
+      assert.deepEqual((await csVmsNamed(input.name)).map((v) => [v.id, v.state]), [[a.csVmId, 'Stopped']]);
+      await run(acts.csDestroyStandby, { accountId: 'cs', csVmId: a.csVmId });
+    });
+
     describe('when a newer backup replaces the standbys', () => {
       let imageId2: string;
       let templateId2: string;
