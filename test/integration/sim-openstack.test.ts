@@ -1130,6 +1130,8 @@ outputs:
       assert.equal(r.body.stacks.total, 0);
       assert.equal(r.body.keypairs.total, 0);
       assert.equal(r.body.images.total, 4);
+      assert.equal(r.body.requests.total, 0);
+      assert.deepEqual(r.body.requests.byRoute, {});
       assert.equal((await demo.compute('GET', '/servers')).body.servers.length, 0, 'tokens survive a reset');
       assert.equal((await demo.compute('GET', '/flavors')).body.flavors.length, 5);
       assert.equal((await demo.network('GET', '/networks')).body.networks.length, 2);

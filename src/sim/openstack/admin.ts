@@ -26,7 +26,7 @@ const ROUTES = [
   'PATCH  /_sim/quotas                     {project: name|id, instances?, cores?, ram?, key_pairs?, metadata_items?}',
   'POST   /_sim/tokens/expire              {user?: name} expire tokens now',
   'GET    /_sim/timings, PATCH /_sim/timings',
-  'POST   /_sim/reset                      empty the cloud (keeps users, flavors, seeded networks and images)',
+  'POST   /_sim/reset                      empty the cloud, clear faults, outage and request counters (keeps users, tokens, flavors, seeded networks and images)',
 ];
 
 async function body(ctx: Ctx): Promise<Record<string, unknown>> {

@@ -110,10 +110,11 @@ export class Cloud {
     this.heat.recover();
   }
 
-  /** Empties the cloud, keeping users, flavors, seeded networks and images; clears faults. */
+  /** Empties the cloud, keeping users (and their tokens), flavors, seeded networks and images; clears faults and request counters. */
   async reset(): Promise<void> {
     await this.clock.restart();
     this.faults.reset();
+    this.store.resetStats();
     this.compute.buildFailures = [];
     this.compute.quotas.clear();
     for (const img of [...this.store.images.values()]) this.images.remove(img);

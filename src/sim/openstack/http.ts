@@ -133,10 +133,16 @@ export class Ctx {
   async json(): Promise<unknown> {
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of this.req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > this.maxBodyBytes) throw new ApiError(413, 'Request is too large.');
-      chunks.push(chunk);
+    try {
+      for await (const chunk of this.req as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > this.maxBodyBytes) throw new ApiError(413, 'Request is too large.');
+        chunks.push(chunk);
+      }
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      // The client went away mid-body; whatever we answer will not be read.
+      throw new ApiError(400, 'The request body could not be read.');
     }
     const text = Buffer.concat(chunks).toString('utf8');
     if (!text.trim()) return undefined;

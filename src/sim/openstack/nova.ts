@@ -491,6 +491,29 @@ export function novaRoutes(cloud: Cloud): Router {
   return r;
 }
 
+/**
+ * Block device mappings: the only kind this cloud (no Cinder, no extra disks) can honour is the
+ * image → local entry that describes the ordinary boot from `imageRef`. openstacksdk (and so
+ * `openstack server create --image`) always sends it: `{uuid:<image>, boot_index:0,
+ * source_type:"image", destination_type:"local", delete_on_termination:true}`. As in Nova
+ * (BlockDeviceDict.from_api) that entry is allowed only as the boot device of a request that also
+ * names imageRef.
+ */
+function checkBlockDeviceMappings(bdm: unknown, imageRef: unknown): void {
+  if (bdm === undefined || bdm === null) return;
+  if (!Array.isArray(bdm)) throw invalidInput('block_device_mapping_v2', bdm, "is not of type 'array'");
+  for (const m of bdm) {
+    if (!isPlainObject(m)) throw invalidInput('block_device_mapping_v2', bdm, `${JSON.stringify(m)} is not of type 'object'`);
+    if (m.source_type !== 'image' || (m.destination_type ?? 'local') !== 'local') {
+      throw badRequest('Block device mapping is not supported by this cloud (there is no block storage service).');
+    }
+    const imageSpecified = typeof imageRef === 'string' && imageRef !== '';
+    if (!imageSpecified || Number(m.boot_index ?? -1) !== 0) {
+      throw badRequest('Block Device Mapping is Invalid: Mapping image to local is not supported.');
+    }
+  }
+}
+
 /** Nova's request validation for POST /servers (schema errors → 400 with Nova's wording). */
 function parseCreate(ctx: Ctx, body: unknown): CreateServerRequest {
   if (!isPlainObject(body) || !isPlainObject(body.server)) throw invalidInput('server', body, "'server' is a required property");
@@ -499,10 +522,7 @@ function parseCreate(ctx: Ctx, body: unknown): CreateServerRequest {
   if (!s.name.trim() || s.name.length > 255) throw invalidInput('name', s.name, `'${s.name}' does not match '^(?! )[\\S ]{1,255}(?<! )$'`);
   if (s.flavorRef === undefined || s.flavorRef === null || s.flavorRef === '') throw invalidInput('server', s, "'flavorRef' is a required property");
   if (typeof s.flavorRef !== 'string' && typeof s.flavorRef !== 'number') throw invalidInput('flavorRef', s.flavorRef, "is not of type 'string', 'integer'");
-  const bdm = s.block_device_mapping_v2 ?? s.block_device_mapping;
-  if (Array.isArray(bdm) ? bdm.length > 0 : bdm !== undefined && bdm !== null) {
-    throw badRequest('Block device mapping is not supported by this cloud (there is no block storage service).');
-  }
+  checkBlockDeviceMappings(s.block_device_mapping_v2 ?? s.block_device_mapping, s.imageRef);
   if (typeof s.imageRef !== 'string' || !s.imageRef) throw badRequest('Missing imageRef attribute');
   const maxCount = s.max_count ?? s.min_count ?? 1;
   if (maxCount !== 1 && maxCount !== '1') throw badRequest('Creating more than one server per request is not supported by this cloud; send one request per server.');

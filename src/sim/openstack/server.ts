@@ -12,7 +12,7 @@ import type { Cloud } from './cloud';
 import { ApiError, defaultMessage, renderError } from './errors';
 import { Ctx, type Router } from './http';
 import type { ServiceName } from './model';
-import { sleep } from './util';
+import { sleep, Stopped } from './util';
 
 export interface ServiceDef {
   name: ServiceName;
@@ -47,6 +47,7 @@ export function createPipeline(opts: PipelineOptions): http.RequestListener {
   const respondError = (ctx: Ctx, err: unknown) => {
     let apiErr: ApiError;
     if (err instanceof ApiError) apiErr = err;
+    else if (err instanceof Stopped) apiErr = new ApiError(503, defaultMessage(ctx.service, 503));
     else {
       log.error({ err, method: ctx.method, path: ctx.url.pathname }, 'simulator handler failed');
       apiErr = new ApiError(500, defaultMessage(ctx.service, 500));

@@ -87,6 +87,10 @@ export class Store extends EventEmitter {
     this.stats.byService[service]++;
   }
 
+  resetStats(): void {
+    this.stats = emptyStats();
+  }
+
   countRoute(key: string): void {
     this.stats.byRoute[key] = (this.stats.byRoute[key] ?? 0) + 1;
   }
