@@ -1,7 +1,8 @@
 /**
  * Sessions on requests. A session token comes as `Authorization: Bearer <token>` or as the
  * `vmflow_session` cookie (httpOnly, SameSite=Strict, for the web page); the bearer header wins
- * when both are sent. `sessionGate` guards the whole /api/v1 router: every route needs a session
+ * when both are sent. With the cookie, unsafe methods also need a JSON content type or
+ * X-Requested-With (see cookieMayAuthenticate). `sessionGate` guards the whole /api/v1 router: every route needs a session
  * except those in PUBLIC_API_ROUTES, so a route added later is private unless listed there.
  *
  * Owner scoping for later routes: `ownerFilter(req)` for queries and `ownedOr404(doc, req)` for a
@@ -91,11 +92,24 @@ function authLocals(req: Request): AuthLocals {
   return locals;
 }
 
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * A cookie rides along on requests other pages make, including same-site ones (the Temporal UI on
+ * another port of the same host). SameSite does not stop those, so a cookie authenticates an
+ * unsafe method only when the request also says `Content-Type: application/json` or
+ * `X-Requested-With` — neither of which a plain cross-origin form or image can send.
+ */
+function cookieMayAuthenticate(req: Request): boolean {
+  if (req.header('authorization') || SAFE_METHODS.has(req.method)) return true;
+  return /^application\/json\b/i.test(req.header('content-type') ?? '') || req.header('x-requested-with') !== undefined;
+}
+
 /** Authenticates the request's token; undefined when there is none or it is not a live session. */
 export async function authenticateRequest(req: Request): Promise<RequestUser | undefined> {
   if (req.user) return req.user;
   const token = readSessionToken(req);
-  if (!token) return undefined;
+  if (!token || !cookieMayAuthenticate(req)) return undefined;
   const { accounts, operatorUsernames } = authLocals(req);
   const user = await accounts.authenticate(token);
   if (!user) return undefined;

@@ -166,6 +166,17 @@ describe('auth: sign-up, login, logout, me and withdraw', function () {
       assert.equal((await fetch(`${base}/me`, { headers: { authorization: `Bearer ${second.token}` } })).status, 200);
     });
 
+    it('when a cookie-only POST comes without a JSON content type (a cross-site form could send it), then it is not authenticated', async () => {
+      const user = await signupAndLogin(api.url);
+      const cookie = `vmflow_session=${user.token}`;
+      const formLike = await fetch(`${base}/logout`, { method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=b' });
+      assert.equal(formLike.status, 401);
+      assert.equal((await fetch(`${base}/me`, { headers: { cookie } })).status, 200, 'the session survived');
+      const fromPage = await fetch(`${base}/logout`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' } });
+      assert.equal(fromPage.status, 204);
+      assert.equal((await fetch(`${base}/me`, { headers: { cookie } })).status, 401);
+    });
+
     it('when the database is read directly, then it holds an scrypt hash and token hashes, never the password or token', async () => {
       const user = await signupAndLogin(api.url);
       const doc = await api.deps.db.collection('users').findOne({ username: user.username });
