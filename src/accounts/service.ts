@@ -48,6 +48,14 @@ export interface AccountServiceOptions {
 
 const INVALID_CREDENTIALS = () => new AppError(401, 'invalid_credentials', 'username or password is incorrect');
 
+/**
+ * How a login name appears in logs: people type passwords into the username field, so a name that
+ * failed is logged only as a short fingerprint (enough to correlate attempts, not to read it).
+ */
+function nameFingerprint(username: string): string {
+  return crypto.createHash('sha256').update(username, 'utf8').digest('hex').slice(0, 12);
+}
+
 function publicUser(u: Pick<UserRecord, '_id' | 'username' | 'createdAt'>): PublicUser {
   return { id: u._id, username: u.username, createdAt: new Date(u.createdAt).toISOString() };
 }
@@ -95,7 +103,7 @@ export class AccountService {
       if (u.allowed) this.byUsername.giveBack(`u:${username}`);
       if (a.allowed) this.byAddress.giveBack(`a:${address}`);
       const retryAfterSeconds = Math.max(u.retryAfterSeconds, a.retryAfterSeconds);
-      this.o.log.warn({ username, address, limitedBy: [!u.allowed && 'username', !a.allowed && 'address'].filter(Boolean) }, 'login rate limited');
+      this.o.log.warn({ usernameFingerprint: nameFingerprint(username), address, limitedBy: [!u.allowed && 'username', !a.allowed && 'address'].filter(Boolean) }, 'login rate limited');
       throw AppError.tooManyRequests(`too many login attempts; try again in ${retryAfterSeconds} s`, retryAfterSeconds);
     }
     return () => {
@@ -109,7 +117,7 @@ export class AccountService {
     const user = await this.users.findOne({ username: input.username }).lean();
     const ok = await verifyPassword(user?.passwordHash, input.password, this.o.scrypt);
     if (!user || !ok) {
-      this.o.log.info({ username: input.username, address: clientAddress }, 'login refused');
+      this.o.log.info({ ...(user ? { userId: user._id } : { usernameFingerprint: nameFingerprint(input.username) }), address: clientAddress }, 'login refused');
       throw INVALID_CREDENTIALS();
     }
     giveBack();
