@@ -364,6 +364,29 @@ describe('OpenStack simulator', function () {
       assert.equal(oldVersion.status, 202, 'before 2.37 networks may be omitted');
     });
 
+    it('when the create body carries the image → local boot mapping openstacksdk sends, then the server boots; other mappings are 400', async () => {
+      const bootMapping = { uuid: ubuntuId, boot_index: 0, source_type: 'image', destination_type: 'local', delete_on_termination: true };
+      const r = await demo.compute(
+        'POST',
+        '/servers',
+        { server: { name: 'bdm-vm', flavorRef: '2', imageRef: ubuntuId, networks: 'auto', min_count: 1, max_count: 1, block_device_mapping_v2: [bootMapping] } },
+        { 'OpenStack-API-Version': 'compute 2.96' },
+      );
+      assert.equal(r.status, 202, r.text);
+      const s = await waitStatus(demo, r.body.server.id, 'ACTIVE');
+      assert.equal(s.image.id, ubuntuId);
+      const rejected: [Record<string, unknown>[], RegExp][] = [
+        [[{ ...bootMapping, boot_index: 1 }], /Mapping image to local is not supported/],
+        [[{ uuid: ubuntuId, boot_index: 0, source_type: 'image', destination_type: 'volume', volume_size: 10 }], /no block storage service/],
+        [[bootMapping, { source_type: 'blank', destination_type: 'volume', volume_size: 1 }], /no block storage service/],
+      ];
+      for (const [mappings, message] of rejected) {
+        const bad = await demo.compute('POST', '/servers', { server: { name: 'bdm-bad', flavorRef: '1', imageRef: ubuntuId, networks: 'auto', block_device_mapping_v2: mappings } });
+        assert.equal(bad.status, 400, JSON.stringify(mappings));
+        assert.match(bad.body.badRequest.message, message);
+      }
+    });
+
     it('when the project quota is used up, then create answers 403 forbidden', async () => {
       const bob = await login('bob');
       await admin('PATCH', '/quotas', { project: 'bobs', instances: 1 });
