@@ -22,10 +22,12 @@ import { authRouter } from './routes/auth';
 import { cloudAccountsRouter } from './routes/cloud-accounts';
 import { CODEC_ENDPOINT_PATH, codecRouter } from './routes/codec';
 import { catalogRoutes } from './routes/catalog';
+import { openApiRoute } from './openapi';
 import { vmRoutes } from './routes/vms';
 import { loadCatalog } from '../src/catalog/load';
 import { OPERATOR_ACCOUNT_IDS } from '../src/cloud-accounts/types';
 import { VmService } from '../src/vms/service';
+import '../src/vms/member-data';
 
 export interface ApiDeps {
   config: Config;
@@ -107,6 +109,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/api/v1', v1);
   // Every /api/v1 route needs a session except PUBLIC_API_ROUTES (auth-middleware.ts).
   v1.use(sessionGate);
+  v1.get('/openapi.json', openApiRoute());
   v1.use('/auth', authRouter(accounts, deps.config));
   v1.use('/cloud-accounts', cloudAccountsRouter(cloudAccounts, resolver));
   v1.use(catalogRoutes(() => catalog, vms, deps.config.openstackNetwork));

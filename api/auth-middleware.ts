@@ -38,6 +38,7 @@ export const PUBLIC_API_ROUTES: Array<{ method: string; path: string; prefix?: b
   { method: 'POST', path: '/auth/login' },
   { method: 'GET', path: '/health' },
   { method: 'GET', path: '/catalog', prefix: true },
+  { method: 'GET', path: '/openapi.json' },
 ];
 
 export function isPublicApiRoute(method: string, path: string): boolean {
