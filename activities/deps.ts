@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import type { Connection } from 'mongoose';
 import type { ImageStoreClient } from '../src/imagestore/client';
 import type { CloudAccountResolver } from '../src/cloud-accounts/resolver';
@@ -17,4 +18,6 @@ export interface ActivityDeps {
   openstack?: { network?: string };
   /** CloudStack zone to deploy into (the only/first zone when unset). */
   cloudstack?: { zone?: string };
+  /** Temporal client for what activities manage in Temporal itself (backup schedules). */
+  temporalClient?: Client;
 }

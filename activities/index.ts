@@ -8,6 +8,7 @@ import { createVmStoreActivities } from './vm-store';
 import { createOpenStackVmActivities } from './vm-openstack';
 import { createCloudStackVmActivities } from './vm-cloudstack';
 import { createBackupActivities } from './backup';
+import { createBackupStoreActivities } from './backup-store';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOpenStackVmActivities(deps),
     ...createCloudStackVmActivities(deps),
     ...createBackupActivities(deps),
+    ...createBackupStoreActivities(deps),
   };
 }
 

@@ -69,12 +69,12 @@ export function createOpenStackVmActivities(deps: ActivityDeps) {
       });
     },
 
-    /** PATCH update: omitted parameters keep their values. */
-    async osUpdateStack(input: StackHandle & { accountId: string; template: Record<string, unknown>; parameters: Record<string, unknown> }): Promise<void> {
+    /** PATCH update: omitted parameters (and an omitted template) keep their values. */
+    async osUpdateStack(input: StackHandle & { accountId: string; template?: Record<string, unknown>; parameters: Record<string, unknown> }): Promise<void> {
       return translateCloudErrors(async () => {
         const os = await accounts(deps).openstack(input.accountId);
         await os.orchestration.patchStack(input.stackName, input.stackId, {
-          template: input.template,
+          ...(input.template ? { template: input.template } : {}),
           parameters: input.parameters,
           signal: Context.current().cancellationSignal,
         });

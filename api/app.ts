@@ -27,6 +27,7 @@ import { vmRoutes } from './routes/vms';
 import { loadCatalog } from '../src/catalog/load';
 import { OPERATOR_ACCOUNT_IDS } from '../src/cloud-accounts/types';
 import { VmService } from '../src/vms/service';
+import '../src/vms/member-data';
 
 export interface ApiDeps {
   config: Config;

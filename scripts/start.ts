@@ -14,6 +14,7 @@ import { loadKeyring } from '../src/secrets/keyring';
 import { connectTemporalClient } from '../src/temporal/client';
 import { SELF_TEST_WORKFLOW, selfTestWorkflowId, type SelfTestResult } from '../src/contracts/system';
 import { assertExecutable, ferretDbPath, temporalCliPath } from '../src/tools';
+import { imageStoreOptionsFromEnv } from '../src/imagestore';
 
 const repoRoot = path.resolve(__dirname, '..');
 const say = (msg: string) => process.stdout.write(`[vmflow] ${msg}\n`);
@@ -55,6 +56,9 @@ async function main(): Promise<void> {
   const dataDir = config.dataDir;
   const logDir = path.join(dataDir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
+  // The image store and the worker share a token and signing secret; in development they are
+  // generated once into the store's directory — here, before either child races to create them.
+  imageStoreOptionsFromEnv();
 
   process.once('SIGINT', () => void shutdown(0, 'SIGINT'));
   process.once('SIGTERM', () => void shutdown(0, 'SIGTERM'));

@@ -6,6 +6,8 @@ import { CloudAccountResolver } from '../src/cloud-accounts/resolver';
 import { logger } from '../src/logger';
 import { loadKeyring } from '../src/secrets/keyring';
 import { ensureSearchAttributes } from '../src/temporal/search-attributes';
+import { connectTemporalClient } from '../src/temporal/client';
+import { ImageStoreClient, imageStoreOptionsFromEnv } from '../src/imagestore';
 import { createVmflowWorker } from './worker';
 
 async function main(): Promise<void> {
@@ -21,6 +23,11 @@ async function main(): Promise<void> {
   if (added.length) log.info({ added }, 'registered search attributes');
   const keyring = loadKeyring(config, log);
   const db = await connectDatabase(config.mongodbTarget);
+  // Schedules (deleteVm removes a VM's backup schedule) are managed through a client connection.
+  const temporal = await connectTemporalClient(config.temporalTarget, config.temporalNamespace, keyring);
+  // Same token and signing secret as the image store process (env, or the dev secrets file both read).
+  const store = imageStoreOptionsFromEnv().options;
+  const storeUrl = config.imageStoreUrl ?? `http://127.0.0.1:${config.imageStorePort}`;
   const connection = await NativeConnection.connect({ address: config.temporalTarget });
   const worker = await createVmflowWorker({
     connection,
@@ -33,12 +40,19 @@ async function main(): Promise<void> {
       cloudAccounts: new CloudAccountResolver({ db, keyring, logger: log }),
       timing: { pollIntervalMs: config.activityPollIntervalMs },
       openstack: { network: config.openstackNetwork },
+      temporalClient: temporal.client,
+      imageStore: {
+        client: new ImageStoreClient({ baseUrl: storeUrl, serviceToken: store.serviceToken }),
+        publicBaseUrl: config.imageStorePublicUrl ?? storeUrl,
+        signingSecret: store.signingSecret,
+      },
     },
   });
   log.info({ taskQueue: config.temporalTaskQueue, temporal: config.temporalTarget }, 'worker polling');
   // Worker.run() resolves after SIGINT/SIGTERM once in-flight tasks are done (Runtime's shutdown signals).
   await worker.run();
   await connection.close();
+  await temporal.close();
   await db.close();
   log.info('worker stopped');
 }

@@ -134,7 +134,9 @@ export async function updateVm(input: UpdateVmInput): Promise<VmOperationResult>
       const rendered = await store.renderOpenStackVm({ vmId: input.vmId, ownerId: input.ownerId, requirements: input.requirements });
       const handle = { accountId: placement0.accountId, stackName: placement0.stackName!, stackId: placement0.stackId! };
       progress.start('update', `Heat stack ${handle.stackName}`);
-      await cloudCall.osUpdateStack({ ...handle, template: rendered.template, parameters: rendered.parameters });
+      // PATCH keeps parameters left out: the image stays what it is (a restore may have set a backup image).
+      const { image: _image, ...parameters } = rendered.parameters;
+      await cloudCall.osUpdateStack({ ...handle, template: rendered.template, parameters });
       progress.start('wait', 'stack UPDATE_IN_PROGRESS');
       await statusPoll.osAwaitStack({ ...handle, action: 'UPDATE' });
       progress.start('read-back');
@@ -168,6 +170,8 @@ export async function deleteVm(input: DeleteVmInput): Promise<VmOperationResult>
   const name = cloudResourceName(input.vmId);
   try {
     await store.setVmState({ vmId: input.vmId, to: 'deleting', reason: 'delete requested' });
+    progress.start('stop-backups');
+    await store.removeBackupSchedule({ vmId: input.vmId });
     progress.start('delete');
     if (vm.cloud === 'openstack') {
       const gone = await cloudCall.osDeleteStack({ accountId: vm.accountId, stackName: name, stackId: vm.placement?.stackId });
@@ -178,6 +182,8 @@ export async function deleteVm(input: DeleteVmInput): Promise<VmOperationResult>
       progress.start('wait-gone');
       if (gone.csVmId) await statusPoll.csAwaitVm({ accountId: vm.accountId, csVmId: gone.csVmId, target: 'Gone' });
     }
+    progress.start('remove-backups');
+    await removeBackups(input.vmId);
     progress.start('persist');
     await store.setVmState({ vmId: input.vmId, to: 'deleted', reason: 'deleted', placement: null });
     progress.complete();
@@ -189,3 +195,16 @@ export async function deleteVm(input: DeleteVmInput): Promise<VmOperationResult>
   }
 }
 
+
+/** Deletes the VM's standbys and every backup image, template and store copy (nothing is leaked). */
+async function removeBackups(vmId: string): Promise<void> {
+  const left = await store.allBackupArtifacts({ vmId });
+  if (left.baseStandby) await statusPoll.osDeleteServer(left.baseStandby);
+  if (left.backupCloudStandby) await statusPoll.csDestroyStandby(left.backupCloudStandby);
+  for (const c of left.candidates) {
+    if (c.imageId && c.imageAccountId) await cloudCall.osDeleteImage({ accountId: c.imageAccountId, imageId: c.imageId });
+    if (c.templateId && c.templateAccountId) await cloudCall.csDeleteTemplate({ accountId: c.templateAccountId, templateId: c.templateId });
+    if (c.storeKey) await cloudCall.storeDeleteImage({ key: c.storeKey });
+    await store.retireBackup({ backupId: c.backupId });
+  }
+}

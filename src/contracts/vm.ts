@@ -21,7 +21,7 @@ export type VmState = 'creating' | 'active' | 'updating' | 'deleting' | 'deleted
 
 export const CREATE_VM_STEPS = ['render', 'create', 'wait', 'read-back', 'persist'] as const;
 export const UPDATE_VM_STEPS = ['render', 'update', 'wait', 'read-back', 'persist'] as const;
-export const DELETE_VM_STEPS = ['delete', 'wait-gone', 'persist'] as const;
+export const DELETE_VM_STEPS = ['stop-backups', 'delete', 'wait-gone', 'remove-backups', 'persist'] as const;
 
 export interface VmAddress {
   network: string;

@@ -52,17 +52,17 @@ export async function startTestWorker(opts: { deps?: Partial<ActivityDeps>; task
   const taskQueue = opts.taskQueue ?? uniqueTaskQueue();
   const db = await connectDatabase(stack.mongoUri);
   const nativeConnection = await NativeConnection.connect({ address: stack.temporalAddress });
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const client = new Client({ connection, namespace: stack.namespace, dataConverter: createDataConverter(keyring) });
   const worker = await createVmflowWorker({
     connection: nativeConnection,
     namespace: stack.namespace,
     taskQueue,
     workflowBundle: await workflowBundle(),
     keyring,
-    deps: { db, logger, cloudAccounts: new CloudAccountResolver({ db, keyring, logger }), ...opts.deps },
+    deps: { db, logger, cloudAccounts: new CloudAccountResolver({ db, keyring, logger }), temporalClient: client, ...opts.deps },
   });
   const running = worker.run();
-  const connection = await Connection.connect({ address: stack.temporalAddress });
-  const client = new Client({ connection, namespace: stack.namespace, dataConverter: createDataConverter(keyring) });
   return {
     worker,
     taskQueue,

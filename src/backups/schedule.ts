@@ -1,0 +1,86 @@
+/**
+ * One Temporal Schedule per VM (ID `vm-backup:<vmId>`) runs backupVm. Overlap SKIP (a long backup
+ * is never doubled), a one-minute catch-up window (a worker or server that was down does not set
+ * off a storm of missed runs), and jitter of up to 10 % of the period (at most 5 minutes) so that
+ * thousands of VMs with the same period do not fire at the same instant.
+ */
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleSpec } from '@temporalio/client';
+import { BACKUP_WORKFLOW, backupScheduleId, type BackupInput, type BackupPolicy } from '../contracts/backup';
+import { vmSearchAttributes } from '../vms/search';
+
+export interface BackupScheduleTarget {
+  vmId: string;
+  ownerId: string;
+  taskQueue: string;
+}
+
+export function scheduleSpec(policy: Pick<BackupPolicy, 'intervalSeconds' | 'cron'>): ScheduleSpec {
+  if (policy.cron) return { cronExpressions: [policy.cron], jitter: 60_000 };
+  const every = Math.max(1, policy.intervalSeconds ?? 3600);
+  const jitterMs = Math.min(every * 100, 300_000); // 10 % of the period, in ms, capped at 5 min
+  return { intervals: [{ every: every * 1000 }], ...(jitterMs >= 1 ? { jitter: jitterMs } : {}) };
+}
+
+function action(t: BackupScheduleTarget) {
+  const input: BackupInput = { vmId: t.vmId, ownerId: t.ownerId, trigger: 'schedule' };
+  return {
+    type: 'startWorkflow' as const,
+    workflowType: BACKUP_WORKFLOW,
+    workflowId: backupScheduleId(t.vmId),
+    taskQueue: t.taskQueue,
+    args: [input],
+    typedSearchAttributes: vmSearchAttributes(t.ownerId, t.vmId, 'openstack'),
+    memo: { ownerId: t.ownerId, vmId: t.vmId },
+  };
+}
+
+/** Creates the schedule, or brings an existing one in line with the policy (idempotent). */
+export async function upsertBackupSchedule(client: Client, t: BackupScheduleTarget, policy: BackupPolicy): Promise<void> {
+  const scheduleId = backupScheduleId(t.vmId);
+  try {
+    await client.schedule.create({
+      scheduleId,
+      spec: scheduleSpec(policy),
+      action: action(t),
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute', pauseOnFailure: false },
+      state: { paused: policy.paused, note: policy.paused ? 'paused by the owner' : undefined },
+      memo: { ownerId: t.ownerId, vmId: t.vmId },
+    });
+    return;
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+  }
+  const handle = client.schedule.getHandle(scheduleId);
+  await handle.update((prev) => ({ ...prev, spec: scheduleSpec(policy), action: action(t), policies: { ...prev.policies, overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 60_000 } }));
+  const desc = await handle.describe();
+  if (policy.paused && !desc.state.paused) await handle.pause('paused by the owner');
+  if (!policy.paused && desc.state.paused) await handle.unpause('resumed by the owner');
+}
+
+/** Idempotent: a schedule that does not exist is fine. */
+export async function deleteBackupSchedule(client: Client, vmId: string): Promise<boolean> {
+  try {
+    await client.schedule.getHandle(backupScheduleId(vmId)).delete();
+    return true;
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) return false;
+    throw err;
+  }
+}
+
+export async function describeBackupSchedule(client: Client, vmId: string) {
+  try {
+    const d = await client.schedule.getHandle(backupScheduleId(vmId)).describe();
+    return {
+      scheduleId: d.scheduleId,
+      paused: d.state.paused,
+      nextRuns: d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()),
+      recentRuns: d.info.recentActions.slice(-5).map((a) => ({ scheduledAt: a.scheduledAt.toISOString(), workflowId: a.action.workflow.workflowId })),
+      runs: d.info.numActionsTaken,
+      skippedOverlaps: d.info.numActionsSkippedOverlap,
+    };
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * backupVm (UC-008), run by the VM's Temporal Schedule or by hand. A task graph in the Mistral
+ * reverse-workflow style of the source documents:
+ *
+ *   snapshot → await-image → record-metadata ─┬─ base-standby
+ *                                              └─ export → register-template → await-template → backup-cloud-standby
+ *
+ * then retention and the backup record. A failed branch leaves the other branch's result usable
+ * (the record says `partial`) and is simply tried again on the next run. Every cloud object is
+ * named after the VM and backup id, so a retried or replayed step finds what it made before.
+ */
+import { ApplicationFailure, CancellationScope, log, proxyActivities, uuid4 } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  BACKUP_TASKS,
+  backupImageName,
+  backupStoreKey,
+  backupTemplateName,
+  standbyName,
+  type BackupInput,
+  type BackupResult,
+  type BackupStatus,
+  type RestoreInput,
+} from '../src/contracts/backup';
+import { Progress } from './lib/progress';
+import { describeError, runTaskGraph, type TaskSpec } from './lib/task-graph';
+
+const NON_RETRYABLE = ['NoBackup', 'NotRestorable', 'StackFailed', 'BadRequest', 'Unauthorized', 'Forbidden', 'NotFound', 'QuotaExceeded', 'ImageFailed', 'TemplateDownloadFailed', 'AsyncJobFailed', 'Misconfigured', 'VmNotFound'];
+
+/** One cloud API call, retried with back-off for up to 30 minutes. */
+const cloudCall = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  scheduleToCloseTimeout: '30 minutes',
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '20 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Waiting for the cloud (image active, template downloaded, standby stopped): heartbeating. */
+const statusPoll = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Copying image bytes: long, heartbeating with bytes copied. */
+const longTransfer = proxyActivities<Activities>({
+  startToCloseTimeout: '6 hours',
+  heartbeatTimeout: '60 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+const store = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '10 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** How long a CloudStack download URL for an image stays valid. */
+const TEMPLATE_URL_TTL_SECONDS = 6 * 3600;
+
+export async function backupVm(input: BackupInput): Promise<BackupResult> {
+  const progress = new Progress('backupVm', [...BACKUP_TASKS, 'retention', 'persist']);
+  const backupId = uuid4();
+  const plan = await store.backupPlan({ vmId: input.vmId, trigger: input.trigger });
+  if (!plan.ok) {
+    progress.complete();
+    return { backupId, status: 'skipped', reason: plan.reason };
+  }
+  const { targets } = plan.policy;
+  const now = () => new Date().toISOString();
+  const imageName = backupImageName(input.vmId, backupId);
+
+  const tasks: TaskSpec<null>[] = [
+    {
+      name: 'snapshot',
+      run: () => cloudCall.osSnapshotServer({ accountId: plan.accountId, serverId: plan.serverId, imageName, metadata: { vmflow_vm_id: input.vmId, vmflow_backup_id: backupId } }),
+    },
+    {
+      name: 'await-image',
+      requires: ['snapshot'],
+      run: (_, r) => statusPoll.osAwaitImage({ accountId: plan.accountId, imageId: (r.snapshot as { imageId: string }).imageId }),
+    },
+    {
+      name: 'record-metadata',
+      requires: ['await-image'],
+      run: async (_, r) => {
+        const imageId = (r.snapshot as { imageId: string }).imageId;
+        const img = r['await-image'] as { size: number; checksum: string; osHashAlgo?: string; osHashValue?: string };
+        const image = { id: imageId, name: imageName, size: img.size, checksum: img.checksum, osHashAlgo: img.osHashAlgo, osHashValue: img.osHashValue };
+        await store.updateBackupRecord({ backupId, set: { image } });
+        return image;
+      },
+    },
+  ];
+  if (targets.baseStandby) {
+    tasks.push({
+      name: 'base-standby',
+      requires: ['record-metadata'],
+      run: async (_, r) => {
+        const image = r['record-metadata'] as { id: string };
+        const name = standbyName(input.vmId);
+        const made = await statusPoll.osEnsureStandby({ accountId: plan.accountId, name, imageId: image.id, flavorName: plan.flavorName, networkName: plan.networkName });
+        await store.updateBackupRecord({ backupId, set: { baseStandby: { accountId: plan.accountId, serverId: made.serverId, name } } });
+        return made;
+      },
+    });
+  }
+  if (targets.backupCloudStandby && plan.backupAccountId) {
+    const key = backupStoreKey(input.vmId, backupId);
+    const templateName = backupTemplateName(input.vmId, backupId);
+    tasks.push(
+      {
+        name: 'export',
+        requires: ['record-metadata'],
+        run: async (_, r) => {
+          const image = r['record-metadata'] as { id: string; checksum: string };
+          const copied = await longTransfer.exportImageToStore({ accountId: plan.accountId, imageId: image.id, storeKey: key, expectedMd5: image.checksum });
+          await store.updateBackupRecord({ backupId, set: { store: { key: copied.key, size: copied.size, sha256: copied.sha256, md5: copied.md5 } } });
+          return copied;
+        },
+      },
+      {
+        name: 'register-template',
+        requires: ['export'],
+        run: (_, r) =>
+          cloudCall.csRegisterTemplateFromStore({
+            accountId: plan.backupAccountId,
+            templateName,
+            storeKey: key,
+            ttlSeconds: TEMPLATE_URL_TTL_SECONDS,
+            checksum: (r.export as { md5: string }).md5,
+          }),
+      },
+      {
+        name: 'await-template',
+        requires: ['register-template'],
+        run: async (_, r) => {
+          const templateId = (r['register-template'] as { templateId: string }).templateId;
+          const done = await statusPoll.csAwaitTemplate({ accountId: plan.backupAccountId, templateId });
+          await store.updateBackupRecord({ backupId, set: { template: { accountId: plan.backupAccountId, id: templateId, name: templateName, size: done.size } } });
+          return { templateId };
+        },
+      },
+      {
+        name: 'backup-cloud-standby',
+        requires: ['await-template'],
+        run: async (_, r) => {
+          const templateId = (r['await-template'] as { templateId: string }).templateId;
+          const name = standbyName(input.vmId);
+          const made = await statusPoll.csEnsureStandby({ accountId: plan.backupAccountId, name, templateId, serviceOfferingName: plan.serviceOfferingName });
+          await store.updateBackupRecord({ backupId, set: { backupCloudStandby: { accountId: plan.backupAccountId, csVmId: made.csVmId, name } } });
+          return made;
+        },
+      },
+    );
+  }
+
+  await store.startBackupRecord({
+    backupId,
+    vmId: input.vmId,
+    ownerId: input.ownerId,
+    trigger: input.trigger,
+    source: { accountId: plan.accountId, serverId: plan.serverId, size: plan.size, os: plan.os },
+    tasks: tasks.map((t) => ({ name: t.name, state: 'pending', requires: t.requires ?? [] })),
+  });
+
+  const graph = await runTaskGraph(tasks, null, { onChange: (s) => progress.tasks(s), now });
+  const imageMade = graph.statuses.find((s) => s.name === 'record-metadata')?.state === 'succeeded';
+  const status: BackupStatus = graph.ok ? 'succeeded' : imageMade ? 'partial' : 'failed';
+  const reason = graph.failures.map((f) => `${f.task}: ${f.error}`).join('; ') || undefined;
+  if (reason) progress.error(reason);
+
+  progress.start('retention');
+  const retired = await applyRetention(input.vmId, plan.policy.retention);
+
+  progress.start('persist');
+  await store.updateBackupRecord({ backupId, set: { status, ...(reason ? { reason } : {}), tasks: graph.statuses, finishedAt: now() } });
+  progress.complete();
+  log.info('backup finished', { vmId: input.vmId, backupId, status, retired });
+  return { backupId, status, ...(reason ? { reason } : {}) };
+}
+
+/** Deletes the cloud objects of backups beyond the newest `keep` good ones; a failed delete is retried next run. */
+async function applyRetention(vmId: string, keep: number): Promise<number> {
+  const candidates = await store.retentionCandidates({ vmId, keep });
+  let retired = 0;
+  for (const c of candidates) {
+    try {
+      if (c.imageId && c.imageAccountId) await cloudCall.osDeleteImage({ accountId: c.imageAccountId, imageId: c.imageId });
+      if (c.templateId && c.templateAccountId) await cloudCall.csDeleteTemplate({ accountId: c.templateAccountId, templateId: c.templateId });
+      if (c.storeKey) await cloudCall.storeDeleteImage({ key: c.storeKey });
+      await store.retireBackup({ backupId: c.backupId });
+      retired += 1;
+    } catch (err) {
+      log.warn('retention could not retire a backup; the next run tries again', { backupId: c.backupId, error: describeError(err) });
+    }
+  }
+  return retired;
+}
+
+/**
+ * restoreVm (the seed's first disaster scenario: the VM itself broke): rebuilds the VM in the base
+ * cloud from a backup image by updating its Heat stack's `image` parameter; Heat replaces the
+ * server, keeping the port (and so the addresses).
+ */
+export async function restoreVm(input: RestoreInput): Promise<BackupResult> {
+  const progress = new Progress('restoreVm', ['choose-backup', 'update', 'wait', 'read-back', 'persist']);
+  const vm = await store.getVm({ vmId: input.vmId });
+  const placement0 = vm.placement;
+  if (!placement0 || placement0.cloud !== 'openstack' || !placement0.stackId || !placement0.stackName) {
+    throw ApplicationFailure.nonRetryable('only VMs running in the base cloud (OpenStack) can be restored from a backup', 'NotRestorable');
+  }
+  progress.start('choose-backup');
+  const chosen = await store.restorePlan({ vmId: input.vmId, backupId: input.backupId });
+  const handle = { accountId: placement0.accountId, stackName: placement0.stackName, stackId: placement0.stackId };
+  try {
+    await store.setVmState({ vmId: input.vmId, to: 'updating', reason: `restore from backup ${chosen.backupId}` });
+    progress.start('update', `image ${chosen.imageName}`);
+    await cloudCall.osUpdateStack({ ...handle, parameters: { image: chosen.imageId } });
+    progress.start('wait', 'stack UPDATE_IN_PROGRESS');
+    await statusPoll.osAwaitStack({ ...handle, action: 'UPDATE' });
+    progress.start('read-back');
+    const placement = await cloudCall.osReadServer(handle);
+    progress.start('persist');
+    await store.setVmState({ vmId: input.vmId, to: 'active', reason: `restored from backup ${chosen.backupId} (taken ${chosen.takenAt})`, placement, lastError: null });
+    progress.complete();
+    return { backupId: chosen.backupId, status: 'succeeded' };
+  } catch (err) {
+    progress.fail(err);
+    await CancellationScope.nonCancellable(() =>
+      store.setVmState({ vmId: input.vmId, to: 'failed', reason: `restore from backup ${chosen.backupId} failed`, lastError: describeError(err) }),
+    );
+    throw err;
+  }
+}
