@@ -722,10 +722,12 @@ export function toOpenApiPath(expressPath: string): string {
 
 /**
  * Every (method, path) the app routes, mounted routers included. Express 5's layers keep no path
- * regexp, so the mount prefixes come from Router#listRoutes() (router ≥ 2.3, the version Express 5.2+
- * installs), which gives each layer's path as registered plus the mounted router to recurse into.
- * That beats tagging routers or a table of mounts: a router mounted later is found without anyone
- * remembering to register it. Automatic HEAD (from GET) is left out; plain middleware is not a route.
+ * regexp, so the mount prefixes come from Router#listRoutes() — public API of the `router` package
+ * since 2.3 (the lockfile's version) — which gives each layer's path as registered plus the mounted
+ * router to recurse into. That beats tagging routers or a table of mounts: a router mounted later is
+ * found without anyone remembering to register it. An older router (Express asks for ^2.2) fails
+ * loudly here rather than listing nothing. Automatic HEAD (from GET) is left out; plain middleware is
+ * not a route.
  */
 export function listExpressRoutes(app: Express): ServedRoute[] {
   const out = new Map<string, ServedRoute>();
