@@ -11,6 +11,7 @@ import type { TaskProgress } from '../src/contracts/progress';
 import { backupModel, backupPolicyModel, type BackupRecord } from '../src/backups/model';
 import { vmModel } from '../src/vms/model';
 import { deleteBackupSchedule } from '../src/backups/schedule';
+import { OPERATOR_ACCOUNT_IDS } from '../src/cloud-accounts/types';
 import type { ActivityDeps } from './deps';
 
 export interface BackupPlan {
@@ -59,7 +60,8 @@ export function createBackupStoreActivities(deps: ActivityDeps) {
         flavorName: size?.openstack.flavorName ?? 'm1.small',
         networkName: deps.openstack?.network ?? 'private',
         serviceOfferingName: size?.cloudstack.serviceOfferingName ?? 'Small Instance',
-        backupAccountId: policy?.backupAccountId ?? '',
+        // Without a policy (a backup run by hand), standbys go to the operator's CloudStack account.
+        backupAccountId: policy?.backupAccountId ?? OPERATOR_ACCOUNT_IDS.cloudstack,
         policy: policy
           ? { intervalSeconds: policy.intervalSeconds, cron: policy.cron, retention: policy.retention, targets: { baseStandby: !!policy.targets?.baseStandby, backupCloudStandby: !!policy.targets?.backupCloudStandby }, paused: policy.paused }
           : { retention: 3, targets: { baseStandby: true, backupCloudStandby: true }, paused: false },
@@ -89,9 +91,9 @@ export function createBackupStoreActivities(deps: ActivityDeps) {
 
     /**
      * Backups beyond the newest `keep` good ones (good = it has an image). The newest good backup
-     * is never a candidate, whatever `keep` says; running backups are never candidates.
+     * is never a candidate, whatever `keep` says; other running backups are never candidates.
      */
-    async retentionCandidates(input: { vmId: string; keep: number }): Promise<RetentionCandidate[]> {
+    async retentionCandidates(input: { vmId: string; keep: number; currentBackupId?: string }): Promise<RetentionCandidate[]> {
       const docs = await backupModel(deps.db).find({ vmId: input.vmId, retiredAt: { $exists: false } }).sort({ startedAt: -1 }).lean();
       const keep = Math.max(1, input.keep);
       // The standbys were made from these backups' image/template: keep what they stand on.
@@ -100,7 +102,8 @@ export function createBackupStoreActivities(deps: ActivityDeps) {
       let good = 0;
       const out: RetentionCandidate[] = [];
       for (const d of docs) {
-        if (d.status === 'running') continue;
+        // Another run still going is left alone; the run asking counts as one of the newest.
+        if (d.status === 'running' && d._id !== input.currentBackupId) continue;
         if (d._id === baseStandbySource || d._id === backupCloudStandbySource) {
           if (d.image) good += 1;
           continue;

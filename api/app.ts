@@ -24,6 +24,8 @@ import { CODEC_ENDPOINT_PATH, codecRouter } from './routes/codec';
 import { catalogRoutes } from './routes/catalog';
 import { openApiRoute } from './openapi';
 import { vmRoutes } from './routes/vms';
+import { backupRoutes } from './routes/backups';
+import { BackupService } from '../src/backups/service';
 import { loadCatalog } from '../src/catalog/load';
 import { OPERATOR_ACCOUNT_IDS } from '../src/cloud-accounts/types';
 import { VmService } from '../src/vms/service';
@@ -113,7 +115,20 @@ export function createApp(deps: ApiDeps): Express {
   v1.use('/auth', authRouter(accounts, deps.config));
   v1.use('/cloud-accounts', cloudAccountsRouter(cloudAccounts, resolver));
   v1.use(catalogRoutes(() => catalog, vms, deps.config.openstackNetwork));
-  v1.use(vmRoutes(vms));
+  const backups = new BackupService({
+    db: deps.db,
+    temporal: deps.temporal.client,
+    taskQueue: deps.config.temporalTaskQueue,
+    vms,
+    minIntervalSeconds: deps.config.backupMinIntervalSeconds,
+    defaultBackupAccountId: OPERATOR_ACCOUNT_IDS.cloudstack,
+    findAccount: async (id, userId) => {
+      const a = await cloudAccounts.findVisible(id, userId);
+      return a ? { id: a._id, kind: a.kind } : undefined;
+    },
+  });
+  v1.use(vmRoutes(vms, backups));
+  v1.use(backupRoutes(backups));
 
   app.use((req, _res, next) => next(AppError.notFound(`route ${req.method} ${req.path}`)));
   app.use(errorHandler);

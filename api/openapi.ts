@@ -16,6 +16,7 @@
  * 401 and the security requirement (unless `auth: 'public'`), 400/413 for a JSON body, and the
  * error body, X-Request-Id and Retry-After headers on every error answer.
  */
+import { backupPolicySchema } from '../src/backups/service';
 import type { Express, RequestHandler } from 'express';
 import { z } from 'zod';
 import { loginSchema, signupSchema, withdrawSchema } from '../src/accounts/rules';
@@ -348,6 +349,56 @@ const SCHEMAS = {
     },
     ['kind', 'status', 'step', 'steps', 'stepsDone', 'updatedAt'],
   ),
+
+  BackupPolicyRequest: { ...fromZod(backupPolicySchema(1)), description: 'A backup period (exactly one of intervalSeconds and cron, UTC), how many backups to keep, and where standbys go. The shortest period allowed is VMFLOW_BACKUP_MIN_INTERVAL_SECONDS.' },
+  BackupPolicyPatch: { type: 'object', description: 'Some fields of BackupPolicyRequest; a new period replaces the other kind.', additionalProperties: true },
+  BackupPolicy: object(
+    {
+      intervalSeconds: { type: 'integer' },
+      cron: str(),
+      retention: { type: 'integer', description: 'The newest N good backups are kept.' },
+      targets: object({ baseStandby: { type: 'boolean' }, backupCloudStandby: { type: 'boolean' } }),
+      paused: { type: 'boolean' },
+      backupAccountId: str('The CloudStack account that holds the backup-cloud standby.'),
+      schedule: object({
+        scheduleId: str(),
+        paused: { type: 'boolean' },
+        nextRuns: arrayOf(dateTime()),
+        recentRuns: arrayOf(object({ scheduledAt: dateTime(), workflowId: str() })),
+        runs: { type: 'integer' },
+        skippedOverlaps: { type: 'integer' },
+      }),
+    },
+    ['retention', 'targets', 'paused', 'backupAccountId'],
+  ),
+  Backup: object(
+    {
+      id: str(),
+      vmId: str(),
+      workflowId: str(),
+      trigger: { enum: ['schedule', 'manual'] },
+      status: { enum: ['running', 'succeeded', 'partial', 'failed', 'skipped'] },
+      reason: str('Why a task failed (partial or failed).'),
+      startedAt: dateTime(),
+      finishedAt: dateTime(),
+      image: object({ id: str(), name: str(), size: { type: 'integer' }, checksum: str('MD5, as Glance reports it.'), osHashAlgo: str(), osHashValue: str() }),
+      store: object({ size: { type: 'integer' }, sha256: str(), md5: str() }),
+      template: object({ id: str(), name: str(), size: { type: 'integer' } }),
+      baseStandby: object({ serverId: str(), name: str() }),
+      backupCloudStandby: object({ csVmId: str(), name: str() }),
+      tasks: arrayOf({ type: 'object' }, 'Each task of the backup graph and its state.'),
+      retiredAt: dateTime(),
+    },
+    ['id', 'vmId', 'workflowId', 'trigger', 'status', 'startedAt', 'tasks'],
+  ),
+  BackupList: object({ backups: arrayOf(ref('Backup'), 'Newest first.') }),
+  WorkflowAccepted: object({
+    workflowId: str(),
+    started: { type: 'boolean' },
+    status: str('Path of the workflow’s status (GET /api/v1/workflows/{id}).'),
+    temporalUiUrl: str(undefined, { format: 'uri' }),
+  }, ['workflowId', 'status', 'temporalUiUrl']),
+  RestoreRequest: object({ backupId: str('Default: the newest backup with an image.') }),
 } satisfies Record<string, JsonSchema>;
 
 export type SchemaName = keyof typeof SCHEMAS;
@@ -594,6 +645,15 @@ export const ROUTES: RouteDoc[] = [
     responses: { 202: json('VmAccepted', 'the delete workflow started or joined', LOCATION) },
     errors: { 400: 'invalid id', 404: 'no such VM, or another member’s', 409: 'vm_deleted, or vm_busy: the VM is being created or updated' },
   },
+  // Backups (api/routes/backups.ts)
+  { method: 'get', path: '/api/v1/vms/{id}/backup-policy', operationId: 'getBackupPolicy', tag: 'backups', summary: 'The VM’s backup policy and its schedule', params: { id: VM_ID }, responses: { 200: json('BackupPolicy', 'the policy') }, errors: { 400: 'invalid id', 404: 'no such VM or no policy' } },
+  { method: 'put', path: '/api/v1/vms/{id}/backup-policy', operationId: 'setBackupPolicy', tag: 'backups', summary: 'Set the backup policy (creates or updates the VM’s Temporal Schedule)', params: { id: VM_ID }, body: 'BackupPolicyRequest', responses: { 200: json('BackupPolicy', 'the policy') }, errors: { 400: 'validation_failed: names the bad field', 404: 'no such VM, or another member’s', 409: 'not_backupable: the VM runs in CloudStack; vm_deleted' } },
+  { method: 'patch', path: '/api/v1/vms/{id}/backup-policy', operationId: 'patchBackupPolicy', tag: 'backups', summary: 'Change some fields of the backup policy', params: { id: VM_ID }, body: 'BackupPolicyPatch', responses: { 200: json('BackupPolicy', 'the policy') }, errors: { 400: 'validation_failed: names the bad field', 404: 'no such VM, or another member’s', 409: 'not_backupable; vm_deleted' } },
+  { method: 'post', path: '/api/v1/vms/{id}/backup-policy/pause', operationId: 'pauseBackups', tag: 'backups', summary: 'Pause scheduled backups', params: { id: VM_ID }, responses: { 200: json('BackupPolicy', 'the policy') }, errors: { 400: 'validation_failed: no policy yet', 404: 'no such VM, or another member’s', 409: 'not_backupable; vm_deleted' } },
+  { method: 'post', path: '/api/v1/vms/{id}/backup-policy/resume', operationId: 'resumeBackups', tag: 'backups', summary: 'Resume scheduled backups', params: { id: VM_ID }, responses: { 200: json('BackupPolicy', 'the policy') }, errors: { 400: 'validation_failed: no policy yet', 404: 'no such VM, or another member’s', 409: 'not_backupable; vm_deleted' } },
+  { method: 'post', path: '/api/v1/vms/{id}/backups', operationId: 'runBackup', tag: 'backups', summary: 'Back the VM up now (starts the backupVm workflow)', params: { id: VM_ID }, responses: { 202: json('WorkflowAccepted', 'the backup workflow started', LOCATION) }, errors: { 400: 'invalid id', 404: 'no such VM, or another member’s', 409: 'not_backupable; vm_busy: the VM is not active' } },
+  { method: 'get', path: '/api/v1/vms/{id}/backups', operationId: 'listBackups', tag: 'backups', summary: 'The VM’s backups with each task’s outcome, sizes and checksums', params: { id: VM_ID }, responses: { 200: json('BackupList', 'the backups') }, errors: { 400: 'invalid id', 404: 'no such VM, or another member’s' } },
+  { method: 'post', path: '/api/v1/vms/{id}/restore', operationId: 'restoreVm', tag: 'backups', summary: 'Rebuild the VM in the base cloud from a backup (starts the restoreVm workflow)', params: { id: VM_ID }, headers: { 'Idempotency-Key': IDEMPOTENCY_KEY }, body: 'RestoreRequest', responses: { 202: json('WorkflowAccepted', 'the restore workflow started or joined', LOCATION) }, errors: { 400: 'validation_failed', 404: 'no such VM or backup', 409: 'no_backup, backup_unusable, not_backupable or vm_busy' } },
   {
     method: 'get',
     path: '/api/v1/workflows/{id}',
@@ -615,6 +675,7 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   catalog: 'What a VM can be made of, and the templates it renders to.',
   vms: 'VM lifecycle: each change runs as a Temporal workflow.',
   workflows: 'Status and progress of VM workflows.',
+  backups: 'Backup policies (a Temporal Schedule per VM), backups and restore.',
 };
 
 // ─── The document ───────────────────────────────────────────────────────────────────────────────

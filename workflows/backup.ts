@@ -44,7 +44,7 @@ const statusPoll = proxyActivities<Activities>({
 /** Copying image bytes: long, heartbeating with bytes copied. */
 const longTransfer = proxyActivities<Activities>({
   startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '60 seconds',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
@@ -134,7 +134,14 @@ export async function backupVm(input: BackupInput): Promise<BackupResult> {
         requires: ['register-template'],
         run: async (_, r) => {
           const templateId = (r['register-template'] as { templateId: string }).templateId;
-          const done = await statusPoll.csAwaitTemplate({ accountId: plan.backupAccountId, templateId });
+          let done: { size: number };
+          try {
+            done = await statusPoll.csAwaitTemplate({ accountId: plan.backupAccountId, templateId });
+          } catch (err) {
+            // A template whose download failed is useless: remove it now rather than leak it.
+            await cloudCall.csDeleteTemplate({ accountId: plan.backupAccountId, templateId, forced: true }).catch((e) => log.warn('could not delete a failed template', { templateId, error: describeError(e) }));
+            throw err;
+          }
           await store.updateBackupRecord({ backupId, set: { template: { accountId: plan.backupAccountId, id: templateId, name: templateName, size: done.size } } });
           return { templateId };
         },
@@ -169,7 +176,7 @@ export async function backupVm(input: BackupInput): Promise<BackupResult> {
   if (reason) progress.error(reason);
 
   progress.start('retention');
-  const retired = await applyRetention(input.vmId, plan.policy.retention);
+  const retired = await applyRetention(input.vmId, plan.policy.retention, backupId);
 
   progress.start('persist');
   await store.updateBackupRecord({ backupId, set: { status, ...(reason ? { reason } : {}), tasks: graph.statuses, finishedAt: now() } });
@@ -179,8 +186,8 @@ export async function backupVm(input: BackupInput): Promise<BackupResult> {
 }
 
 /** Deletes the cloud objects of backups beyond the newest `keep` good ones; a failed delete is retried next run. */
-async function applyRetention(vmId: string, keep: number): Promise<number> {
-  const candidates = await store.retentionCandidates({ vmId, keep });
+async function applyRetention(vmId: string, keep: number, currentBackupId: string): Promise<number> {
+  const candidates = await store.retentionCandidates({ vmId, keep, currentBackupId });
   let retired = 0;
   for (const c of candidates) {
     try {

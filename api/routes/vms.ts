@@ -6,6 +6,7 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { AppError, parseInput } from '../../src/errors';
 import type { StartedOperation, VmService } from '../../src/vms/service';
+import type { BackupService } from '../../src/backups/service';
 
 const idempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 const vmIdParam = z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, 'not a VM id');
@@ -30,16 +31,28 @@ function accepted(res: Response, op: StartedOperation, location: string): void {
     });
 }
 
-export function vmRoutes(vms: VmService): Router {
+export function vmRoutes(vms: VmService, backups?: BackupService): Router {
   const r = Router();
 
   r.post('/vms', async (req, res) => {
     const body = parseInput(z.record(z.string(), z.unknown(), { error: 'the body must be a JSON object' }), req.body ?? undefined);
-    const { accountId, ...requirements } = body;
+    const { accountId, backup, ...requirements } = body;
     if (accountId !== undefined && typeof accountId !== 'string') throw AppError.badRequest('accountId must be a string', [{ field: 'accountId', message: 'must be a string' }]);
     const keyHeader = req.header('idempotency-key');
     const key = keyHeader === undefined ? undefined : parseInput(idempotencyKey, keyHeader, 'Idempotency-Key header');
+    // A backup period given at create time (UC-008): checked before anything starts.
+    if (backup !== undefined) {
+      if (!backups) throw AppError.badRequest('backups are not available', [{ field: 'backup', message: 'not supported here' }]);
+      if (requirements.cloud !== 'openstack') throw AppError.badRequest('backups are taken of VMs in the base cloud (OpenStack)', [{ field: 'backup', message: 'only for cloud "openstack"' }]);
+      try {
+        backups.parsePolicy(backup);
+      } catch (err) {
+        if (err instanceof AppError && err.fields) throw AppError.badRequest(err.message, err.fields.map((f) => ({ field: `backup.${f.field}`, message: f.message })));
+        throw err;
+      }
+    }
     const op = await vms.create(userId(req), { requirements, accountId }, key);
+    if (backup !== undefined && backups) await backups.setPolicy(userId(req), op.vm.id, backup);
     accepted(res, op, `/api/v1/vms/${op.vm.id}`);
   });
 
