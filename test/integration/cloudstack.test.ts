@@ -255,6 +255,31 @@ describe('CloudStack client against the CloudStack simulator', function () {
       assert.equal((await client(sim.credentials, { expiresInSeconds: 0 }).listZones()).length, 1);
     });
 
+    it('when a request is encoded as CloudMonkey does (Go QueryEscape, + for spaces), then it verifies and the values arrive intact', async () => {
+      // cmk's NewAPIRequest: keys sorted, values url.QueryEscape'd (space → "+", only [A-Za-z0-9-_.~]
+      // left as is), HMAC over the lower-cased string with "+" → "%20", signature QueryEscape'd too.
+      const goQueryEscape = (v: string) =>
+        [...Buffer.from(v, 'utf8')]
+          .map((b) => {
+            const c = String.fromCharCode(b);
+            if (/[A-Za-z0-9\-_.~]/.test(c)) return c;
+            return b === 0x20 ? '+' : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+          })
+          .join('');
+      const vm = await deploy(demo, { startvm: false });
+      const displayname = "compat VM (ü) & co: a+b=c/d, 100%! 'q' [x] {y} @home #1 $5 ^_^ |";
+      const params: Record<string, string> = { command: 'updateVirtualMachine', id: vm.id, displayname, response: 'json', apiKey: sim.credentials.apiKey };
+      const query = Object.keys(params)
+        .sort()
+        .map((k) => `${k}=${goQueryEscape(params[k]!)}`)
+        .join('&');
+      const signature = crypto.createHmac('sha1', sim.credentials.secretKey).update(query.toLowerCase().replaceAll('+', '%20')).digest('base64');
+      const res = await request(`${sim.apiUrl}?${query}&signature=${goQueryEscape(signature)}`);
+      const body = (await res.body.json()) as { updatevirtualmachineresponse: { virtualmachine?: { displayname: string } } };
+      assert.equal(res.statusCode, 200, JSON.stringify(body));
+      assert.equal(body.updatevirtualmachineresponse.virtualmachine?.displayname, displayname);
+    });
+
     it('when parameters are sent as a POST form, then the signature verifies the same way', async () => {
       const signed = signedParams({ command: 'listTemplates', templatefilter: 'featured', name: 'Fedora 41' }, sim.credentials);
       const res = await request(sim.apiUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: encodeParams(signed) });
