@@ -9,6 +9,7 @@ import { createOpenStackVmActivities } from './vm-openstack';
 import { createCloudStackVmActivities } from './vm-cloudstack';
 import { createBackupActivities } from './backup';
 import { createBackupStoreActivities } from './backup-store';
+import { createDrMonitorActivities } from './dr-monitor';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCloudStackVmActivities(deps),
     ...createBackupActivities(deps),
     ...createBackupStoreActivities(deps),
+    ...createDrMonitorActivities(deps),
   };
 }
 

@@ -2,3 +2,4 @@
 export * from './system';
 export * from './vm';
 export * from './backup';
+export * from './dr-monitor';

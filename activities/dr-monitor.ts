@@ -1,0 +1,262 @@
+/**
+ * Activities of the per-account cloud monitor (UC-009, workflows/dr-monitor.ts).
+ *
+ * probeCloud is the whole check of one interval: the account's protected VMs from MongoDB, one
+ * Keystone call (the cached token validated, or a fresh one issued) and Nova's server list in
+ * pages of 1000 — one listing per interval for every VM of the account, never a call per VM. A
+ * cloud that fails, answers errors or hangs is the observation (`cloudOk: false` with a readable
+ * detail), not an activity failure; calls have short deadlines so a hung cloud reads as down
+ * within seconds. MongoDB errors do throw: without the protected set there is no observation.
+ *
+ * The protected set is defined in one place, protectedVmQuery(), until the DR module owns it.
+ */
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { getGlobalDispatcher, type Dispatcher } from 'undici';
+import { CloudAccountNotFoundError } from '../src/cloud-accounts/resolver';
+import { CloudApiError } from '../src/clouds/errors';
+import { ComputeClient, normalizeAuthUrl, OpenStackSession, type OpenStackCredentials } from '../src/clouds/openstack';
+import { send } from '../src/clouds/openstack/transport';
+import { DR_SIGNALS, drWorkflowId, type CloudHealthSignal } from '../src/contracts/dr';
+import { vmModel } from '../src/vms/model';
+import type { ActivityDeps } from './deps';
+
+/** Deadline of each cloud call of a probe: a cloud slower than this counts as down. */
+export const PROBE_CALL_TIMEOUT_MS = 5_000;
+/** Nova's default osapi_max_limit: larger pages are cut to it anyway. */
+export const SERVER_PAGE_SIZE = 1000;
+/** Status of a protected VM whose server is not in the account's server list. */
+export const MISSING_STATUS = 'MISSING';
+/** Collection of DR protections: `_id` = vmId, `enabled: true` while the VM is protected. */
+export const DR_PROTECTIONS_COLLECTION = 'dr_protections';
+/** DR workflows signalled at once when the whole cloud changes health. */
+const SIGNAL_CONCURRENCY = 50;
+/** `$in` lists sent to MongoDB at once. */
+const ID_CHUNK = 1000;
+
+/**
+ * Which VMs the monitor of an OpenStack account watches: active VMs placed on that account whose
+ * DR protection is enabled. Kept in one function so the DR module can narrow it (e.g. to its own
+ * protection records) without touching the probe.
+ */
+export function protectedVmQuery(accountId: string): { vms: Record<string, unknown>; protections: Record<string, unknown> } {
+  return {
+    vms: { 'placement.cloud': 'openstack', 'placement.accountId': accountId, 'placement.serverId': { $exists: true }, state: 'active' },
+    protections: { enabled: true },
+  };
+}
+
+export interface ProtectedVm {
+  vmId: string;
+  serverId: string;
+}
+
+export interface ProbeCloudInput {
+  accountId: string;
+  /** VMs the monitor keeps counters for: the probe says which of them are still protected. */
+  trackedVmIds?: string[];
+}
+
+export interface CloudProbe {
+  accountId: string;
+  /** When the server list was read (the time of this check). */
+  checkedAt: string;
+  cloudOk: boolean;
+  /** "ok", or what failed: "Nova: HTTP 503 on GET /compute/v2.1/servers/detail". */
+  cloudDetail: string;
+  /** vmId → status of protected VMs whose server is not ACTIVE (MISSING when not listed). */
+  unhealthy: Record<string, string>;
+  /** Tracked or unhealthy VMs that are protected now (see workflows/lib/health.ts). */
+  checkedVmIds: string[];
+  protectedCount: number;
+  serversListed: number;
+  /** HTTP calls this probe made to the cloud (Keystone + Nova pages). */
+  apiCalls: number;
+  elapsedMs: number;
+  dbMs: number;
+}
+
+export interface SignalCloudHealthResult {
+  protectedCount: number;
+  signalled: number;
+  /** DR workflows that are not running (ended or never started): nothing to tell. */
+  notRunning: number;
+}
+
+/** Counts every HTTP request made through the dispatcher it wraps. */
+function countingDispatcher(base: Dispatcher, counter: { calls: number }): Dispatcher {
+  return base.compose((dispatch) => (opts, handler) => {
+    counter.calls++;
+    return dispatch(opts, handler);
+  });
+}
+
+/** "Nova: HTTP 503 on GET /compute/v2.1/servers/detail", "Keystone: unreachable (ECONNREFUSED)". */
+export function describeCloudFailure(stage: string, err: unknown): string {
+  if (err instanceof CloudApiError) {
+    let path = err.url;
+    try {
+      path = new URL(err.url).pathname;
+    } catch {
+      // not a URL (catalog lookups): keep as is
+    }
+    const what =
+      err.status !== undefined
+        ? `HTTP ${err.status}`
+        : err.kind === 'Timeout'
+          ? 'no answer in time'
+          : err.kind === 'Network'
+            ? `unreachable (${err.message.split(': ').pop()})`
+            : err.kind === 'BadRequest' && err.method === 'CATALOG'
+              ? err.message
+              : err.kind;
+    return `${stage}: ${what} on ${err.method} ${path}`;
+  }
+  return `${stage}: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+/** Keystone's own check of a token (GET /v3/auth/tokens): true if valid, false if it was revoked or expired. */
+async function tokenStillValid(c: OpenStackCredentials, token: string, o: { dispatcher: Dispatcher; timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
+  const result = await send({
+    method: 'GET',
+    url: `${normalizeAuthUrl(c.authUrl)}/auth/tokens?nocatalog`,
+    headers: { accept: 'application/json', 'user-agent': 'vmflow-monitor', 'x-auth-token': token, 'x-subject-token': token },
+    expected: [200],
+    timeoutMs: o.timeoutMs,
+    signal: o.signal,
+    dispatcher: o.dispatcher,
+  });
+  if (result.ok) return true;
+  if (result.error.status === 401 || result.error.status === 404) return false;
+  throw result.error;
+}
+
+export async function loadProtectedVms(db: ActivityDeps['db'], accountId: string): Promise<ProtectedVm[]> {
+  const q = protectedVmQuery(accountId);
+  const docs = await vmModel(db).find(q.vms, { _id: 1, 'placement.serverId': 1 }).lean<Array<{ _id: string; placement?: { serverId?: string } }>>();
+  const placed = new Map<string, string>();
+  for (const d of docs) if (d.placement?.serverId) placed.set(d._id, d.placement.serverId);
+  const ids = [...placed.keys()];
+  const protectedIds = new Set<string>();
+  const protections = db.collection(DR_PROTECTIONS_COLLECTION);
+  for (let i = 0; i < ids.length; i += ID_CHUNK) {
+    const chunk = ids.slice(i, i + ID_CHUNK);
+    const found = await protections.find({ ...q.protections, _id: { $in: chunk } } as never, { projection: { _id: 1 } }).toArray();
+    for (const p of found) protectedIds.add(String(p._id));
+  }
+  return ids.filter((id) => protectedIds.has(id)).sort().map((vmId) => ({ vmId, serverId: placed.get(vmId)! }));
+}
+
+function accounts(deps: ActivityDeps) {
+  if (!deps.cloudAccounts) throw ApplicationFailure.nonRetryable('the worker has no cloud account resolver configured', 'Misconfigured');
+  return deps.cloudAccounts;
+}
+
+async function credentialsOf(deps: ActivityDeps, accountId: string): Promise<OpenStackCredentials> {
+  try {
+    return await accounts(deps).openstackCredentials(accountId);
+  } catch (err) {
+    if (err instanceof CloudAccountNotFoundError) throw ApplicationFailure.nonRetryable(err.message, 'CloudAccountNotFound');
+    if (err instanceof CloudApiError && err.kind === 'BadRequest') throw ApplicationFailure.nonRetryable(err.message, 'Misconfigured');
+    throw err;
+  }
+}
+
+export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeoutMs?: number } = {}) {
+  const timeoutMs = opts.callTimeoutMs ?? PROBE_CALL_TIMEOUT_MS;
+  const log = deps.logger.child({ component: 'dr-monitor' });
+
+  return {
+    /** One check of an OpenStack account: see the module comment. */
+    async probeCloud(input: ProbeCloudInput): Promise<CloudProbe> {
+      const started = Date.now();
+      const vms = await loadProtectedVms(deps.db, input.accountId);
+      const dbMs = Date.now() - started;
+      const base = { accountId: input.accountId, protectedCount: vms.length, dbMs };
+      const protectedIds = new Set(vms.map((v) => v.vmId));
+      const checked = (unhealthy: Record<string, string>) => [...new Set([...(input.trackedVmIds ?? []).filter((id) => protectedIds.has(id)), ...Object.keys(unhealthy)])].sort();
+      if (vms.length === 0) {
+        // Nobody to protect: no reason to load the cloud. The monitor keeps running for new protections.
+        return { ...base, checkedAt: new Date().toISOString(), cloudOk: true, cloudDetail: 'no protected VMs: cloud not probed', unhealthy: {}, checkedVmIds: checked({}), serversListed: 0, apiCalls: 0, elapsedMs: Date.now() - started };
+      }
+
+      const creds = await credentialsOf(deps, input.accountId);
+      const counter = { calls: 0 };
+      const dispatcher = countingDispatcher(getGlobalDispatcher(), counter);
+      const session = new OpenStackSession(creds, {
+        tokenCache: accounts(deps).tokenCache,
+        timeoutMs,
+        // A probe never waits out a rate limit: a cloud throttling us is a failed check.
+        rateLimitRetryMaxMs: 0,
+        dispatcher,
+        logger: deps.logger,
+        userAgent: 'vmflow-monitor',
+      });
+      const signal = Context.current().cancellationSignal;
+      let stage = 'Keystone';
+      try {
+        const before = counter.calls;
+        const token = await session.token(signal);
+        // A token just issued proves Keystone answers; a cached one is validated (one cheap call).
+        if (counter.calls === before && !(await tokenStillValid(creds, token.token, { dispatcher, timeoutMs, signal }))) {
+          session.invalidateToken(token.token);
+          await session.token(signal);
+        }
+        stage = 'Nova';
+        const servers = await new ComputeClient(session).listServers({ limit: SERVER_PAGE_SIZE, signal });
+        const statusOf = new Map(servers.map((s) => [s.id, String(s.status).toUpperCase()]));
+        const unhealthy: Record<string, string> = {};
+        for (const vm of vms) {
+          const status = statusOf.get(vm.serverId) ?? MISSING_STATUS;
+          if (status !== 'ACTIVE') unhealthy[vm.vmId] = status;
+        }
+        const checkedAt = new Date().toISOString();
+        return { ...base, checkedAt, cloudOk: true, cloudDetail: 'ok', unhealthy, checkedVmIds: checked(unhealthy), serversListed: servers.length, apiCalls: counter.calls, elapsedMs: Date.now() - started };
+      } catch (err) {
+        if (signal.aborted) throw err;
+        const detail = describeCloudFailure(stage, err);
+        log.info({ accountId: input.accountId, detail }, 'cloud check failed');
+        // Tracked VMs stay tracked: nothing is known about them from a failed check.
+        return { ...base, checkedAt: new Date().toISOString(), cloudOk: false, cloudDetail: detail, unhealthy: {}, checkedVmIds: checked({}), serversListed: 0, apiCalls: counter.calls, elapsedMs: Date.now() - started };
+      }
+    },
+
+    /** Ids of the account's protected VMs, sorted. */
+    async protectedVmIds(input: { accountId: string }): Promise<string[]> {
+      return (await loadProtectedVms(deps.db, input.accountId)).map((v) => v.vmId);
+    },
+
+    /**
+     * Tells every protected VM's DR workflow that the cloud changed health, SIGNAL_CONCURRENCY at
+     * a time, through the Temporal client: thousands of signals from the monitor workflow itself
+     * would cost two history events each. Progress is heartbeated, so a retry resumes where the
+     * last attempt got to; a DR workflow that is not running is skipped. A signal may arrive twice
+     * (a retry after a lost heartbeat): same observedAt, and the DR workflow treats it as a state.
+     */
+    async signalCloudHealth(input: { accountId: string; signal: CloudHealthSignal }): Promise<SignalCloudHealthResult> {
+      const client = deps.temporalClient;
+      if (!client) throw ApplicationFailure.nonRetryable('the worker has no Temporal client configured', 'Misconfigured');
+      const ctx = Context.current();
+      const ids = (await loadProtectedVms(deps.db, input.accountId)).map((v) => v.vmId);
+      const resumeAt = (ctx.info.heartbeatDetails as { done?: number } | undefined)?.done ?? 0;
+      let signalled = 0;
+      let notRunning = 0;
+      for (let i = resumeAt; i < ids.length; i += SIGNAL_CONCURRENCY) {
+        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+        const batch = ids.slice(i, i + SIGNAL_CONCURRENCY);
+        const results = await Promise.allSettled(batch.map((vmId) => client.workflow.getHandle(drWorkflowId(vmId)).signal(DR_SIGNALS.cloudHealth, input.signal)));
+        for (const r of results) {
+          if (r.status === 'fulfilled') signalled++;
+          else if (r.reason instanceof WorkflowNotFoundError) notRunning++;
+          else throw r.reason;
+        }
+        ctx.heartbeat({ done: i + batch.length });
+      }
+      log.info({ accountId: input.accountId, healthy: input.signal.healthy, signalled, notRunning }, 'cloud health signalled to DR workflows');
+      return { protectedCount: ids.length, signalled, notRunning };
+    },
+  };
+}
+
+export type DrMonitorActivities = ReturnType<typeof createDrMonitorActivities>;
