@@ -9,7 +9,9 @@ import { createOpenStackVmActivities } from './vm-openstack';
 import { createCloudStackVmActivities } from './vm-cloudstack';
 import { createBackupActivities } from './backup';
 import { createBackupStoreActivities } from './backup-store';
+import { createDrStoreActivities } from './dr-store';
 import { createDrMonitorActivities } from './dr-monitor';
+import { createDrActivities } from './dr';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -19,7 +21,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createCloudStackVmActivities(deps),
     ...createBackupActivities(deps),
     ...createBackupStoreActivities(deps),
+    ...createDrStoreActivities(deps),
     ...createDrMonitorActivities(deps),
+    ...createDrActivities(deps),
   };
 }
 
