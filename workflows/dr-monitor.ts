@@ -77,6 +77,8 @@ export interface SentSignalRecord {
 export interface MonitorStatus {
   accountId: string;
   settings: MonitorSettings;
+  /** What the monitor is doing now; `waiting` between checks. */
+  phase: 'probing' | 'signalling' | 'waiting';
   /** Checks since the monitor first started (across continue-as-new). */
   checks: number;
   cloudHealthy: boolean;
@@ -151,6 +153,7 @@ export async function cloudMonitor(input: CloudMonitorRunInput): Promise<CloudMo
   let lastError: string | undefined;
   let protectedCount: number | undefined;
   let wake = false;
+  let phase: MonitorStatus['phase'] = 'probing';
 
   const remember = (r: SentSignalRecord) => {
     recent.push(r);
@@ -162,6 +165,7 @@ export async function cloudMonitor(input: CloudMonitorRunInput): Promise<CloudMo
     return {
       accountId,
       settings,
+      phase,
       checks: state.checks,
       cloudHealthy: state.cloud.healthy,
       cloud: { ...state.cloud },
@@ -219,6 +223,7 @@ export async function cloudMonitor(input: CloudMonitorRunInput): Promise<CloudMo
 
   for (let iteration = 0; ; iteration++) {
     wake = false;
+    phase = 'probing';
     try {
       const p = await probe.probeCloud({ accountId, trackedVmIds: Object.keys(state.vms) });
       protectedCount = p.protectedCount;
@@ -235,6 +240,7 @@ export async function cloudMonitor(input: CloudMonitorRunInput): Promise<CloudMo
       lastError = undefined;
       const verdict = applyObservation(state, p, settings, p.checkedAt);
       state = verdict.state;
+      phase = 'signalling';
       if (verdict.vmChanges.length) await signalVmChanges(verdict.vmChanges);
       // The newest cloud verdict replaces one whose fan-out is still pending.
       if (verdict.cloudChange) pendingCloudSignal = verdict.cloudChange;
@@ -246,11 +252,15 @@ export async function cloudMonitor(input: CloudMonitorRunInput): Promise<CloudMo
       lastError = describeError(err);
       log.warn('cloud check could not run', { accountId, error: lastError });
     }
-    if (pendingCloudSignal) await deliverCloudSignal(pendingCloudSignal);
+    if (pendingCloudSignal) {
+      phase = 'signalling';
+      await deliverCloudSignal(pendingCloudSignal);
+    }
 
     if (workflowInfo().continueAsNewSuggested || iteration + 1 >= MAX_ITERATIONS_PER_RUN) {
       await continueAsNew<typeof cloudMonitor>({ accountId, settings, carried: state, recentSignals: recent, pendingCloudSignal });
     }
+    phase = 'waiting';
     await condition(() => wake, Math.round(settings.intervalSeconds * 1000));
   }
 }
