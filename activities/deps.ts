@@ -20,4 +20,6 @@ export interface ActivityDeps {
   cloudstack?: { zone?: string };
   /** Temporal client for what activities manage in Temporal itself (backup schedules). */
   temporalClient?: Client;
+  /** Where disaster alerts are POSTed (HMAC-signed when a secret is set). */
+  alerts?: { webhookUrl?: string; webhookSecret?: string };
 }

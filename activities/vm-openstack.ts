@@ -131,6 +131,15 @@ export function createOpenStackVmActivities(deps: ActivityDeps) {
       });
     },
 
+    /** Reads a server that no stack owns (a promoted standby) as the VM's placement. */
+    async osReadServerById(input: { accountId: string; serverId: string }): Promise<VmPlacement> {
+      return translateCloudErrors(async () => {
+        const os = await accounts(deps).openstack(input.accountId);
+        const server = await os.compute.getServer(input.serverId, { signal: Context.current().cancellationSignal });
+        return { cloud: 'openstack', accountId: input.accountId, serverId: server.id, status: server.status, addresses: addressesOf(server) };
+      });
+    },
+
     /** Idempotent: a stack that is already gone is fine. Returns whether there was one. */
     async osDeleteStack(input: { accountId: string; stackName: string; stackId?: string }): Promise<{ existed: boolean; stackId?: string }> {
       return translateCloudErrors(async () => {

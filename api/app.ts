@@ -25,6 +25,8 @@ import { catalogRoutes } from './routes/catalog';
 import { openApiRoute } from './openapi';
 import { vmRoutes } from './routes/vms';
 import { backupRoutes } from './routes/backups';
+import { drRoutes } from './routes/dr';
+import { DrService } from '../src/dr/service';
 import { BackupService } from '../src/backups/service';
 import { loadCatalog } from '../src/catalog/load';
 import { OPERATOR_ACCOUNT_IDS } from '../src/cloud-accounts/types';
@@ -129,6 +131,16 @@ export function createApp(deps: ApiDeps): Express {
   });
   v1.use(vmRoutes(vms, backups));
   v1.use(backupRoutes(backups));
+  const dr = new DrService({
+    db: deps.db,
+    temporal: deps.temporal.client,
+    taskQueue: deps.config.temporalTaskQueue,
+    vms,
+    monitor: { intervalSeconds: deps.config.monitorIntervalSeconds, failureThreshold: deps.config.monitorFailureThreshold, successThreshold: deps.config.monitorSuccessThreshold },
+    defaults: { failbackMode: 'automatic', failbackAfterHealthySeconds: deps.config.drFailbackAfterSeconds },
+    healthCheckSeconds: deps.config.drHealthCheckSeconds,
+  });
+  v1.use(drRoutes(dr));
 
   app.use((req, _res, next) => next(AppError.notFound(`route ${req.method} ${req.path}`)));
   app.use(errorHandler);

@@ -16,6 +16,7 @@
  * 401 and the security requirement (unless `auth: 'public'`), 400/413 for a JSON body, and the
  * error body, X-Request-Id and Retry-After headers on every error answer.
  */
+import { drSettingsSchema } from '../src/dr/service';
 import { backupPolicySchema } from '../src/backups/service';
 import type { Express, RequestHandler } from 'express';
 import { z } from 'zod';
@@ -376,7 +377,7 @@ const SCHEMAS = {
       id: str(),
       vmId: str(),
       workflowId: str(),
-      trigger: { enum: ['schedule', 'manual'] },
+      trigger: { enum: ['schedule', 'manual', 'failback'] },
       status: { enum: ['running', 'succeeded', 'partial', 'failed', 'skipped'] },
       reason: str('Why a task failed (partial or failed).'),
       startedAt: dateTime(),
@@ -399,6 +400,68 @@ const SCHEMAS = {
     temporalUiUrl: str(undefined, { format: 'uri' }),
   }, ['workflowId', 'status', 'temporalUiUrl']),
   RestoreRequest: object({ backupId: str('Default: the newest backup with an image.') }),
+
+  DrSettingsRequest: { ...fromZod(drSettingsSchema), description: 'Protect the VM (enabled, default true) and how failback happens; optionally drills on a schedule.' },
+  DrState: object(
+    {
+      vmId: str(),
+      state: { enum: ['Protected', 'Degraded', 'FailingOver', 'FailedOver', 'FailingBack'] },
+      target: { enum: ['base-standby', 'backup-cloud'] },
+      settings: object({ failbackMode: { enum: ['automatic', 'approval'] }, failbackAfterHealthySeconds: { type: 'integer' } }),
+      baseCloudHealthy: { type: 'boolean' },
+      baseHealthySince: dateTime(),
+      vmHealthy: { type: 'boolean' },
+      awaitingApproval: { type: 'boolean' },
+      fencePending: object({ cloud: str(), accountId: str(), serverId: str() }),
+      lastRpoSeconds: { type: 'number' },
+      lastRtoSeconds: { type: 'number' },
+      lastError: str(),
+      recentEvents: arrayOf(object({ at: dateTime(), kind: str(), message: str() })),
+      step: str(),
+      updatedAt: dateTime(),
+    },
+    ['vmId', 'state', 'settings', 'baseCloudHealthy', 'vmHealthy', 'awaitingApproval', 'recentEvents', 'updatedAt'],
+  ),
+  DrEvent: object(
+    {
+      id: str(),
+      vmId: str(),
+      kind: str('disaster.vm, disaster.cloud, failover.started, failover.completed, failover.failed, failback.waiting-approval, failback.started, failback.completed, failback.failed, cloud.recovered, fence.completed, drill.completed, drill.failed'),
+      message: str(),
+      at: dateTime(),
+      rpoSeconds: { type: 'number', description: 'Age of the backup the failover used.' },
+      rtoSeconds: { type: 'number', description: 'From the first failed check to the switch completing.' },
+      details: { type: 'object' },
+      delivery: object({ status: { enum: ['pending', 'delivered', 'failed', 'disabled'] }, attempts: { type: 'integer' } }),
+    },
+    ['id', 'vmId', 'kind', 'message', 'at'],
+  ),
+  DrView: object(
+    {
+      vmId: str(),
+      protected: { type: 'boolean' },
+      settings: object({ failbackMode: { enum: ['automatic', 'approval'] }, failbackAfterHealthySeconds: { type: 'integer' } }),
+      state: ref('DrState'),
+      lastRpoSeconds: { type: 'number' },
+      lastRtoSeconds: { type: 'number' },
+      events: arrayOf(ref('DrEvent'), 'Newest first (50 at most).'),
+    },
+    ['vmId', 'protected', 'events'],
+  ),
+  DrUnprotected: object({ vmId: str(), protected: { const: false } }, ['vmId', 'protected']),
+  DrAccepted: object({ state: ref('DrState') }, ['state']),
+  FailoverRequest: object({ target: { enum: ['base-standby', 'backup-cloud'], description: 'Default: base-standby when the base cloud is healthy, else backup-cloud.' }, reason: str() }),
+  DrillRequest: object({ target: { enum: ['base-standby', 'backup-cloud'], default: 'backup-cloud' } }),
+  DrillAccepted: object({ workflowId: str(), status: str(), temporalUiUrl: str(undefined, { format: 'uri' }) }, ['workflowId', 'status', 'temporalUiUrl']),
+  DrillList: object({
+    drills: arrayOf(
+      object(
+        { id: str(), workflowId: str(), target: str(), ok: { type: 'boolean' }, bootSeconds: { type: 'number' }, rpoSeconds: { type: 'number' }, backupId: str(), cleanedUp: { type: 'boolean' }, error: str(), startedAt: dateTime(), finishedAt: dateTime() },
+        ['id', 'target', 'ok', 'cleanedUp', 'startedAt', 'finishedAt'],
+      ),
+    ),
+  }),
+  EventList: object({ events: arrayOf(ref('DrEvent'), 'Newest first.') }),
 } satisfies Record<string, JsonSchema>;
 
 export type SchemaName = keyof typeof SCHEMAS;
@@ -654,6 +717,28 @@ export const ROUTES: RouteDoc[] = [
   { method: 'post', path: '/api/v1/vms/{id}/backups', operationId: 'runBackup', tag: 'backups', summary: 'Back the VM up now (starts the backupVm workflow)', params: { id: VM_ID }, responses: { 202: json('WorkflowAccepted', 'the backup workflow started', LOCATION) }, errors: { 400: 'invalid id', 404: 'no such VM, or another member’s', 409: 'not_backupable; vm_busy: the VM is not active' } },
   { method: 'get', path: '/api/v1/vms/{id}/backups', operationId: 'listBackups', tag: 'backups', summary: 'The VM’s backups with each task’s outcome, sizes and checksums', params: { id: VM_ID }, responses: { 200: json('BackupList', 'the backups') }, errors: { 400: 'invalid id', 404: 'no such VM, or another member’s' } },
   { method: 'post', path: '/api/v1/vms/{id}/restore', operationId: 'restoreVm', tag: 'backups', summary: 'Rebuild the VM in the base cloud from a backup (starts the restoreVm workflow)', params: { id: VM_ID }, headers: { 'Idempotency-Key': IDEMPOTENCY_KEY }, body: 'RestoreRequest', responses: { 202: json('WorkflowAccepted', 'the restore workflow started or joined', LOCATION) }, errors: { 400: 'validation_failed', 404: 'no such VM or backup', 409: 'no_backup, backup_unusable, not_backupable or vm_busy' } },
+  // Disaster recovery (api/routes/dr.ts)
+  { method: 'get', path: '/api/v1/vms/{id}/dr', operationId: 'getDr', tag: 'dr', summary: 'DR state, settings, last RPO/RTO and recent events', params: { id: VM_ID }, responses: { 200: json('DrView', 'the DR view') }, errors: { 400: 'invalid id', 404: 'no such VM, or another member’s' } },
+  { method: 'put', path: '/api/v1/vms/{id}/dr', operationId: 'protectVm', tag: 'dr', summary: 'Protect the VM (starts its DR workflow and the monitor of its cloud) or change its settings', params: { id: VM_ID }, body: 'DrSettingsRequest', responses: { 200: json('DrView', 'the DR view') }, errors: { 400: 'validation_failed: names the bad field', 404: 'no such VM, or another member’s', 409: 'not_protectable: a CloudStack VM; vm_deleted' } },
+  { method: 'delete', path: '/api/v1/vms/{id}/dr', operationId: 'unprotectVm', tag: 'dr', summary: 'Stop protecting the VM', params: { id: VM_ID }, responses: { 200: json('DrUnprotected', 'no longer protected') }, errors: { 400: 'invalid id', 404: 'no such VM, or another member’s' } },
+  { method: 'post', path: '/api/v1/vms/{id}/dr/failover', operationId: 'failover', tag: 'dr', summary: 'Fail over now (a Temporal update; refused unless Protected or Degraded)', params: { id: VM_ID }, body: 'FailoverRequest', responses: { 202: json('DrAccepted', 'failover accepted; follow GET /vms/{id}/dr') }, errors: { 400: 'validation_failed', 404: 'no such VM, or another member’s', 409: 'dr_refused: the state does not allow it; not_protected' } },
+  { method: 'post', path: '/api/v1/vms/{id}/dr/failback', operationId: 'failback', tag: 'dr', summary: 'Fail back now (refused unless failed over to the backup cloud with the base cloud healthy)', params: { id: VM_ID }, responses: { 202: json('DrAccepted', 'failback accepted') }, errors: { 400: 'invalid id', 404: 'no such VM, or another member’s', 409: 'dr_refused; not_protected' } },
+  { method: 'post', path: '/api/v1/vms/{id}/dr/approve', operationId: 'approveFailback', tag: 'dr', summary: 'Approve a failback that waits for approval', params: { id: VM_ID }, responses: { 202: json('DrAccepted', 'approved') }, errors: { 400: 'invalid id', 404: 'no such VM, or another member’s', 409: 'dr_refused: nothing waits for approval; not_protected' } },
+  { method: 'post', path: '/api/v1/vms/{id}/dr/drill', operationId: 'runDrill', tag: 'dr', summary: 'Boot an isolated copy from the latest backup, time it and tear it down (starts the drDrill workflow)', params: { id: VM_ID }, body: 'DrillRequest', responses: { 202: json('DrillAccepted', 'the drill started', LOCATION) }, errors: { 400: 'validation_failed', 404: 'no such VM, or another member’s' } },
+  { method: 'get', path: '/api/v1/vms/{id}/dr/drills', operationId: 'listDrills', tag: 'dr', summary: 'Drill reports, newest first', params: { id: VM_ID }, responses: { 200: json('DrillList', 'the reports') }, errors: { 400: 'invalid id', 404: 'no such VM, or another member’s' } },
+  {
+    method: 'get',
+    path: '/api/v1/events',
+    operationId: 'listEvents',
+    tag: 'dr',
+    summary: 'The caller’s disaster, failover, failback and drill events',
+    query: {
+      vmId: { description: 'Only this VM’s events.', schema: { type: 'string' }, required: false },
+      limit: { description: 'At most this many (1–500, default 100).', schema: { type: 'integer', minimum: 1, maximum: 500 }, required: false },
+    },
+    responses: { 200: json('EventList', 'the events') },
+    errors: { 400: 'validation_failed: a bad query parameter' },
+  },
   {
     method: 'get',
     path: '/api/v1/workflows/{id}',
@@ -676,6 +761,7 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   vms: 'VM lifecycle: each change runs as a Temporal workflow.',
   workflows: 'Status and progress of VM workflows.',
   backups: 'Backup policies (a Temporal Schedule per VM), backups and restore.',
+  dr: 'Disaster recovery: protection, failover, failback, drills and events.',
 };
 
 // ─── The document ───────────────────────────────────────────────────────────────────────────────

@@ -41,6 +41,7 @@ async function main(): Promise<void> {
       timing: { pollIntervalMs: config.activityPollIntervalMs },
       openstack: { network: config.openstackNetwork },
       temporalClient: temporal.client,
+      alerts: { webhookUrl: config.webhookUrl, webhookSecret: config.webhookSecret },
       imageStore: {
         client: new ImageStoreClient({ baseUrl: storeUrl, serviceToken: store.serviceToken }),
         publicBaseUrl: config.imageStorePublicUrl ?? storeUrl,

@@ -2,4 +2,7 @@
 export * from './system';
 export * from './vm';
 export * from './backup';
+export * from './dr';
+export * from './drill';
+export * from './alerts';
 export * from './dr-monitor';

@@ -4,7 +4,8 @@
  * retried step finds what an earlier attempt made. A create that fails after resources were made
  * deletes them (saga compensation) and records why.
  */
-import { CancellationScope, isCancellation, log, proxyActivities, ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { CancellationScope, getExternalWorkflowHandle, isCancellation, log, proxyActivities, ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { DR_SIGNALS, drWorkflowId } from '../src/contracts/dr';
 import type { Activities } from '../activities';
 import {
   CREATE_VM_STEPS,
@@ -172,6 +173,7 @@ export async function deleteVm(input: DeleteVmInput): Promise<VmOperationResult>
     await store.setVmState({ vmId: input.vmId, to: 'deleting', reason: 'delete requested' });
     progress.start('stop-backups');
     await store.removeBackupSchedule({ vmId: input.vmId });
+    await stopProtection(input.vmId);
     progress.start('delete');
     if (vm.cloud === 'openstack') {
       const gone = await cloudCall.osDeleteStack({ accountId: vm.accountId, stackName: name, stackId: vm.placement?.stackId });
@@ -181,6 +183,12 @@ export async function deleteVm(input: DeleteVmInput): Promise<VmOperationResult>
       const gone = await cloudCall.csDestroyVm({ accountId: vm.accountId, name, csVmId: vm.placement?.serverId });
       progress.start('wait-gone');
       if (gone.csVmId) await statusPoll.csAwaitVm({ accountId: vm.accountId, csVmId: gone.csVmId, target: 'Gone' });
+    }
+    // After a failover the VM may run on a server no stack owns (a promoted standby in either cloud).
+    const p = vm.placement;
+    if (p && !(p.cloud === vm.cloud && (p.stackId || vm.cloud === 'cloudstack'))) {
+      if (p.cloud === 'openstack') await statusPoll.osDeleteServer({ accountId: p.accountId, serverId: p.serverId });
+      else await statusPoll.csDestroyStandby({ accountId: p.accountId, csVmId: p.serverId });
     }
     progress.start('remove-backups');
     await removeBackups(input.vmId);
@@ -206,5 +214,15 @@ async function removeBackups(vmId: string): Promise<void> {
     if (c.templateId && c.templateAccountId) await cloudCall.csDeleteTemplate({ accountId: c.templateAccountId, templateId: c.templateId });
     if (c.storeKey) await cloudCall.storeDeleteImage({ key: c.storeKey });
     await store.retireBackup({ backupId: c.backupId });
+  }
+}
+
+/** Ends the VM's disaster-recovery workflow (if any) and its protection record. */
+async function stopProtection(vmId: string): Promise<void> {
+  await store.disableProtection({ vmId });
+  try {
+    await getExternalWorkflowHandle(drWorkflowId(vmId)).signal(DR_SIGNALS.stop);
+  } catch {
+    // not protected, or already stopped
   }
 }

@@ -12,7 +12,8 @@ export interface BackupRecord {
   vmId: string;
   ownerId: string;
   workflowId: string;
-  trigger: 'schedule' | 'manual';
+  /** failback: the image disaster recovery brought home from the backup cloud. */
+  trigger: 'schedule' | 'manual' | 'failback';
   status: BackupStatus;
   reason?: string;
   startedAt: Date;

@@ -234,6 +234,12 @@ export class ComputeClient {
     return unwrap<Server>(res, 'server');
   }
 
+  /** PUT /servers/{id}: rename (disaster recovery renames a promoted standby). */
+  async updateServer(id: string, o: { name?: string; signal?: AbortSignal }): Promise<Server> {
+    const res = await this.call({ method: 'PUT', path: `/servers/${enc(id)}`, json: { server: { ...(o.name !== undefined ? { name: o.name } : {}) } }, expected: [200], signal: o.signal });
+    return unwrap<Server>(res, 'server');
+  }
+
   /** GET /servers/detail with filters, following `servers_links`; `name` matches exactly. */
   async listServers(o: ListServersOptions = {}): Promise<Server[]> {
     const first: Record<string, QueryValue> = {

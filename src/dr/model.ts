@@ -1,0 +1,102 @@
+/**
+ * Disaster-recovery records. One writer each: protections are written by the API (enable, change
+ * settings, disable), an event is inserted once by the workflow that saw it happen and its
+ * delivery status is written only by that event's alert workflow, a drill report by its drill.
+ */
+import { Schema, type Connection, type Model } from 'mongoose';
+import type { DrEventKind, DrSettings, FailoverTarget } from '../contracts/dr';
+
+export interface DrProtectionRecord {
+  _id: string; // the VM id
+  ownerId: string;
+  enabled: boolean;
+  settings: DrSettings;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const protectionSchema = new Schema<DrProtectionRecord>(
+  {
+    _id: { type: String, required: true },
+    ownerId: { type: String, required: true, index: true },
+    enabled: { type: Boolean, required: true, index: true },
+    settings: { failbackMode: String, failbackAfterHealthySeconds: Number },
+  },
+  { timestamps: true, versionKey: false },
+);
+
+export function drProtectionModel(conn: Connection): Model<DrProtectionRecord> {
+  return (conn.models.DrProtection as Model<DrProtectionRecord>) ?? conn.model<DrProtectionRecord>('DrProtection', protectionSchema, 'dr_protections');
+}
+
+export interface DrEventRecord {
+  _id: string;
+  ownerId: string;
+  vmId: string;
+  kind: DrEventKind;
+  message: string;
+  at: Date;
+  rpoSeconds?: number;
+  rtoSeconds?: number;
+  details?: Record<string, unknown>;
+  delivery: { status: 'pending' | 'delivered' | 'failed' | 'disabled'; attempts: number; lastError?: string; deliveredAt?: Date };
+}
+
+const eventSchema = new Schema<DrEventRecord>(
+  {
+    _id: { type: String, required: true },
+    ownerId: { type: String, required: true, index: true },
+    vmId: { type: String, required: true, index: true },
+    kind: { type: String, required: true },
+    message: { type: String, required: true },
+    at: { type: Date, required: true },
+    rpoSeconds: Number,
+    rtoSeconds: Number,
+    details: Schema.Types.Mixed,
+    delivery: { status: String, attempts: Number, lastError: String, deliveredAt: Date },
+  },
+  { versionKey: false, minimize: false },
+);
+
+export function drEventModel(conn: Connection): Model<DrEventRecord> {
+  return (conn.models.DrEvent as Model<DrEventRecord>) ?? conn.model<DrEventRecord>('DrEvent', eventSchema, 'events');
+}
+
+export interface DrillRecord {
+  _id: string;
+  vmId: string;
+  ownerId: string;
+  workflowId: string;
+  target: FailoverTarget;
+  ok: boolean;
+  bootSeconds?: number;
+  backupId?: string;
+  rpoSeconds?: number;
+  cleanedUp: boolean;
+  error?: string;
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+const drillSchema = new Schema<DrillRecord>(
+  {
+    _id: { type: String, required: true },
+    vmId: { type: String, required: true, index: true },
+    ownerId: { type: String, required: true, index: true },
+    workflowId: String,
+    target: String,
+    ok: Boolean,
+    bootSeconds: Number,
+    backupId: String,
+    rpoSeconds: Number,
+    cleanedUp: Boolean,
+    error: String,
+    startedAt: Date,
+    finishedAt: Date,
+  },
+  { versionKey: false },
+);
+
+export function drillModel(conn: Connection): Model<DrillRecord> {
+  return (conn.models.Drill as Model<DrillRecord>) ?? conn.model<DrillRecord>('Drill', drillSchema, 'drills');
+}

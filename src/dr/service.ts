@@ -1,0 +1,252 @@
+/**
+ * Disaster-recovery use cases behind the REST API: protect a VM (its DR workflow and the monitor of
+ * its cloud account), read its DR state, manual failover / failback / approval (Temporal updates
+ * whose validators refuse what the state does not allow), drills, and the member's events.
+ */
+import crypto from 'node:crypto';
+import { WorkflowIdConflictPolicy } from '@temporalio/common';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { Connection } from 'mongoose';
+import { z } from 'zod';
+import {
+  CLOUD_MONITOR_WORKFLOW,
+  DRILL_WORKFLOW,
+  DR_SIGNALS,
+  DR_STATUS_QUERY,
+  DR_UPDATES,
+  DR_WORKFLOW,
+  cloudMonitorWorkflowId,
+  drWorkflowId,
+  drillScheduleId,
+  drillWorkflowId,
+  type CloudMonitorInput,
+  type DrSettings,
+  type DrStartInput,
+  type DrStatus,
+  type DrillInput,
+  type FailoverTarget,
+  type ManualFailoverRequest,
+  type MonitorSettings,
+} from '../contracts/dr';
+import { AppError, parseInput } from '../errors';
+import type { VmService } from '../vms/service';
+import { vmSearchAttributes } from '../vms/search';
+import { drEventModel, drProtectionModel, drillModel } from './model';
+
+export const drSettingsSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  failbackMode: z.enum(['automatic', 'approval']).optional(),
+  failbackAfterHealthySeconds: z.number().int().min(0).max(7 * 86400).optional(),
+  /** Run a drill on a schedule (seconds between drills); null removes the schedule. */
+  drillIntervalSeconds: z.number().int().min(60).max(90 * 86400).nullable().optional(),
+  drillTarget: z.enum(['base-standby', 'backup-cloud']).optional(),
+});
+
+export interface DrServiceDeps {
+  db: Connection;
+  temporal: Client;
+  taskQueue: string;
+  vms: VmService;
+  monitor: MonitorSettings;
+  defaults: DrSettings;
+  healthCheckSeconds: number;
+}
+
+function updateRefusal(err: unknown): never {
+  if (err instanceof WorkflowUpdateFailedError) {
+    const cause = err.cause as { message?: string } | undefined;
+    throw AppError.conflict(cause?.message ?? err.message, 'dr_refused');
+  }
+  if (err instanceof WorkflowNotFoundError) throw AppError.conflict('this VM is not protected (PUT /api/v1/vms/{id}/dr first)', 'not_protected');
+  throw err;
+}
+
+export class DrService {
+  constructor(private readonly d: DrServiceDeps) {}
+
+  private handle(vmId: string) {
+    return this.d.temporal.workflow.getHandle(drWorkflowId(vmId));
+  }
+
+  /** Enables (or changes) protection: the DR workflow and the monitor of the VM's home account. */
+  async protect(ownerId: string, vmId: string, body: unknown) {
+    const vm = await this.d.vms.get(ownerId, vmId);
+    const input = parseInput(drSettingsSchema, body ?? {}, 'DR settings');
+    if (vm.cloud !== 'openstack') throw AppError.conflict('disaster recovery protects VMs of the base cloud (OpenStack)', 'not_protectable');
+    if (vm.state === 'deleted' || vm.state === 'deleting') throw AppError.conflict(`VM is ${vm.state}`, 'vm_deleted');
+    if (!input.enabled) return this.unprotect(ownerId, vmId);
+    const current = await drProtectionModel(this.d.db).findById(vmId).lean();
+    const settings: DrSettings = {
+      failbackMode: input.failbackMode ?? current?.settings.failbackMode ?? this.d.defaults.failbackMode,
+      failbackAfterHealthySeconds: input.failbackAfterHealthySeconds ?? current?.settings.failbackAfterHealthySeconds ?? this.d.defaults.failbackAfterHealthySeconds,
+    };
+    await drProtectionModel(this.d.db).replaceOne({ _id: vmId }, { _id: vmId, ownerId, enabled: true, settings }, { upsert: true });
+    const start: DrStartInput & { healthCheckSeconds: number } = { vmId, ownerId, settings, healthCheckSeconds: this.d.healthCheckSeconds };
+    await this.d.temporal.workflow.signalWithStart(DR_WORKFLOW, {
+      workflowId: drWorkflowId(vmId),
+      taskQueue: this.d.taskQueue,
+      args: [start],
+      signal: DR_SIGNALS.settings,
+      signalArgs: [settings],
+      typedSearchAttributes: vmSearchAttributes(ownerId, vmId, vm.cloud),
+      memo: { ownerId, vmId },
+    });
+    await this.ensureMonitor(vm.accountId);
+    if (input.drillIntervalSeconds !== undefined) await this.scheduleDrills(ownerId, vmId, input.drillIntervalSeconds, input.drillTarget ?? 'backup-cloud');
+    return this.status(ownerId, vmId);
+  }
+
+  /** One monitor per cloud account; starting it again is a no-op. */
+  async ensureMonitor(accountId: string): Promise<void> {
+    const input: CloudMonitorInput = { accountId, settings: this.d.monitor };
+    await this.d.temporal.workflow.start(CLOUD_MONITOR_WORKFLOW, {
+      workflowId: cloudMonitorWorkflowId(accountId),
+      taskQueue: this.d.taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    });
+  }
+
+  async unprotect(ownerId: string, vmId: string) {
+    await this.d.vms.get(ownerId, vmId);
+    await drProtectionModel(this.d.db).deleteOne({ _id: vmId });
+    try {
+      await this.handle(vmId).signal(DR_SIGNALS.stop);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    await this.scheduleDrills(ownerId, vmId, null, 'backup-cloud');
+    return { vmId, protected: false };
+  }
+
+  async status(ownerId: string, vmId: string) {
+    await this.d.vms.get(ownerId, vmId);
+    const protection = await drProtectionModel(this.d.db).findById(vmId).lean();
+    let state: DrStatus | undefined;
+    if (protection) {
+      try {
+        state = await this.handle(vmId).query<DrStatus>(DR_STATUS_QUERY);
+      } catch {
+        // not started yet, or no worker answering right now
+      }
+    }
+    const events = await drEventModel(this.d.db).find({ vmId }).sort({ at: -1 }).limit(50).lean();
+    const lastFailover = events.find((e) => e.kind === 'failover.completed');
+    return {
+      vmId,
+      protected: !!protection,
+      ...(protection ? { settings: protection.settings } : {}),
+      ...(state ? { state } : {}),
+      lastRpoSeconds: state?.lastRpoSeconds ?? lastFailover?.rpoSeconds,
+      lastRtoSeconds: state?.lastRtoSeconds ?? lastFailover?.rtoSeconds,
+      events: events.map(toEventView),
+    };
+  }
+
+  async failover(ownerId: string, vmId: string, body: unknown): Promise<DrStatus> {
+    await this.d.vms.get(ownerId, vmId);
+    const req = parseInput(z.strictObject({ target: z.enum(['base-standby', 'backup-cloud']).optional(), reason: z.string().max(500).optional() }), body ?? {}) as ManualFailoverRequest;
+    try {
+      return await this.handle(vmId).executeUpdate<DrStatus, [ManualFailoverRequest]>(DR_UPDATES.failover, { args: [req] });
+    } catch (err) {
+      updateRefusal(err);
+    }
+  }
+
+  async failback(ownerId: string, vmId: string): Promise<DrStatus> {
+    await this.d.vms.get(ownerId, vmId);
+    try {
+      return await this.handle(vmId).executeUpdate<DrStatus, []>(DR_UPDATES.failback, { args: [] });
+    } catch (err) {
+      updateRefusal(err);
+    }
+  }
+
+  async approve(ownerId: string, vmId: string): Promise<DrStatus> {
+    await this.d.vms.get(ownerId, vmId);
+    try {
+      return await this.handle(vmId).executeUpdate<DrStatus, []>(DR_UPDATES.approve, { args: [] });
+    } catch (err) {
+      updateRefusal(err);
+    }
+  }
+
+  async drill(ownerId: string, vmId: string, body: unknown) {
+    const vm = await this.d.vms.get(ownerId, vmId);
+    const { target } = parseInput(z.strictObject({ target: z.enum(['base-standby', 'backup-cloud']).default('backup-cloud') }), body ?? {});
+    const workflowId = drillWorkflowId(vmId, crypto.randomUUID());
+    const input: DrillInput = { vmId, ownerId, target };
+    await this.d.temporal.workflow.start(DRILL_WORKFLOW, {
+      workflowId,
+      taskQueue: this.d.taskQueue,
+      args: [input],
+      typedSearchAttributes: vmSearchAttributes(ownerId, vmId, vm.cloud),
+      memo: { ownerId, vmId },
+    });
+    return { workflowId, temporalUiUrl: this.d.vms.temporalUiLink(workflowId) };
+  }
+
+  async drills(ownerId: string, vmId: string) {
+    await this.d.vms.get(ownerId, vmId);
+    const docs = await drillModel(this.d.db).find({ vmId }).sort({ startedAt: -1 }).limit(100).lean();
+    return docs.map((d) => ({
+      id: d._id,
+      workflowId: d.workflowId,
+      target: d.target,
+      ok: d.ok,
+      ...(d.bootSeconds !== undefined ? { bootSeconds: d.bootSeconds } : {}),
+      ...(d.rpoSeconds !== undefined ? { rpoSeconds: d.rpoSeconds } : {}),
+      ...(d.backupId ? { backupId: d.backupId } : {}),
+      cleanedUp: d.cleanedUp,
+      ...(d.error ? { error: d.error } : {}),
+      startedAt: new Date(d.startedAt).toISOString(),
+      finishedAt: new Date(d.finishedAt).toISOString(),
+    }));
+  }
+
+  /** Drills on a schedule (ID `vm-drill:<vmId>`); `null` removes it. */
+  private async scheduleDrills(ownerId: string, vmId: string, everySeconds: number | null, target: FailoverTarget): Promise<void> {
+    const handle = this.d.temporal.schedule.getHandle(drillScheduleId(vmId));
+    if (everySeconds === null) {
+      await handle.delete().catch((err) => {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      });
+      return;
+    }
+    const input: DrillInput = { vmId, ownerId, target };
+    const action = { type: 'startWorkflow' as const, workflowType: DRILL_WORKFLOW, workflowId: drillScheduleId(vmId), taskQueue: this.d.taskQueue, args: [input] };
+    try {
+      await this.d.temporal.schedule.create({
+        scheduleId: drillScheduleId(vmId),
+        spec: { intervals: [{ every: everySeconds * 1000 }], jitter: Math.min(everySeconds * 100, 600_000) },
+        action,
+        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
+        memo: { ownerId, vmId },
+      });
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+      await handle.update((prev) => ({ ...prev, spec: { intervals: [{ every: everySeconds * 1000 }] }, action }));
+    }
+  }
+
+  async events(ownerId: string, q: { vmId?: string; limit?: number }) {
+    const filter: Record<string, unknown> = { ownerId };
+    if (q.vmId) filter.vmId = q.vmId;
+    const docs = await drEventModel(this.d.db).find(filter).sort({ at: -1 }).limit(Math.min(Math.max(q.limit ?? 100, 1), 500)).lean();
+    return docs.map(toEventView);
+  }
+}
+
+function toEventView(e: { _id: string; vmId: string; kind: string; message: string; at: Date; rpoSeconds?: number; rtoSeconds?: number; details?: Record<string, unknown>; delivery?: { status: string; attempts: number } }) {
+  return {
+    id: e._id,
+    vmId: e.vmId,
+    kind: e.kind,
+    message: e.message,
+    at: new Date(e.at).toISOString(),
+    ...(e.rpoSeconds !== undefined && e.rpoSeconds !== null ? { rpoSeconds: e.rpoSeconds } : {}),
+    ...(e.rtoSeconds !== undefined && e.rtoSeconds !== null ? { rtoSeconds: e.rtoSeconds } : {}),
+    ...(e.details ? { details: e.details } : {}),
+    ...(e.delivery ? { delivery: { status: e.delivery.status, attempts: e.delivery.attempts } } : {}),
+  };
+}

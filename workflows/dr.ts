@@ -1,0 +1,470 @@
+/**
+ * drVm — the disaster-recovery entity workflow of one protected VM (UC-009), ID `vm-dr:<vmId>`.
+ *
+ *   Protected ─(VM or base cloud unhealthy)─▶ Degraded ─▶ FailingOver ─▶ FailedOver(target)
+ *       ▲                                                                      │
+ *       └──────── FailingBack ◀─(base healthy long enough, [approval])─────────┘   (backup-cloud)
+ *       └──────── (fresh backup re-protects) ◀─────────────────────────────────┘   (base-standby)
+ *
+ * Health arrives as signals from the per-cloud monitor (thresholds already applied there), and
+ * while failed over to the backup cloud this workflow also checks the base cloud itself. Manual
+ * commands are updates with validators (a failback is refused unless failed over). Every
+ * disaster, failover, failback and fence becomes an event; alerts are delivered by a child
+ * workflow that never blocks this one. RPO = age of the backup the failover used; RTO = first
+ * failed check → switch complete.
+ */
+import {
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  executeChild,
+  log,
+  proxyActivities,
+  setHandler,
+  startChild,
+  uuid4,
+  workflowInfo,
+  CancellationScope,
+  ActivityFailure,
+  ApplicationFailure,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { BACKUP_WORKFLOW, RESTORE_WORKFLOW, type BackupInput, type RestoreInput } from '../src/contracts/backup';
+import {
+  DELIVER_ALERT_WORKFLOW,
+  DR_SIGNALS,
+  DR_STATUS_QUERY,
+  DR_UPDATES,
+  alertWorkflowId,
+  failbackImageName,
+  failbackStoreKey,
+  failbackTemplateName,
+  type CloudHealthSignal,
+  type DrEventKind,
+  type DrSettings,
+  type DrStartInput,
+  type DrStatus,
+  type FailoverTarget,
+  type ManualFailoverRequest,
+  type VmHealthSignal,
+} from '../src/contracts/dr';
+import type { VmPlacement } from '../src/contracts/vm';
+import { describeError, runTaskGraph, type TaskSpec } from './lib/task-graph';
+
+const NON_RETRYABLE = ['BadRequest', 'Unauthorized', 'Forbidden', 'NotFound', 'QuotaExceeded', 'StandbyFailed', 'VmNotStopped', 'StackFailed', 'Misconfigured', 'VmNotFound', 'EventNotFound'];
+
+/** Failover steps must be quick: few, short retries (the clock is the RTO). */
+const failoverCall = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  scheduleToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '10 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+const statusPoll = proxyActivities<Activities>({
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+const longTransfer = proxyActivities<Activities>({
+  startToCloseTimeout: '6 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+const store = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '10 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+/** Health checks are observations: one short attempt each, never a long retry. */
+const probe = proxyActivities<Activities>({ startToCloseTimeout: '20 seconds', retry: { maximumAttempts: 2, initialInterval: '1 second' } });
+
+export const vmHealthSignal = defineSignal<[VmHealthSignal]>(DR_SIGNALS.vmHealth);
+export const cloudHealthSignal = defineSignal<[CloudHealthSignal]>(DR_SIGNALS.cloudHealth);
+export const stopProtectionSignal = defineSignal(DR_SIGNALS.stop);
+export const drSettingsSignal = defineSignal<[Partial<DrSettings>]>(DR_SIGNALS.settings);
+export const failoverUpdate = defineUpdate<DrStatus, [ManualFailoverRequest]>(DR_UPDATES.failover);
+export const failbackUpdate = defineUpdate<DrStatus, []>(DR_UPDATES.failback);
+export const approveFailbackUpdate = defineUpdate<DrStatus, []>(DR_UPDATES.approve);
+export const drStatusQuery = defineQuery<DrStatus>(DR_STATUS_QUERY);
+
+/** Where the VM lived in the base cloud before a failover: failback brings it back there. */
+interface Home {
+  accountId: string;
+  serverId: string;
+  stackId?: string;
+  stackName?: string;
+}
+
+interface Pending {
+  failover?: { target?: FailoverTarget; reason: string; firstFailedAt: string; kind: 'disaster.vm' | 'disaster.cloud' | 'manual' };
+  failback?: { manual: boolean };
+}
+
+type Carried = DrStatus & { home?: Home };
+
+const MAX_RECENT_EVENTS = 20;
+
+export async function drVm(input: DrStartInput & { carried?: Carried; healthCheckSeconds?: number }): Promise<void> {
+  const now = () => new Date().toISOString();
+  const s: Carried = input.carried ?? {
+    vmId: input.vmId,
+    state: 'Protected',
+    settings: input.settings,
+    baseCloudHealthy: true,
+    vmHealthy: true,
+    awaitingApproval: false,
+    recentEvents: [],
+    updatedAt: now(),
+  };
+  const pending: Pending = {};
+  let stopped = false;
+  let approved = false;
+  const healthCheckMs = Math.max(1, input.healthCheckSeconds ?? 30) * 1000;
+  const touch = () => (s.updatedAt = now());
+  const status = (): DrStatus => {
+    const { home: _home, ...rest } = s;
+    return { ...rest, recentEvents: [...s.recentEvents] };
+  };
+
+  async function event(kind: DrEventKind, message: string, extra: { rpoSeconds?: number; rtoSeconds?: number; details?: Record<string, unknown> } = {}): Promise<void> {
+    const id = uuid4();
+    const at = now();
+    s.recentEvents = [...s.recentEvents, { at, kind, message }].slice(-MAX_RECENT_EVENTS);
+    touch();
+    const { deliver } = await store.recordDrEvent({ id, ownerId: input.ownerId, vmId: input.vmId, kind, message, at, ...extra });
+    if (deliver) {
+      // Delivery retries on its own; this workflow only waits for the child to start.
+      await startChild(DELIVER_ALERT_WORKFLOW, { workflowId: alertWorkflowId(id), args: [{ eventId: id }], parentClosePolicy: ParentClosePolicy.ABANDON });
+    }
+  }
+
+  setHandler(drStatusQuery, status);
+  setHandler(stopProtectionSignal, () => {
+    stopped = true;
+  });
+  setHandler(drSettingsSignal, (patch) => {
+    s.settings = { ...s.settings, ...patch };
+    touch();
+  });
+  setHandler(vmHealthSignal, (sig) => {
+    s.vmHealthy = sig.healthy;
+    touch();
+    if (!sig.healthy && (s.state === 'Protected' || s.state === 'Degraded') && !pending.failover) {
+      s.state = 'Degraded';
+      pending.failover = { reason: `server ${sig.status}`, firstFailedAt: sig.firstFailedAt ?? sig.observedAt, kind: 'disaster.vm' };
+    }
+  });
+  setHandler(cloudHealthSignal, (sig) => {
+    const was = s.baseCloudHealthy;
+    s.baseCloudHealthy = sig.healthy;
+    if (sig.healthy && !was) s.baseHealthySince = sig.observedAt;
+    if (!sig.healthy) s.baseHealthySince = undefined;
+    touch();
+    if (!sig.healthy && (s.state === 'Protected' || s.state === 'Degraded') && (!pending.failover || pending.failover.kind === 'disaster.vm')) {
+      s.state = 'Degraded';
+      pending.failover = { target: 'backup-cloud', reason: `base cloud down: ${sig.detail}`, firstFailedAt: sig.firstFailedAt ?? sig.observedAt, kind: 'disaster.cloud' };
+    }
+  });
+  setHandler(
+    failoverUpdate,
+    (req) => {
+      s.state = 'Degraded';
+      pending.failover = { target: req.target, reason: req.reason ?? 'requested by the owner', firstFailedAt: now(), kind: 'manual' };
+      touch();
+      return status();
+    },
+    {
+      validator: (req) => {
+        if (s.state !== 'Protected' && s.state !== 'Degraded') throw new Error(`cannot fail over while ${s.state}${s.target ? ` (${s.target})` : ''}`);
+        if (pending.failover) throw new Error('a failover is already under way');
+        if (req.target !== undefined && req.target !== 'base-standby' && req.target !== 'backup-cloud') throw new Error('target must be base-standby or backup-cloud');
+      },
+    },
+  );
+  setHandler(
+    failbackUpdate,
+    () => {
+      pending.failback = { manual: true };
+      touch();
+      return status();
+    },
+    {
+      validator: () => {
+        if (s.state !== 'FailedOver' || s.target !== 'backup-cloud') throw new Error(`cannot fail back unless failed over to the backup cloud (state ${s.state}${s.target ? `, ${s.target}` : ''})`);
+        if (!s.baseCloudHealthy) throw new Error('the base cloud is not healthy yet');
+      },
+    },
+  );
+  setHandler(
+    approveFailbackUpdate,
+    () => {
+      approved = true;
+      touch();
+      return status();
+    },
+    {
+      validator: () => {
+        if (!s.awaitingApproval) throw new Error('no failback is waiting for approval');
+      },
+    },
+  );
+
+  /** Base cloud healthy for long enough, and allowed (automatic, approved or asked for). */
+  function failbackDue(): boolean {
+    if (s.state !== 'FailedOver' || s.target !== 'backup-cloud' || !s.baseCloudHealthy || !s.baseHealthySince) return false;
+    if (pending.failback?.manual) return true;
+    const healthyMs = Date.now() - Date.parse(s.baseHealthySince);
+    if (healthyMs < s.settings.failbackAfterHealthySeconds * 1000) return false;
+    return s.settings.failbackMode === 'automatic' || approved;
+  }
+
+  while (!stopped) {
+    const waitingForBase = s.state === 'FailedOver' && s.target === 'backup-cloud';
+    const fenceDue = () => !!s.fencePending && s.baseCloudHealthy;
+    const woken = () => stopped || !!pending.failover || failbackDue() || fenceDue();
+    if (waitingForBase || s.fencePending) await condition(woken, healthCheckMs);
+    else await condition(woken);
+    if (stopped) break;
+
+    if (pending.failover) {
+      await failover(pending.failover);
+      pending.failover = undefined;
+    } else if (waitingForBase && !failbackDue()) {
+      // While failed over, watch the base cloud directly too (few VMs are ever in this state).
+      const h = await probe.baseCloudHealth({ accountId: s.home?.accountId ?? '' });
+      if (h.healthy && !s.baseCloudHealthy) {
+        s.baseCloudHealthy = true;
+        s.baseHealthySince = now();
+        await event('cloud.recovered', 'the base cloud answers again');
+      } else if (!h.healthy) {
+        s.baseCloudHealthy = false;
+        s.baseHealthySince = undefined;
+      }
+      const due = s.baseCloudHealthy && s.baseHealthySince && Date.now() - Date.parse(s.baseHealthySince) >= s.settings.failbackAfterHealthySeconds * 1000;
+      if (due && s.settings.failbackMode === 'approval' && !approved && !s.awaitingApproval) {
+        s.awaitingApproval = true;
+        await event('failback.waiting-approval', 'the base cloud has recovered; failback waits for your approval');
+      }
+      touch();
+    }
+    if (fenceDue()) await fence();
+    if (failbackDue()) {
+      await failback();
+      pending.failback = undefined;
+      approved = false;
+    }
+    if (workflowInfo().continueAsNewSuggested && !pending.failover && (s.state === 'Protected' || s.state === 'FailedOver')) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof drVm>({ ...input, carried: s });
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  async function failover(p: NonNullable<Pending['failover']>): Promise<void> {
+    const startedAt = now();
+    await event(p.kind === 'manual' ? 'failover.started' : p.kind, p.kind === 'manual' ? `failover requested: ${p.reason}` : `disaster detected: ${p.reason}`);
+    const plan = await store.drPlan({ vmId: input.vmId });
+    let target: FailoverTarget = p.target ?? 'base-standby';
+    if (!p.target) {
+      const h = await probe.baseCloudHealth({ accountId: plan.homeAccountId });
+      s.baseCloudHealthy = h.healthy;
+      target = h.healthy ? 'base-standby' : 'backup-cloud';
+    }
+    s.state = 'FailingOver';
+    s.step = `failing over to ${target}`;
+    touch();
+    if (p.kind !== 'manual') await event('failover.started', `failing over to the ${target === 'base-standby' ? 'standby in the base cloud' : 'backup cloud (CloudStack)'}`);
+    const old = plan.placement;
+    if (old?.cloud === 'openstack') s.home = { accountId: old.accountId, serverId: old.serverId, stackId: old.stackId, stackName: old.stackName };
+    try {
+      let placement: VmPlacement;
+      let backupStartedAt: string | undefined;
+      if (target === 'base-standby') {
+        if (!plan.baseStandby) {
+          // No standby yet: rebuild in place from the newest backup (the seed's first scenario).
+          if (!plan.latestImage) throw new Error('no standby and no backup to restore from');
+          s.step = 'restoring from the newest backup';
+          await executeChild(RESTORE_WORKFLOW, { workflowId: `vm-restore:${input.vmId}:dr-${uuid4()}`, args: [{ vmId: input.vmId, ownerId: input.ownerId } satisfies RestoreInput] });
+          backupStartedAt = plan.latestImage.startedAt;
+          const after = await store.drPlan({ vmId: input.vmId });
+          placement = after.placement!;
+        } else {
+          const sb = plan.baseStandby;
+          s.step = 'fencing the broken server and starting the standby';
+          const [fenced, started] = await Promise.all([
+            old ? failoverCall.osFenceServer({ accountId: old.accountId, serverId: old.serverId }) : Promise.resolve({ fenced: true, reason: 'no old server' }),
+            statusPoll.osStartServerAndWait({ accountId: sb.accountId, serverId: sb.serverId }),
+          ]);
+          if (!fenced.fenced && old) s.fencePending = { cloud: 'openstack', accountId: old.accountId, serverId: old.serverId };
+          if (old) await failoverCall.osMoveFloatingIp({ accountId: sb.accountId, fromServerId: old.serverId, toServerId: sb.serverId });
+          await store.promoteStandby({ vmId: input.vmId, accountId: sb.accountId, serverId: sb.serverId, newName: `vmflow-${input.vmId}-primary-${uuid4().slice(0, 8)}`, target });
+          const read = await failoverCall.osReadServerById({ accountId: sb.accountId, serverId: sb.serverId });
+          placement = { ...read, addresses: read.addresses.length ? read.addresses : started.addresses };
+          backupStartedAt = sb.backupStartedAt;
+        }
+      } else {
+        const sb = plan.backupCloudStandby;
+        if (!sb) throw new Error('no standby in the backup cloud yet (no backup has reached CloudStack)');
+        s.step = 'fencing the old server and starting the CloudStack standby';
+        const [fenced, started] = await Promise.all([
+          old?.cloud === 'openstack' ? failoverCall.osFenceServer({ accountId: old.accountId, serverId: old.serverId }) : Promise.resolve({ fenced: true, reason: 'not in the base cloud' }),
+          statusPoll.csStartVmAndWait({ accountId: sb.accountId, csVmId: sb.csVmId }),
+        ]);
+        if (!fenced.fenced && old) s.fencePending = { cloud: 'openstack', accountId: old.accountId, serverId: old.serverId };
+        await store.promoteStandby({ vmId: input.vmId, accountId: sb.accountId, serverId: sb.csVmId, newName: '', target });
+        placement = { cloud: 'cloudstack', accountId: sb.accountId, serverId: sb.csVmId, status: started.state, addresses: started.addresses };
+        backupStartedAt = sb.backupStartedAt;
+      }
+      // The switch: one write changes where the VM runs; the API reports it from here on.
+      s.step = 'switching';
+      await store.setVmState({ vmId: input.vmId, to: 'active', reason: `failed over to ${target}: ${p.reason}`, placement, lastError: null });
+      const done = now();
+      s.lastRtoSeconds = Math.max(0, (Date.parse(done) - Date.parse(p.firstFailedAt)) / 1000);
+      s.lastRpoSeconds = backupStartedAt ? Math.max(0, (Date.parse(done) - Date.parse(backupStartedAt)) / 1000) : undefined;
+      s.state = 'FailedOver';
+      s.target = target;
+      s.lastError = undefined;
+      s.baseHealthySince = s.baseCloudHealthy ? done : undefined;
+      await event('failover.completed', `running on the ${target === 'base-standby' ? 'standby in the base cloud' : 'backup cloud (CloudStack)'}${s.fencePending ? '; the old server could not be stopped yet (fence pending)' : ''}`, {
+        rpoSeconds: s.lastRpoSeconds,
+        rtoSeconds: s.lastRtoSeconds,
+        details: { target, serverId: placement.serverId, startedAt, firstFailedAt: p.firstFailedAt },
+      });
+      if (target === 'base-standby') await reprotect('after failover to the base standby');
+    } catch (err) {
+      s.lastError = describeError(err);
+      s.state = 'Degraded';
+      await event('failover.failed', `failover to ${target} failed: ${s.lastError}`);
+    } finally {
+      s.step = undefined;
+      touch();
+    }
+  }
+
+  /** A fresh backup makes a new standby (and copies it to the backup cloud); then Protected. */
+  async function reprotect(why: string): Promise<void> {
+    s.step = `re-protecting (${why})`;
+    touch();
+    try {
+      await executeChild(BACKUP_WORKFLOW, { workflowId: `vm-backup:${input.vmId}:reprotect-${uuid4()}`, args: [{ vmId: input.vmId, ownerId: input.ownerId, trigger: 'manual' } satisfies BackupInput] });
+    } catch (err) {
+      // The VM runs; the next scheduled backup tries again.
+      log.warn('re-protect backup failed', { error: describeError(err) });
+    }
+    s.state = 'Protected';
+    s.target = undefined;
+    s.vmHealthy = true;
+    s.step = undefined;
+    touch();
+  }
+
+  async function fence(): Promise<void> {
+    const f = s.fencePending;
+    if (!f) return;
+    const r = await failoverCall.osFenceServer({ accountId: f.accountId, serverId: f.serverId });
+    if (r.fenced) {
+      s.fencePending = undefined;
+      await event('fence.completed', `the old server ${f.serverId} is stopped`);
+    }
+    touch();
+  }
+
+  async function failback(): Promise<void> {
+    const home = s.home;
+    const vmNow = await store.drPlan({ vmId: input.vmId });
+    const cs = vmNow.placement;
+    if (!home?.stackId || !home.stackName || !cs || cs.cloud !== 'cloudstack') {
+      s.lastError = 'failback needs the VM running in CloudStack and its home stack in the base cloud';
+      s.awaitingApproval = false;
+      await event('failback.failed', s.lastError);
+      return;
+    }
+    const startedAt = now();
+    s.state = 'FailingBack';
+    s.awaitingApproval = false;
+    await event('failback.started', 'bringing the VM home to the base cloud');
+    const failbackId = uuid4();
+    const imageName = failbackImageName(input.vmId, failbackId);
+    const storeKey = failbackStoreKey(input.vmId, failbackId);
+    let csStopped = false;
+    const tasks: TaskSpec<null>[] = [
+      { name: 'fence', run: () => failoverCall.osFenceServer({ accountId: home.accountId, serverId: home.serverId }) },
+      {
+        name: 'stop-cloudstack-vm',
+        run: async () => {
+          csStopped = true;
+          return statusPoll.csStopVmAndWait({ accountId: cs.accountId, csVmId: cs.serverId });
+        },
+      },
+      { name: 'template', requires: ['stop-cloudstack-vm'], run: () => statusPoll.csTemplateFromVm({ accountId: cs.accountId, csVmId: cs.serverId, templateName: failbackTemplateName(input.vmId, failbackId) }) },
+      {
+        // Extract and copy together: an extract URL is time-limited, so a copy that finds it gone
+        // asks for a fresh one (a bounded number of times).
+        name: 'copy-to-store',
+        requires: ['template'],
+        run: async (_, r) => {
+          const t = r.template as { templateId: string; physicalSize?: number };
+          for (let attempt = 1; ; attempt++) {
+            const extract = await statusPoll.csExtractTemplateUrl({ accountId: cs.accountId, templateId: t.templateId });
+            try {
+              return await longTransfer.copyUrlToStore({ url: extract.url, storeKey, expectedSize: extract.physicalSize ?? t.physicalSize });
+            } catch (err) {
+              if (attempt >= 3 || !(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'DownloadUrlGone')) throw err;
+            }
+          }
+        },
+      },
+      { name: 'import-to-glance', requires: ['copy-to-store'], run: () => longTransfer.glanceImportFromStore({ accountId: home.accountId, imageName, storeKey, ttlSeconds: 6 * 3600 }) },
+      {
+        name: 'boot-in-base',
+        requires: ['import-to-glance', 'fence'],
+        run: async (_, r) => {
+          const img = r['import-to-glance'] as { imageId: string };
+          const handle = { accountId: home.accountId, stackName: home.stackName!, stackId: home.stackId! };
+          await failoverCall.osUpdateStack({ ...handle, parameters: { image: img.imageId } });
+          await statusPoll.osAwaitStack({ ...handle, action: 'UPDATE' });
+          return failoverCall.osReadServer(handle);
+        },
+      },
+    ];
+    s.step = 'failing back';
+    const graph = await runTaskGraph(tasks, null, { now, onChange: (st) => (s.step = `failing back: ${st.filter((t) => t.state === 'running').map((t) => t.name).join(', ') || 'between steps'}`) });
+    if (!graph.ok) {
+      s.lastError = graph.failures.map((f) => `${f.task}: ${f.error}`).join('; ');
+      // Keep the user running: the CloudStack copy was stopped for imaging, start it again.
+      if (csStopped) {
+        await CancellationScope.nonCancellable(() => statusPoll.csStartVmAndWait({ accountId: cs.accountId, csVmId: cs.serverId })).catch((e) => log.error('could not restart the CloudStack VM after a failed failback', { error: describeError(e) }));
+      }
+      s.state = 'FailedOver';
+      s.step = undefined;
+      await event('failback.failed', `failback failed, still running in the backup cloud: ${s.lastError}`);
+      return;
+    }
+    const placement = graph.results['boot-in-base'] as VmPlacement;
+    const imported = graph.results['import-to-glance'] as { imageId: string; size: number; checksum: string };
+    await store.setVmState({ vmId: input.vmId, to: 'active', reason: 'failed back to the base cloud', placement, lastError: null });
+    const rto = (Date.now() - Date.parse(startedAt)) / 1000;
+    s.home = { accountId: placement.accountId, serverId: placement.serverId, stackId: placement.stackId, stackName: placement.stackName };
+    // Clean up the backup-cloud copy and the transfer's leftovers, and record the image we came home with.
+    await Promise.all([
+      statusPoll.csDestroyStandby({ accountId: cs.accountId, csVmId: cs.serverId }),
+      failoverCall.csDeleteTemplate({ accountId: cs.accountId, templateId: (graph.results.template as { templateId: string }).templateId, forced: true }),
+      failoverCall.storeDeleteImage({ key: storeKey }),
+      store.recordFailbackImage({
+        backupId: failbackId,
+        vmId: input.vmId,
+        ownerId: input.ownerId,
+        accountId: placement.accountId,
+        serverId: placement.serverId,
+        size: '',
+        os: '',
+        image: { id: imported.imageId, name: imageName, size: imported.size, checksum: imported.checksum },
+      }),
+    ]);
+    await event('failback.completed', 'the VM runs in the base cloud again', { rtoSeconds: rto, details: { serverId: placement.serverId } });
+    await reprotect('after failback');
+  }
+}
