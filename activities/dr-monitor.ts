@@ -32,7 +32,7 @@ export const MISSING_STATUS = 'MISSING';
 export const DR_PROTECTIONS_COLLECTION = 'dr_protections';
 /** DR workflows signalled at once when the whole cloud changes health. */
 const SIGNAL_CONCURRENCY = 50;
-/** `$in` lists sent to MongoDB at once. */
+/** Accounts with more VMs than this read all enabled protections instead of an `$in` list. */
 const ID_CHUNK = 1000;
 
 /**
@@ -140,10 +140,13 @@ export async function loadProtectedVms(db: ActivityDeps['db'], accountId: string
   const ids = [...placed.keys()];
   const protectedIds = new Set<string>();
   const protections = db.collection(DR_PROTECTIONS_COLLECTION);
-  for (let i = 0; i < ids.length; i += ID_CHUNK) {
-    const chunk = ids.slice(i, i + ID_CHUNK);
-    const found = await protections.find({ ...q.protections, _id: { $in: chunk } } as never, { projection: { _id: 1 } }).toArray();
+  if (ids.length <= ID_CHUNK) {
+    const found = await protections.find({ ...q.protections, _id: { $in: ids } } as never, { projection: { _id: 1 } }).toArray();
     for (const p of found) protectedIds.add(String(p._id));
+  } else {
+    // Large accounts: one pass over the enabled protections beats many $in lists (on FerretDB
+    // five $in queries of 1000 ids took 2.5 s where the whole 10,000-protection pass took 0.3 s).
+    for await (const p of protections.find(q.protections, { projection: { _id: 1 } })) protectedIds.add(String(p._id));
   }
   return ids.filter((id) => protectedIds.has(id)).sort().map((vmId) => ({ vmId, serverId: placed.get(vmId)! }));
 }
