@@ -4,6 +4,7 @@
  */
 import { startCloudStackSimulator, type CloudStackSimulator } from '../../src/sim/cloudstack';
 import { startOpenStackSimulator, type OpenStackSimulator } from '../../src/sim/openstack';
+import { testLogger } from './secrets';
 
 export interface TestClouds {
   openstack: OpenStackSimulator;
@@ -16,7 +17,12 @@ let shared: Promise<TestClouds> | undefined;
 
 export function sharedClouds(): Promise<TestClouds> {
   shared ??= (async () => {
-    const [openstack, cloudstack] = await Promise.all([startOpenStackSimulator({ timings: 'fast' }), startCloudStackSimulator({ timings: 'fast' })]);
+    const [openstack, cloudstack] = await Promise.all([
+      startOpenStackSimulator({ timings: 'fast', logger: testLogger('openstack-sim') }),
+      startCloudStackSimulator({ timings: 'fast', logger: testLogger('cloudstack-sim') }),
+    ]);
+    // Every suite shares these clouds: room for all their VMs, standbys and drill copies.
+    await simAdmin(openstack.url, 'PATCH', '/quotas', { project: openstack.credentials.projectName, instances: 1000, cores: 4000, ram: 4_000_000 });
     return {
       openstack,
       cloudstack,

@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { logger as rootLogger } from '../../logger';
+import { logger as rootLogger, type Logger } from '../../logger';
 import { CloudStackEngine, type SimStateSummary } from './engine';
 import type { SimAccountSpec } from './model';
 import { ADMIN_ACCOUNT, DEMO_ACCOUNT } from './seed';
@@ -54,11 +54,13 @@ export interface CloudStackSimulatorOptions {
   seed?: number;
   /** allow.user.view.destroyed.vm: let user accounts list their Destroyed VMs (default false, as on a fresh install). */
   allowUserViewDestroyedVm?: boolean;
+  /** Where the simulator logs (default: the process logger); tests pass their run log. */
+  logger?: Logger;
 }
 
 export async function startCloudStackSimulator(opts: CloudStackSimulatorOptions = {}): Promise<CloudStackSimulator> {
   const host = opts.host ?? '127.0.0.1';
-  const log = rootLogger.child({ component: 'cloudstack-sim' });
+  const log = (opts.logger ?? rootLogger).child({ component: 'cloudstack-sim' });
   const ownsDataDir = !opts.dataDir && !opts.stateFile;
   const dataDir = opts.dataDir
     ? path.resolve(opts.dataDir)

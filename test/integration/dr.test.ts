@@ -1,0 +1,284 @@
+/**
+ * Disaster recovery end to end (UC-009) with the simulators' fault injection: a broken VM with the
+ * base cloud healthy → the base standby takes over; a base-cloud outage → failover to CloudStack →
+ * the base cloud recovers → failback → Protected again; a blip shorter than the threshold → no
+ * failover; a drill leaves production untouched and cleans up; refused commands; alerts reach the
+ * webhook; RPO and RTO are recorded on the events.
+ */
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
+import { ImageStoreClient, startImageStore, type RunningImageStore } from '../../src/imagestore';
+import { startTestApi, type TestApi } from '../harness/api';
+import { sharedClouds, simAdmin, type TestClouds } from '../harness/clouds';
+import { registerTestSecret, testKeyring, testLogger } from '../harness/secrets';
+import { startTestWorker, type TestWorker } from '../harness/temporal';
+import { assertOwnerScoped, signupAndLogin, type TestUser } from '../harness/users';
+
+type Json = any;
+
+describe('disaster recovery: monitor → failover → failback, drills and alerts', function () {
+  this.timeout(600_000);
+  let clouds: TestClouds;
+  let api: TestApi;
+  let tw: TestWorker;
+  let store: RunningImageStore;
+  let alice: TestUser;
+  let bob: TestUser;
+  let webhook: http.Server;
+  const received: Array<{ kind: string; signature: string; body: Json; raw: string }> = [];
+  const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmflow-dr-store-'));
+  const token = crypto.randomBytes(24).toString('base64url');
+  const signingSecret = crypto.randomBytes(32).toString('base64url');
+  const webhookSecret = crypto.randomBytes(24).toString('base64url');
+
+  async function call(user: TestUser, method: string, p: string, body?: unknown): Promise<{ status: number; body: Json }> {
+    const res = await fetch(`${api.url}${p}`, {
+      method,
+      headers: { ...user.authHeaders, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 150_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    while (Date.now() < deadline) {
+      try {
+        const v = await fn();
+        if (v !== undefined) return v;
+      } catch (err) {
+        last = err;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+  }
+
+  const dr = async (vmId: string) => (await call(alice, 'GET', `/api/v1/vms/${vmId}/dr`)).body;
+  const vm = async (vmId: string) => (await call(alice, 'GET', `/api/v1/vms/${vmId}`)).body.vm;
+  const osState = () => simAdmin(clouds.openstack.url, 'GET', '/state');
+  const csState = () => simAdmin(clouds.cloudstack.url, 'GET', '/state');
+
+  /** A VM in OpenStack with one full backup (both standbys) and DR protection on. */
+  async function protectedVm(name: string, drSettings: Record<string, unknown> = {}): Promise<string> {
+    const r = await call(alice, 'POST', '/api/v1/vms', { name, os: 'ubuntu-24.04', software: ['vim'], size: 'small', cloud: 'openstack' });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const vmId = r.body.vm.id as string;
+    await until('VM active', async () => ((await vm(vmId)).state === 'active' ? true : undefined));
+    assert.equal((await call(alice, 'POST', `/api/v1/vms/${vmId}/backups`)).status, 202);
+    const b = await until('backup done', async () => {
+      const list = (await call(alice, 'GET', `/api/v1/vms/${vmId}/backups`)).body.backups as Json[];
+      return list.find((x) => x.status !== 'running');
+    });
+    assert.equal(b.status, 'succeeded', JSON.stringify(b));
+    const p = await call(alice, 'PUT', `/api/v1/vms/${vmId}/dr`, { failbackMode: 'automatic', failbackAfterHealthySeconds: 2, ...drSettings });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+    await until('DR workflow answering', async () => ((await dr(vmId)).state?.state === 'Protected' ? true : undefined));
+    return vmId;
+  }
+
+  before(async () => {
+    for (const s of [token, signingSecret, webhookSecret]) registerTestSecret(s);
+    clouds = await sharedClouds();
+    webhook = http.createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c) => (raw += c));
+      req.on('end', () => {
+        received.push({ kind: String(req.headers['x-vmflow-event']), signature: String(req.headers['x-vmflow-signature']), body: JSON.parse(raw), raw });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', r));
+    store = await startImageStore({ dir: storeDir, serviceToken: token, signingSecret, logger: testLogger('imagestore') });
+    api = await startTestApi({
+      env: {
+        ...clouds.env,
+        VMFLOW_MONITOR_INTERVAL_SECONDS: '1',
+        VMFLOW_MONITOR_FAILURE_THRESHOLD: '3',
+        VMFLOW_MONITOR_SUCCESS_THRESHOLD: '2',
+        VMFLOW_DR_HEALTH_CHECK_SECONDS: '1',
+        VMFLOW_BACKUP_MIN_INTERVAL_SECONDS: '1',
+      },
+    });
+    tw = await startTestWorker({
+      taskQueue: api.deps.config.temporalTaskQueue,
+      deps: {
+        timing: { pollIntervalMs: 50 },
+        cloudAccounts: new CloudAccountResolver({ db: api.deps.db, keyring: testKeyring(), logger: testLogger(), openstack: { timeoutMs: 3000 }, cloudstack: { timeoutMs: 3000, pollIntervalMs: 50 } }),
+        imageStore: { client: new ImageStoreClient({ baseUrl: store.url, serviceToken: token }), publicBaseUrl: store.url, signingSecret },
+        alerts: { webhookUrl: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`, webhookSecret },
+      },
+    });
+    alice = await signupAndLogin(api.url);
+    bob = await signupAndLogin(api.url);
+  });
+  after(async () => {
+    await simAdmin(clouds.openstack.url, 'DELETE', '/outage').catch(() => undefined);
+    await tw?.stop();
+    await api?.close();
+    await store?.stop();
+    webhook?.close();
+    fs.rmSync(storeDir, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    await simAdmin(clouds.openstack.url, 'DELETE', '/faults');
+    await simAdmin(clouds.openstack.url, 'DELETE', '/outage');
+  });
+
+  it('when the VM breaks while the base cloud is healthy, then the base standby takes over, the old server is fenced, and a fresh backup re-protects it', async () => {
+    const vmId = await protectedVm('breaks');
+    const before = await vm(vmId);
+    const standby = ((await osState()).servers.items as Json[]).find((s) => s.name === `vmflow-${vmId}-standby`);
+    assert.equal(standby.status, 'SHUTOFF');
+
+    await simAdmin(clouds.openstack.url, 'POST', `/servers/${before.placement.serverId}/break`, { mode: 'error' });
+    const after = await until('switched to the standby', async () => {
+      const v = await vm(vmId);
+      return v.placement.serverId === standby.id ? v : undefined;
+    });
+    assert.equal(after.placement.cloud, 'openstack');
+    assert.equal(after.state, 'active');
+    const protectedAgain = await until('Protected again', async () => {
+      const d = await dr(vmId);
+      return d.state.state === 'Protected' && d.events.some((e: Json) => e.kind === 'failover.completed') ? d : undefined;
+    });
+    const completed = protectedAgain.events.find((e: Json) => e.kind === 'failover.completed');
+    assert.equal(completed.details.target, 'base-standby');
+    assert.ok(completed.rpoSeconds >= 0, 'RPO recorded');
+    assert.ok(completed.rtoSeconds > 0, 'RTO recorded');
+    assert.ok(protectedAgain.events.some((e: Json) => e.kind === 'disaster.vm'));
+
+    const s = await osState();
+    const old = (s.servers.items as Json[]).find((x) => x.id === before.placement.serverId);
+    assert.ok(!old || old.status !== 'ACTIVE', 'never two active copies');
+    const live = (s.servers.items as Json[]).filter((x) => x.status === 'ACTIVE' && (x.id === standby.id || x.id === before.placement.serverId));
+    assert.equal(live.length, 1, 'exactly one active copy');
+    // Re-protected: a new stopped standby exists for the promoted primary.
+    await until('new standby', async () => {
+      const st = await osState();
+      const sb = (st.servers.items as Json[]).find((x) => x.name === `vmflow-${vmId}-standby` && x.id !== standby.id);
+      return sb?.status === 'SHUTOFF' ? sb : undefined;
+    });
+  });
+
+  it('when the base cloud goes down, then the VM fails over to CloudStack; when it recovers, the VM fails back and is Protected again', async () => {
+    const vmId = await protectedVm('outage');
+    const before = await vm(vmId);
+    const csStandby = ((await csState()).vms.items as Json[]).find((v) => v.name === `vmflow-${vmId}-standby`);
+    assert.equal(csStandby.state, 'Stopped');
+
+    await simAdmin(clouds.openstack.url, 'POST', '/outage', { mode: '503' });
+    const failedOver = await until('failed over to CloudStack', async () => {
+      const v = await vm(vmId);
+      return v.placement.cloud === 'cloudstack' ? v : undefined;
+    });
+    assert.equal(failedOver.placement.serverId, csStandby.id);
+    const d1 = await until('FailedOver', async () => {
+      const d = await dr(vmId);
+      return d.state.state === 'FailedOver' ? d : undefined;
+    });
+    assert.equal(d1.state.target, 'backup-cloud');
+    assert.ok(d1.state.fencePending, 'the unreachable old server is recorded as not fenced');
+    assert.equal(((await csState()).vms.items as Json[]).find((v) => v.id === csStandby.id).state, 'Running');
+    const failoverEvent = d1.events.find((e: Json) => e.kind === 'failover.completed');
+    assert.ok(failoverEvent.rtoSeconds > 0 && failoverEvent.rpoSeconds >= 0);
+
+    // Recovery: failback after the base cloud has been healthy for 2 s (automatic mode).
+    await simAdmin(clouds.openstack.url, 'DELETE', '/outage');
+    const home = await until('failed back', async () => {
+      const v = await vm(vmId);
+      return v.placement.cloud === 'openstack' && v.history.some((h: Json) => h.reason === 'failed back to the base cloud') ? v : undefined;
+    }, 240_000);
+    assert.equal(home.placement.stackId, before.placement.stackId, 'back in its own Heat stack');
+    const d2 = await until('Protected', async () => {
+      const d = await dr(vmId);
+      return d.state.state === 'Protected' && d.events.some((e: Json) => e.kind === 'failback.completed') ? d : undefined;
+    }, 240_000);
+    assert.equal(d2.state.fencePending, undefined, 'the old server was fenced once reachable');
+    const kinds = d2.events.map((e: Json) => e.kind);
+    for (const k of ['disaster.cloud', 'failover.completed', 'cloud.recovered', 'failback.started', 'failback.completed']) assert.ok(kinds.includes(k), `${k} in ${kinds}`);
+
+    const os2 = await osState();
+    const homeServer = (os2.servers.items as Json[]).find((x) => x.id === home.placement.serverId);
+    assert.equal(homeServer.status, 'ACTIVE');
+    const cs2 = await csState();
+    assert.ok(!(cs2.vms.items as Json[]).some((v) => v.id === csStandby.id && v.state === 'Running'), 'the CloudStack copy is no longer running');
+    assert.equal((cs2.templates.items as Json[]).filter((t) => t.name.startsWith(`vmflow-${vmId}-failback-`)).length, 0, 'no failback template left');
+  });
+
+  it('when the cloud blips for less than the threshold, then nothing fails over', async () => {
+    const vmId = await protectedVm('blip');
+    const before = await vm(vmId);
+    // One failed listing (threshold is 3).
+    await simAdmin(clouds.openstack.url, 'POST', '/faults', { service: 'compute', method: 'GET', path: '/servers/detail', status: 503, count: 1 });
+    await new Promise((r) => setTimeout(r, 5000));
+    const d = await dr(vmId);
+    assert.equal(d.state.state, 'Protected');
+    assert.ok(!d.events.some((e: Json) => e.kind.startsWith('disaster') || e.kind.startsWith('failover')), JSON.stringify(d.events));
+    assert.equal((await vm(vmId)).placement.serverId, before.placement.serverId);
+  });
+
+  it('when a drill runs, then an isolated copy boots and is torn down while production and the standbys are untouched', async () => {
+    const vmId = await protectedVm('drill');
+    const before = await vm(vmId);
+    const cs1 = await csState();
+    const standby1 = (cs1.vms.items as Json[]).find((v) => v.name === `vmflow-${vmId}-standby`);
+    const r = await call(alice, 'POST', `/api/v1/vms/${vmId}/dr/drill`, { target: 'backup-cloud' });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const report = await until('drill report', async () => ((await call(alice, 'GET', `/api/v1/vms/${vmId}/dr/drills`)).body.drills as Json[])[0]);
+    assert.equal(report.ok, true, JSON.stringify(report));
+    assert.equal(report.cleanedUp, true);
+    assert.ok(report.bootSeconds >= 0);
+    const cs2 = await csState();
+    assert.equal((cs2.vms.items as Json[]).filter((v) => v.name.includes('-drill-') && !['Destroyed', 'Expunging'].includes(v.state)).length, 0, 'drill copy removed');
+    assert.equal((cs2.vms.items as Json[]).find((v) => v.id === standby1.id).state, 'Stopped', 'standby untouched');
+    const after = await vm(vmId);
+    assert.deepEqual(after.placement, before.placement, 'production untouched');
+    assert.equal((await dr(vmId)).state.state, 'Protected');
+
+    const base = await call(alice, 'POST', `/api/v1/vms/${vmId}/dr/drill`, { target: 'base-standby' });
+    assert.equal(base.status, 202);
+    const report2 = await until('base drill report', async () => ((await call(alice, 'GET', `/api/v1/vms/${vmId}/dr/drills`)).body.drills as Json[]).find((d) => d.target === 'base-standby'));
+    assert.equal(report2.ok, true, JSON.stringify(report2));
+    const os2 = await osState();
+    assert.equal((os2.servers.items as Json[]).filter((s) => s.name.includes('-drill-')).length, 0);
+  });
+
+  it('when a command does not fit the state, then 409 says why; another member gets 404; events reach the webhook signed', async () => {
+    const vmId = await protectedVm('commands');
+    const fb = await call(alice, 'POST', `/api/v1/vms/${vmId}/dr/failback`);
+    assert.equal(fb.status, 409);
+    assert.match(fb.body.error.message, /cannot fail back unless failed over/);
+    const ap = await call(alice, 'POST', `/api/v1/vms/${vmId}/dr/approve`);
+    assert.equal(ap.status, 409);
+    const bad = await call(alice, 'POST', `/api/v1/vms/${vmId}/dr/failover`, { target: 'moon' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.fields[0].field, 'target');
+    await assertOwnerScoped(api.url, {
+      owner: alice,
+      other: bob,
+      requests: [
+        { method: 'GET', path: `/api/v1/vms/${vmId}/dr` },
+        { method: 'GET', path: `/api/v1/vms/${vmId}/dr/drills` },
+      ],
+    });
+    const bobsEvents = await call(bob, 'GET', '/api/v1/events');
+    assert.equal(bobsEvents.body.events.length, 0);
+
+    const mine = (await call(alice, 'GET', '/api/v1/events')).body.events as Json[];
+    assert.ok(mine.length > 0);
+    await until('webhook deliveries', async () => (received.length >= 3 ? true : undefined));
+    for (const d of received) {
+      assert.equal(d.signature, `sha256=${crypto.createHmac('sha256', webhookSecret).update(d.raw).digest('hex')}`);
+      assert.equal(d.kind, d.body.kind);
+    }
+  });
+});
