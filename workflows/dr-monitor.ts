@@ -13,7 +13,8 @@
  *   `monitorStatus` query.
  * - `monitorSettings` changes the settings (and checks at once); `monitorCheckNow` checks at once.
  * - Continue-as-new every MAX_ITERATIONS_PER_RUN checks or when Temporal suggests it, carrying
- *   the counters, the settings, the pending fan-out and the recent signals.
+ *   the counters, the settings, the pending fan-out, the recent signals and the last probe; the
+ *   new run waits out the interval before its first check.
  * - Ends only when its cloud account no longer exists (or when cancelled / terminated).
  */
 import {
@@ -99,9 +100,15 @@ export interface MonitorStatus {
 }
 
 export interface CloudMonitorRunInput extends CloudMonitorInput {
+  /** Checks per run before continue-as-new; default MAX_ITERATIONS_PER_RUN. */
+  maxChecksPerRun?: number;
   /** Carried over continue-as-new. */
   recentSignals?: SentSignalRecord[];
   pendingCloudSignal?: CloudHealthSignal;
+  lastProbe?: MonitorStatus['lastProbe'];
+  protectedCount?: number;
+  /** A check was asked for during the hand-over: the new run checks at once. */
+  checkNow?: boolean;
 }
 
 export interface CloudMonitorResult {
@@ -149,9 +156,9 @@ export async function cloudMonitor(input: CloudMonitorRunInput): Promise<CloudMo
   let state: CloudMonitorState = input.carried ?? initialMonitorState();
   let pendingCloudSignal = input.pendingCloudSignal;
   const recent: SentSignalRecord[] = [...(input.recentSignals ?? [])].slice(-RECENT_SIGNALS_KEPT);
-  let lastProbe: MonitorStatus['lastProbe'];
+  let lastProbe: MonitorStatus['lastProbe'] = input.lastProbe;
   let lastError: string | undefined;
-  let protectedCount: number | undefined;
+  let protectedCount: number | undefined = input.protectedCount;
   let wake = false;
   let phase: MonitorStatus['phase'] = 'probing';
 
@@ -221,7 +228,16 @@ export async function cloudMonitor(input: CloudMonitorRunInput): Promise<CloudMo
     remember(record);
   }
 
+  // A continued run waits out the interval first (its predecessor has just checked), unless a
+  // check was asked for while the predecessor was handing over.
+  let waitFirst = !!input.carried && !input.checkNow;
+  const maxChecks = Math.max(1, Math.floor(input.maxChecksPerRun ?? MAX_ITERATIONS_PER_RUN));
   for (let iteration = 0; ; iteration++) {
+    if (waitFirst) {
+      phase = 'waiting';
+      await condition(() => wake, Math.round(settings.intervalSeconds * 1000));
+    }
+    waitFirst = true;
     wake = false;
     phase = 'probing';
     try {
@@ -257,10 +273,18 @@ export async function cloudMonitor(input: CloudMonitorRunInput): Promise<CloudMo
       await deliverCloudSignal(pendingCloudSignal);
     }
 
-    if (workflowInfo().continueAsNewSuggested || iteration + 1 >= MAX_ITERATIONS_PER_RUN) {
-      await continueAsNew<typeof cloudMonitor>({ accountId, settings, carried: state, recentSignals: recent, pendingCloudSignal });
+    if (workflowInfo().continueAsNewSuggested || iteration + 1 >= maxChecks) {
+      await continueAsNew<typeof cloudMonitor>({
+        accountId,
+        settings,
+        carried: state,
+        recentSignals: recent,
+        pendingCloudSignal,
+        lastProbe,
+        protectedCount,
+        maxChecksPerRun: input.maxChecksPerRun,
+        checkNow: wake,
+      });
     }
-    phase = 'waiting';
-    await condition(() => wake, Math.round(settings.intervalSeconds * 1000));
   }
 }

@@ -4,7 +4,8 @@
  * and one unprotected, all inserted straight into MongoDB for servers made through Nova.
  *
  * The monitor runs with an interval of an hour and the test drives each check with the
- * `monitorCheckNow` signal, so the number of checks is exact and no assertion depends on timing.
+ * `monitorCheckNow` signal, so the number of checks is exact and no assertion depends on timing;
+ * it continues as new every 4 checks, so the suite also runs across those hand-overs.
  * Delivery is observed on the receiving side without faking a workflow: the DR workflow IDs of
  * two VMs are started as `drVm` executions on a task queue no worker polls, so they never run, and
  * every signal the monitor sends them lands in their history, where the test decodes it. The
@@ -12,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { CloudAccountStore } from '../../src/cloud-accounts/store';
 import { ComputeClient, OpenStackSession, TokenCache } from '../../src/clouds/openstack';
@@ -21,12 +22,14 @@ import { EncryptionCodec } from '../../src/temporal/codec';
 import { startOpenStackSimulator, type OpenStackSimulator } from '../../src/sim/openstack';
 import { vmModel } from '../../src/vms/model';
 import { DR_PROTECTIONS_COLLECTION } from '../../activities/dr-monitor';
-import { MONITOR_CHECK_NOW_SIGNAL, MONITOR_STATUS_QUERY, type MonitorStatus, type SentSignalRecord } from '../../workflows/dr-monitor';
+import { MONITOR_CHECK_NOW_SIGNAL, MONITOR_SETTINGS_SIGNAL, MONITOR_STATUS_QUERY, type MonitorStatus, type SentSignalRecord } from '../../workflows/dr-monitor';
 import { simAdmin } from '../harness/clouds';
 import { registerTestSecret, testKeyring, testLogger } from '../harness/secrets';
 import { startTestWorker, type TestWorker } from '../harness/temporal';
 
 const SETTINGS = { intervalSeconds: 3600, failureThreshold: 3, successThreshold: 2 };
+/** Small, so the suite crosses several continue-as-new hand-overs and every test runs across them. */
+const CHECKS_PER_RUN = 4;
 
 /** Polls `probe` until it returns a value (bounded: 300 × 50 ms). */
 async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
@@ -45,7 +48,7 @@ describe('cloud monitor (DR) with Temporal, MongoDB and the OpenStack simulator'
   let tw: TestWorker;
   let compute: ComputeClient;
   let accountId: string;
-  let monitor: WorkflowHandle;
+  let monitor: WorkflowHandleWithFirstExecutionRunId;
   const vm = { a: `vm-${crypto.randomUUID()}`, b: `vm-${crypto.randomUUID()}`, c: `vm-${crypto.randomUUID()}`, unprotected: `vm-${crypto.randomUUID()}` };
   const server: Record<keyof typeof vm, string> = { a: '', b: '', c: '', unprotected: '' };
   const receivers: WorkflowHandle[] = [];
@@ -145,7 +148,7 @@ describe('cloud monitor (DR) with Temporal, MongoDB and the OpenStack simulator'
     monitor = await tw.client.workflow.start(CLOUD_MONITOR_WORKFLOW, {
       taskQueue: tw.taskQueue,
       workflowId: `${cloudMonitorWorkflowId(accountId)}`,
-      args: [{ accountId, settings: SETTINGS }],
+      args: [{ accountId, settings: SETTINGS, maxChecksPerRun: CHECKS_PER_RUN }],
     });
     await eventually('the first check', async () => {
       const s = await status();
@@ -200,6 +203,16 @@ describe('cloud monitor (DR) with Temporal, MongoDB and the OpenStack simulator'
     assert.deepEqual(back.cloud, { healthy: true, failures: 0, successes: 0 });
     assert.deepEqual(back.recentSignals, []);
     assert.equal((await sim_('GET', '/state')).faults.hits, 2, 'both faults were met');
+  });
+
+  it('when Nova hangs, then the check ends at the probe deadline as a failed cloud check, not a stuck activity', async () => {
+    await sim_('POST', '/faults', { service: 'compute', path: 'servers/detail', hang: true, count: 1 });
+    const s = await checkNow();
+    assert.equal(s.lastProbe?.cloudOk, false);
+    assert.match(s.lastProbe?.cloudDetail ?? '', /^Nova: no answer in time on GET .*servers\/detail/);
+    assert.equal(s.lastError, undefined, 'the activity itself succeeded');
+    const back = await checkNow();
+    assert.deepEqual(back.cloud, { healthy: true, failures: 0, successes: 0 });
   });
 
   it('when a server is broken, then exactly one unhealthy vmHealth reaches its DR workflow after the threshold, carrying the first bad check', async () => {
@@ -288,5 +301,34 @@ describe('cloud monitor (DR) with Temporal, MongoDB and the OpenStack simulator'
     assert.equal(healed.unhealthyVmCount, 1, 'only the vanished server is still unhealthy');
     const last: SentSignalRecord | undefined = healed.recentSignals.at(-1);
     assert.equal(last?.vmId, vm.b);
+  });
+
+  it('when the settings are changed by signal, then a check runs at once with them', async () => {
+    await sim_('POST', `/servers/${server.a}/break`, { mode: 'shutoff' });
+    const before = (await status()).checks;
+    await monitor.signal(MONITOR_SETTINGS_SIGNAL, { failureThreshold: 1 });
+    const s = await eventually('the check the settings asked for', async () => {
+      const st = await status();
+      return st.checks > before && st.phase === 'waiting' ? st : undefined;
+    });
+    assert.deepEqual(s.settings, { ...SETTINGS, failureThreshold: 1 });
+    const sent = s.recentSignals.filter((r) => r.vmId === vm.a);
+    assert.equal(sent.length, 1, 'one bad check is enough now');
+    assert.deepEqual([sent[0].healthy, sent[0].status, sent[0].firstFailedAt], [false, 'SHUTOFF', s.lastProbe?.checkedAt]);
+  });
+
+  it('when runs reach their check limit, then each continues as new carrying counters, settings, recent signals and the last probe', async () => {
+    const s = await checkNow();
+    const desc = await monitor.describe();
+    assert.notEqual(desc.runId, monitor.firstExecutionRunId, 'the monitor has continued as new');
+    assert.ok(s.checks > CHECKS_PER_RUN * 3, `checks count across runs (${s.checks})`);
+    assert.equal(s.settings.failureThreshold, 1, 'settings carried');
+    assert.ok(s.recentSignals.some((r) => r.vmId === vm.b && !r.healthy), 'a signal sent runs ago is still listed');
+    assert.equal(s.trackedVms[vm.c]?.status, 'MISSING', 'an unhealthy VM stays tracked');
+    assert.equal(s.trackedVms[vm.c]?.healthy, false);
+    assert.equal(s.unhealthyVmCount, 2);
+    const history = await tw.client.workflow.getHandle(monitor.workflowId, monitor.firstExecutionRunId).fetchHistory();
+    const last = history.events?.at(-1);
+    assert.ok(last?.workflowExecutionContinuedAsNewEventAttributes, 'the first run ended by continue-as-new');
   });
 });
