@@ -331,4 +331,11 @@ describe('cloud monitor (DR) with Temporal, MongoDB and the OpenStack simulator'
     const last = history.events?.at(-1);
     assert.ok(last?.workflowExecutionContinuedAsNewEventAttributes, 'the first run ended by continue-as-new');
   });
+
+  it('when its cloud account is deleted, then the monitor ends at its next check', async () => {
+    const before = (await status()).checks;
+    assert.equal(await new CloudAccountStore(tw.db, testKeyring()).deleteOwn(accountId, 'dr-monitor-owner'), 'deleted');
+    await monitor.signal(MONITOR_CHECK_NOW_SIGNAL);
+    assert.deepEqual(await monitor.result(), { accountId, ended: 'account-gone', checks: before }, 'a check that found no account counts for nothing');
+  });
 });
