@@ -41,7 +41,7 @@ import {
   type MonitorSettings,
   type VmHealthSignal,
 } from '../src/contracts/dr';
-import { applyObservation, initialMonitorState, type VmChange } from './lib/health';
+import { applyObservation, initialMonitorState, normalizeMonitorSettings, type VmChange } from './lib/health';
 import { describeError } from './lib/task-graph';
 
 export const MONITOR_STATUS_QUERY = 'monitorStatus';
@@ -56,7 +56,6 @@ export const RECENT_SIGNALS_KEPT = 100;
 const TRACKED_SHOWN = 100;
 /** VM signals in flight at once. */
 const VM_SIGNAL_CONCURRENCY = 50;
-const MIN_INTERVAL_SECONDS = 1;
 
 export interface SentSignalRecord {
   at: string;
@@ -134,15 +133,6 @@ const fanOut = proxyActivities<Activities>({
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['Misconfigured'] },
 });
-
-export function normalizeMonitorSettings(s: MonitorSettings): MonitorSettings {
-  const int = (v: unknown, min: number, fallback: number) => (typeof v === 'number' && Number.isFinite(v) ? Math.max(min, Math.floor(v)) : fallback);
-  return {
-    intervalSeconds: typeof s.intervalSeconds === 'number' && Number.isFinite(s.intervalSeconds) ? Math.max(MIN_INTERVAL_SECONDS, s.intervalSeconds) : 30,
-    failureThreshold: int(s.failureThreshold, 1, 3),
-    successThreshold: int(s.successThreshold, 1, 3),
-  };
-}
 
 function failureType(err: unknown): string | undefined {
   let e: unknown = err;

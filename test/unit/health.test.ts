@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { CloudMonitorState, MonitorSettings } from '../../src/contracts/dr';
-import { applyObservation, initialMonitorState, type HealthVerdict, type Observation } from '../../workflows/lib/health';
+import { applyObservation, initialMonitorState, normalizeMonitorSettings, type HealthVerdict, type Observation } from '../../workflows/lib/health';
 
 const SETTINGS: MonitorSettings = { intervalSeconds: 30, failureThreshold: 3, successThreshold: 2 };
 const at = (n: number) => new Date(Date.UTC(2030, 0, 1, 0, 0, n)).toISOString();
@@ -188,5 +188,11 @@ describe('health verdicts (applyObservation)', () => {
     const v = applyObservation(state, { accountId: 'a', cloudOk: false, cloudDetail: 'down', unhealthy: {}, checkedVmIds: [] }, { intervalSeconds: 1, failureThreshold: 0, successThreshold: 0 }, at(1));
     assert.equal(v.cloudChange?.healthy, false);
     assert.deepEqual(state, before);
+  });
+
+  it('when settings are zero, fractional or missing, then they are made safe: interval ≥ 1 s, whole thresholds ≥ 1', () => {
+    assert.deepEqual(normalizeMonitorSettings({ intervalSeconds: 0, failureThreshold: 2.7, successThreshold: -1 }), { intervalSeconds: 1, failureThreshold: 2, successThreshold: 1 });
+    assert.deepEqual(normalizeMonitorSettings({} as MonitorSettings), { intervalSeconds: 30, failureThreshold: 3, successThreshold: 3 });
+    assert.deepEqual(normalizeMonitorSettings({ intervalSeconds: 2.5, failureThreshold: 4, successThreshold: 2 }), { intervalSeconds: 2.5, failureThreshold: 4, successThreshold: 2 });
   });
 });

@@ -46,6 +46,19 @@ export interface HealthVerdict {
 /** Status reported for a VM that is healthy again. */
 export const HEALTHY_STATUS = 'ACTIVE';
 
+/** Shortest interval accepted: a zero or negative one would spin. */
+export const MIN_INTERVAL_SECONDS = 1;
+
+/** Settings made safe: interval ≥ 1 s (default 30), whole thresholds ≥ 1 (default 3). */
+export function normalizeMonitorSettings(s: MonitorSettings): MonitorSettings {
+  const int = (v: unknown, min: number, fallback: number) => (typeof v === 'number' && Number.isFinite(v) ? Math.max(min, Math.floor(v)) : fallback);
+  return {
+    intervalSeconds: typeof s.intervalSeconds === 'number' && Number.isFinite(s.intervalSeconds) ? Math.max(MIN_INTERVAL_SECONDS, s.intervalSeconds) : 30,
+    failureThreshold: int(s.failureThreshold, 1, 3),
+    successThreshold: int(s.successThreshold, 1, 3),
+  };
+}
+
 export function initialMonitorState(): CloudMonitorState {
   return { cloud: { healthy: true, failures: 0, successes: 0 }, vms: {}, checks: 0 };
 }
