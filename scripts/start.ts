@@ -97,6 +97,11 @@ async function main(): Promise<void> {
 
   // Children get the resolved addresses explicitly, so they never start servers of their own.
   const childEnv: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: temporalAddress, MONGODB_URI: config.mongodbTarget };
+  if (config.startSimulators) {
+    // The operator cloud accounts point at the simulators this start runs, unless set explicitly.
+    childEnv.OPENSTACK_AUTH_URL ||= `http://127.0.0.1:${config.openstackSimPort}/identity/v3`;
+    childEnv.CLOUDSTACK_API_URL ||= `http://127.0.0.1:${config.cloudstackSimPort}/client/api`;
+  }
   const tsNode = (name: string, entry: string, extraEnv: NodeJS.ProcessEnv = {}): Supervised => ({
     name,
     restarts: [],
@@ -199,8 +204,14 @@ async function waitForReady(url: string, timeoutMs: number): Promise<void> {
 async function simulatorLines(config: Config): Promise<string[]> {
   const names = new Set(supervised.map((s) => s.name));
   const lines: string[] = [];
-  if (names.has('openstack-sim')) lines.push(`OpenStack sim   http://127.0.0.1:${config.openstackSimPort}/identity/v3   (see ${path.join(config.dataDir, 'logs', 'openstack-sim.log')} for credentials)`);
-  if (names.has('cloudstack-sim')) lines.push(`CloudStack sim  http://127.0.0.1:${config.cloudstackSimPort}/client/api`);
+  if (names.has('openstack-sim')) {
+    lines.push(`OpenStack sim   http://127.0.0.1:${config.openstackSimPort}/identity/v3`);
+    lines.push(`                user ${config.openstackUsername} / project ${config.openstackProjectName} / domain ${config.openstackUserDomainName} (password: OPENSTACK_PASSWORD, default demo-secret)`);
+  }
+  if (names.has('cloudstack-sim')) {
+    lines.push(`CloudStack sim  http://127.0.0.1:${config.cloudstackSimPort}/client/api`);
+    lines.push(`                api key and secret key: CLOUDSTACK_API_KEY / CLOUDSTACK_SECRET_KEY (demo defaults in README)`);
+  }
   if (names.has('imagestore')) lines.push(`image store     http://127.0.0.1:${config.imageStorePort}`);
   return lines;
 }

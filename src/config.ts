@@ -33,7 +33,7 @@ export const CONFIG_SPEC = {
   temporalTaskQueue: { env: 'TEMPORAL_TASK_QUEUE', doc: 'Task queue the worker polls and the API starts workflows on', default: 'vmflow', schema: nonEmpty },
   temporalPort: { env: 'TEMPORAL_PORT', doc: 'gRPC port of the embedded Temporal dev server', default: '7233', schema: port },
   temporalUiPort: { env: 'TEMPORAL_UI_PORT', doc: 'Port of the embedded Temporal Web UI', default: '8233', schema: port },
-  temporalUiUrl: { env: 'TEMPORAL_UI_URL', doc: 'Base URL of the Temporal Web UI, used for links in API answers', default: 'http://127.0.0.1:8233', schema: z.url() },
+  temporalUiUrl: { env: 'TEMPORAL_UI_URL', doc: 'Base URL of the Temporal Web UI, used for links in API answers (default http://127.0.0.1:TEMPORAL_UI_PORT)', schema: z.url().optional() },
   temporalCliPath: { env: 'TEMPORAL_CLI_PATH', doc: 'Path to a `temporal` CLI binary to use instead of building v1.5.1 into the tools cache', schema: nonEmpty.optional() },
   mongodbUri: { env: 'MONGODB_URI', doc: 'MongoDB connection string. When set, no embedded FerretDB is started', schema: nonEmpty.optional() },
   ferretdbPort: { env: 'FERRETDB_PORT', doc: 'Port of the embedded FerretDB (MongoDB wire protocol)', default: '27017', schema: port },
@@ -88,7 +88,9 @@ export const CONFIG_SPEC = {
 } satisfies Record<string, Spec>;
 
 type SpecMap = typeof CONFIG_SPEC;
-export type Config = { [K in keyof SpecMap]: z.output<SpecMap[K]['schema']> } & {
+export type Config = Omit<{ [K in keyof SpecMap]: z.output<SpecMap[K]['schema']> }, 'temporalUiUrl'> & {
+  /** TEMPORAL_UI_URL, or the embedded UI's address. */
+  temporalUiUrl: string;
   /** Where the worker and API connect: TEMPORAL_ADDRESS or the embedded dev server. */
   temporalTarget: string;
   /** Where mongoose connects: MONGODB_URI or the embedded FerretDB. */
@@ -115,9 +117,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     else problems.push(`${spec.env}=${spec.secret ? '(secret, not shown)' : JSON.stringify(raw ?? spec.default)}: ${result.error.issues.map((i) => i.message).join('; ')}`);
   }
   if (problems.length) throw new ConfigError(problems);
-  const c = out as Omit<Config, 'temporalTarget' | 'mongodbTarget' | 'embeddedTemporal' | 'embeddedMongo'>;
+  const c = out as Omit<Config, 'temporalTarget' | 'mongodbTarget' | 'embeddedTemporal' | 'embeddedMongo' | 'temporalUiUrl'> & { temporalUiUrl?: string };
   return {
     ...c,
+    temporalUiUrl: c.temporalUiUrl ?? `http://127.0.0.1:${c.temporalUiPort}`,
     dataDir: path.resolve(c.dataDir),
     embeddedTemporal: !c.temporalAddress,
     embeddedMongo: !c.mongodbUri,
