@@ -41,8 +41,9 @@ describe('deployment: docker-compose.yml and Dockerfile', () => {
   });
 
   it('when images are pulled, then every third-party image has a pinned version tag (no latest)', () => {
+    const builtImages = new Set(Object.values(services).filter((s) => s.build).map((s) => s.image));
     for (const [name, svc] of Object.entries(services)) {
-      if (svc.build) continue; // built from this repository
+      if (svc.build || builtImages.has(svc.image)) continue; // built from this repository
       assert.ok(svc.image, `${name} has an image`);
       assert.match(svc.image!, /^[\w./-]+:\d+(\.\d+)+[\w.-]*$/, `${name} image ${svc.image} is pinned`);
     }
@@ -55,6 +56,13 @@ describe('deployment: docker-compose.yml and Dockerfile', () => {
       const src = entry.replace(/^dist\//, '').replace(/\.js$/, '.ts');
       assert.ok(fs.existsSync(path.join(root, src)), `${name} runs ${entry}, compiled from ${src}`);
     }
+    for (const [name, svc] of Object.entries(services)) {
+      if (svc.command?.[0] !== 'node') continue;
+      const src = svc.command[1].replace(/^dist\//, '').replace(/\.js$/, '.ts');
+      assert.ok(fs.existsSync(path.join(root, src)), `${name} runs ${svc.command[1]}, compiled from ${src}`);
+    }
+    assert.ok(services.imagestore, 'the image store is its own service');
+    assert.equal(services.worker.environment!.IMAGE_STORE_URL, 'http://imagestore:8090');
     assert.equal(services.worker.ports, undefined, 'worker publishes no ports');
     assert.equal(services.worker.container_name, undefined, 'worker has no fixed container name');
     assert.match(dockerfile, /RUN npm run build/);
