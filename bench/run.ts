@@ -1,0 +1,223 @@
+/**
+ * `npm run bench`: every benchmark in one process, one after another, each measured against a
+ * baseline taken in the same run (never a number remembered from another machine or day):
+ *
+ *   image-export   exportImageToStore MiB/s vs a bare HTTP copy of the same bytes; peak RSS
+ *   monitor-scale  per-interval cloud API calls and Temporal actions of the per-cloud monitor vs
+ *                  the naive one-check-per-VM design (10,000 protected VMs on two clouds)
+ *   rto            RTO / RPO distribution of 20 end-to-end failovers vs the detection budget
+ *                  (monitor interval × failure threshold)
+ *
+ * Each benchmark prints its own table; a summary follows, and the figures go as JSON to stdout and
+ * to <VMFLOW_DATA_DIR>/bench/latest.json (plus a timestamped copy). Modules are imported only when
+ * their benchmark runs, so one that is missing or broken is reported "not available" and the
+ * others still run.
+ *
+ *   npm run bench [-- --quick] [-- --only rto[,image-export]]
+ *
+ * Bounded: every benchmark has its own deadline and cleans up after itself; a watchdog ends the run
+ * (exit 2) if the whole of it ever overruns, so the command always stops by itself.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../src/config';
+
+type Status = 'ok' | 'incomplete' | 'failed' | 'not available';
+
+interface Summary {
+  /** What was measured, and what it is compared with (both from this run). */
+  measured: string;
+  baseline: string;
+  ratio: string;
+}
+
+interface BenchOutcome {
+  status: Status;
+  seconds: number;
+  summary?: Summary;
+  result?: unknown;
+  error?: string;
+}
+
+interface BenchSpec {
+  name: string;
+  title: (quick: boolean) => string;
+  run: (ctx: { quick: boolean; outDir: string }) => Promise<{ result: unknown; summary: Summary; incomplete?: string }>;
+}
+
+/** A benchmark module's export, or a reason it is not there (module missing, export missing). */
+async function load<T>(modulePath: string, exportName: string): Promise<T> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(modulePath)) as Record<string, unknown>;
+  } catch (err) {
+    throw new NotAvailable(`${modulePath} could not be loaded: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const fn = mod[exportName] ?? (mod.default as Record<string, unknown> | undefined)?.[exportName];
+  if (typeof fn !== 'function') throw new NotAvailable(`${modulePath} does not export ${exportName}()`);
+  return fn as T;
+}
+
+class NotAvailable extends Error {}
+
+const BENCHES: BenchSpec[] = [
+  {
+    name: 'image-export',
+    title: (quick) => `image export: exportImageToStore vs a raw HTTP copy, ${quick ? 64 : 1024} MiB`,
+    async run({ quick }) {
+      const run = await load<typeof import('./image-export').runImageExportBench>('./image-export', 'runImageExportBench');
+      const r = await run({ sizeMiB: quick ? 64 : 1024, runs: 1 });
+      return {
+        result: r,
+        summary: {
+          measured: `exportImageToStore ${r.activity.mibPerSec} MiB/s, peak RSS ${r.peakRssMiB} MiB`,
+          baseline: `raw undici GET→PUT ${r.baseline.mibPerSec} MiB/s`,
+          ratio: `${r.ratio} × raw speed`,
+        },
+      };
+    },
+  },
+  {
+    name: 'monitor-scale',
+    title: (quick) => `cloud monitor scale: ${quick ? '2 × 250' : '2 × 5000'} protected VMs`,
+    async run({ quick }) {
+      const run = await load<typeof import('./monitor-scale').runMonitorScaleBench>('./monitor-scale', 'runMonitorScaleBench');
+      const r = await run(quick ? { vmsPerCloud: 250, clouds: 2, naiveSample: 100, intervalSeconds: 2, deadlineMs: 4 * 60_000 } : { vmsPerCloud: 5000, clouds: 2, naiveSample: 500, intervalSeconds: 5, deadlineMs: 12 * 60_000 });
+      return {
+        result: r,
+        summary: {
+          measured: `monitor: ${r.monitor.apiCalls} API calls, ${r.monitor.actions} actions / interval (${r.totalVms} VMs)`,
+          baseline: `naive per-VM: ${r.naive.apiCalls} API calls, ${r.naive.actions} actions`,
+          ratio: `naive ÷ monitor: API ×${r.ratio.apiCalls}, actions ×${r.ratio.actions}`,
+        },
+      };
+    },
+  },
+  {
+    name: 'rto',
+    title: (quick) => `RTO distribution: ${quick ? '2 + 2' : '10 + 10'} end-to-end failovers`,
+    async run({ quick, outDir }) {
+      const run = await load<typeof import('./rto').runRtoBench>('./rto', 'runRtoBench');
+      const r = await run({
+        brokenVms: quick ? 2 : 10,
+        outageVms: quick ? 2 : 10,
+        intervalSeconds: 2,
+        failureThreshold: 2,
+        deadlineMs: quick ? 4 * 60_000 : 9 * 60_000,
+        logFile: path.join(outDir, 'rto-system.log'),
+      });
+      const all = r.scenarios.all;
+      return {
+        result: r,
+        summary: all
+          ? {
+              measured: `RTO p50 ${all.rto.p50} / p95 ${all.rto.p95} / max ${all.rto.max} s over ${all.n} failovers; RPO max ${all.rpo.max} s`,
+              baseline: `detection budget ${r.config.intervalSeconds} s × ${r.config.failureThreshold} = ${r.config.detectionBudgetSeconds} s`,
+              ratio: `RTO ÷ budget p50 ${all.rtoOverDetectionBudget.p50} / p95 ${all.rtoOverDetectionBudget.p95} / max ${all.rtoOverDetectionBudget.max}`,
+            }
+          : { measured: 'no failover completed', baseline: `detection budget ${r.config.detectionBudgetSeconds} s`, ratio: '—' },
+        incomplete: r.incomplete.length ? `${r.incomplete.length} failover(s) did not complete: ${r.incomplete.map((i) => i.workflowId).join(', ')}` : undefined,
+      };
+    },
+  },
+];
+
+function parseArgs(argv: string[]): { quick: boolean; only?: string[] } {
+  let quick = false;
+  let only: string[] | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') quick = true;
+    else if (a === '--only' || a.startsWith('--only=')) {
+      const v = a === '--only' ? argv[++i] : a.slice('--only='.length);
+      if (!v) throw new Error('--only needs a benchmark name');
+      only = [...(only ?? []), ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+    } else if (a === '--help' || a === '-h') {
+      console.log(`usage: npm run bench [-- --quick] [-- --only <${BENCHES.map((b) => b.name).join('|')}>[,…]]`);
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a} (try --help)`);
+  }
+  const unknown = only?.filter((n) => !BENCHES.some((b) => b.name === n)) ?? [];
+  if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')} (known: ${BENCHES.map((b) => b.name).join(', ')})`);
+  return { quick, only };
+}
+
+function gitCommit(): string | undefined {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    return dirty ? `${sha}+dirty` : sha;
+  } catch {
+    return undefined;
+  }
+}
+
+function printSummary(outcomes: Record<string, BenchOutcome>): void {
+  const rows: string[][] = [['benchmark', 'status', 'time', 'measured', 'baseline', 'ratio']];
+  for (const [name, o] of Object.entries(outcomes)) {
+    rows.push([name, o.status, `${o.seconds.toFixed(0)} s`, o.summary?.measured ?? o.error ?? '', o.summary?.baseline ?? '', o.summary?.ratio ?? '']);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  console.log('\n== summary ==');
+  for (const r of rows) console.log(`  ${r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()}`);
+  for (const [name, o] of Object.entries(outcomes)) if (o.status === 'incomplete' && o.error) console.log(`  ${name}: ${o.error}`);
+}
+
+async function main(): Promise<number> {
+  const { quick, only } = parseArgs(process.argv.slice(2));
+  const outDir = path.join(loadConfig().dataDir, 'bench');
+  fs.mkdirSync(outDir, { recursive: true });
+  const selected = BENCHES.filter((b) => !only || only.includes(b.name));
+  const watchdogMs = (quick ? 15 : 40) * 60_000;
+  const watchdog = setTimeout(() => {
+    console.error(`\nbench: the run exceeded ${watchdogMs / 60_000} minutes; stopping (servers a benchmark started may need killing by hand)`);
+    process.exit(2);
+  }, watchdogMs);
+  watchdog.unref();
+
+  const startedAt = new Date();
+  const loadAvgAtStart = os.loadavg().map((l) => Math.round(l * 100) / 100);
+  console.log(`vmflow benchmarks${quick ? ' (quick)' : ''}: ${selected.map((b) => b.name).join(', ')} — ${os.cpus().length} CPUs, load ${loadAvgAtStart.join(' ')}, node ${process.version}`);
+  const outcomes: Record<string, BenchOutcome> = {};
+  for (const b of selected) {
+    console.log(`\n== ${b.name}: ${b.title(quick)} ==`);
+    const t0 = Date.now();
+    try {
+      const { result, summary, incomplete } = await b.run({ quick, outDir });
+      outcomes[b.name] = { status: incomplete ? 'incomplete' : 'ok', seconds: (Date.now() - t0) / 1000, summary, result, ...(incomplete ? { error: incomplete } : {}) };
+    } catch (err) {
+      const status: Status = err instanceof NotAvailable ? 'not available' : 'failed';
+      const message = err instanceof Error ? err.message : String(err);
+      console.log(`${b.name}: ${status}: ${message}`);
+      if (status === 'failed' && err instanceof Error && err.stack) console.error(err.stack);
+      outcomes[b.name] = { status, seconds: (Date.now() - t0) / 1000, error: message };
+    }
+  }
+  clearTimeout(watchdog);
+
+  const report = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    quick,
+    commit: gitCommit(),
+    host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}`, loadAvgAtStart },
+    benches: outcomes,
+  };
+  printSummary(outcomes);
+  const json = JSON.stringify(report, null, 2);
+  const latest = path.join(outDir, 'latest.json');
+  fs.writeFileSync(latest, `${json}\n`);
+  fs.writeFileSync(path.join(outDir, `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`), `${json}\n`);
+  console.log(`\n== JSON (also in ${latest}) ==\n${json}`);
+  return Object.values(outcomes).some((o) => o.status === 'failed' || o.status === 'incomplete') ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);
