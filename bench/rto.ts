@@ -228,7 +228,8 @@ export async function runRtoBench(opts: RtoBenchOptions = {}): Promise<RtoBenchR
 
   const logFile = opts.logFile ?? path.join(os.tmpdir(), `vmflow-bench-rto-${process.pid}.log`);
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
-  const logStream = pino.destination({ dest: logFile, sync: true, mkdir: true });
+  // One run per file: a stale failure from an earlier run must not read as this run's.
+  const logStream = pino.destination({ dest: logFile, sync: true, mkdir: true, append: false });
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', 'bench-rto', logStream);
   try {
     Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
