@@ -9,8 +9,7 @@
  * (the record says `partial`) and is simply tried again on the next run. Every cloud object is
  * named after the VM and backup id, so a retried or replayed step finds what it made before.
  */
-import { ApplicationFailure, CancellationScope, log, proxyActivities, uuid4 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ApplicationFailure, CancellationScope, log, uuid4 } from '@temporalio/workflow';
 import {
   BACKUP_TASKS,
   backupImageName,
@@ -23,35 +22,8 @@ import {
   type RestoreInput,
 } from '../src/contracts/backup';
 import { Progress } from './lib/progress';
+import { cloudCall, longTransfer, statusPoll, store } from './lib/activity-presets';
 import { describeError, runTaskGraph, type TaskSpec } from './lib/task-graph';
-
-const NON_RETRYABLE = ['NoBackup', 'NotRestorable', 'StackFailed', 'BadRequest', 'Unauthorized', 'Forbidden', 'NotFound', 'QuotaExceeded', 'ImageFailed', 'TemplateDownloadFailed', 'AsyncJobFailed', 'Misconfigured', 'VmNotFound'];
-
-/** One cloud API call, retried with back-off for up to 30 minutes. */
-const cloudCall = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  scheduleToCloseTimeout: '30 minutes',
-  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '20 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
-});
-
-/** Waiting for the cloud (image active, template downloaded, standby stopped): heartbeating. */
-const statusPoll = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
-});
-
-/** Copying image bytes: long, heartbeating with bytes copied. */
-const longTransfer = proxyActivities<Activities>({
-  startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
-});
-
-const store = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '10 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
-});
 
 /** How long a CloudStack download URL for an image stays valid. */
 const TEMPLATE_URL_TTL_SECONDS = 6 * 3600;

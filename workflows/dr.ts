@@ -23,7 +23,6 @@ import {
   defineUpdate,
   executeChild,
   log,
-  proxyActivities,
   setHandler,
   startChild,
   uuid4,
@@ -32,7 +31,6 @@ import {
   ActivityFailure,
   ApplicationFailure,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
 import { BACKUP_WORKFLOW, RESTORE_WORKFLOW, type BackupInput, type RestoreInput } from '../src/contracts/backup';
 import {
   DELIVER_ALERT_WORKFLOW,
@@ -54,31 +52,7 @@ import {
 } from '../src/contracts/dr';
 import type { VmPlacement } from '../src/contracts/vm';
 import { describeError, runTaskGraph, type TaskSpec } from './lib/task-graph';
-
-const NON_RETRYABLE = ['BadRequest', 'Unauthorized', 'Forbidden', 'NotFound', 'QuotaExceeded', 'StandbyFailed', 'VmNotStopped', 'StackFailed', 'Misconfigured', 'VmNotFound', 'EventNotFound'];
-
-/** Failover steps must be quick: few, short retries (the clock is the RTO). */
-const failoverCall = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  scheduleToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '10 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
-});
-const statusPoll = proxyActivities<Activities>({
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
-});
-const longTransfer = proxyActivities<Activities>({
-  startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
-});
-const store = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '10 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
-});
-/** Health checks are observations: one short attempt each, never a long retry. */
-const probe = proxyActivities<Activities>({ startToCloseTimeout: '20 seconds', retry: { maximumAttempts: 2, initialInterval: '1 second' } });
+import { failoverCall, longTransfer, probe, statusPoll, store } from './lib/activity-presets';
 
 export const vmHealthSignal = defineSignal<[VmHealthSignal]>(DR_SIGNALS.vmHealth);
 export const cloudHealthSignal = defineSignal<[CloudHealthSignal]>(DR_SIGNALS.cloudHealth);

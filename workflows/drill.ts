@@ -4,19 +4,11 @@
  * or touching production or the standbys, measure how long it took to reach running, tear it down,
  * and store a report. The tear-down runs even when the drill fails or is cancelled.
  */
-import { CancellationScope, proxyActivities, uuid4 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { CancellationScope, uuid4 } from '@temporalio/workflow';
 import { drillServerName, type DrillInput, type DrillReport } from '../src/contracts/dr';
 import { Progress } from './lib/progress';
 import { describeError } from './lib/task-graph';
-
-const NON_RETRYABLE = ['BadRequest', 'Unauthorized', 'Forbidden', 'NotFound', 'QuotaExceeded', 'StandbyFailed', 'Misconfigured', 'VmNotFound'];
-const cloudCall = proxyActivities<Activities>({
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
-});
-const store = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: { initialInterval: '500 ms', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE } });
+import { statusPoll, store } from './lib/activity-presets';
 
 export async function drDrill(input: DrillInput): Promise<DrillReport> {
   const progress = new Progress('drDrill', ['plan', 'boot', 'tear-down', 'report']);
@@ -35,13 +27,13 @@ export async function drDrill(input: DrillInput): Promise<DrillReport> {
       const accountId = plan.backupCloudStandby?.accountId ?? plan.latestImage?.templateAccountId;
       if (!templateId || !accountId) throw new Error('no backup has reached the backup cloud yet');
       report.backupId = plan.backupCloudStandby?.backupId ?? plan.latestImage?.backupId;
-      const booted = await cloudCall.csBootIsolated({ accountId, name, templateId, serviceOfferingName: sizes.serviceOfferingName });
+      const booted = await statusPoll.csBootIsolated({ accountId, name, templateId, serviceOfferingName: sizes.serviceOfferingName });
       made = { cloud: 'cloudstack', accountId, csVmId: booted.csVmId };
       report.bootSeconds = booted.bootSeconds;
     } else {
       if (!plan.latestImage) throw new Error('no backup image yet');
       report.backupId = plan.latestImage.backupId;
-      const booted = await cloudCall.osBootIsolated({ accountId: plan.homeAccountId, name, imageId: plan.latestImage.imageId, flavorName: sizes.flavorName, networkName: sizes.networkName });
+      const booted = await statusPoll.osBootIsolated({ accountId: plan.homeAccountId, name, imageId: plan.latestImage.imageId, flavorName: sizes.flavorName, networkName: sizes.networkName });
       made = { cloud: 'openstack', accountId: plan.homeAccountId, serverId: booted.serverId };
       report.bootSeconds = booted.bootSeconds;
     }
@@ -55,8 +47,8 @@ export async function drDrill(input: DrillInput): Promise<DrillReport> {
     progress.start('tear-down');
     await CancellationScope.nonCancellable(async () => {
       try {
-        if (made?.cloud === 'openstack') await cloudCall.osDeleteServer({ accountId: made.accountId, serverId: made.serverId });
-        if (made?.cloud === 'cloudstack') await cloudCall.csDestroyStandby({ accountId: made.accountId, csVmId: made.csVmId });
+        if (made?.cloud === 'openstack') await statusPoll.osDeleteServer({ accountId: made.accountId, serverId: made.serverId });
+        if (made?.cloud === 'cloudstack') await statusPoll.csDestroyStandby({ accountId: made.accountId, csVmId: made.csVmId });
         report.cleanedUp = true;
       } catch (err) {
         report.error = [report.error, `tear-down failed: ${describeError(err)}`].filter(Boolean).join('; ');

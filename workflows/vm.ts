@@ -4,9 +4,8 @@
  * retried step finds what an earlier attempt made. A create that fails after resources were made
  * deletes them (saga compensation) and records why.
  */
-import { CancellationScope, getExternalWorkflowHandle, isCancellation, log, proxyActivities, ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { CancellationScope, getExternalWorkflowHandle, isCancellation, log, ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 import { DR_SIGNALS, drWorkflowId } from '../src/contracts/dr';
-import type { Activities } from '../activities';
 import {
   CREATE_VM_STEPS,
   DELETE_VM_STEPS,
@@ -19,30 +18,8 @@ import {
   type VmPlacement,
 } from '../src/contracts/vm';
 import { Progress } from './lib/progress';
+import { cloudCall, statusPoll, store } from './lib/activity-presets';
 import { describeError } from './lib/task-graph';
-
-/** Errors no retry can fix; everything else (5xx, 429, timeouts, resets) is retried. */
-const NON_RETRYABLE = ['BadRequest', 'Unauthorized', 'Forbidden', 'NotFound', 'QuotaExceeded', 'InvalidRequirements', 'StackFailed', 'AsyncJobFailed', 'Misconfigured', 'VmNotFound'];
-
-/** One cloud API call: short, retried with back-off for up to 30 minutes (a cloud answering 503 for a while). */
-const cloudCall = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  scheduleToCloseTimeout: '30 minutes',
-  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '20 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
-});
-
-/** Waiting for a cloud to finish: long, heartbeating (a dead worker is noticed within 30 s). */
-const statusPoll = proxyActivities<Activities>({
-  startToCloseTimeout: '90 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
-});
-
-/** Database writes of the VM record. */
-const store = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '10 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
-});
 
 type Undo = { what: string; run: () => Promise<unknown> };
 

@@ -1,0 +1,67 @@
+/**
+ * Named timeout and retry presets for calling activities, shared by every workflow (STYLE: presets
+ * at the top, named for what the call is like). Activities already mark hopeless errors
+ * non-retryable with a `type`; NON_RETRYABLE repeats those types so no retry policy ever spins on
+ * them even if an activity forgot.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../../activities';
+
+export const NON_RETRYABLE = [
+  'BadRequest',
+  'Unauthorized',
+  'Forbidden',
+  'NotFound',
+  'QuotaExceeded',
+  'InvalidRequirements',
+  'Misconfigured',
+  'VmNotFound',
+  'VmNotActive',
+  'VmError',
+  'StackFailed',
+  'AsyncJobFailed',
+  'ImageFailed',
+  'TemplateDownloadFailed',
+  'NoBackup',
+  'NotRestorable',
+  'StandbyFailed',
+  'VmNotStopped',
+  'EventNotFound',
+];
+
+/** One cloud API call: short, retried with back-off for up to 30 minutes (a cloud answering 503 for a while). */
+export const cloudCall = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  scheduleToCloseTimeout: '30 minutes',
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '20 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** A cloud call on the recovery path: the clock is the RTO, so retries are short and few. */
+export const failoverCall = proxyActivities<Activities>({
+  startToCloseTimeout: '3 minutes',
+  scheduleToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '10 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Waiting for a cloud to finish (stack, image, template, VM state): long and heartbeating, so a dead worker is noticed within 30 s. */
+export const statusPoll = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Copying image bytes: hours at most, heartbeating with the bytes copied. */
+export const longTransfer = proxyActivities<Activities>({
+  startToCloseTimeout: '6 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Reads and writes of vmflow's own records. */
+export const store = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '10 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** A health check is an observation: one short try (and one more), never a long retry. */
+export const probe = proxyActivities<Activities>({ startToCloseTimeout: '20 seconds', retry: { maximumAttempts: 2, initialInterval: '1 second' } });
