@@ -696,7 +696,7 @@ export const ROUTES: RouteDoc[] = [
     params: { id: VM_ID },
     body: 'VmPatch',
     responses: { 202: json('VmAccepted', 'the update workflow started', LOCATION) },
-    errors: { 400: 'validation_failed: a fixed or unknown field, nothing to change, or a bad requirement', 404: 'no such VM, or another member’s', 409: 'vm_busy: the VM is not active or another change runs' },
+    errors: { 400: 'validation_failed: a fixed or unknown field, nothing to change, or a bad requirement', 404: 'no such VM, or another member’s', 409: 'vm_busy: the VM is not active or another change runs; vm_failed_over: it runs on a DR standby until failback' },
   },
   {
     method: 'delete',

@@ -198,6 +198,11 @@ export class VmService {
     }
     if (Object.keys(patch).length === 0) throw AppError.badRequest('nothing to change', [{ field: '(body)', message: `give one of ${MUTABLE_REQUIREMENTS.join(', ')}` }]);
     if (doc.state !== 'active') throw AppError.conflict(`VM is ${doc.state}; it can be changed when active`, 'vm_busy');
+    // After a failover the VM runs on a promoted standby that no Heat stack owns (or in the other
+    // cloud); changing it waits until failback brings it home to its stack.
+    if (doc.placement && (doc.placement.cloud !== doc.cloud || (doc.cloud === 'openstack' && !doc.placement.stackId))) {
+      throw AppError.conflict('the VM runs on a disaster-recovery standby; it can be changed after failback', 'vm_failed_over');
+    }
     const requirements = this.validate({ ...doc.requirements, ...patch });
     const revision = (doc.revision ?? 0) + 1;
     const workflowId = updateVmWorkflowId(vmId, revision);
