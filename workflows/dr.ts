@@ -52,7 +52,7 @@ import {
 } from '../src/contracts/dr';
 import type { VmPlacement } from '../src/contracts/vm';
 import { describeError, runTaskGraph, type TaskSpec } from './lib/task-graph';
-import { failoverCall, longTransfer, probe, statusPoll, store } from './lib/activity-presets';
+import { failoverCall, fenceCall, longTransfer, probe, statusPoll, store } from './lib/activity-presets';
 
 export const vmHealthSignal = defineSignal<[VmHealthSignal]>(DR_SIGNALS.vmHealth);
 export const cloudHealthSignal = defineSignal<[CloudHealthSignal]>(DR_SIGNALS.cloudHealth);
@@ -269,7 +269,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
           const sb = plan.baseStandby;
           s.step = 'fencing the broken server and starting the standby';
           const [fenced, started] = await Promise.all([
-            old ? failoverCall.osFenceServer({ accountId: old.accountId, serverId: old.serverId }) : Promise.resolve({ fenced: true, reason: 'no old server' }),
+            old ? fenceCall.osFenceServer({ accountId: old.accountId, serverId: old.serverId }) : Promise.resolve({ fenced: true, reason: 'no old server' }),
             statusPoll.osStartServerAndWait({ accountId: sb.accountId, serverId: sb.serverId }),
           ]);
           if (!fenced.fenced && old) s.fencePending = { cloud: 'openstack', accountId: old.accountId, serverId: old.serverId };
@@ -284,7 +284,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
         if (!sb) throw new Error('no standby in the backup cloud yet (no backup has reached CloudStack)');
         s.step = 'fencing the old server and starting the CloudStack standby';
         const [fenced, started] = await Promise.all([
-          old?.cloud === 'openstack' ? failoverCall.osFenceServer({ accountId: old.accountId, serverId: old.serverId }) : Promise.resolve({ fenced: true, reason: 'not in the base cloud' }),
+          old?.cloud === 'openstack' ? fenceCall.osFenceServer({ accountId: old.accountId, serverId: old.serverId }) : Promise.resolve({ fenced: true, reason: 'not in the base cloud' }),
           statusPoll.csStartVmAndWait({ accountId: sb.accountId, csVmId: sb.csVmId }),
         ]);
         if (!fenced.fenced && old) s.fencePending = { cloud: 'openstack', accountId: old.accountId, serverId: old.serverId };
@@ -338,7 +338,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
   async function fence(): Promise<void> {
     const f = s.fencePending;
     if (!f) return;
-    const r = await failoverCall.osFenceServer({ accountId: f.accountId, serverId: f.serverId });
+    const r = await fenceCall.osFenceServer({ accountId: f.accountId, serverId: f.serverId });
     if (r.fenced) {
       s.fencePending = undefined;
       await event('fence.completed', `the old server ${f.serverId} is stopped`);
@@ -365,7 +365,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     const storeKey = failbackStoreKey(input.vmId, failbackId);
     let csStopped = false;
     const tasks: TaskSpec<null>[] = [
-      { name: 'fence', run: () => failoverCall.osFenceServer({ accountId: home.accountId, serverId: home.serverId }) },
+      { name: 'fence', run: () => fenceCall.osFenceServer({ accountId: home.accountId, serverId: home.serverId }) },
       {
         name: 'stop-cloudstack-vm',
         run: async () => {

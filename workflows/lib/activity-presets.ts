@@ -43,6 +43,18 @@ export const failoverCall = proxyActivities<Activities>({
   retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '10 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
+/**
+ * Fencing the old primary (osFenceServer): it may wait up to 2 minutes for a stop, so its
+ * start-to-close is long; it heartbeats on every poll, so a worker that dies mid-fence is noticed
+ * within 30 s instead of holding the failover for the whole start-to-close.
+ */
+export const fenceCall = proxyActivities<Activities>({
+  startToCloseTimeout: '3 minutes',
+  heartbeatTimeout: '30 seconds',
+  scheduleToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '10 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
 /** Waiting for a cloud to finish (stack, image, template, VM state): long and heartbeating, so a dead worker is noticed within 30 s. */
 export const statusPoll = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
