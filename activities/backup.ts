@@ -10,14 +10,15 @@
  * `deps.timing.pollIntervalMs`, stop when the activity is cancelled and never outlive the
  * activity's start-to-close timeout.
  */
-import { Context, sleep } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { CloudApiError } from '../src/clouds/errors';
-import type { AsyncJobRef, CloudStackClient, CsTemplate, CsVirtualMachine } from '../src/clouds/cloudstack/client';
+import type { AsyncJobRef, CloudStackClient, CsVirtualMachine } from '../src/clouds/cloudstack/client';
 import type { Image, OpenStackClient, Server } from '../src/clouds/openstack';
-import { InvalidKeyError, signDownloadUrl } from '../src/imagestore';
+import { signDownloadUrl } from '../src/imagestore';
 import type { ActivityDeps } from './deps';
 import { translateCloudErrors } from './cloud-failures';
+import { CS_GONE, DEFAULT_CS_OS_TYPE, beingDeleted, byAge, cloudAccounts, csVmsNamed, flavorAndNetwork, getServerOrGone, imageStore, imagesNamed, kindOf, oldest, ownTemplates, pollUntil, resolveZone, rethrowInvalidKey, serverImageId, serviceOfferingNamed, templateStatusFailed, transferHeartbeat } from './cloud-helpers';
 
 // ---- contract ------------------------------------------------------------------------------
 
@@ -88,131 +89,15 @@ export interface CsEnsureStandbyInput {
   zoneName?: string;
 }
 
-export const DEFAULT_CS_OS_TYPE = 'Other Linux (64-bit)';
+// Defined in cloud-helpers.ts since dr.ts shares them; still exported here for existing importers.
+export { DEFAULT_CS_OS_TYPE, mib, progressText, templateStatusFailed } from './cloud-helpers';
 
 // ---- helpers -------------------------------------------------------------------------------
 
-const MiB = 1024 * 1024;
-/** Heartbeat the export every this many bytes (and at the end). */
-const EXPORT_HEARTBEAT_BYTES = 8 * MiB;
-/** Bound of every wait when the activity has no start-to-close timeout (outside Temporal). */
-const DEFAULT_WAIT_BUDGET_MS = 6 * 3600_000;
-const UNUSABLE_IMAGE = new Set(['killed', 'deleted', 'pending_delete']);
-const CS_GONE = new Set(['Destroyed', 'Expunging', 'Expunged']);
-
-function accounts(deps: ActivityDeps) {
-  if (!deps.cloudAccounts) throw ApplicationFailure.nonRetryable('the worker has no cloud account resolver configured', 'Misconfigured');
-  return deps.cloudAccounts;
-}
-
-function imageStore(deps: ActivityDeps) {
-  if (!deps.imageStore) throw ApplicationFailure.nonRetryable('the worker has no image store configured', 'Misconfigured');
-  return deps.imageStore;
-}
-
-const kindOf = (err: unknown): string | undefined => (err instanceof CloudApiError ? err.kind : undefined);
-
-export const mib = (bytes: number): string => `${Math.round(bytes / MiB)} MiB`;
-
-/** "123 MiB of 1024 MiB" (or "123 MiB" when the total is unknown). */
-export function progressText(bytes: number, total?: number): string {
-  return total !== undefined ? `${mib(bytes)} of ${mib(total)}` : mib(bytes);
-}
-
-/**
- * Polls `step` until it returns a value. The loop is bounded by the activity's own start-to-close
- * timeout: after it Temporal has given up on this attempt, so polling on would only load the cloud.
- */
-async function pollUntil<T>(what: string, pollMs: number, step: () => Promise<T | undefined>): Promise<T> {
-  const info = Context.current().info;
-  const budget = info.startToCloseTimeoutMs && info.startToCloseTimeoutMs > 0 ? info.startToCloseTimeoutMs : DEFAULT_WAIT_BUDGET_MS;
-  const deadline = Date.now() + budget;
-  for (;;) {
-    const value = await step();
-    if (value !== undefined) return value;
-    if (Date.now() + pollMs > deadline) throw ApplicationFailure.retryable(`gave up waiting for ${what} after ${budget} ms`, 'WaitTimedOut');
-    await sleep(pollMs); // rejects with CancelledFailure when the activity is cancelled
-  }
-}
-
-/**
- * Oldest first, ties broken by id, so racing attempts pick the same object. (Clouds report
- * creation times in whole seconds, so two creates within one second are ordered by id, which an
- * attempt that saw only its own object cannot know: such a pair is left to the next ensure run,
- * which keeps one.)
- */
-function byAge<T extends { id: string }>(items: T[], createdOf: (t: T) => string | number | undefined): T[] {
-  return [...items].sort((a, b) => {
-    const ca = createdOf(a) ?? '';
-    const cb = createdOf(b) ?? '';
-    if (ca !== cb) return ca < cb ? -1 : 1;
-    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-  });
-}
-
-const oldest = <T extends { id: string }>(items: T[], createdOf: (t: T) => string | number | undefined): T | undefined => byAge(items, createdOf)[0];
-
-// ---- OpenStack lookups ---------------------------------------------------------------------
-
-async function projectIdOf(os: OpenStackClient, signal: AbortSignal): Promise<string | undefined> {
-  return (await os.session.token(signal)).project?.id;
-}
-
-/** Usable images of exactly this name owned by our project (Glance names are not unique). */
-async function imagesNamed(os: OpenStackClient, name: string, signal: AbortSignal): Promise<Image[]> {
-  const projectId = await projectIdOf(os, signal);
-  const list = await os.image.listImages({ name, ...(projectId ? { extra: { owner: projectId } } : {}), signal });
-  return list.filter((i) => i.name === name && (!projectId || i.owner === projectId) && !UNUSABLE_IMAGE.has(i.status));
-}
-
-const serverImageId = (s: Server): string | undefined => (typeof s.image === 'object' && s.image ? s.image.id : undefined);
-const beingDeleted = (s: Server) => s.status === 'DELETED' || s.status === 'SOFT_DELETED' || s['OS-EXT-STS:task_state'] === 'deleting';
+const UNUSABLE_IMAGE: ReadonlySet<string> = new Set(['killed', 'deleted', 'pending_delete']);
 
 async function serversNamed(os: OpenStackClient, name: string, signal: AbortSignal): Promise<Server[]> {
   return (await os.compute.listServers({ name, signal })).filter((s) => s.name === name && s.status !== 'DELETED');
-}
-
-async function getServerOrGone(os: OpenStackClient, id: string, signal: AbortSignal): Promise<Server | undefined> {
-  try {
-    return await os.compute.getServer(id, { signal });
-  } catch (err) {
-    if (kindOf(err) === 'NotFound') return undefined;
-    throw err;
-  }
-}
-
-// ---- CloudStack lookups --------------------------------------------------------------------
-
-async function ownTemplates(cs: CloudStackClient, filter: { name?: string; id?: string }, signal: AbortSignal): Promise<CsTemplate[]> {
-  try {
-    const list = await cs.listTemplates({ templatefilter: 'self', ...filter }, { signal });
-    return list.filter((t) => (filter.name === undefined || t.name === filter.name) && (filter.id === undefined || t.id === filter.id));
-  } catch (err) {
-    // CloudStack answers 431 for an id that does not exist (any more).
-    if (filter.id && kindOf(err) === 'BadRequest') return [];
-    throw err;
-  }
-}
-
-/** A template status that reports a failed download ("Failed to download template: …", "Download Failed", "Error", "Abandoned"). */
-export function templateStatusFailed(status: string | undefined): boolean {
-  return !!status && /fail|error|abandon|invalid|corrupt/i.test(status);
-}
-
-async function csVmsNamed(cs: CloudStackClient, name: string, signal: AbortSignal): Promise<CsVirtualMachine[]> {
-  // `name` is a substring match on CloudStack: compare exactly.
-  return (await cs.listVirtualMachines({ name }, { signal })).filter((v) => v.name === name && !CS_GONE.has(v.state));
-}
-
-async function resolveZone(deps: ActivityDeps, cs: CloudStackClient, accountId: string, explicit: string | undefined, signal: AbortSignal) {
-  let zoneName = explicit;
-  const resolver = deps.cloudAccounts as { cloudstackSettings?: (id: string) => Promise<{ zoneName?: string }> } | undefined;
-  if (!zoneName && typeof resolver?.cloudstackSettings === 'function') zoneName = (await resolver.cloudstackSettings(accountId)).zoneName;
-  zoneName ??= deps.cloudstack?.zone;
-  const zones = await cs.listZones({}, { signal });
-  const zone = zoneName ? zones.find((z) => z.name === zoneName) : zones[0];
-  if (!zone) throw ApplicationFailure.nonRetryable(zoneName ? `CloudStack zone ${zoneName} not found` : 'CloudStack has no zone', 'Misconfigured');
-  return zone;
 }
 
 // ---- activities ----------------------------------------------------------------------------
@@ -258,13 +143,13 @@ export function createBackupActivities(deps: ActivityDeps) {
      */
     async osSnapshotServer(input: OsSnapshotServerInput): Promise<{ imageId: string; created: boolean }> {
       return translateCloudErrors(async () => {
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         const signal = Context.current().cancellationSignal;
-        const existing = oldest(await imagesNamed(os, input.imageName, signal), (i) => i.created_at);
+        const existing = oldest(await imagesNamed(os, input.imageName, UNUSABLE_IMAGE, signal), (i) => i.created_at);
         if (existing) return { imageId: existing.id, created: false };
         const { image_id } = await os.compute.createImage(input.serverId, { name: input.imageName, metadata: input.metadata, signal });
         // Another attempt may have raced us: everyone keeps the oldest; a loser removes its own.
-        const winner = oldest(await imagesNamed(os, input.imageName, signal), (i) => i.created_at);
+        const winner = oldest(await imagesNamed(os, input.imageName, UNUSABLE_IMAGE, signal), (i) => i.created_at);
         if (winner && winner.id !== image_id) {
           log.warn({ imageName: input.imageName, kept: winner.id, removed: image_id }, 'duplicate snapshot from a racing attempt removed');
           await os.image.deleteImage(image_id, { ignoreNotFound: true, signal }).catch((err: unknown) => log.warn({ err, imageId: image_id }, 'could not remove duplicate snapshot'));
@@ -277,7 +162,7 @@ export function createBackupActivities(deps: ActivityDeps) {
     /** Polls the image until it is active; killed, deleted or vanished is final (ImageFailed). */
     async osAwaitImage(input: { accountId: string; imageId: string }): Promise<BackupImageInfo> {
       return translateCloudErrors(async () => {
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         const ctx = Context.current();
         return pollUntil(`image ${input.imageId} to become active`, pollMs, async () => {
           let img: Image;
@@ -314,7 +199,7 @@ export function createBackupActivities(deps: ActivityDeps) {
       return translateCloudErrors(async () => {
         const ctx = Context.current();
         const signal = ctx.cancellationSignal;
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         const img = await os.image.getImage(input.imageId, { signal }).catch((err: unknown) => {
           if (kindOf(err) === 'NotFound') throw ApplicationFailure.nonRetryable(`image ${input.imageId} not found`, 'ImageFailed');
           throw err;
@@ -338,8 +223,7 @@ export function createBackupActivities(deps: ActivityDeps) {
           throw ApplicationFailure.retryable(`Glance sent Content-MD5 ${download.contentMd5} for image ${img.id}, expected ${expected}`, 'ChecksumMismatch');
         }
         const total = download.size ?? img.size ?? undefined;
-        let nextBeat = 0;
-        const beat = (bytes: number) => ctx.heartbeat({ bytes, total, progress: progressText(bytes, total) });
+        const { beat, onProgress } = transferHeartbeat(ctx, total);
         beat(0);
         try {
           const stored = await store.upload(input.storeKey, download.stream, {
@@ -348,12 +232,7 @@ export function createBackupActivities(deps: ActivityDeps) {
             // A different object under our deterministic key is a leftover, not someone's data.
             overwrite: existing !== undefined,
             signal,
-            onProgress: (bytes) => {
-              if (bytes >= nextBeat) {
-                nextBeat = bytes + EXPORT_HEARTBEAT_BYTES;
-                beat(bytes);
-              }
-            },
+            onProgress,
           });
           beat(stored.size);
           if (stored.md5 !== expected) {
@@ -382,7 +261,7 @@ export function createBackupActivities(deps: ActivityDeps) {
       const store = imageStore(deps);
       return translateCloudErrors(async () => {
         const signal = Context.current().cancellationSignal;
-        const cs = await accounts(deps).cloudstack(input.accountId);
+        const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         const mine = await ownTemplates(cs, { name: input.templateName }, signal);
         const usable = mine.filter((t) => !templateStatusFailed(t.status));
         const existing = oldest(usable, (t) => t.created);
@@ -436,7 +315,7 @@ export function createBackupActivities(deps: ActivityDeps) {
     async csAwaitTemplate(input: { accountId: string; templateId: string }): Promise<{ size: number; status: string }> {
       return translateCloudErrors(async () => {
         const ctx = Context.current();
-        const cs = await accounts(deps).cloudstack(input.accountId);
+        const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         return pollUntil(`template ${input.templateId} to download`, pollMs, async () => {
           const [t] = await ownTemplates(cs, { id: input.templateId }, ctx.cancellationSignal);
           if (!t) throw ApplicationFailure.nonRetryable(`CloudStack template ${input.templateId} is gone`, 'TemplateDownloadFailed');
@@ -461,7 +340,7 @@ export function createBackupActivities(deps: ActivityDeps) {
       return translateCloudErrors(async () => {
         const ctx = Context.current();
         const signal = ctx.cancellationSignal;
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         let replaced = false;
         let server: Server | undefined;
         for (const s of byAge(await serversNamed(os, input.name, signal), (x) => x.created)) {
@@ -476,11 +355,7 @@ export function createBackupActivities(deps: ActivityDeps) {
         }
         let created = false;
         if (!server) {
-          const [flavors, networks] = await Promise.all([os.compute.listFlavors({ signal }), os.network.listNetworks({ name: input.networkName, signal })]);
-          const flavor = flavors.find((f) => f.name === input.flavorName);
-          if (!flavor) throw ApplicationFailure.nonRetryable(`OpenStack has no flavor ${input.flavorName}`, 'Misconfigured');
-          const network = networks.find((n) => n.name === input.networkName);
-          if (!network) throw ApplicationFailure.nonRetryable(`OpenStack has no network ${input.networkName}`, 'Misconfigured');
+          const { flavor, network } = await flavorAndNetwork(os, input.flavorName, input.networkName, signal);
           const made = await os.compute.createServer({
             name: input.name,
             flavorRef: flavor.id,
@@ -535,7 +410,7 @@ export function createBackupActivities(deps: ActivityDeps) {
       return translateCloudErrors(async () => {
         const ctx = Context.current();
         const signal = ctx.cancellationSignal;
-        const cs = await accounts(deps).cloudstack(input.accountId);
+        const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         const beat = (j: { cmd: string; jobstatus: number }) => ctx.heartbeat({ name: input.name, job: j.cmd, jobstatus: j.jobstatus });
         let replaced = false;
         let vm: CsVirtualMachine | undefined;
@@ -551,8 +426,7 @@ export function createBackupActivities(deps: ActivityDeps) {
         let created = false;
         if (!vm) {
           const zone = await resolveZone(deps, cs, input.accountId, input.zoneName, signal);
-          const offering = (await cs.listServiceOfferings({}, { signal })).find((o) => o.name === input.serviceOfferingName);
-          if (!offering) throw ApplicationFailure.nonRetryable(`CloudStack has no service offering ${input.serviceOfferingName}`, 'Misconfigured');
+          const offering = await serviceOfferingNamed(cs, input.serviceOfferingName, signal);
           // An expunging instance keeps its host name for a moment; deploy refuses the name until
           // then. A racing attempt's instance holds it too: that one is then ours as well.
           type DeployOutcome = { deployed: AsyncJobRef } | { existing: CsVirtualMachine };
@@ -604,7 +478,7 @@ export function createBackupActivities(deps: ActivityDeps) {
 
     async osDeleteImage(input: { accountId: string; imageId: string }): Promise<{ existed: boolean }> {
       return translateCloudErrors(async () => {
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         return { existed: await os.image.deleteImage(input.imageId, { ignoreNotFound: true, signal: Context.current().cancellationSignal }) };
       });
     },
@@ -613,7 +487,7 @@ export function createBackupActivities(deps: ActivityDeps) {
       return translateCloudErrors(async () => {
         const ctx = Context.current();
         const signal = ctx.cancellationSignal;
-        const cs = await accounts(deps).cloudstack(input.accountId);
+        const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         if ((await ownTemplates(cs, { id: input.templateId }, signal)).length === 0) return { existed: false };
         try {
           const { jobid } = await cs.deleteTemplate(input.templateId, input.forced ? { forced: true } : {}, { signal });
@@ -629,14 +503,14 @@ export function createBackupActivities(deps: ActivityDeps) {
 
     async osDeleteServer(input: { accountId: string; serverId: string }): Promise<{ existed: boolean }> {
       return translateCloudErrors(async () => {
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         return { existed: await deleteServerAndWait(os, input.serverId, Context.current().cancellationSignal) };
       });
     },
 
     async csDestroyStandby(input: { accountId: string; csVmId: string }): Promise<{ existed: boolean }> {
       return translateCloudErrors(async () => {
-        const cs = await accounts(deps).cloudstack(input.accountId);
+        const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         return { existed: await destroyCsVmAndWait(cs, input.csVmId, Context.current().cancellationSignal) };
       });
     },
@@ -648,12 +522,6 @@ export function createBackupActivities(deps: ActivityDeps) {
       });
     },
   };
-}
-
-/** A malformed store key is the workflow's bug: no retry can fix it. */
-function rethrowInvalidKey(err: unknown): never {
-  if (err instanceof InvalidKeyError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidKey');
-  throw err;
 }
 
 export type BackupActivities = ReturnType<typeof createBackupActivities>;

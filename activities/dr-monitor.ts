@@ -21,6 +21,7 @@ import { send } from '../src/clouds/openstack/transport';
 import { DR_SIGNALS, drWorkflowId, type CloudHealthSignal } from '../src/contracts/dr';
 import { vmModel } from '../src/vms/model';
 import type { ActivityDeps } from './deps';
+import { cloudAccounts } from './cloud-helpers';
 
 /** Deadline of each cloud call of a probe: a cloud slower than this counts as down. */
 export const PROBE_CALL_TIMEOUT_MS = 5_000;
@@ -151,14 +152,9 @@ export async function loadProtectedVms(db: ActivityDeps['db'], accountId: string
   return ids.filter((id) => protectedIds.has(id)).sort().map((vmId) => ({ vmId, serverId: placed.get(vmId)! }));
 }
 
-function accounts(deps: ActivityDeps) {
-  if (!deps.cloudAccounts) throw ApplicationFailure.nonRetryable('the worker has no cloud account resolver configured', 'Misconfigured');
-  return deps.cloudAccounts;
-}
-
 async function credentialsOf(deps: ActivityDeps, accountId: string): Promise<OpenStackCredentials> {
   try {
-    return await accounts(deps).openstackCredentials(accountId);
+    return await cloudAccounts(deps).openstackCredentials(accountId);
   } catch (err) {
     if (err instanceof CloudAccountNotFoundError) throw ApplicationFailure.nonRetryable(err.message, 'CloudAccountNotFound');
     if (err instanceof CloudApiError && err.kind === 'BadRequest') throw ApplicationFailure.nonRetryable(err.message, 'Misconfigured');
@@ -188,7 +184,7 @@ export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeou
       const counter = { calls: 0 };
       const dispatcher = countingDispatcher(getGlobalDispatcher(), counter);
       const session = new OpenStackSession(creds, {
-        tokenCache: accounts(deps).tokenCache,
+        tokenCache: cloudAccounts(deps).tokenCache,
         timeoutMs,
         // A probe never waits out a rate limit: a cloud throttling us is a failed check.
         rateLimitRetryMaxMs: 0,

@@ -21,11 +21,12 @@ import { CloudStackJobError, type CloudStackClient, type CsTemplate, type CsVirt
 import type { Image, OpenStackClient, Server } from '../src/clouds/openstack';
 import { versionPrefix } from '../src/clouds/openstack/envelope';
 import type { VmAddress } from '../src/contracts/vm';
-import { InvalidKeyError, signDownloadUrl } from '../src/imagestore';
+import { signDownloadUrl } from '../src/imagestore';
 import { redactUrl } from '../src/logger';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure, translateCloudErrors } from './cloud-failures';
-import { DEFAULT_CS_OS_TYPE, progressText, templateStatusFailed, type StoredImage } from './backup';
+import type { StoredImage } from './backup';
+import { CS_GONE, DEFAULT_CS_OS_TYPE, beingDeleted, byAge, cloudAccounts, csVmsNamed, flavorAndNetwork, getServerOrGone, imageStore, imagesNamed, kindOf, oldest, ownTemplates, pollUntil, resolveZone, rethrowInvalidKey, serverImageId, serviceOfferingNamed, templateStatusFailed, transferHeartbeat } from './cloud-helpers';
 import { addressesOf } from './vm-openstack';
 import { placementOf } from './vm-cloudstack';
 
@@ -107,9 +108,6 @@ export interface CsBootIsolatedInput {
 
 // ---- helpers -------------------------------------------------------------------------------
 
-const MiB = 1024 * 1024;
-const COPY_HEARTBEAT_BYTES = 8 * MiB;
-const DEFAULT_WAIT_BUDGET_MS = 6 * 3600_000;
 const FENCE_CALL_TIMEOUT_MS = 3_000;
 const FENCE_STOP_WAIT_MS = 120_000;
 /** Statuses in which the guest does not run: fencing is done. */
@@ -118,20 +116,8 @@ const NOT_RUNNING = new Set(['SHUTOFF', 'DELETED', 'SOFT_DELETED', 'SHELVED', 'S
 const UNSTARTABLE = new Set(['DELETED', 'SOFT_DELETED', 'SHELVED', 'SHELVED_OFFLOADED', 'SUSPENDED', 'PAUSED', 'RESCUE', 'VERIFY_RESIZE', 'UNKNOWN']);
 /** Cloud failures that mean "cannot reach it now" (as opposed to "it said no"). */
 const UNREACHABLE = new Set(['Network', 'Timeout', 'Unavailable', 'RateLimited']);
-const GONE_IMAGE = new Set(['deleted', 'pending_delete']);
-const CS_GONE = new Set(['Destroyed', 'Expunging', 'Expunged']);
+const GONE_IMAGE: ReadonlySet<string> = new Set(['deleted', 'pending_delete']);
 
-function accounts(deps: ActivityDeps) {
-  if (!deps.cloudAccounts) throw ApplicationFailure.nonRetryable('the worker has no cloud account resolver configured', 'Misconfigured');
-  return deps.cloudAccounts;
-}
-
-function imageStore(deps: ActivityDeps) {
-  if (!deps.imageStore) throw ApplicationFailure.nonRetryable('the worker has no image store configured', 'Misconfigured');
-  return deps.imageStore;
-}
-
-const kindOf = (err: unknown): string | undefined => (err instanceof CloudApiError ? err.kind : undefined);
 const seconds = (ms: number): number => Math.round(ms / 100) / 10;
 
 /** A download URL as it may appear in messages: its origin only (extract URLs carry a token in the path). */
@@ -151,57 +137,10 @@ function redactInText(text: string): string {
   return text.replace(/([?&](?:apiKey|apikey|signature|temp_url_sig|sig|token)=)[^&\s'"]*/gi, '$1[REDACTED]');
 }
 
-/** Polls `step` until it returns a value, within the activity's start-to-close timeout. */
-async function pollUntil<T>(what: string, pollMs: number, step: () => Promise<T | undefined>): Promise<T> {
-  const info = Context.current().info;
-  const budget = info.startToCloseTimeoutMs && info.startToCloseTimeoutMs > 0 ? info.startToCloseTimeoutMs : DEFAULT_WAIT_BUDGET_MS;
-  const deadline = Date.now() + budget;
-  for (;;) {
-    const value = await step();
-    if (value !== undefined) return value;
-    if (Date.now() + pollMs > deadline) throw ApplicationFailure.retryable(`gave up waiting for ${what} after ${budget} ms`, 'WaitTimedOut');
-    await sleep(pollMs); // rejects with CancelledFailure when the activity is cancelled
-  }
-}
-
-/** Oldest first, ties broken by id, so racing attempts settle on the same object. */
-function byAge<T extends { id: string }>(items: T[], createdOf: (t: T) => string | number | undefined): T[] {
-  return [...items].sort((a, b) => {
-    const ca = createdOf(a) ?? '';
-    const cb = createdOf(b) ?? '';
-    if (ca !== cb) return ca < cb ? -1 : 1;
-    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-  });
-}
-
-function rethrowInvalidKey(err: unknown): never {
-  if (err instanceof InvalidKeyError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidKey');
-  throw err;
-}
-
 // ---- OpenStack lookups ---------------------------------------------------------------------
-
-async function getServerOrGone(os: OpenStackClient, id: string, signal: AbortSignal): Promise<Server | undefined> {
-  try {
-    return await os.compute.getServer(id, { signal });
-  } catch (err) {
-    if (kindOf(err) === 'NotFound') return undefined;
-    throw err;
-  }
-}
-
-const serverImageId = (s: Server): string | undefined => (typeof s.image === 'object' && s.image ? s.image.id : undefined);
-const beingDeleted = (s: Server) => s.status === 'DELETED' || s.status === 'SOFT_DELETED' || s['OS-EXT-STS:task_state'] === 'deleting';
 
 async function liveServersNamed(os: OpenStackClient, name: string, signal: AbortSignal): Promise<Server[]> {
   return (await os.compute.listServers({ name, signal })).filter((s) => s.name === name && !beingDeleted(s));
-}
-
-/** Images of exactly this name owned by our project, in any state but deleted. */
-async function imagesNamed(os: OpenStackClient, name: string, signal: AbortSignal): Promise<Image[]> {
-  const projectId = (await os.session.token(signal)).project?.id;
-  const list = await os.image.listImages({ name, ...(projectId ? { extra: { owner: projectId } } : {}), signal });
-  return list.filter((i) => i.name === name && (!projectId || i.owner === projectId) && !GONE_IMAGE.has(i.status));
 }
 
 const failedImport = (img: Image): boolean => typeof img.os_glance_failed_import === 'string' && img.os_glance_failed_import !== '';
@@ -230,33 +169,6 @@ async function lastImportError(os: OpenStackClient, imageId: string, signal: Abo
   } catch {
     return undefined; // only for the error text
   }
-}
-
-// ---- CloudStack lookups --------------------------------------------------------------------
-
-async function ownTemplates(cs: CloudStackClient, filter: { name?: string; id?: string }, signal: AbortSignal): Promise<CsTemplate[]> {
-  try {
-    const list = await cs.listTemplates({ templatefilter: 'self', ...filter }, { signal });
-    return list.filter((t) => (filter.name === undefined || t.name === filter.name) && (filter.id === undefined || t.id === filter.id));
-  } catch (err) {
-    if (filter.id && kindOf(err) === 'BadRequest') return []; // 431 for an id that no longer exists
-    throw err;
-  }
-}
-
-async function csVmsNamed(cs: CloudStackClient, name: string, signal: AbortSignal): Promise<CsVirtualMachine[]> {
-  return (await cs.listVirtualMachines({ name }, { signal })).filter((v) => v.name === name && !CS_GONE.has(v.state));
-}
-
-async function resolveZone(deps: ActivityDeps, cs: CloudStackClient, accountId: string, explicit: string | undefined, signal: AbortSignal) {
-  let zoneName = explicit;
-  const resolver = deps.cloudAccounts as { cloudstackSettings?: (id: string) => Promise<{ zoneName?: string }> } | undefined;
-  if (!zoneName && typeof resolver?.cloudstackSettings === 'function') zoneName = (await resolver.cloudstackSettings(accountId)).zoneName;
-  zoneName ??= deps.cloudstack?.zone;
-  const zones = await cs.listZones({}, { signal });
-  const zone = zoneName ? zones.find((z) => z.name === zoneName) : zones[0];
-  if (!zone) throw ApplicationFailure.nonRetryable(zoneName ? `CloudStack zone ${zoneName} not found` : 'CloudStack has no zone', 'Misconfigured');
-  return zone;
 }
 
 // ---- activities ----------------------------------------------------------------------------
@@ -310,7 +222,7 @@ export function createDrActivities(deps: ActivityDeps) {
       const deadline = Date.now() + waitMs;
       let stopSent = false;
       try {
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         for (;;) {
           const s = await getServerOrGone(os, input.serverId, bounded());
           if (!s) return { fenced: true, reason: 'the server no longer exists', status: 'MISSING' };
@@ -358,7 +270,7 @@ export function createDrActivities(deps: ActivityDeps) {
       return translateCloudErrors(async () => {
         const ctx = Context.current();
         const signal = ctx.cancellationSignal;
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         return pollUntil(`server ${input.serverId} to be ACTIVE`, pollMs, async () => {
           const s = await getServerOrGone(os, input.serverId, signal);
           if (!s) throw ApplicationFailure.nonRetryable(`standby server ${input.serverId} no longer exists`, 'StandbyFailed');
@@ -389,7 +301,7 @@ export function createDrActivities(deps: ActivityDeps) {
     async osMoveFloatingIp(input: MoveFloatingIpInput): Promise<{ moved: boolean; address?: string }> {
       return translateCloudErrors(async () => {
         const signal = Context.current().cancellationSignal;
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         const [fromPorts, toPorts] = await Promise.all([os.network.listPorts({ device_id: input.fromServerId, signal }), os.network.listPorts({ device_id: input.toServerId, signal })]);
         const fipsOn = async (ports: typeof fromPorts) => (await Promise.all(ports.map((p) => os.network.listFloatingIps({ port_id: p.id, signal })))).flat();
         const wanted = (f: { floating_ip_address: string }) => input.floatingIpAddress === undefined || f.floating_ip_address === input.floatingIpAddress;
@@ -412,7 +324,7 @@ export function createDrActivities(deps: ActivityDeps) {
     /** Starts a CloudStack instance (Running already is fine) and waits; Error or gone → non-retryable StandbyFailed. */
     async csStartVmAndWait(input: { accountId: string; csVmId: string }): Promise<{ state: string; addresses: VmAddress[] }> {
       return translateCloudErrors(async () => {
-        const cs = await accounts(deps).cloudstack(input.accountId);
+        const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         const vm = await startCsVm(cs, input.csVmId, 'StandbyFailed', Context.current().cancellationSignal);
         return { state: vm.state, addresses: placementOf(input.accountId, vm).addresses };
       });
@@ -423,7 +335,7 @@ export function createDrActivities(deps: ActivityDeps) {
       return translateCloudErrors(async () => {
         const ctx = Context.current();
         const signal = ctx.cancellationSignal;
-        const cs = await accounts(deps).cloudstack(input.accountId);
+        const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         return pollUntil(`CloudStack VM ${input.csVmId} to stop`, pollMs, async () => {
           const vm = await cs.getVirtualMachine(input.csVmId, { signal });
           if (!vm || CS_GONE.has(vm.state)) return { state: 'Gone' };
@@ -449,7 +361,7 @@ export function createDrActivities(deps: ActivityDeps) {
       return translateCloudErrors(async () => {
         const ctx = Context.current();
         const signal = ctx.cancellationSignal;
-        const cs = await accounts(deps).cloudstack(input.accountId);
+        const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         const removeTemplate = async (t: CsTemplate, why: string) => {
           log.info({ templateId: t.id, status: t.status, why }, 'removing template before making it again');
           await waitJob(cs, (await cs.deleteTemplate(t.id, {}, { signal })).jobid, { templateId: t.id }, signal).catch((err: unknown) => {
@@ -518,7 +430,7 @@ export function createDrActivities(deps: ActivityDeps) {
     async csExtractTemplateUrl(input: { accountId: string; templateId: string }): Promise<{ url: string; expiresAt?: string; physicalSize?: number }> {
       return translateCloudErrors(async () => {
         const signal = Context.current().cancellationSignal;
-        const cs = await accounts(deps).cloudstack(input.accountId);
+        const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         const [t] = await ownTemplates(cs, { id: input.templateId }, signal);
         if (!t) throw ApplicationFailure.nonRetryable(`CloudStack template ${input.templateId} not found`, 'TemplateMissing');
         if (!t.isextractable) throw ApplicationFailure.nonRetryable(`CloudStack template ${t.name} (${t.id}) is not extractable`, 'NotExtractable');
@@ -574,20 +486,14 @@ export function createDrActivities(deps: ActivityDeps) {
           res.body.destroy();
           throw ApplicationFailure.retryable(`download URL ${label} offers ${length} bytes, expected ${input.expectedSize}`, 'SizeMismatch');
         }
-        let nextBeat = 0;
-        const beat = (bytes: number) => ctx.heartbeat({ bytes, total, progress: progressText(bytes, total) });
+        const { beat, onProgress } = transferHeartbeat(ctx, total);
         beat(0);
         try {
           const stored = await store.upload(input.storeKey, res.body, {
             ...(total !== undefined ? { size: total } : {}),
             overwrite: existing !== undefined,
             signal,
-            onProgress: (bytes) => {
-              if (bytes >= nextBeat) {
-                nextBeat = bytes + COPY_HEARTBEAT_BYTES;
-                beat(bytes);
-              }
-            },
+            onProgress,
           });
           beat(stored.size);
           if (input.expectedSize !== undefined && stored.size !== input.expectedSize) {
@@ -615,7 +521,7 @@ export function createDrActivities(deps: ActivityDeps) {
       return translateCloudErrors(async () => {
         const ctx = Context.current();
         const signal = ctx.cancellationSignal;
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         const meta = await store.client.meta(input.storeKey, signal).catch(rethrowInvalidKey);
         if (!meta) throw ApplicationFailure.nonRetryable(`the image store has no image ${input.storeKey}`, 'StoreImageMissing');
         const deleteImage = async (img: Image, why: string) => {
@@ -634,14 +540,11 @@ export function createDrActivities(deps: ActivityDeps) {
             throw new CloudApiError({ kind: kindForHttpStatus(res.statusCode), method: 'GET', url: redactUrl(url), status: res.statusCode, expected: [200] });
           }
           let bytes = 0;
-          let nextBeat = 0;
+          const { onProgress } = transferHeartbeat(ctx, meta.size, { imageId: id });
           const counter = new Transform({
             transform(chunk: Buffer, _enc, cb) {
               bytes += chunk.length;
-              if (bytes >= nextBeat) {
-                nextBeat = bytes + COPY_HEARTBEAT_BYTES;
-                ctx.heartbeat({ imageId: id, bytes, total: meta.size, progress: progressText(bytes, meta.size) });
-              }
+              onProgress(bytes);
               cb(null, chunk);
             },
           });
@@ -660,7 +563,7 @@ export function createDrActivities(deps: ActivityDeps) {
         };
 
         let image: Image | undefined;
-        for (const img of byAge(await imagesNamed(os, input.imageName, signal), (i) => i.created_at)) {
+        for (const img of byAge(await imagesNamed(os, input.imageName, GONE_IMAGE, signal), (i) => i.created_at)) {
           if (stale(img)) await deleteImage(img, img.status === 'active' ? `checksum ${img.checksum} is not the store's ${meta.md5}` : `left ${img.status} by an earlier attempt`);
           else if (!image) image = img;
           else await deleteImage(img, 'duplicate from a racing attempt');
@@ -678,7 +581,7 @@ export function createDrActivities(deps: ActivityDeps) {
             properties: { ...input.properties, vmflow_store_key: input.storeKey },
             signal,
           });
-          const winner = byAge((await imagesNamed(os, input.imageName, signal)).filter((i) => !stale(i)), (i) => i.created_at)[0];
+          const winner = oldest((await imagesNamed(os, input.imageName, GONE_IMAGE, signal)).filter((i) => !stale(i)), (i) => i.created_at);
           if (winner && winner.id !== made.id) {
             await deleteImage(made, 'duplicate from a racing attempt');
             image = winner;
@@ -743,7 +646,7 @@ export function createDrActivities(deps: ActivityDeps) {
       return translateCloudErrors(async () => {
         const ctx = Context.current();
         const signal = ctx.cancellationSignal;
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         let server: Server | undefined;
         for (const s of byAge(await liveServersNamed(os, input.name, signal), (x) => x.created)) {
           if (!server && serverImageId(s) === input.imageId) server = s;
@@ -755,11 +658,7 @@ export function createDrActivities(deps: ActivityDeps) {
         let startedAt = server?.created ? Date.parse(server.created) : Date.now();
         let created = false;
         if (!server) {
-          const [flavors, networks] = await Promise.all([os.compute.listFlavors({ signal }), os.network.listNetworks({ name: input.networkName, signal })]);
-          const flavor = flavors.find((f) => f.name === input.flavorName);
-          if (!flavor) throw ApplicationFailure.nonRetryable(`OpenStack has no flavor ${input.flavorName}`, 'Misconfigured');
-          const network = networks.find((n) => n.name === input.networkName);
-          if (!network) throw ApplicationFailure.nonRetryable(`OpenStack has no network ${input.networkName}`, 'Misconfigured');
+          const { flavor, network } = await flavorAndNetwork(os, input.flavorName, input.networkName, signal);
           startedAt = Date.now();
           const made = await os.compute.createServer({
             name: input.name,
@@ -769,7 +668,7 @@ export function createDrActivities(deps: ActivityDeps) {
             metadata: { ...input.metadata, vmflow_drill: 'true', vmflow_image_id: input.imageId },
             signal,
           });
-          const winner = byAge((await liveServersNamed(os, input.name, signal)).filter((s) => serverImageId(s) === input.imageId), (s) => s.created)[0];
+          const winner = oldest((await liveServersNamed(os, input.name, signal)).filter((s) => serverImageId(s) === input.imageId), (s) => s.created);
           if (winner && winner.id !== made.id) {
             log.warn({ name: input.name, kept: winner.id, removed: made.id }, 'duplicate drill server from a racing attempt removed');
             await os.compute.deleteServer(made.id, { ignoreNotFound: true, signal });
@@ -804,14 +703,13 @@ export function createDrActivities(deps: ActivityDeps) {
       return translateCloudErrors(async () => {
         const ctx = Context.current();
         const signal = ctx.cancellationSignal;
-        const cs = await accounts(deps).cloudstack(input.accountId);
-        let vm: CsVirtualMachine | undefined = byAge(await csVmsNamed(cs, input.name, signal), (v) => v.created)[0];
+        const cs = await cloudAccounts(deps).cloudstack(input.accountId);
+        let vm: CsVirtualMachine | undefined = oldest(await csVmsNamed(cs, input.name, signal), (v) => v.created);
         let startedAt = vm?.created ? Date.parse(vm.created) : Date.now();
         let created = false;
         if (!vm) {
           const zone = await resolveZone(deps, cs, input.accountId, input.zoneName, signal);
-          const offering = (await cs.listServiceOfferings({}, { signal })).find((o) => o.name === input.serviceOfferingName);
-          if (!offering) throw ApplicationFailure.nonRetryable(`CloudStack has no service offering ${input.serviceOfferingName}`, 'Misconfigured');
+          const offering = await serviceOfferingNamed(cs, input.serviceOfferingName, signal);
           startedAt = Date.now();
           try {
             const ref = await cs.deployVirtualMachine(

@@ -13,15 +13,9 @@ import type { VmPlacement } from '../src/contracts/vm';
 import { renderCloudStackDeploy, RequirementsError, CloudSettingsError, type VmRequirements } from '../src/templates';
 import type { ActivityDeps } from './deps';
 import { translateCloudErrors } from './cloud-failures';
+import { CS_GONE, cloudAccounts, csVmsNamed, findZone } from './cloud-helpers';
 
 export type CsWaitTarget = 'Running' | 'Stopped' | 'Gone';
-
-const GONE_STATES = new Set(['Destroyed', 'Expunging', 'Expunged']);
-
-function accounts(deps: ActivityDeps) {
-  if (!deps.cloudAccounts) throw ApplicationFailure.nonRetryable('the worker has no cloud account resolver configured', 'Misconfigured');
-  return deps.cloudAccounts;
-}
 
 export function placementOf(accountId: string, vm: CsVirtualMachine): VmPlacement {
   return {
@@ -35,9 +29,7 @@ export function placementOf(accountId: string, vm: CsVirtualMachine): VmPlacemen
 
 /** Lists what deployVirtualMachine needs (zone, template, offering ids) and renders the parameters. */
 async function deployParams(cs: CloudStackClient, catalog: Catalog, requirements: VmRequirements, zoneName: string | undefined, signal: AbortSignal) {
-  const zones = await cs.listZones({}, { signal });
-  const zone = zoneName ? zones.find((z) => z.name === zoneName) : zones[0];
-  if (!zone) throw ApplicationFailure.nonRetryable(zoneName ? `CloudStack zone ${zoneName} not found` : 'CloudStack has no zone', 'Misconfigured');
+  const zone = await findZone(cs, zoneName, signal);
   const [featured, own, offerings, networks] = await Promise.all([
     cs.listTemplates({ templatefilter: 'executable', zoneid: zone.id }, { signal }),
     cs.listTemplates({ templatefilter: 'self', zoneid: zone.id }, { signal }),
@@ -66,16 +58,14 @@ export function createCloudStackVmActivities(deps: ActivityDeps) {
   const getCatalog = () => (catalog ??= loadCatalog());
 
   async function findByName(cs: CloudStackClient, name: string, signal: AbortSignal): Promise<CsVirtualMachine | undefined> {
-    // `name` is an exact filter in CloudStack, but filter again in case a cloud treats it loosely.
-    const vms = await cs.listVirtualMachines({ name }, { signal });
-    return vms.find((v) => v.name === name && !GONE_STATES.has(v.state));
+    return (await csVmsNamed(cs, name, signal))[0];
   }
 
   return {
     /** Idempotent create: an instance of this name that is not destroyed is the one we made. */
     async csEnsureVm(input: { accountId: string; vmId: string; name: string; requirements: VmRequirements; startVm: boolean }): Promise<{ csVmId: string; jobId?: string; created: boolean }> {
       return translateCloudErrors(async () => {
-        const cs = await accounts(deps).cloudstack(input.accountId);
+        const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         const signal = Context.current().cancellationSignal;
         const existing = await findByName(cs, input.name, signal);
         if (existing) return { csVmId: existing.id, created: false };
@@ -98,7 +88,7 @@ export function createCloudStackVmActivities(deps: ActivityDeps) {
     /** Polls the instance (and its job, if given) until it reaches `target`; heartbeats its state. */
     async csAwaitVm(input: { accountId: string; csVmId: string; jobId?: string; target: CsWaitTarget }): Promise<{ state: string }> {
       return translateCloudErrors(async () => {
-        const cs = await accounts(deps).cloudstack(input.accountId);
+        const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         const ctx = Context.current();
         for (;;) {
           if (input.jobId) {
@@ -111,7 +101,7 @@ export function createCloudStackVmActivities(deps: ActivityDeps) {
           const vm = await cs.getVirtualMachine(input.csVmId, { signal: ctx.cancellationSignal });
           const state = vm?.state ?? 'Gone';
           ctx.heartbeat({ state });
-          if (input.target === 'Gone' && (!vm || GONE_STATES.has(vm.state))) return { state };
+          if (input.target === 'Gone' && (!vm || CS_GONE.has(vm.state))) return { state };
           if (vm && vm.state === input.target) return { state };
           if (vm?.state === 'Error') throw ApplicationFailure.nonRetryable(`CloudStack VM ${input.csVmId} is in state Error`, 'VmError');
           if (!vm && input.target !== 'Gone') throw ApplicationFailure.nonRetryable(`CloudStack VM ${input.csVmId} disappeared`, 'NotFound');
@@ -122,7 +112,7 @@ export function createCloudStackVmActivities(deps: ActivityDeps) {
 
     async csReadVm(input: { accountId: string; csVmId: string }): Promise<VmPlacement> {
       return translateCloudErrors(async () => {
-        const cs = await accounts(deps).cloudstack(input.accountId);
+        const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         const vm = await cs.getVirtualMachine(input.csVmId, { signal: Context.current().cancellationSignal });
         if (!vm) throw ApplicationFailure.nonRetryable(`CloudStack VM ${input.csVmId} not found`, 'NotFound');
         return placementOf(input.accountId, vm);
@@ -132,10 +122,10 @@ export function createCloudStackVmActivities(deps: ActivityDeps) {
     /** Idempotent destroy with expunge; an instance already gone is fine. */
     async csDestroyVm(input: { accountId: string; name: string; csVmId?: string }): Promise<{ existed: boolean; csVmId?: string }> {
       return translateCloudErrors(async () => {
-        const cs = await accounts(deps).cloudstack(input.accountId);
+        const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         const signal = Context.current().cancellationSignal;
         const vm = input.csVmId ? await cs.getVirtualMachine(input.csVmId, { signal }) : await findByName(cs, input.name, signal);
-        if (!vm || GONE_STATES.has(vm.state)) return { existed: false, csVmId: vm?.id };
+        if (!vm || CS_GONE.has(vm.state)) return { existed: false, csVmId: vm?.id };
         await cs.destroyVirtualMachine(vm.id, { expunge: true }, { signal });
         return { existed: true, csVmId: vm.id };
       });
@@ -147,7 +137,7 @@ export function createCloudStackVmActivities(deps: ActivityDeps) {
      */
     async csUpdateVm(input: { accountId: string; csVmId: string; requirements: VmRequirements }): Promise<void> {
       return translateCloudErrors(async () => {
-        const cs = await accounts(deps).cloudstack(input.accountId);
+        const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         const ctx = Context.current();
         const signal = ctx.cancellationSignal;
         const vm = await cs.getVirtualMachine(input.csVmId, { signal });

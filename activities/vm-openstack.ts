@@ -9,6 +9,7 @@ import type { VmAddress, VmPlacement } from '../src/contracts/vm';
 import { stackStatus, type Stack } from '../src/clouds/openstack';
 import type { ActivityDeps } from './deps';
 import { translateCloudErrors } from './cloud-failures';
+import { cloudAccounts } from './cloud-helpers';
 
 export interface EnsureStackInput {
   accountId: string;
@@ -25,11 +26,6 @@ export interface StackHandle {
 
 export type StackWaitAction = 'CREATE' | 'UPDATE' | 'DELETE';
 
-function accounts(deps: ActivityDeps) {
-  if (!deps.cloudAccounts) throw ApplicationFailure.nonRetryable('the worker has no cloud account resolver configured', 'Misconfigured');
-  return deps.cloudAccounts;
-}
-
 export function addressesOf(server: { addresses?: Record<string, { addr: string; version: number; 'OS-EXT-IPS:type'?: string }[]> }): VmAddress[] {
   const out: VmAddress[] = [];
   for (const [network, list] of Object.entries(server.addresses ?? {})) {
@@ -45,7 +41,7 @@ export function createOpenStackVmActivities(deps: ActivityDeps) {
     /** Idempotent: returns the stack of that name if one exists (any state but deleted), else creates it. */
     async osEnsureStack(input: EnsureStackInput): Promise<StackHandle & { created: boolean }> {
       return translateCloudErrors(async () => {
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         const signal = Context.current().cancellationSignal;
         const existing = await os.orchestration.findStack(input.stackName, { signal });
         if (existing && stackStatus(existing).action !== 'DELETE') return { stackName: input.stackName, stackId: existing.id, created: false };
@@ -72,7 +68,7 @@ export function createOpenStackVmActivities(deps: ActivityDeps) {
     /** PATCH update: omitted parameters (and an omitted template) keep their values. */
     async osUpdateStack(input: StackHandle & { accountId: string; template?: Record<string, unknown>; parameters: Record<string, unknown> }): Promise<void> {
       return translateCloudErrors(async () => {
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         await os.orchestration.patchStack(input.stackName, input.stackId, {
           ...(input.template ? { template: input.template } : {}),
           parameters: input.parameters,
@@ -87,7 +83,7 @@ export function createOpenStackVmActivities(deps: ActivityDeps) {
      */
     async osAwaitStack(input: StackHandle & { accountId: string; action: StackWaitAction }): Promise<{ status: string }> {
       return translateCloudErrors(async () => {
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         const ctx = Context.current();
         for (;;) {
           let stack: Stack | null;
@@ -111,7 +107,7 @@ export function createOpenStackVmActivities(deps: ActivityDeps) {
     /** Reads the server the stack made: its id (stack output server_id), status and addresses. */
     async osReadServer(input: StackHandle & { accountId: string }): Promise<VmPlacement> {
       return translateCloudErrors(async () => {
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         const signal = Context.current().cancellationSignal;
         const outputs = await os.orchestration.getStackOutputs(input.stackName, input.stackId, { signal });
         const serverId = outputs.find((o) => o.output_key === 'server_id')?.output_value;
@@ -134,7 +130,7 @@ export function createOpenStackVmActivities(deps: ActivityDeps) {
     /** Reads a server that no stack owns (a promoted standby) as the VM's placement. */
     async osReadServerById(input: { accountId: string; serverId: string }): Promise<VmPlacement> {
       return translateCloudErrors(async () => {
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         const server = await os.compute.getServer(input.serverId, { signal: Context.current().cancellationSignal });
         return { cloud: 'openstack', accountId: input.accountId, serverId: server.id, status: server.status, addresses: addressesOf(server) };
       });
@@ -143,7 +139,7 @@ export function createOpenStackVmActivities(deps: ActivityDeps) {
     /** Idempotent: a stack that is already gone is fine. Returns whether there was one. */
     async osDeleteStack(input: { accountId: string; stackName: string; stackId?: string }): Promise<{ existed: boolean; stackId?: string }> {
       return translateCloudErrors(async () => {
-        const os = await accounts(deps).openstack(input.accountId);
+        const os = await cloudAccounts(deps).openstack(input.accountId);
         const signal = Context.current().cancellationSignal;
         const stack = input.stackId
           ? await os.orchestration.getStack(input.stackName, input.stackId, { signal }).catch((e) => ((e as { kind?: string }).kind === 'NotFound' ? null : Promise.reject(e)))
