@@ -7,6 +7,7 @@
 import { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import { CloudApiError, kindForHttpStatus, type CloudErrorKind } from '../clouds/errors';
+import { transportErrorKind } from '../clouds/transport-errors';
 import { keyToPath, validateKey } from './keys';
 import type { SignedUrl } from './signing';
 import type { ImageMeta, PutOutcome } from './storage';
@@ -41,19 +42,6 @@ export interface UploadResult extends ImageMeta {
 }
 
 type Body = string | Buffer | Uint8Array | Readable | AsyncIterable<Uint8Array>;
-
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
-
-function errorCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; e && depth < 4; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
 
 function kindFor(status: number): CloudErrorKind {
   return status === 422 ? 'BadRequest' : kindForHttpStatus(status);
@@ -146,9 +134,8 @@ export class ImageStoreClient {
       });
     } catch (err) {
       if (init.signal?.aborted) throw init.signal.reason ?? err;
-      const code = errorCode(err);
-      const kind: CloudErrorKind =
-        TIMEOUT_CODES.has(code ?? '') || (err as Error).name === 'TimeoutError' ? 'Timeout' : NETWORK_CODES.has(code ?? '') ? 'Network' : 'Unexpected';
+      const transportKind = transportErrorKind(err);
+      const kind: CloudErrorKind = transportKind === 'Timeout' || (err as Error).name === 'TimeoutError' ? 'Timeout' : (transportKind ?? 'Unexpected');
       throw new CloudApiError({ kind, method, url, message: `${method} ${url}: ${kind}: ${(err as Error).message}`, cause: err });
     }
     const text = await res.body.text();

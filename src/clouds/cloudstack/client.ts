@@ -8,6 +8,7 @@
 import type { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import { CloudApiError, kindForHttpStatus, parseRetryAfter, type CloudErrorKind } from '../errors';
+import { transportErrorCode, transportErrorKind } from '../transport-errors';
 import { logger as rootLogger, redactUrl, type Logger } from '../../logger';
 import { encodeParams, signedParams } from './signing';
 import type {
@@ -123,26 +124,6 @@ export class CloudStackJobError extends CloudApiError {
   override get retryable(): boolean {
     return RETRYABLE_JOB_CODES.has(this.jobErrorCode);
   }
-}
-
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ECONNABORTED',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-]);
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
-
-function errorCode(err: unknown): string | undefined {
-  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
-  const code = e?.code ?? e?.cause?.code;
-  return typeof code === 'string' ? code : undefined;
 }
 
 function stringify(params: CsParams): Record<string, string> {
@@ -289,11 +270,12 @@ export class CloudStackClient {
   ): unknown {
     // The caller cancelled (e.g. Temporal activity cancellation): let its reason through untouched.
     if (outer?.aborted && !timedOut) return outer.reason;
-    const code = errorCode(err);
-    if (timedOut || (code && TIMEOUT_CODES.has(code))) {
+    const code = transportErrorCode(err);
+    const transportKind = transportErrorKind(err);
+    if (timedOut || transportKind === 'Timeout') {
       return new CloudApiError({ kind: 'Timeout', method, url, cause: err, message: `CloudStack ${command}: no answer within ${timeoutMs} ms` });
     }
-    const kind: CloudErrorKind = code && NETWORK_CODES.has(code) ? 'Network' : 'Unexpected';
+    const kind: CloudErrorKind = transportKind ?? 'Unexpected';
     return new CloudApiError({
       kind,
       method,

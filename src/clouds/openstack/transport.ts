@@ -7,6 +7,7 @@
 import { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import { CloudApiError, kindForHttpStatus, parseRetryAfter, type CloudErrorKind } from '../errors';
+import { transportErrorCode, transportErrorKind } from '../transport-errors';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
@@ -47,35 +48,12 @@ export type SendResult =
   | { ok: true; response: BufferedResponse | StreamedResponse }
   | { ok: false; response: BufferedResponse; error: CloudApiError };
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-]);
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
-
 export function isReplayable(body: RequestBody | undefined): boolean {
   return !(body instanceof Readable);
 }
 
 function materialiseBody(body: RequestBody | undefined): string | Buffer | Uint8Array | Readable | undefined {
   return typeof body === 'function' ? body() : body;
-}
-
-function errorCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; e && depth < 4; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
 
 function parseJson(text: string): unknown {
@@ -162,7 +140,8 @@ export async function send(opts: SendOptions): Promise<SendResult> {
   } catch (err) {
     if (err instanceof CloudApiError) throw err;
     if (opts.signal?.aborted) throw opts.signal.reason ?? err;
-    if (deadline.signal.aborted || TIMEOUT_CODES.has(errorCode(err) ?? '')) {
+    const transportKind = transportErrorKind(err);
+    if (deadline.signal.aborted || transportKind === 'Timeout') {
       throw new CloudApiError({
         kind: 'Timeout',
         method,
@@ -171,10 +150,10 @@ export async function send(opts: SendOptions): Promise<SendResult> {
         cause: err,
       });
     }
-    const code = errorCode(err);
+    const code = transportErrorCode(err);
     // A malformed URL or argument is our configuration, not the network: retrying cannot help.
     const kind: CloudErrorKind =
-      code && !NETWORK_CODES.has(code) && (code.startsWith('UND_ERR_INVALID') || code === 'ERR_INVALID_URL') ? 'BadRequest' : 'Network';
+      code && transportKind !== 'Network' && (code.startsWith('UND_ERR_INVALID') || code === 'ERR_INVALID_URL') ? 'BadRequest' : 'Network';
     throw new CloudApiError({
       kind,
       method,
