@@ -26,6 +26,7 @@ import { createOpenStackClient, OpenStackSession, TokenCache } from '../src/clou
 import { ImageStoreClient, startImageStore } from '../src/imagestore';
 import { createLogger } from '../src/logger';
 import { startOpenStackSimulator } from '../src/sim/openstack';
+import { exitWhenDone, numberFlag } from './cli';
 
 const MiB = 1024 * 1024;
 
@@ -183,21 +184,7 @@ function printTable(r: ImageExportBenchResult): void {
   console.log(`  ratio activity/baseline: ${r.ratio.toFixed(2)}, ${r.activity.heartbeats} heartbeats\n`);
 }
 
-function flag(argv: string[], name: string): number | undefined {
-  const i = argv.indexOf(name);
-  if (i === -1) return undefined;
-  const v = Number(argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} needs a positive number`);
-  return v;
-}
-
 if (require.main === module) {
   const argv = process.argv.slice(2);
-  runImageExportBench({ sizeMiB: flag(argv, '--size-mib'), runs: flag(argv, '--runs') }).then(
-    () => process.exit(0),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+  exitWhenDone(runImageExportBench({ sizeMiB: numberFlag(argv, '--size-mib'), runs: numberFlag(argv, '--runs') }));
 }

@@ -39,6 +39,7 @@ import { vmModel } from '../src/vms/model';
 import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../workflows/dr-monitor';
 import { bundleWorkflows, createVmflowWorker } from '../worker/worker';
 import { startStack } from '../test/harness/stack';
+import { exitWhenDone, numberFlag } from './cli';
 
 export interface MonitorScaleBenchOptions {
   /** Protected VMs (servers) per cloud; default 5000. */
@@ -352,21 +353,9 @@ function printReport(r: MonitorScaleBenchResult): void {
   console.log(out.join('\n'));
 }
 
-function flag(argv: string[], name: string): number | undefined {
-  const i = argv.indexOf(name);
-  if (i === -1) return undefined;
-  const v = Number(argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} needs a positive number`);
-  return v;
-}
-
 if (require.main === module) {
   const argv = process.argv.slice(2);
-  runMonitorScaleBench({ vmsPerCloud: flag(argv, '--vms'), clouds: flag(argv, '--clouds'), naiveSample: flag(argv, '--sample'), intervalSeconds: flag(argv, '--interval') }).then(
-    () => process.exit(0),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
+  exitWhenDone(
+    runMonitorScaleBench({ vmsPerCloud: numberFlag(argv, '--vms'), clouds: numberFlag(argv, '--clouds'), naiveSample: numberFlag(argv, '--sample'), intervalSeconds: numberFlag(argv, '--interval') }),
   );
 }

@@ -51,6 +51,7 @@ import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../workflows/dr-monito
 import { bundleWorkflows, createVmflowWorker } from '../worker/worker';
 import { startStack } from '../test/harness/stack';
 import { signupAndLogin, type TestUser } from '../test/harness/users';
+import { exitWhenDone, numberFlag } from './cli';
 
 type Json = any;
 export type RtoScenario = 'vm-broken' | 'cloud-outage';
@@ -587,27 +588,17 @@ function table(rows: string[][], left: number[], indent = '  '): string[] {
   return rows.map((row) => indent + row.map((cell, i) => (left.includes(i) ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd());
 }
 
-function flag(argv: string[], name: string): number | undefined {
-  const i = argv.indexOf(name);
-  if (i === -1) return undefined;
-  const v = Number(argv[i + 1]);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`${name} needs a number >= 0`);
-  return v;
-}
-
 if (require.main === module) {
   const argv = process.argv.slice(2);
-  runRtoBench({
-    brokenVms: flag(argv, '--broken'),
-    outageVms: flag(argv, '--outage'),
-    intervalSeconds: flag(argv, '--interval'),
-    failureThreshold: flag(argv, '--threshold'),
-    failoverTimings: argv.includes('--fast') ? 'fast' : undefined,
-  }).then(
-    (r) => process.exit(r.incomplete.length ? 1 : 0),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
+  const flag = (name: string) => numberFlag(argv, name, { allowZero: true });
+  exitWhenDone(
+    runRtoBench({
+      brokenVms: flag('--broken'),
+      outageVms: flag('--outage'),
+      intervalSeconds: flag('--interval'),
+      failureThreshold: flag('--threshold'),
+      failoverTimings: argv.includes('--fast') ? 'fast' : undefined,
+    }),
+    (r) => (r.incomplete.length ? 1 : 0),
   );
 }
