@@ -18,7 +18,7 @@ import type { Image, OpenStackClient, Server } from '../src/clouds/openstack';
 import { signDownloadUrl } from '../src/imagestore';
 import type { ActivityDeps } from './deps';
 import { translateCloudErrors } from './cloud-failures';
-import { CS_GONE, DEFAULT_CS_OS_TYPE, beingDeleted, byAge, cloudAccounts, csVmsNamed, flavorAndNetwork, getServerOrGone, imageStore, imagesNamed, kindOf, oldest, ownTemplates, pollUntil, resolveZone, rethrowInvalidKey, serverImageId, serviceOfferingNamed, templateStatusFailed, transferHeartbeat } from './cloud-helpers';
+import { CS_GONE, DEFAULT_CS_OS_TYPE, beingDeleted, byAge, cloudAccounts, createServerOnce, csVmsNamed, flavorAndNetwork, getServerOrGone, imageStore, imagesNamed, kindOf, oldest, ownTemplates, pollUntil, resolveZone, rethrowInvalidKey, serverImageId, serviceOfferingNamed, templateStatusFailed, transferHeartbeat } from './cloud-helpers';
 
 // ---- contract ------------------------------------------------------------------------------
 
@@ -356,26 +356,8 @@ export function createBackupActivities(deps: ActivityDeps) {
         let created = false;
         if (!server) {
           const { flavor, network } = await flavorAndNetwork(os, input.flavorName, input.networkName, signal);
-          const made = await os.compute.createServer({
-            name: input.name,
-            flavorRef: flavor.id,
-            imageRef: input.imageId,
-            networks: [{ uuid: network.id }],
-            metadata: { vmflow_role: 'standby', vmflow_image_id: input.imageId },
-            signal,
-          });
-          const winner = oldest(
-            (await serversNamed(os, input.name, signal)).filter((s) => !beingDeleted(s) && serverImageId(s) === input.imageId),
-            (s) => s.created,
-          );
-          if (winner && winner.id !== made.id) {
-            log.warn({ name: input.name, kept: winner.id, removed: made.id }, 'duplicate standby from a racing attempt removed');
-            await os.compute.deleteServer(made.id, { ignoreNotFound: true, signal });
-            server = winner;
-          } else {
-            server = await os.compute.getServer(made.id, { signal });
-            created = true;
-          }
+          const spec = { name: input.name, imageId: input.imageId, flavorId: flavor.id, networkId: network.id, metadata: { vmflow_role: 'standby', vmflow_image_id: input.imageId } };
+          ({ server, created } = await createServerOnce(os, log, spec, 'standby', signal));
         }
         const serverId = server.id;
         await pollUntil(`standby ${input.name} to be stopped`, pollMs, async () => {

@@ -11,6 +11,7 @@ import { CloudApiError } from '../src/clouds/errors';
 import type { CloudStackClient, CsTemplate, CsVirtualMachine } from '../src/clouds/cloudstack/client';
 import type { Image, OpenStackClient, Server } from '../src/clouds/openstack';
 import { InvalidKeyError } from '../src/imagestore';
+import type { Logger } from '../src/logger';
 import type { ActivityDeps } from './deps';
 
 // ---- worker dependencies -------------------------------------------------------------------
@@ -115,6 +116,40 @@ export async function getServerOrGone(os: OpenStackClient, id: string, signal: A
 
 export const serverImageId = (s: Server): string | undefined => (typeof s.image === 'object' && s.image ? s.image.id : undefined);
 export const beingDeleted = (s: Server) => s.status === 'DELETED' || s.status === 'SOFT_DELETED' || s['OS-EXT-STS:task_state'] === 'deleting';
+
+/** Servers of exactly this name that are not deleted or being deleted. */
+export async function liveServersNamed(os: OpenStackClient, name: string, signal: AbortSignal): Promise<Server[]> {
+  return (await os.compute.listServers({ name, signal })).filter((s) => s.name === name && !beingDeleted(s));
+}
+
+/**
+ * Creates a server under a deterministic name and settles a race with another attempt that did
+ * the same: the oldest live server of that name built from the same image is kept, and a loser
+ * deletes the one it made. `created` says whether the server returned is the one this call made.
+ */
+export async function createServerOnce(
+  os: OpenStackClient,
+  log: Logger,
+  spec: { name: string; imageId: string; flavorId: string; networkId: string; metadata: Record<string, string> },
+  what: string,
+  signal: AbortSignal,
+): Promise<{ server: Server; created: boolean }> {
+  const made = await os.compute.createServer({
+    name: spec.name,
+    flavorRef: spec.flavorId,
+    imageRef: spec.imageId,
+    networks: [{ uuid: spec.networkId }],
+    metadata: spec.metadata,
+    signal,
+  });
+  const winner = oldest((await liveServersNamed(os, spec.name, signal)).filter((s) => serverImageId(s) === spec.imageId), (s) => s.created);
+  if (winner && winner.id !== made.id) {
+    log.warn({ name: spec.name, kept: winner.id, removed: made.id }, `duplicate ${what} from a racing attempt removed`);
+    await os.compute.deleteServer(made.id, { ignoreNotFound: true, signal });
+    return { server: winner, created: false };
+  }
+  return { server: await os.compute.getServer(made.id, { signal }), created: true };
+}
 
 /**
  * Images of exactly this name owned by our project (Glance names are not unique), leaving out

@@ -26,7 +26,7 @@ import { redactUrl } from '../src/logger';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure, translateCloudErrors } from './cloud-failures';
 import type { StoredImage } from './backup';
-import { CS_GONE, DEFAULT_CS_OS_TYPE, beingDeleted, byAge, cloudAccounts, csVmsNamed, flavorAndNetwork, getServerOrGone, imageStore, imagesNamed, kindOf, oldest, ownTemplates, pollUntil, resolveZone, rethrowInvalidKey, serverImageId, serviceOfferingNamed, templateStatusFailed, transferHeartbeat } from './cloud-helpers';
+import { CS_GONE, DEFAULT_CS_OS_TYPE, byAge, cloudAccounts, createServerOnce, csVmsNamed, liveServersNamed, flavorAndNetwork, getServerOrGone, imageStore, imagesNamed, kindOf, oldest, ownTemplates, pollUntil, resolveZone, rethrowInvalidKey, serverImageId, serviceOfferingNamed, templateStatusFailed, transferHeartbeat } from './cloud-helpers';
 import { addressesOf } from './vm-openstack';
 import { placementOf } from './vm-cloudstack';
 
@@ -138,10 +138,6 @@ function redactInText(text: string): string {
 }
 
 // ---- OpenStack lookups ---------------------------------------------------------------------
-
-async function liveServersNamed(os: OpenStackClient, name: string, signal: AbortSignal): Promise<Server[]> {
-  return (await os.compute.listServers({ name, signal })).filter((s) => s.name === name && !beingDeleted(s));
-}
 
 const failedImport = (img: Image): boolean => typeof img.os_glance_failed_import === 'string' && img.os_glance_failed_import !== '';
 
@@ -660,23 +656,8 @@ export function createDrActivities(deps: ActivityDeps) {
         if (!server) {
           const { flavor, network } = await flavorAndNetwork(os, input.flavorName, input.networkName, signal);
           startedAt = Date.now();
-          const made = await os.compute.createServer({
-            name: input.name,
-            flavorRef: flavor.id,
-            imageRef: input.imageId,
-            networks: [{ uuid: network.id }],
-            metadata: { ...input.metadata, vmflow_drill: 'true', vmflow_image_id: input.imageId },
-            signal,
-          });
-          const winner = oldest((await liveServersNamed(os, input.name, signal)).filter((s) => serverImageId(s) === input.imageId), (s) => s.created);
-          if (winner && winner.id !== made.id) {
-            log.warn({ name: input.name, kept: winner.id, removed: made.id }, 'duplicate drill server from a racing attempt removed');
-            await os.compute.deleteServer(made.id, { ignoreNotFound: true, signal });
-            server = winner;
-          } else {
-            server = await os.compute.getServer(made.id, { signal });
-            created = true;
-          }
+          const spec = { name: input.name, imageId: input.imageId, flavorId: flavor.id, networkId: network.id, metadata: { ...input.metadata, vmflow_drill: 'true', vmflow_image_id: input.imageId } };
+          ({ server, created } = await createServerOnce(os, log, spec, 'drill server', signal));
         }
         const serverId = server.id;
         return pollUntil(`drill server ${input.name} to be ACTIVE`, pollMs, async () => {
