@@ -12,7 +12,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { ScheduleNotFoundError } from '@temporalio/client';
 import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
+import { drillScheduleId, drWorkflowId } from '../../src/contracts/dr';
 import { ImageStoreClient, startImageStore, type RunningImageStore } from '../../src/imagestore';
 import { startTestApi, type TestApi } from '../harness/api';
 import { sharedClouds, simAdmin, type TestClouds } from '../harness/clouds';
@@ -73,10 +75,15 @@ describe('disaster recovery: monitor → failover → failback, drills and alert
     assert.equal(r.status, 202, JSON.stringify(r.body));
     const vmId = r.body.vm.id as string;
     await until('VM active', async () => ((await vm(vmId)).state === 'active' ? true : undefined));
-    assert.equal((await call(alice, 'POST', `/api/v1/vms/${vmId}/backups`)).status, 202);
+    const run = await call(alice, 'POST', `/api/v1/vms/${vmId}/backups`);
+    assert.equal(run.status, 202, JSON.stringify(run.body));
     const b = await until('backup done', async () => {
       const list = (await call(alice, 'GET', `/api/v1/vms/${vmId}/backups`)).body.backups as Json[];
       return list.find((x) => x.status !== 'running');
+    }).catch(async (err) => {
+      // Say where it stuck: the workflow's own progress (tasks and their states).
+      const wf = await call(alice, 'GET', `/api/v1/workflows/${encodeURIComponent(run.body.workflowId)}`);
+      throw new Error(`${(err as Error).message}; workflow: ${JSON.stringify(wf.body)}`);
     });
     assert.equal(b.status, 'succeeded', JSON.stringify(b));
     const p = await call(alice, 'PUT', `/api/v1/vms/${vmId}/dr`, { failbackMode: 'automatic', failbackAfterHealthySeconds: 2, ...drSettings });
@@ -183,7 +190,7 @@ describe('disaster recovery: monitor → failover → failback, drills and alert
     assert.equal(failedOver.placement.serverId, csStandby.id);
     const d1 = await until('FailedOver', async () => {
       const d = await dr(vmId);
-      return d.state.state === 'FailedOver' ? d : undefined;
+      return d.state.state === 'FailedOver' && d.events.some((e: Json) => e.kind === 'failover.completed') ? d : undefined;
     });
     assert.equal(d1.state.target, 'backup-cloud');
     assert.ok(d1.state.fencePending, 'the unreachable old server is recorded as not fenced');
@@ -250,6 +257,28 @@ describe('disaster recovery: monitor → failover → failback, drills and alert
     assert.equal(report2.ok, true, JSON.stringify(report2));
     const os2 = await osState();
     assert.equal((os2.servers.items as Json[]).filter((s) => s.name.includes('-drill-')).length, 0);
+  });
+
+  it('when drills are scheduled, then the schedule runs drills that report, and unprotecting removes the schedule and ends the DR workflow', async () => {
+    const vmId = await protectedVm('drill-schedule', { drillIntervalSeconds: 3600, drillTarget: 'backup-cloud' });
+    const handle = tw.client.schedule.getHandle(drillScheduleId(vmId));
+    const desc = await handle.describe();
+    assert.equal(desc.spec.intervals?.[0]?.every, 3600_000);
+    await handle.trigger();
+    const report = await until('scheduled drill report', async () => ((await call(alice, 'GET', `/api/v1/vms/${vmId}/dr/drills`)).body.drills as Json[])[0]);
+    assert.equal(report.ok, true, JSON.stringify(report));
+    assert.equal(report.cleanedUp, true);
+
+    const off = await call(alice, 'DELETE', `/api/v1/vms/${vmId}/dr`);
+    assert.equal(off.status, 200);
+    assert.equal(off.body.protected, false);
+    await assert.rejects(handle.describe(), ScheduleNotFoundError);
+    const ended = await until('DR workflow ended', async () => {
+      const d = await tw.client.workflow.getHandle(drWorkflowId(vmId)).describe();
+      return d.status.name === 'COMPLETED' ? d : undefined;
+    });
+    assert.equal(ended.status.name, 'COMPLETED');
+    assert.equal((await dr(vmId)).protected, false);
   });
 
   it('when a command does not fit the state, then 409 says why; another member gets 404; events reach the webhook signed', async () => {
