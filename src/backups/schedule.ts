@@ -34,8 +34,29 @@ function action(t: BackupScheduleTarget) {
   };
 }
 
-/** Creates the schedule, or brings an existing one in line with the policy (idempotent). */
+/** Temporal refused the schedule's spec (a period it cannot run); the message says why. */
+export class ScheduleSpecRefusedError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ScheduleSpecRefusedError';
+  }
+}
+
+/**
+ * Creates the schedule, or brings an existing one in line with the policy (idempotent). Throws
+ * ScheduleSpecRefusedError when Temporal refuses the period (the client reports INVALID_ARGUMENT
+ * "Invalid schedule spec" as a TypeError); the existing schedule is then left as it was.
+ */
 export async function upsertBackupSchedule(client: Client, t: BackupScheduleTarget, policy: BackupPolicy): Promise<void> {
+  try {
+    await createOrUpdateSchedule(client, t, policy);
+  } catch (err) {
+    if (err instanceof TypeError) throw new ScheduleSpecRefusedError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+async function createOrUpdateSchedule(client: Client, t: BackupScheduleTarget, policy: BackupPolicy): Promise<void> {
   const scheduleId = backupScheduleId(t.vmId);
   try {
     await client.schedule.create({

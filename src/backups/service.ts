@@ -21,7 +21,8 @@ import { AppError, parseInput } from '../errors';
 import type { VmService } from '../vms/service';
 import { vmSearchAttributes } from '../vms/search';
 import { backupModel, backupPolicyModel, type BackupPolicyRecord, type BackupRecord } from './model';
-import { describeBackupSchedule, upsertBackupSchedule } from './schedule';
+import { cronProblem } from './cron';
+import { ScheduleSpecRefusedError, describeBackupSchedule, upsertBackupSchedule } from './schedule';
 
 /** Five cron fields (minute hour day-of-month month day-of-week), as Temporal accepts them. */
 const CRON = /^\s*(\S+\s+){4}\S+\s*$/;
@@ -30,7 +31,16 @@ export function backupPolicySchema(minIntervalSeconds: number) {
   return z
     .strictObject({
       intervalSeconds: z.number().int().min(minIntervalSeconds, `at least ${minIntervalSeconds} seconds`).max(31 * 86400, 'at most 31 days').optional(),
-      cron: z.string().regex(CRON, 'five cron fields, e.g. "0 3 * * *"').optional(),
+      cron: z
+        .string()
+        .max(200)
+        .regex(CRON, 'five cron fields, e.g. "0 3 * * *"')
+        .superRefine((cron, ctx) => {
+          // Five fields that are not cron ("a b c d e", minute 61) would be refused by Temporal.
+          const problem = CRON.test(cron) ? cronProblem(cron) : undefined;
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        })
+        .optional(),
       retention: z.number().int().min(1, 'keep at least one backup').max(100).default(3),
       targets: z
         .strictObject({ baseStandby: z.boolean().default(true), backupCloudStandby: z.boolean().default(true) })
@@ -122,9 +132,17 @@ export class BackupService {
       throw AppError.badRequest(`cloud account ${backupAccountId} is not a CloudStack account you can use`, [{ field: 'backupAccountId', message: 'not a usable CloudStack account' }]);
     }
     const policy: BackupPolicy = { intervalSeconds: p.intervalSeconds, cron: p.cron, retention: p.retention, targets: p.targets, paused: p.paused };
+    // The schedule first: when Temporal refuses the period, nothing is saved and the old policy
+    // (and its schedule) stay as they were.
+    try {
+      await upsertBackupSchedule(this.d.temporal, { vmId, ownerId, taskQueue: this.d.taskQueue }, policy);
+    } catch (err) {
+      if (!(err instanceof ScheduleSpecRefusedError)) throw err;
+      const field = policy.cron !== undefined ? 'cron' : 'intervalSeconds';
+      throw AppError.badRequest(`invalid backup policy: ${field}: the schedule was refused (${err.message})`, [{ field, message: `refused by the scheduler: ${err.message}` }]);
+    }
     const doc: Omit<BackupPolicyRecord, 'updatedAt'> = { _id: vmId, ownerId, ...policy, backupAccountId };
     await backupPolicyModel(this.d.db).replaceOne({ _id: vmId }, doc, { upsert: true });
-    await upsertBackupSchedule(this.d.temporal, { vmId, ownerId, taskQueue: this.d.taskQueue }, policy);
     return this.getPolicy(ownerId, vmId);
   }
 

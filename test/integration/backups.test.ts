@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
+import { ScheduleSpecRefusedError, upsertBackupSchedule } from '../../src/backups/schedule';
 import { backupScheduleId } from '../../src/contracts/backup';
 import { ImageStoreClient, startImageStore, type RunningImageStore } from '../../src/imagestore';
 import { startTestApi, type TestApi } from '../harness/api';
@@ -114,7 +115,9 @@ describe('periodic backup, standbys, retention and restore', function () {
       return list.length >= 3 ? list : undefined;
     }, 180_000);
     await call(alice, 'POST', `/api/v1/vms/${vmId}/backup-policy/pause`);
-    // Let a run that was already going finish.
+    // Let a run that was already going finish: the schedule has no running action (a run may not
+    // have written its record yet) and no backup record is running.
+    await until('the schedule idle', async () => ((await tw.client.schedule.getHandle(backupScheduleId(vmId)).describe()).info.runningActions.length === 0 ? true : undefined));
     await until('no running backup', async () => ((await backupsOf(vmId)).some((b) => b.status === 'running') ? undefined : true));
 
     for (const b of scheduled) {
@@ -194,6 +197,36 @@ describe('periodic backup, standbys, retention and restore', function () {
     const cs = await call(alice, 'POST', '/api/v1/vms', { name: 'csbackup', os: 'ubuntu-24.04', size: 'small', cloud: 'cloudstack', backup: { intervalSeconds: 5 } });
     assert.equal(cs.status, 400);
     assert.ok(cs.body.error.fields.some((f: Json) => f.field === 'backup'));
+  });
+
+  it('when a cron has five fields that are not cron, then 400 names cron, nothing is saved and the schedule is unchanged', async () => {
+    const vmId = await createVm('badcron');
+    for (const cron of ['a b c d e', '61 * * * *', '0 3 * * MON-', '5-1 * * * *']) {
+      const r = await call(alice, 'PUT', `/api/v1/vms/${vmId}/backup-policy`, { cron });
+      assert.equal(r.status, 400, `${cron}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.error.code, 'validation_failed');
+      assert.deepEqual(r.body.error.fields.map((f: Json) => f.field), ['cron'], JSON.stringify(r.body));
+    }
+    assert.equal((await call(alice, 'GET', `/api/v1/vms/${vmId}/backup-policy`)).status, 404, 'no policy saved');
+    await assert.rejects(tw.client.schedule.getHandle(backupScheduleId(vmId)).describe(), ScheduleNotFoundError);
+
+    const good = await call(alice, 'PUT', `/api/v1/vms/${vmId}/backup-policy`, { cron: '0 3 * * sun,7', paused: true });
+    assert.equal(good.status, 200, JSON.stringify(good.body));
+    const patched = await call(alice, 'PATCH', `/api/v1/vms/${vmId}/backup-policy`, { cron: 'x y z w v' });
+    assert.equal(patched.status, 400);
+    assert.deepEqual(patched.body.error.fields.map((f: Json) => f.field), ['cron']);
+    const kept = await call(alice, 'GET', `/api/v1/vms/${vmId}/backup-policy`);
+    assert.equal(kept.body.cron, '0 3 * * sun,7', 'the old policy stays');
+    assert.equal(kept.body.schedule.paused, true);
+
+    // What slips past the API's check is still not a 500: Temporal's own refusal is a ScheduleSpecRefusedError.
+    const schedule = tw.client.schedule.getHandle(backupScheduleId(vmId));
+    const specBefore = (await schedule.describe()).spec;
+    await assert.rejects(
+      upsertBackupSchedule(tw.client, { vmId, ownerId: alice.userId, taskQueue: api.deps.config.temporalTaskQueue }, { cron: 'a b c d e', retention: 1, targets: { baseStandby: true, backupCloudStandby: true }, paused: true }),
+      ScheduleSpecRefusedError,
+    );
+    assert.deepEqual((await schedule.describe()).spec, specBefore, 'the refused spec left the schedule as it was');
   });
 
   it('when Glance answers 503 during the export, then the backup still succeeds with one store copy and one template', async () => {
