@@ -74,7 +74,11 @@ export class DrService {
     const input = parseInput(drSettingsSchema, body ?? {}, 'DR settings');
     if (vm.cloud !== 'openstack') throw AppError.conflict('disaster recovery protects VMs of the base cloud (OpenStack)', 'not_protectable');
     if (vm.state === 'deleted' || vm.state === 'deleting') throw AppError.conflict(`VM is ${vm.state}`, 'vm_deleted');
-    if (!input.enabled) return this.unprotect(ownerId, vmId);
+    if (!input.enabled) {
+      // Answers the DR view like any other PUT (DELETE answers the short DrUnprotected).
+      await this.unprotect(ownerId, vmId);
+      return this.status(ownerId, vmId);
+    }
     const current = await drProtectionModel(this.d.db).findById(vmId).lean();
     const settings: DrSettings = {
       failbackMode: input.failbackMode ?? current?.settings.failbackMode ?? this.d.defaults.failbackMode,

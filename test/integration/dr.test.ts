@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ScheduleNotFoundError } from '@temporalio/client';
+import { documentedSchema } from '../../api/openapi';
 import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
 import { drillScheduleId, drWorkflowId } from '../../src/contracts/dr';
 import { ImageStoreClient, startImageStore, type RunningImageStore } from '../../src/imagestore';
@@ -278,6 +279,21 @@ describe('disaster recovery: monitor → failover → failback, drills and alert
       return d.status.name === 'COMPLETED' ? d : undefined;
     });
     assert.equal(ended.status.name, 'COMPLETED');
+    assert.equal((await dr(vmId)).protected, false);
+  });
+
+  it('when PUT /dr turns protection off, then the answer is the documented DR view and nothing is protected', async () => {
+    const r = await call(alice, 'POST', '/api/v1/vms', { name: 'dr-off', os: 'ubuntu-24.04', software: ['vim'], size: 'small', cloud: 'openstack' });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const vmId = r.body.vm.id as string;
+    await until('VM active', async () => ((await vm(vmId)).state === 'active' ? true : undefined));
+    const on = await call(alice, 'PUT', `/api/v1/vms/${vmId}/dr`, { failbackMode: 'approval' });
+    assert.equal(on.status, 200, JSON.stringify(on.body));
+    const off = await call(alice, 'PUT', `/api/v1/vms/${vmId}/dr`, { enabled: false, failbackMode: 'approval' });
+    assert.equal(off.status, 200, JSON.stringify(off.body));
+    documentedSchema('DrView').parse(off.body);
+    assert.equal(off.body.protected, false);
+    assert.ok(Array.isArray(off.body.events));
     assert.equal((await dr(vmId)).protected, false);
   });
 
