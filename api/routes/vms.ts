@@ -57,7 +57,8 @@ export function vmRoutes(vms: VmService, backups?: BackupService): Router {
   });
 
   r.get('/vms', async (req, res) => {
-    const includeDeleted = req.query.includeDeleted === 'true';
+    const query = parseInput(z.object({ includeDeleted: z.enum(['true', 'false'], { error: 'true or false' }).optional() }), { ...req.query }, 'query');
+    const includeDeleted = query.includeDeleted === 'true';
     res.json({ vms: await vms.list(userId(req), { includeDeleted }) });
   });
 

@@ -171,6 +171,16 @@ describe('VM lifecycle through the REST API', function () {
     assert.equal(after.stacks.total, before.stacks.total, 'no stack was made');
   });
 
+  it('when the VM list is asked with includeDeleted other than true or false, then 400 names includeDeleted', async () => {
+    for (const q of ['includeDeleted=', 'includeDeleted=yes', 'includeDeleted=true&includeDeleted=false']) {
+      const r = await call(api, alice, 'GET', `/api/v1/vms?${q}`);
+      assert.equal(r.status, 400, `${q}: ${JSON.stringify(r.body)}`);
+      assert.deepEqual(r.body.error.fields.map((f: Json) => f.field), ['includeDeleted'], q);
+    }
+    assert.equal((await call(api, alice, 'GET', '/api/v1/vms?includeDeleted=false')).status, 200);
+    assert.equal((await call(api, alice, 'GET', '/api/v1/vms?includeDeleted=true')).status, 200);
+  });
+
   it("when another member asks for a VM, its workflow, or to change or delete it, then every answer is 404", async () => {
     const created = await call(api, alice, 'POST', '/api/v1/vms', requirements('private-one', 'openstack'));
     const vmId = created.body.vm.id as string;
