@@ -106,6 +106,8 @@ function unionValues<T extends string | number>() {
   return <const V extends readonly T[]>(values: V & ([T] extends [V[number]] ? unknown : 'lists fewer values than the type')): T[] => [...values];
 }
 
+/** What the codec accepts as base64 (api/routes/codec.ts). */
+const BASE64 = '^[A-Za-z0-9+/]*={0,2}$';
 /** A reference to a schema in SCHEMAS (untyped there, where the names are being defined; the unit test resolves every $ref). */
 const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
 const str = (description?: string, extra: JsonSchema = {}): JsonSchema => ({ type: 'string', ...(description ? { description } : {}), ...extra });
@@ -158,8 +160,8 @@ const SCHEMAS = {
         ...arrayOf(
           object(
             {
-              metadata: { type: 'object', additionalProperties: str('base64', { contentEncoding: 'base64' }) },
-              data: str('base64', { contentEncoding: 'base64' }),
+              metadata: { type: 'object', additionalProperties: str('base64', { contentEncoding: 'base64', pattern: BASE64 }) },
+              data: str('base64', { contentEncoding: 'base64', pattern: BASE64 }),
             },
             [],
           ),
@@ -351,7 +353,16 @@ const SCHEMAS = {
     ['kind', 'status', 'step', 'steps', 'stepsDone', 'updatedAt'],
   ),
 
-  BackupPolicyRequest: { ...fromZod(backupPolicySchema(1)), description: 'A backup period (exactly one of intervalSeconds and cron, UTC), how many backups to keep, and where standbys go. The shortest period allowed is VMFLOW_BACKUP_MIN_INTERVAL_SECONDS.' },
+  // The zod refine "exactly one of intervalSeconds and cron" has no JSON Schema form of its own.
+  // (Each branch names its property's type too, which z.fromJSONSchema needs to enforce `required`.)
+  BackupPolicyRequest: {
+    ...fromZod(backupPolicySchema(1)),
+    oneOf: [
+      { type: 'object', properties: { intervalSeconds: { type: 'integer' } }, required: ['intervalSeconds'] },
+      { type: 'object', properties: { cron: { type: 'string' } }, required: ['cron'] },
+    ],
+    description: 'A backup period (exactly one of intervalSeconds and cron, UTC), how many backups to keep, and where standbys go. The shortest period allowed is VMFLOW_BACKUP_MIN_INTERVAL_SECONDS.',
+  },
   BackupPolicyPatch: { type: 'object', description: 'Some fields of BackupPolicyRequest; a new period replaces the other kind.', additionalProperties: true },
   BackupPolicy: object(
     {
@@ -399,7 +410,7 @@ const SCHEMAS = {
     status: str('Path of the workflow’s status (GET /api/v1/workflows/{id}).'),
     temporalUiUrl: str(undefined, { format: 'uri' }),
   }, ['workflowId', 'status', 'temporalUiUrl']),
-  RestoreRequest: object({ backupId: str('Default: the newest backup with an image.') }),
+  RestoreRequest: { ...object({ backupId: str('Default: the newest backup with an image.', { minLength: 1, maxLength: 100 }) }, []), additionalProperties: false },
 
   DrSettingsRequest: { ...fromZod(drSettingsSchema), description: 'Protect the VM (enabled, default true) and how failback happens; optionally drills on a schedule.' },
   DrState: object(
@@ -450,8 +461,11 @@ const SCHEMAS = {
   ),
   DrUnprotected: object({ vmId: str(), protected: { const: false } }, ['vmId', 'protected']),
   DrAccepted: object({ state: ref('DrState') }, ['state']),
-  FailoverRequest: object({ target: { enum: ['base-standby', 'backup-cloud'], description: 'Default: base-standby when the base cloud is healthy, else backup-cloud.' }, reason: str() }),
-  DrillRequest: object({ target: { enum: ['base-standby', 'backup-cloud'], default: 'backup-cloud' } }),
+  FailoverRequest: {
+    ...object({ target: { enum: ['base-standby', 'backup-cloud'], description: 'Default: base-standby when the base cloud is healthy, else backup-cloud.' }, reason: str(undefined, { maxLength: 500 }) }, []),
+    additionalProperties: false,
+  },
+  DrillRequest: { ...object({ target: { enum: ['base-standby', 'backup-cloud'], default: 'backup-cloud' } }, []), additionalProperties: false },
   DrillAccepted: object({ workflowId: str(), status: str(), temporalUiUrl: str(undefined, { format: 'uri' }) }, ['workflowId', 'status', 'temporalUiUrl']),
   DrillList: object({
     drills: arrayOf(
@@ -733,7 +747,7 @@ export const ROUTES: RouteDoc[] = [
     tag: 'dr',
     summary: 'The caller’s disaster, failover, failback and drill events',
     query: {
-      vmId: { description: 'Only this VM’s events.', schema: { type: 'string' }, required: false },
+      vmId: { description: 'Only this VM’s events.', schema: VM_ID.schema, required: false },
       limit: { description: 'At most this many (1–500, default 100).', schema: { type: 'integer', minimum: 1, maximum: 500 }, required: false },
     },
     responses: { 200: json('EventList', 'the events') },

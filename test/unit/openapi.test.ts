@@ -3,7 +3,7 @@ import express, { type Express } from 'express';
 import mongoose from 'mongoose';
 import { createApp } from '../../api/app';
 import { isPublicApiRoute } from '../../api/auth-middleware';
-import { buildOpenApiDocument, documentedSchema, listExpressRoutes, toOpenApiPath } from '../../api/openapi';
+import { buildOpenApiDocument, documentedSchema, listExpressRoutes, toOpenApiPath, type SchemaName } from '../../api/openapi';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { generateKey, keyringOf } from '../../src/secrets/keyring';
@@ -181,6 +181,32 @@ describe('OpenAPI document', () => {
     assert.ok(account.safeParse({ kind: 'cloudstack', name: 'cs', apiUrl: 'http://cs.example/client/api', apiKey: 'k', secretKey: 's' }).success);
     assert.ok(!account.safeParse({ kind: 'azure', name: 'x' }).success);
     assert.ok(documentedSchema('SignupRequest', doc).safeParse({ username: 'Alice', password: 'correct horse battery' }).success, 'usernames are case-insensitive');
+  });
+
+  it('when bodies the fuzzer found the API refusing are checked, then the document refuses them too and accepts what the API accepts', () => {
+    const accepts = (name: SchemaName, body: unknown) => assert.ok(documentedSchema(name, doc).safeParse(body).success, `${name} should accept ${JSON.stringify(body)}`);
+    const refuses = (name: SchemaName, body: unknown) => assert.ok(!documentedSchema(name, doc).safeParse(body).success, `${name} should refuse ${JSON.stringify(body)}`);
+    // Optional bodies with no unknown keys (the routes read them as z.strictObject, absent → {}).
+    for (const name of ['FailoverRequest', 'DrillRequest', 'RestoreRequest'] as const) {
+      accepts(name, {});
+      refuses(name, { unknown: 1 });
+    }
+    accepts('FailoverRequest', { target: 'backup-cloud', reason: 'drill' });
+    refuses('FailoverRequest', { reason: 'x'.repeat(501) });
+    refuses('RestoreRequest', { backupId: '' });
+    // Exactly one of intervalSeconds and cron.
+    accepts('BackupPolicyRequest', { cron: '0 3 * * *' });
+    accepts('BackupPolicyRequest', { intervalSeconds: 3600, retention: 2 });
+    refuses('BackupPolicyRequest', {});
+    refuses('BackupPolicyRequest', { intervalSeconds: 3600, cron: '0 3 * * *' });
+    // Codec payloads are base64.
+    accepts('CodecPayloads', { payloads: [{ metadata: { encoding: 'YmluYXJ5L3BsYWlu' }, data: 'e30=' }] });
+    refuses('CodecPayloads', { payloads: [{ data: 'not base64!' }] });
+    refuses('CodecPayloads', { payloads: [{ metadata: { encoding: '%%' } }] });
+    // GET /events?vmId= takes a VM id, as the route checks it.
+    const events = (doc.paths as Json)['/api/v1/events'].get.parameters.find((p: Json) => p.name === 'vmId');
+    assert.equal(events.schema.minLength, 1);
+    assert.equal(events.schema.pattern, '^[A-Za-z0-9-]+$');
   });
 });
 
