@@ -690,6 +690,7 @@ export const ROUTES: RouteDoc[] = [
     summary: 'The caller’s VMs',
     query: { includeDeleted: { description: '`true` lists deleted VMs too.', schema: { type: 'string', enum: ['true', 'false'], default: 'false' }, required: false } },
     responses: { 200: json('VmList', 'the VMs') },
+    errors: { 400: 'validation_failed: includeDeleted is not true or false' },
   },
   {
     method: 'get',
