@@ -6,6 +6,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { BackupService } from '../../src/backups/service';
 import { AppError, parseInput } from '../../src/errors';
+import { idempotencyKeyOf } from './idempotency';
 
 const vmIdParam = z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, 'not a VM id');
 
@@ -46,8 +47,7 @@ export function backupRoutes(backups: BackupService): Router {
   });
 
   r.post('/vms/:id/restore', async (req, res) => {
-    const key = req.header('idempotency-key');
-    const started = await backups.restore(userId(req), id(req), req.body, key);
+    const started = await backups.restore(userId(req), id(req), req.body, idempotencyKeyOf(req));
     res
       .status(202)
       .location(`/api/v1/vms/${id(req)}`)

@@ -7,8 +7,8 @@ import { z } from 'zod';
 import { AppError, parseInput } from '../../src/errors';
 import type { StartedOperation, VmService } from '../../src/vms/service';
 import type { BackupService } from '../../src/backups/service';
+import { idempotencyKeyOf } from './idempotency';
 
-const idempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 const vmIdParam = z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, 'not a VM id');
 
 function userId(req: Request): string {
@@ -38,8 +38,7 @@ export function vmRoutes(vms: VmService, backups?: BackupService): Router {
     const body = parseInput(z.record(z.string(), z.unknown(), { error: 'the body must be a JSON object' }), req.body ?? undefined);
     const { accountId, backup, ...requirements } = body;
     if (accountId !== undefined && typeof accountId !== 'string') throw AppError.badRequest('accountId must be a string', [{ field: 'accountId', message: 'must be a string' }]);
-    const keyHeader = req.header('idempotency-key');
-    const key = keyHeader === undefined ? undefined : parseInput(idempotencyKey, keyHeader, 'Idempotency-Key header');
+    const key = idempotencyKeyOf(req);
     // A backup period given at create time (UC-008): checked before anything starts.
     if (backup !== undefined) {
       if (!backups) throw AppError.badRequest('backups are not available', [{ field: 'backup', message: 'not supported here' }]);

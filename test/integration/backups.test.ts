@@ -229,6 +229,19 @@ describe('periodic backup, standbys, retention and restore', function () {
     assert.deepEqual((await schedule.describe()).spec, specBefore, 'the refused spec left the schedule as it was');
   });
 
+  it('when a restore sends an Idempotency-Key that is not printable ASCII, then 400 names Idempotency-Key and no restore starts', async () => {
+    const vmId = await createVm('restore-badkey');
+    const res = await fetch(`${api.url}/api/v1/vms/${vmId}/restore`, {
+      method: 'POST',
+      headers: { ...alice.authHeaders, 'content-type': 'application/json', 'idempotency-key': 'two words' },
+      body: '{}',
+    });
+    const body = (await res.json()) as Json;
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.deepEqual(body.error.fields.map((f: Json) => f.field), ['Idempotency-Key']);
+    assert.equal((await call(alice, 'GET', `/api/v1/vms/${vmId}`)).body.vm.state, 'active', 'nothing started');
+  });
+
   it('when Glance answers 503 during the export, then the backup still succeeds with one store copy and one template', async () => {
     const vmId = await createVm('glance-503');
     await simAdmin(clouds.openstack.url, 'POST', '/faults', { service: 'image', method: 'GET', path: '/file$', status: 503, count: 3 });

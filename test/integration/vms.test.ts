@@ -183,6 +183,16 @@ describe('VM lifecycle through the REST API', function () {
     assert.equal((await call(api, alice, 'GET', '/api/v1/vms?includeDeleted=true')).status, 200);
   });
 
+  it('when a create sends an Idempotency-Key that is not 1–200 printable ASCII, then 400 names Idempotency-Key and nothing starts', async () => {
+    for (const key of ['has space', 'x'.repeat(201), 'ü']) {
+      const r = await call(api, alice, 'POST', '/api/v1/vms', requirements('badkey', 'openstack'), { 'idempotency-key': key });
+      assert.equal(r.status, 400, `${key}: ${JSON.stringify(r.body)}`);
+      assert.deepEqual(r.body.error.fields.map((f: Json) => f.field), ['Idempotency-Key']);
+    }
+    const listed = await call(api, alice, 'GET', '/api/v1/vms');
+    assert.ok(!listed.body.vms.some((v: Json) => v.name === 'badkey'), 'no VM was made');
+  });
+
   it("when another member asks for a VM, its workflow, or to change or delete it, then every answer is 404", async () => {
     const created = await call(api, alice, 'POST', '/api/v1/vms', requirements('private-one', 'openstack'));
     const vmId = created.body.vm.id as string;
