@@ -70,6 +70,8 @@ export interface RouteDoc {
   headers?: Record<string, ParamDoc>;
   /** A JSON request body: the name of a schema in SCHEMAS. */
   body?: SchemaName;
+  /** The body may be left out (the route reads a missing one as `{}`). */
+  bodyOptional?: true;
   /** The success answers, by status. */
   responses: Record<number, ResponseDoc>;
   /** Error answers by status → when they happen (name the specific `error.code`s). All carry the Error body. */
@@ -731,15 +733,15 @@ export const ROUTES: RouteDoc[] = [
   { method: 'post', path: '/api/v1/vms/{id}/backup-policy/resume', operationId: 'resumeBackups', tag: 'backups', summary: 'Resume scheduled backups', params: { id: VM_ID }, responses: { 200: json('BackupPolicy', 'the policy') }, errors: { 400: 'validation_failed: no policy yet', 404: 'no such VM, or another member’s', 409: 'not_backupable; vm_deleted' } },
   { method: 'post', path: '/api/v1/vms/{id}/backups', operationId: 'runBackup', tag: 'backups', summary: 'Back the VM up now (starts the backupVm workflow)', params: { id: VM_ID }, responses: { 202: json('WorkflowAccepted', 'the backup workflow started', LOCATION) }, errors: { 400: 'invalid id', 404: 'no such VM, or another member’s', 409: 'not_backupable; vm_busy: the VM is not active' } },
   { method: 'get', path: '/api/v1/vms/{id}/backups', operationId: 'listBackups', tag: 'backups', summary: 'The VM’s backups with each task’s outcome, sizes and checksums', params: { id: VM_ID }, responses: { 200: json('BackupList', 'the backups') }, errors: { 400: 'invalid id', 404: 'no such VM, or another member’s' } },
-  { method: 'post', path: '/api/v1/vms/{id}/restore', operationId: 'restoreVm', tag: 'backups', summary: 'Rebuild the VM in the base cloud from a backup (starts the restoreVm workflow)', params: { id: VM_ID }, headers: { 'Idempotency-Key': IDEMPOTENCY_KEY }, body: 'RestoreRequest', responses: { 202: json('WorkflowAccepted', 'the restore workflow started or joined', LOCATION) }, errors: { 400: 'validation_failed', 404: 'no such VM or backup', 409: 'no_backup, backup_unusable, not_backupable or vm_busy' } },
+  { method: 'post', path: '/api/v1/vms/{id}/restore', operationId: 'restoreVm', tag: 'backups', summary: 'Rebuild the VM in the base cloud from a backup (starts the restoreVm workflow)', params: { id: VM_ID }, headers: { 'Idempotency-Key': IDEMPOTENCY_KEY }, body: 'RestoreRequest', bodyOptional: true, responses: { 202: json('WorkflowAccepted', 'the restore workflow started or joined', LOCATION) }, errors: { 400: 'validation_failed', 404: 'no such VM or backup', 409: 'no_backup, backup_unusable, not_backupable or vm_busy' } },
   // Disaster recovery (api/routes/dr.ts)
   { method: 'get', path: '/api/v1/vms/{id}/dr', operationId: 'getDr', tag: 'dr', summary: 'DR state, settings, last RPO/RTO and recent events', params: { id: VM_ID }, responses: { 200: json('DrView', 'the DR view') }, errors: { 400: 'invalid id', 404: 'no such VM, or another member’s' } },
-  { method: 'put', path: '/api/v1/vms/{id}/dr', operationId: 'protectVm', tag: 'dr', summary: 'Protect the VM (starts its DR workflow and the monitor of its cloud) or change its settings', params: { id: VM_ID }, body: 'DrSettingsRequest', responses: { 200: json('DrView', 'the DR view') }, errors: { 400: 'validation_failed: names the bad field', 404: 'no such VM, or another member’s', 409: 'not_protectable: a CloudStack VM; vm_deleted' } },
+  { method: 'put', path: '/api/v1/vms/{id}/dr', operationId: 'protectVm', tag: 'dr', summary: 'Protect the VM (starts its DR workflow and the monitor of its cloud) or change its settings', params: { id: VM_ID }, body: 'DrSettingsRequest', bodyOptional: true, responses: { 200: json('DrView', 'the DR view') }, errors: { 400: 'validation_failed: names the bad field', 404: 'no such VM, or another member’s', 409: 'not_protectable: a CloudStack VM; vm_deleted' } },
   { method: 'delete', path: '/api/v1/vms/{id}/dr', operationId: 'unprotectVm', tag: 'dr', summary: 'Stop protecting the VM', params: { id: VM_ID }, responses: { 200: json('DrUnprotected', 'no longer protected') }, errors: { 400: 'invalid id', 404: 'no such VM, or another member’s' } },
-  { method: 'post', path: '/api/v1/vms/{id}/dr/failover', operationId: 'failover', tag: 'dr', summary: 'Fail over now (a Temporal update; refused unless Protected or Degraded)', params: { id: VM_ID }, body: 'FailoverRequest', responses: { 202: json('DrAccepted', 'failover accepted; follow GET /vms/{id}/dr') }, errors: { 400: 'validation_failed', 404: 'no such VM, or another member’s', 409: 'dr_refused: the state does not allow it; not_protected' } },
+  { method: 'post', path: '/api/v1/vms/{id}/dr/failover', operationId: 'failover', tag: 'dr', summary: 'Fail over now (a Temporal update; refused unless Protected or Degraded)', params: { id: VM_ID }, body: 'FailoverRequest', bodyOptional: true, responses: { 202: json('DrAccepted', 'failover accepted; follow GET /vms/{id}/dr') }, errors: { 400: 'validation_failed', 404: 'no such VM, or another member’s', 409: 'dr_refused: the state does not allow it; not_protected' } },
   { method: 'post', path: '/api/v1/vms/{id}/dr/failback', operationId: 'failback', tag: 'dr', summary: 'Fail back now (refused unless failed over to the backup cloud with the base cloud healthy)', params: { id: VM_ID }, responses: { 202: json('DrAccepted', 'failback accepted') }, errors: { 400: 'invalid id', 404: 'no such VM, or another member’s', 409: 'dr_refused; not_protected' } },
   { method: 'post', path: '/api/v1/vms/{id}/dr/approve', operationId: 'approveFailback', tag: 'dr', summary: 'Approve a failback that waits for approval', params: { id: VM_ID }, responses: { 202: json('DrAccepted', 'approved') }, errors: { 400: 'invalid id', 404: 'no such VM, or another member’s', 409: 'dr_refused: nothing waits for approval; not_protected' } },
-  { method: 'post', path: '/api/v1/vms/{id}/dr/drill', operationId: 'runDrill', tag: 'dr', summary: 'Boot an isolated copy from the latest backup, time it and tear it down (starts the drDrill workflow)', params: { id: VM_ID }, body: 'DrillRequest', responses: { 202: json('DrillAccepted', 'the drill started', LOCATION) }, errors: { 400: 'validation_failed', 404: 'no such VM, or another member’s' } },
+  { method: 'post', path: '/api/v1/vms/{id}/dr/drill', operationId: 'runDrill', tag: 'dr', summary: 'Boot an isolated copy from the latest backup, time it and tear it down (starts the drDrill workflow)', params: { id: VM_ID }, body: 'DrillRequest', bodyOptional: true, responses: { 202: json('DrillAccepted', 'the drill started', LOCATION) }, errors: { 400: 'validation_failed', 404: 'no such VM, or another member’s' } },
   { method: 'get', path: '/api/v1/vms/{id}/dr/drills', operationId: 'listDrills', tag: 'dr', summary: 'Drill reports, newest first', params: { id: VM_ID }, responses: { 200: json('DrillList', 'the reports') }, errors: { 400: 'invalid id', 404: 'no such VM, or another member’s' } },
   {
     method: 'get',
@@ -818,7 +820,7 @@ function operation(r: RouteDoc): JsonSchema {
     ...(r.description ? { description: r.description } : {}),
     tags: [r.tag],
     ...(parameters.length ? { parameters } : {}),
-    ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: ref(r.body) } } } } : {}),
+    ...(r.body ? { requestBody: { required: !r.bodyOptional, content: { 'application/json': { schema: ref(r.body) } } } } : {}),
     responses,
     security: SECURITY[auth],
   };

@@ -203,8 +203,14 @@ describe('OpenAPI document', () => {
     accepts('CodecPayloads', { payloads: [{ metadata: { encoding: 'YmluYXJ5L3BsYWlu' }, data: 'e30=' }] });
     refuses('CodecPayloads', { payloads: [{ data: 'not base64!' }] });
     refuses('CodecPayloads', { payloads: [{ metadata: { encoding: '%%' } }] });
+    // Routes that read a missing body as {} say the body is optional; the others require it.
+    const paths = doc.paths as Json;
+    for (const [method, path] of [['put', '/api/v1/vms/{id}/dr'], ['post', '/api/v1/vms/{id}/dr/failover'], ['post', '/api/v1/vms/{id}/dr/drill'], ['post', '/api/v1/vms/{id}/restore']]) {
+      assert.equal(paths[path][method].requestBody.required, false, `${method} ${path}`);
+    }
+    assert.equal(paths['/api/v1/vms'].post.requestBody.required, true);
     // GET /events?vmId= takes a VM id, as the route checks it.
-    const events = (doc.paths as Json)['/api/v1/events'].get.parameters.find((p: Json) => p.name === 'vmId');
+    const events = paths['/api/v1/events'].get.parameters.find((p: Json) => p.name === 'vmId');
     assert.equal(events.schema.minLength, 1);
     assert.equal(events.schema.pattern, '^[A-Za-z0-9-]+$');
   });
