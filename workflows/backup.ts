@@ -39,6 +39,15 @@ export async function backupVm(input: BackupInput): Promise<BackupResult> {
   const { targets } = plan.policy;
   const now = () => new Date().toISOString();
   const imageName = backupImageName(input.vmId, backupId);
+  // The graph's branches run in parallel, but their writes to this backup's record go one at a
+  // time: FerretDB applies concurrent updates of one document non-atomically (a parallel $set of
+  // another field can be lost), so the record keeps a single writer in flight.
+  let recordWrites: Promise<void> = Promise.resolve();
+  const updateRecord = (set: Parameters<typeof store.updateBackupRecord>[0]['set']): Promise<void> => {
+    const next = recordWrites.then(() => store.updateBackupRecord({ backupId, set }));
+    recordWrites = next.catch(() => undefined);
+    return next;
+  };
 
   const tasks: TaskSpec<null>[] = [
     {
@@ -57,7 +66,7 @@ export async function backupVm(input: BackupInput): Promise<BackupResult> {
         const imageId = (r.snapshot as { imageId: string }).imageId;
         const img = r['await-image'] as { size: number; checksum: string; osHashAlgo?: string; osHashValue?: string };
         const image = { id: imageId, name: imageName, size: img.size, checksum: img.checksum, osHashAlgo: img.osHashAlgo, osHashValue: img.osHashValue };
-        await store.updateBackupRecord({ backupId, set: { image } });
+        await updateRecord({ image });
         return image;
       },
     },
@@ -70,7 +79,7 @@ export async function backupVm(input: BackupInput): Promise<BackupResult> {
         const image = r['record-metadata'] as { id: string };
         const name = standbyName(input.vmId);
         const made = await statusPoll.osEnsureStandby({ accountId: plan.accountId, name, imageId: image.id, flavorName: plan.flavorName, networkName: plan.networkName });
-        await store.updateBackupRecord({ backupId, set: { baseStandby: { accountId: plan.accountId, serverId: made.serverId, name } } });
+        await updateRecord({ baseStandby: { accountId: plan.accountId, serverId: made.serverId, name } });
         return made;
       },
     });
@@ -85,7 +94,7 @@ export async function backupVm(input: BackupInput): Promise<BackupResult> {
         run: async (_, r) => {
           const image = r['record-metadata'] as { id: string; checksum: string };
           const copied = await longTransfer.exportImageToStore({ accountId: plan.accountId, imageId: image.id, storeKey: key, expectedMd5: image.checksum });
-          await store.updateBackupRecord({ backupId, set: { store: { key: copied.key, size: copied.size, sha256: copied.sha256, md5: copied.md5 } } });
+          await updateRecord({ store: { key: copied.key, size: copied.size, sha256: copied.sha256, md5: copied.md5 } });
           return copied;
         },
       },
@@ -114,7 +123,7 @@ export async function backupVm(input: BackupInput): Promise<BackupResult> {
             await cloudCall.csDeleteTemplate({ accountId: plan.backupAccountId, templateId, forced: true }).catch((e) => log.warn('could not delete a failed template', { templateId, error: describeError(e) }));
             throw err;
           }
-          await store.updateBackupRecord({ backupId, set: { template: { accountId: plan.backupAccountId, id: templateId, name: templateName, size: done.size } } });
+          await updateRecord({ template: { accountId: plan.backupAccountId, id: templateId, name: templateName, size: done.size } });
           return { templateId };
         },
       },
@@ -125,7 +134,7 @@ export async function backupVm(input: BackupInput): Promise<BackupResult> {
           const templateId = (r['await-template'] as { templateId: string }).templateId;
           const name = standbyName(input.vmId);
           const made = await statusPoll.csEnsureStandby({ accountId: plan.backupAccountId, name, templateId, serviceOfferingName: plan.serviceOfferingName });
-          await store.updateBackupRecord({ backupId, set: { backupCloudStandby: { accountId: plan.backupAccountId, csVmId: made.csVmId, name } } });
+          await updateRecord({ backupCloudStandby: { accountId: plan.backupAccountId, csVmId: made.csVmId, name } });
           return made;
         },
       },
@@ -151,7 +160,7 @@ export async function backupVm(input: BackupInput): Promise<BackupResult> {
   const retired = await applyRetention(input.vmId, plan.policy.retention, backupId);
 
   progress.start('persist');
-  await store.updateBackupRecord({ backupId, set: { status, ...(reason ? { reason } : {}), tasks: graph.statuses, finishedAt: now() } });
+  await updateRecord({ status, ...(reason ? { reason } : {}), tasks: graph.statuses, finishedAt: now() });
   progress.complete();
   log.info('backup finished', { vmId: input.vmId, backupId, status, retired });
   return { backupId, status, ...(reason ? { reason } : {}) };
