@@ -206,11 +206,21 @@ async function simulatorLines(config: Config): Promise<string[]> {
   const lines: string[] = [];
   if (names.has('openstack-sim')) {
     lines.push(`OpenStack sim   http://127.0.0.1:${config.openstackSimPort}/identity/v3`);
-    lines.push(`                user ${config.openstackUsername} / project ${config.openstackProjectName} / domain ${config.openstackUserDomainName} (password: OPENSTACK_PASSWORD, default demo-secret)`);
+    lines.push(
+      process.env.OPENSTACK_PASSWORD
+        ? `                user ${config.openstackUsername} / project ${config.openstackProjectName} / domain ${config.openstackUserDomainName} (password from OPENSTACK_PASSWORD)`
+        : `                demo user ${config.openstackUsername} / password ${config.openstackPassword} / project ${config.openstackProjectName} / domain ${config.openstackUserDomainName}`,
+    );
   }
   if (names.has('cloudstack-sim')) {
     lines.push(`CloudStack sim  http://127.0.0.1:${config.cloudstackSimPort}/client/api`);
-    lines.push(`                api key and secret key: CLOUDSTACK_API_KEY / CLOUDSTACK_SECRET_KEY (demo defaults in README)`);
+    // Demo credentials of the simulator are shown; real keys given through the environment never are.
+    if (!process.env.CLOUDSTACK_API_KEY && !process.env.CLOUDSTACK_SECRET_KEY) {
+      lines.push(`                demo api key    ${config.cloudstackApiKey}`);
+      lines.push(`                demo secret key ${config.cloudstackSecretKey}`);
+    } else {
+      lines.push('                api key and secret key: from CLOUDSTACK_API_KEY / CLOUDSTACK_SECRET_KEY');
+    }
   }
   if (names.has('imagestore')) lines.push(`image store     http://127.0.0.1:${config.imageStorePort}`);
   return lines;

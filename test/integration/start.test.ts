@@ -95,6 +95,16 @@ describe('npm start (scripts/start.ts)', function () {
     const out = first.output();
     assert.match(out, new RegExp(`http://127\\.0\\.0\\.1:${ports.api}`));
     assert.match(out, new RegExp(`Temporal UI\\s+http://127\\.0\\.0\\.1:${ports.ui}`));
+    // Both simulators and the image store run, with their endpoints and demo credentials printed.
+    assert.match(out, new RegExp(`OpenStack sim\\s+http://127\\.0\\.0\\.1:${ports.openstack}/identity/v3`));
+    assert.match(out, /demo user demo \/ password demo-secret \/ project demo/);
+    assert.match(out, new RegExp(`CloudStack sim\\s+http://127\\.0\\.0\\.1:${ports.cloudstack}/client/api`));
+    assert.match(out, /demo api key\s+\S{40,}/);
+    assert.match(out, /demo secret key\s+\S{40,}/);
+    assert.equal((await fetch(`http://127.0.0.1:${ports.openstack}/identity/v3`)).status, 200);
+    const cs = await fetch(`http://127.0.0.1:${ports.cloudstack}/client/api?command=listZones&response=json`);
+    assert.equal(cs.status, 401, 'CloudStack answers (and wants a signature)');
+    assert.equal((await fetch(`http://127.0.0.1:${ports.images}/healthz`)).status, 200);
     const ready = await fetch(`http://127.0.0.1:${ports.api}/readyz`);
     assert.equal(ready.status, 200);
     const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
@@ -102,7 +112,7 @@ describe('npm start (scripts/start.ts)', function () {
     assert.match(await ui.text(), /<html/i);
 
     assert.equal(await stopProduct(first), 0);
-    for (const p of [ports.api, ports.temporal, ports.ui, ports.ferret]) assert.equal(await portOpen(p), false, `port ${p} closed after stop`);
+    for (const p of [ports.api, ports.temporal, ports.ui, ports.ferret, ports.openstack, ports.cloudstack, ports.images]) assert.equal(await portOpen(p), false, `port ${p} closed after stop`);
   });
 
   it('when started a second time, then the first run\'s workflow and database record are still there', async () => {
