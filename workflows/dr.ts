@@ -241,6 +241,13 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     const startedAt = now();
     await event(p.kind === 'manual' ? 'failover.started' : p.kind, p.kind === 'manual' ? `failover requested: ${p.reason}` : `disaster detected: ${p.reason}`);
     const plan = await store.drPlan({ vmId: input.vmId });
+    if (plan.state === 'deleting' || plan.state === 'deleted') {
+      // The owner is deleting the VM (deleteVm stops this workflow): never resurrect it elsewhere.
+      s.state = 'Protected';
+      s.lastError = `no failover: the VM is ${plan.state}`;
+      touch();
+      return;
+    }
     let target: FailoverTarget = p.target ?? 'base-standby';
     if (!p.target) {
       const h = await probe.baseCloudHealth({ accountId: plan.homeAccountId });
