@@ -21,6 +21,7 @@ import { sharedClouds, simAdmin, type TestClouds } from '../harness/clouds';
 import { registerTestSecret, testKeyring, testLogger } from '../harness/secrets';
 import { startTestWorker, type TestWorker } from '../harness/temporal';
 import { signupAndLogin, assertOwnerScoped, type TestUser } from '../harness/users';
+import { apiCall, waitUntil } from '../harness/http';
 
 type Json = any;
 
@@ -37,30 +38,8 @@ describe('periodic backup, standbys, retention and restore', function () {
   const token = crypto.randomBytes(24).toString('base64url');
   const signingSecret = crypto.randomBytes(32).toString('base64url');
 
-  async function call(user: TestUser, method: string, p: string, body?: unknown): Promise<{ status: number; body: Json }> {
-    const res = await fetch(`${api.url}${p}`, {
-      method,
-      headers: { ...user.authHeaders, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  }
-
-  async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    while (Date.now() < deadline) {
-      try {
-        const v = await fn();
-        if (v !== undefined) return v;
-      } catch (err) {
-        last = err;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-  }
+  const call = (user: TestUser, method: string, p: string, body?: unknown) => apiCall(api.url, user, method, p, body);
+  const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000) => waitUntil(what, fn, timeoutMs);
 
   async function createVm(name: string, backup?: unknown): Promise<string> {
     const r = await call(alice, 'POST', '/api/v1/vms', { name, os: 'ubuntu-24.04', software: ['vim'], size: 'small', cloud: 'openstack', ...(backup ? { backup } : {}) });

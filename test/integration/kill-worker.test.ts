@@ -27,6 +27,7 @@ import { sharedClouds, simAdmin, type TestClouds } from '../harness/clouds';
 import { registerTestSecret, testKeyring, testLogger } from '../harness/secrets';
 import { sharedStack, uniqueTaskQueue, type TestStack } from '../harness/stack';
 import { signupAndLogin, type TestUser } from '../harness/users';
+import { apiCall, waitUntil } from '../harness/http';
 
 type Json = any;
 
@@ -160,32 +161,9 @@ describe('a worker process killed mid-work', function () {
     await exited;
   }
 
-  async function call(method: string, p: string, body?: unknown): Promise<{ status: number; body: Json }> {
-    const res = await fetch(`${api.url}${p}`, {
-      method,
-      headers: { ...alice.authHeaders, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-      // A query to a workflow whose worker just died may wait; never let one poll hang the test.
-      signal: AbortSignal.timeout(20_000),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  }
-
-  async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    while (Date.now() < deadline) {
-      try {
-        const v = await fn();
-        if (v !== undefined) return v;
-      } catch (err) {
-        last = err;
-      }
-      await sleep(200);
-    }
-    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}\nworker log tail:\n${workerLogTail()}`);
-  }
+  // A query to a workflow whose worker just died may wait; never let one poll hang the test.
+  const call = (method: string, p: string, body?: unknown) => apiCall(api.url, alice, method, p, body, { timeoutMs: 20_000 });
+  const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number) => waitUntil(what, fn, timeoutMs, () => `worker log tail:\n${workerLogTail()}`);
 
   const vm = async (vmId: string) => (await call('GET', `/api/v1/vms/${vmId}`)).body.vm;
   const backupsOf = async (vmId: string): Promise<Json[]> => (await call('GET', `/api/v1/vms/${vmId}/backups`)).body.backups;
