@@ -18,6 +18,7 @@ import type { Image, OpenStackClient, Server } from '../src/clouds/openstack';
 import { signDownloadUrl } from '../src/imagestore';
 import type { ActivityDeps } from './deps';
 import { translateCloudErrors } from './cloud-failures';
+import { assertNotLiveCopy, liveCopiesAmong } from './owner';
 import { CS_GONE, DEFAULT_CS_OS_TYPE, beingDeleted, byAge, cloudAccounts, createServerOnce, csVmsNamed, flavorAndNetwork, getServerOrGone, imageStore, imagesNamed, kindOf, oldest, ownTemplates, pollUntil, resolveZone, rethrowInvalidKey, serverImageId, serviceOfferingNamed, templateStatusFailed, transferHeartbeat } from './cloud-helpers';
 
 // ---- contract ------------------------------------------------------------------------------
@@ -343,7 +344,11 @@ export function createBackupActivities(deps: ActivityDeps) {
         const os = await cloudAccounts(deps).openstack(input.accountId);
         let replaced = false;
         let server: Server | undefined;
-        for (const s of byAge(await serversNamed(os, input.name, signal), (x) => x.created)) {
+        const named = byAge(await serversNamed(os, input.name, signal), (x) => x.created);
+        // A promoted standby is renamed, but a server of this name that runs the VM is never replaced.
+        const live = await liveCopiesAmong(deps, 'openstack', named.map((s) => s.id));
+        if (live.size) throw ApplicationFailure.nonRetryable(`the live copy of the VM (${[...live].join(', ')}) has the standby name ${input.name}; refusing to replace it`, 'LiveCopyProtected');
+        for (const s of named) {
           const keep = !beingDeleted(s) && serverImageId(s) === input.imageId && s.status !== 'ERROR' && !server;
           if (keep) {
             server = s;
@@ -396,7 +401,11 @@ export function createBackupActivities(deps: ActivityDeps) {
         const beat = (j: { cmd: string; jobstatus: number }) => ctx.heartbeat({ name: input.name, job: j.cmd, jobstatus: j.jobstatus });
         let replaced = false;
         let vm: CsVirtualMachine | undefined;
-        for (const v of byAge(await csVmsNamed(cs, input.name, signal), (x) => x.created)) {
+        const named = byAge(await csVmsNamed(cs, input.name, signal), (x) => x.created);
+        // After a failover to CloudStack the promoted standby keeps this name and is the VM: never replaced.
+        const live = await liveCopiesAmong(deps, 'cloudstack', named.map((v) => v.id));
+        if (live.size) throw ApplicationFailure.nonRetryable(`the live copy of the VM (${[...live].join(', ')}) has the standby name ${input.name}; refusing to replace it`, 'LiveCopyProtected');
+        for (const v of named) {
           if (!vm && v.templateid === input.templateId && v.state !== 'Error') {
             vm = v;
             continue;
@@ -485,6 +494,7 @@ export function createBackupActivities(deps: ActivityDeps) {
 
     async osDeleteServer(input: { accountId: string; serverId: string }): Promise<{ existed: boolean }> {
       return translateCloudErrors(async () => {
+        await assertNotLiveCopy(deps, { cloud: 'openstack', accountId: input.accountId, serverId: input.serverId }, 'delete');
         const os = await cloudAccounts(deps).openstack(input.accountId);
         return { existed: await deleteServerAndWait(os, input.serverId, Context.current().cancellationSignal) };
       });
@@ -492,6 +502,7 @@ export function createBackupActivities(deps: ActivityDeps) {
 
     async csDestroyStandby(input: { accountId: string; csVmId: string }): Promise<{ existed: boolean }> {
       return translateCloudErrors(async () => {
+        await assertNotLiveCopy(deps, { cloud: 'cloudstack', accountId: input.accountId, serverId: input.csVmId }, 'destroy');
         const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         return { existed: await destroyCsVmAndWait(cs, input.csVmId, Context.current().cancellationSignal) };
       });

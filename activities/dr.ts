@@ -25,6 +25,7 @@ import { signDownloadUrl } from '../src/imagestore';
 import { redactUrl } from '../src/logger';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure, translateCloudErrors } from './cloud-failures';
+import { assertNotLiveCopy } from './owner';
 import type { StoredImage } from './backup';
 import { CS_GONE, DEFAULT_CS_OS_TYPE, byAge, cloudAccounts, createServerOnce, csVmsNamed, liveServersNamed, flavorAndNetwork, getServerOrGone, imageStore, imagesNamed, kindOf, oldest, ownTemplates, pollUntil, resolveZone, rethrowInvalidKey, serverImageId, serviceOfferingNamed, templateStatusFailed, transferHeartbeat } from './cloud-helpers';
 import { addressesOf } from './vm-openstack';
@@ -211,6 +212,8 @@ export function createDrActivities(deps: ActivityDeps) {
      * used) is `{fenced:false}` too. Auth and other refusals throw as usual.
      */
     async osFenceServer(input: FenceInput): Promise<FenceResult> {
+      // Fencing stops the copy that was replaced; the copy the VM runs on now is never stopped.
+      await assertNotLiveCopy(deps, { cloud: 'openstack', accountId: input.accountId, serverId: input.serverId }, 'fence (stop)');
       const ctx = Context.current();
       const callMs = input.callTimeoutMs ?? FENCE_CALL_TIMEOUT_MS;
       const waitMs = input.stopWaitMs ?? FENCE_STOP_WAIT_MS;
@@ -327,8 +330,10 @@ export function createDrActivities(deps: ActivityDeps) {
     },
 
     /** Stops a CloudStack instance (also from Error) and waits for Stopped; one already gone answers state Gone. */
-    async csStopVmAndWait(input: { accountId: string; csVmId: string; forced?: boolean }): Promise<{ state: string }> {
+    async csStopVmAndWait(input: { accountId: string; csVmId: string; forced?: boolean; liveCopy?: 'failback-imaging' }): Promise<{ state: string }> {
       return translateCloudErrors(async () => {
+        // Only failback stops the live copy, on purpose: its disk becomes the image brought home.
+        if (input.liveCopy !== 'failback-imaging') await assertNotLiveCopy(deps, { cloud: 'cloudstack', accountId: input.accountId, serverId: input.csVmId }, 'stop');
         const ctx = Context.current();
         const signal = ctx.cancellationSignal;
         const cs = await cloudAccounts(deps).cloudstack(input.accountId);

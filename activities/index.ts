@@ -12,6 +12,7 @@ import { createBackupStoreActivities } from './backup-store';
 import { createDrStoreActivities } from './dr-store';
 import { createDrMonitorActivities } from './dr-monitor';
 import { createDrActivities } from './dr';
+import { createOwnerActivities } from './owner';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -24,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDrStoreActivities(deps),
     ...createDrMonitorActivities(deps),
     ...createDrActivities(deps),
+    ...createOwnerActivities(deps),
   };
 }
 

@@ -9,7 +9,7 @@
  * (the record says `partial`) and is simply tried again on the next run. Every cloud object is
  * named after the VM and backup id, so a retried or replayed step finds what it made before.
  */
-import { ApplicationFailure, CancellationScope, log, uuid4 } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, log, uuid4 } from '@temporalio/workflow';
 import {
   BACKUP_TASKS,
   backupImageName,
@@ -22,6 +22,7 @@ import {
   type RestoreInput,
 } from '../src/contracts/backup';
 import { Progress } from './lib/progress';
+import { withVmLease } from './lib/ownership';
 import { cloudCall, longTransfer, statusPoll, store } from './lib/activity-presets';
 import { describeError, runTaskGraph, type TaskSpec } from './lib/task-graph';
 
@@ -30,6 +31,12 @@ const TEMPLATE_URL_TTL_SECONDS = 6 * 3600;
 
 export async function backupVm(input: BackupInput): Promise<BackupResult> {
   const progress = new Progress('backupVm', [...BACKUP_TASKS, 'retention', 'persist']);
+  progress.detail('waiting for the VM (one operation at a time)');
+  // A backup gives way to disaster recovery: the owner cancels it when a failover needs the VM.
+  return withVmLease(input.vmId, 'backup', { inherited: input.lease }, () => backupVmHoldingLease(input, progress));
+}
+
+async function backupVmHoldingLease(input: BackupInput, progress: Progress): Promise<BackupResult> {
   const backupId = uuid4();
   const plan = await store.backupPlan({ vmId: input.vmId, trigger: input.trigger });
   if (!plan.ok) {
@@ -119,8 +126,9 @@ export async function backupVm(input: BackupInput): Promise<BackupResult> {
           try {
             done = await statusPoll.csAwaitTemplate({ accountId: plan.backupAccountId, templateId });
           } catch (err) {
-            // A template whose download failed is useless: remove it now rather than leak it.
-            await cloudCall.csDeleteTemplate({ accountId: plan.backupAccountId, templateId, forced: true }).catch((e) => log.warn('could not delete a failed template', { templateId, error: describeError(e) }));
+            // A template whose download failed, or was cut short because the run gave way to a
+            // failover, is useless: remove it now (even when cancelled) rather than leak it.
+            await CancellationScope.nonCancellable(() => cloudCall.csDeleteTemplate({ accountId: plan.backupAccountId, templateId, forced: true })).catch((e) => log.warn('could not delete a failed template', { templateId, error: describeError(e) }));
             throw err;
           }
           await updateRecord({ template: { accountId: plan.backupAccountId, id: templateId, name: templateName, size: done.size } });
@@ -150,20 +158,33 @@ export async function backupVm(input: BackupInput): Promise<BackupResult> {
     tasks: tasks.map((t) => ({ name: t.name, state: 'pending', requires: t.requires ?? [] })),
   });
 
-  const graph = await runTaskGraph(tasks, null, { onChange: (s) => progress.tasks(s), now });
-  const imageMade = graph.statuses.find((s) => s.name === 'record-metadata')?.state === 'succeeded';
-  const status: BackupStatus = graph.ok ? 'succeeded' : imageMade ? 'partial' : 'failed';
-  const reason = graph.failures.map((f) => `${f.task}: ${f.error}`).join('; ') || undefined;
-  if (reason) progress.error(reason);
+  try {
+    return await finishBackup();
+  } catch (err) {
+    if (isCancellation(err)) {
+      // Preempted (or cancelled by hand): the record says so; what the run made stays recorded.
+      await CancellationScope.nonCancellable(() => updateRecord({ status: 'cancelled', reason: 'cancelled: disaster recovery needed the VM, or the run was cancelled', finishedAt: now() }));
+      progress.fail(err);
+    }
+    throw err;
+  }
 
-  progress.start('retention');
-  const retired = await applyRetention(input.vmId, plan.policy.retention, backupId);
+  async function finishBackup(): Promise<BackupResult> {
+    const graph = await runTaskGraph(tasks, null, { onChange: (s) => progress.tasks(s), now });
+    const imageMade = graph.statuses.find((s) => s.name === 'record-metadata')?.state === 'succeeded';
+    const status: BackupStatus = graph.ok ? 'succeeded' : imageMade ? 'partial' : 'failed';
+    const reason = graph.failures.map((f) => `${f.task}: ${f.error}`).join('; ') || undefined;
+    if (reason) progress.error(reason);
 
-  progress.start('persist');
-  await updateRecord({ status, ...(reason ? { reason } : {}), tasks: graph.statuses, finishedAt: now() });
-  progress.complete();
-  log.info('backup finished', { vmId: input.vmId, backupId, status, retired });
-  return { backupId, status, ...(reason ? { reason } : {}) };
+    progress.start('retention');
+    const retired = await applyRetention(input.vmId, plan.policy.retention, backupId);
+
+    progress.start('persist');
+    await updateRecord({ status, ...(reason ? { reason } : {}), tasks: graph.statuses, finishedAt: now() });
+    progress.complete();
+    log.info('backup finished', { vmId: input.vmId, backupId, status, retired });
+    return { backupId, status, ...(reason ? { reason } : {}) };
+  }
 }
 
 /** Deletes the cloud objects of backups beyond the newest `keep` good ones; a failed delete is retried next run. */
@@ -190,6 +211,10 @@ async function applyRetention(vmId: string, keep: number, currentBackupId: strin
  * server, keeping the port (and so the addresses).
  */
 export async function restoreVm(input: RestoreInput): Promise<BackupResult> {
+  return withVmLease(input.vmId, 'restore', { inherited: input.lease }, () => restoreVmHoldingLease(input));
+}
+
+async function restoreVmHoldingLease(input: RestoreInput): Promise<BackupResult> {
   const progress = new Progress('restoreVm', ['choose-backup', 'update', 'wait', 'read-back', 'persist']);
   const vm = await store.getVm({ vmId: input.vmId });
   const placement0 = vm.placement;

@@ -53,6 +53,7 @@ import {
 import type { VmPlacement } from '../src/contracts/vm';
 import { describeError, runTaskGraph, type TaskSpec } from './lib/task-graph';
 import { failoverCall, fenceCall, longTransfer, probe, statusPoll, store } from './lib/activity-presets';
+import { ownerAware, withVmLease, type Lease } from './lib/ownership';
 
 export const vmHealthSignal = defineSignal<[VmHealthSignal]>(DR_SIGNALS.vmHealth);
 export const cloudHealthSignal = defineSignal<[CloudHealthSignal]>(DR_SIGNALS.cloudHealth);
@@ -79,6 +80,10 @@ interface Pending {
 type Carried = DrStatus & { home?: Home };
 
 const MAX_RECENT_EVENTS = 20;
+/** Failback retries: 1 min, 2, 4, 8 … at most 30 min apart; after this many failures a command is needed. */
+const FAILBACK_RETRY_FIRST_MS = 60_000;
+const FAILBACK_RETRY_MAX_MS = 30 * 60_000;
+const FAILBACK_MAX_FAILURES = 6;
 
 export async function drVm(input: DrStartInput & { carried?: Carried; healthCheckSeconds?: number }): Promise<void> {
   const now = () => new Date().toISOString();
@@ -161,6 +166,8 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     failbackUpdate,
     () => {
       pending.failback = { manual: true };
+      // A command from the owner starts a fresh series of attempts.
+      if (s.failbackRetry) s.failbackRetry = { ...s.failbackRetry, gaveUp: false, nextAttemptAt: undefined };
       touch();
       return status();
     },
@@ -189,6 +196,9 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
   function failbackDue(): boolean {
     if (s.state !== 'FailedOver' || s.target !== 'backup-cloud' || !s.baseCloudHealthy || !s.baseHealthySince) return false;
     if (pending.failback?.manual) return true;
+    // After a failed attempt the next waits its turn; after the last one only a command retries.
+    const retry = s.failbackRetry;
+    if (retry && (retry.gaveUp || (retry.nextAttemptAt && Date.now() < Date.parse(retry.nextAttemptAt)))) return false;
     const healthyMs = Date.now() - Date.parse(s.baseHealthySince);
     if (healthyMs < s.settings.failbackAfterHealthySeconds * 1000) return false;
     return s.settings.failbackMode === 'automatic' || approved;
@@ -240,6 +250,15 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
   async function failover(p: NonNullable<Pending['failover']>): Promise<void> {
     const startedAt = now();
     await event(p.kind === 'manual' ? 'failover.started' : p.kind, p.kind === 'manual' ? `failover requested: ${p.reason}` : `disaster detected: ${p.reason}`);
+    s.step = 'taking over the VM (a running backup or drill gives way)';
+    touch();
+    // The lease: nothing else acts on the VM while it fails over; a backup in flight is cancelled.
+    // A failover recorded before the VM owner existed replays the old way (fence first).
+    const withOwner = ownerAware();
+    await withVmLease(input.vmId, 'failover', { useOwner: withOwner }, (lease) => failoverHoldingLease(p, startedAt, lease, withOwner));
+  }
+
+  async function failoverHoldingLease(p: NonNullable<Pending['failover']>, startedAt: string, lease: Lease, withOwner: boolean): Promise<void> {
     const plan = await store.drPlan({ vmId: input.vmId });
     if (plan.state === 'deleting' || plan.state === 'deleted') {
       // The owner is deleting the VM (deleteVm stops this workflow): never resurrect it elsewhere.
@@ -268,18 +287,26 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
           // No standby yet: rebuild in place from the newest backup (the seed's first scenario).
           if (!plan.latestImage) throw new Error('no standby and no backup to restore from');
           s.step = 'restoring from the newest backup';
-          await executeChild(RESTORE_WORKFLOW, { workflowId: `vm-restore:${input.vmId}:dr-${uuid4()}`, args: [{ vmId: input.vmId, ownerId: input.ownerId } satisfies RestoreInput] });
+          await executeChild(RESTORE_WORKFLOW, { workflowId: `vm-restore:${input.vmId}:dr-${uuid4()}`, args: [{ vmId: input.vmId, ownerId: input.ownerId, ...(lease.leaseId ? { lease: lease.leaseId } : {}) } satisfies RestoreInput] });
           backupStartedAt = plan.latestImage.startedAt;
           const after = await store.drPlan({ vmId: input.vmId });
           placement = after.placement!;
         } else {
           const sb = plan.baseStandby;
-          s.step = 'fencing the broken server and starting the standby';
-          const [fenced, started] = await Promise.all([
-            old ? fenceCall.osFenceServer({ accountId: old.accountId, serverId: old.serverId }) : Promise.resolve({ fenced: true, reason: 'no old server' }),
-            statusPoll.osStartServerAndWait({ accountId: sb.accountId, serverId: sb.serverId }),
-          ]);
-          if (!fenced.fenced && old) s.fencePending = { cloud: 'openstack', accountId: old.accountId, serverId: old.serverId };
+          let started: { addresses: VmPlacement['addresses'] };
+          if (withOwner) {
+            // The old server is the live copy until the switch: it is fenced right after it.
+            s.step = 'starting the standby';
+            started = await statusPoll.osStartServerAndWait({ accountId: sb.accountId, serverId: sb.serverId });
+          } else {
+            s.step = 'fencing the broken server and starting the standby';
+            const [fenced, startedOld] = await Promise.all([
+              old ? fenceCall.osFenceServer({ accountId: old.accountId, serverId: old.serverId }) : Promise.resolve({ fenced: true, reason: 'no old server' }),
+              statusPoll.osStartServerAndWait({ accountId: sb.accountId, serverId: sb.serverId }),
+            ]);
+            started = startedOld;
+            if (!fenced.fenced && old) s.fencePending = { cloud: 'openstack', accountId: old.accountId, serverId: old.serverId };
+          }
           if (old) await failoverCall.osMoveFloatingIp({ accountId: sb.accountId, fromServerId: old.serverId, toServerId: sb.serverId });
           await store.promoteStandby({ vmId: input.vmId, accountId: sb.accountId, serverId: sb.serverId, newName: `vmflow-${input.vmId}-primary-${uuid4().slice(0, 8)}`, target });
           const read = await failoverCall.osReadServerById({ accountId: sb.accountId, serverId: sb.serverId });
@@ -289,12 +316,19 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
       } else {
         const sb = plan.backupCloudStandby;
         if (!sb) throw new Error('no standby in the backup cloud yet (no backup has reached CloudStack)');
-        s.step = 'fencing the old server and starting the CloudStack standby';
-        const [fenced, started] = await Promise.all([
-          old?.cloud === 'openstack' ? fenceCall.osFenceServer({ accountId: old.accountId, serverId: old.serverId }) : Promise.resolve({ fenced: true, reason: 'not in the base cloud' }),
-          statusPoll.csStartVmAndWait({ accountId: sb.accountId, csVmId: sb.csVmId }),
-        ]);
-        if (!fenced.fenced && old) s.fencePending = { cloud: 'openstack', accountId: old.accountId, serverId: old.serverId };
+        let started: { state: string; addresses: VmPlacement['addresses'] };
+        if (withOwner) {
+          s.step = 'starting the CloudStack standby';
+          started = await statusPoll.csStartVmAndWait({ accountId: sb.accountId, csVmId: sb.csVmId });
+        } else {
+          s.step = 'fencing the old server and starting the CloudStack standby';
+          const [fenced, startedOld] = await Promise.all([
+            old?.cloud === 'openstack' ? fenceCall.osFenceServer({ accountId: old.accountId, serverId: old.serverId }) : Promise.resolve({ fenced: true, reason: 'not in the base cloud' }),
+            statusPoll.csStartVmAndWait({ accountId: sb.accountId, csVmId: sb.csVmId }),
+          ]);
+          started = startedOld;
+          if (!fenced.fenced && old) s.fencePending = { cloud: 'openstack', accountId: old.accountId, serverId: old.serverId };
+        }
         await store.promoteStandby({ vmId: input.vmId, accountId: sb.accountId, serverId: sb.csVmId, newName: '', target });
         placement = { cloud: 'cloudstack', accountId: sb.accountId, serverId: sb.csVmId, status: started.state, addresses: started.addresses };
         backupStartedAt = sb.backupStartedAt;
@@ -303,6 +337,12 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
       s.step = 'switching';
       await store.setVmState({ vmId: input.vmId, to: 'active', reason: `failed over to ${target}: ${p.reason}`, placement, lastError: null });
       const done = now();
+      if (withOwner && old?.cloud === 'openstack' && old.serverId !== placement.serverId) {
+        // The old server is no longer the live copy: stop it now, or as soon as its cloud answers.
+        s.step = 'fencing the old server';
+        const fenced = await fenceCall.osFenceServer({ accountId: old.accountId, serverId: old.serverId }).catch((err: unknown) => ({ fenced: false, reason: describeError(err) }));
+        if (!fenced.fenced) s.fencePending = { cloud: 'openstack', accountId: old.accountId, serverId: old.serverId };
+      }
       s.lastRtoSeconds = Math.max(0, (Date.parse(done) - Date.parse(p.firstFailedAt)) / 1000);
       s.lastRpoSeconds = backupStartedAt ? Math.max(0, (Date.parse(done) - Date.parse(backupStartedAt)) / 1000) : undefined;
       s.state = 'FailedOver';
@@ -314,7 +354,8 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
         rtoSeconds: s.lastRtoSeconds,
         details: { target, serverId: placement.serverId, startedAt, firstFailedAt: p.firstFailedAt },
       });
-      if (target === 'base-standby') await reprotect('after failover to the base standby');
+      if (target === 'base-standby') await reprotect('after failover to the base standby', lease);
+      else if (withOwner) await event('backup.paused', 'scheduled backups pause while the VM runs in the backup cloud; the RPO grows until failback (GET …/dr shows rpoSecondsNow)');
     } catch (err) {
       s.lastError = describeError(err);
       s.state = 'Degraded';
@@ -326,11 +367,12 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
   }
 
   /** A fresh backup makes a new standby (and copies it to the backup cloud); then Protected. */
-  async function reprotect(why: string): Promise<void> {
+  async function reprotect(why: string, lease: Lease): Promise<void> {
     s.step = `re-protecting (${why})`;
     touch();
     try {
-      await executeChild(BACKUP_WORKFLOW, { workflowId: `vm-backup:${input.vmId}:reprotect-${uuid4()}`, args: [{ vmId: input.vmId, ownerId: input.ownerId, trigger: 'manual' } satisfies BackupInput] });
+      // The backup runs under this workflow's lease (asking for its own would wait for us: a deadlock).
+      await executeChild(BACKUP_WORKFLOW, { workflowId: `vm-backup:${input.vmId}:reprotect-${uuid4()}`, args: [{ vmId: input.vmId, ownerId: input.ownerId, trigger: 'manual', ...(lease.leaseId ? { lease: lease.leaseId } : {}) } satisfies BackupInput] });
     } catch (err) {
       // The VM runs; the next scheduled backup tries again.
       log.warn('re-protect backup failed', { error: describeError(err) });
@@ -345,7 +387,16 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
   async function fence(): Promise<void> {
     const f = s.fencePending;
     if (!f) return;
-    const r = await fenceCall.osFenceServer({ accountId: f.accountId, serverId: f.serverId });
+    let r: { fenced: boolean };
+    try {
+      r = await withVmLease(input.vmId, 'fence', {}, () => fenceCall.osFenceServer({ accountId: f.accountId, serverId: f.serverId }));
+    } catch (err) {
+      if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'LiveCopyProtected')) throw err;
+      // The server runs the VM again (it came home): it must not be stopped.
+      s.fencePending = undefined;
+      touch();
+      return;
+    }
     if (r.fenced) {
       s.fencePending = undefined;
       await event('fence.completed', `the old server ${f.serverId} is stopped`);
@@ -354,19 +405,48 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
   }
 
   async function failback(): Promise<void> {
+    const withOwner = ownerAware();
+    await withVmLease(input.vmId, 'failback', { useOwner: withOwner }, (lease) => failbackHoldingLease(lease, withOwner));
+  }
+
+  /**
+   * A failed failback leaves the VM running in the backup cloud and is tried again later, each
+   * wait twice the last (capped); one event per distinct failure, and after the last attempt an
+   * alert and no more tries until the owner asks (POST …/dr/failback).
+   */
+  async function failbackFailed(message: string, withOwner: boolean): Promise<void> {
+    s.state = 'FailedOver';
+    s.step = undefined;
+    s.awaitingApproval = false;
+    if (!withOwner) {
+      s.lastError = message;
+      await event('failback.failed', message);
+      return;
+    }
+    const distinct = s.lastError !== message;
+    s.lastError = message;
+    const failures = (s.failbackRetry?.failures ?? 0) + 1;
+    const gaveUp = failures >= FAILBACK_MAX_FAILURES;
+    const waitMs = Math.min(FAILBACK_RETRY_MAX_MS, FAILBACK_RETRY_FIRST_MS * 2 ** (failures - 1));
+    s.failbackRetry = { failures, gaveUp, ...(gaveUp ? {} : { nextAttemptAt: new Date(Date.now() + waitMs).toISOString() }) };
+    touch();
+    if (gaveUp) await event('failback.gave-up', `failback failed ${failures} times; the VM keeps running in the backup cloud and failback waits for your command (POST …/dr/failback): ${message}`);
+    else if (distinct) await event('failback.failed', `failback failed, still running in the backup cloud; next try in ${Math.round(waitMs / 1000)} s: ${message}`);
+  }
+
+  async function failbackHoldingLease(lease: Lease, withOwner: boolean): Promise<void> {
     const home = s.home;
     const vmNow = await store.drPlan({ vmId: input.vmId });
     const cs = vmNow.placement;
     if (!home?.stackId || !home.stackName || !cs || cs.cloud !== 'cloudstack') {
-      s.lastError = 'failback needs the VM running in CloudStack and its home stack in the base cloud';
-      s.awaitingApproval = false;
-      await event('failback.failed', s.lastError);
+      await failbackFailed('failback needs the VM running in CloudStack and its home stack in the base cloud', withOwner);
       return;
     }
     const startedAt = now();
+    const firstAttempt = !s.failbackRetry;
     s.state = 'FailingBack';
     s.awaitingApproval = false;
-    await event('failback.started', 'bringing the VM home to the base cloud');
+    if (firstAttempt || !withOwner) await event('failback.started', 'bringing the VM home to the base cloud');
     const failbackId = uuid4();
     const imageName = failbackImageName(input.vmId, failbackId);
     const storeKey = failbackStoreKey(input.vmId, failbackId);
@@ -377,7 +457,8 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
         name: 'stop-cloudstack-vm',
         run: async () => {
           csStopped = true;
-          return statusPoll.csStopVmAndWait({ accountId: cs.accountId, csVmId: cs.serverId });
+          // The live copy is stopped on purpose: its disk becomes the image we bring home.
+          return statusPoll.csStopVmAndWait({ accountId: cs.accountId, csVmId: cs.serverId, liveCopy: 'failback-imaging' });
         },
       },
       { name: 'template', requires: ['stop-cloudstack-vm'], run: () => statusPoll.csTemplateFromVm({ accountId: cs.accountId, csVmId: cs.serverId, templateName: failbackTemplateName(input.vmId, failbackId) }) },
@@ -414,14 +495,18 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     s.step = 'failing back';
     const graph = await runTaskGraph(tasks, null, { now, onChange: (st) => (s.step = `failing back: ${st.filter((t) => t.state === 'running').map((t) => t.name).join(', ') || 'between steps'}`) });
     if (!graph.ok) {
-      s.lastError = graph.failures.map((f) => `${f.task}: ${f.error}`).join('; ');
+      const why = graph.failures.map((f) => `${f.task}: ${f.error}`).join('; ');
       // Keep the user running: the CloudStack copy was stopped for imaging, start it again.
       if (csStopped) {
         await CancellationScope.nonCancellable(() => statusPoll.csStartVmAndWait({ accountId: cs.accountId, csVmId: cs.serverId })).catch((e) => log.error('could not restart the CloudStack VM after a failed failback', { error: describeError(e) }));
       }
-      s.state = 'FailedOver';
-      s.step = undefined;
-      await event('failback.failed', `failback failed, still running in the backup cloud: ${s.lastError}`);
+      if (withOwner) await failbackFailed(why, withOwner);
+      else {
+        s.lastError = why;
+        s.state = 'FailedOver';
+        s.step = undefined;
+        await event('failback.failed', `failback failed, still running in the backup cloud: ${s.lastError}`);
+      }
       return;
     }
     const placement = graph.results['boot-in-base'] as VmPlacement;
@@ -445,7 +530,10 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
         image: { id: imported.imageId, name: imageName, size: imported.size, checksum: imported.checksum },
       }),
     ]);
+    s.failbackRetry = undefined;
+    // The old home server was fenced by this failback and Heat replaced it: nothing is pending.
+    if (withOwner) s.fencePending = undefined;
     await event('failback.completed', 'the VM runs in the base cloud again', { rtoSeconds: rto, details: { serverId: placement.serverId } });
-    await reprotect('after failback');
+    await reprotect('after failback', lease);
   }
 }

@@ -7,10 +7,17 @@
 import { CancellationScope, uuid4 } from '@temporalio/workflow';
 import { drillServerName, type DrillInput, type DrillReport } from '../src/contracts/dr';
 import { Progress } from './lib/progress';
+import { withVmLease } from './lib/ownership';
 import { describeError } from './lib/task-graph';
 import { statusPoll, store } from './lib/activity-presets';
 
 export async function drDrill(input: DrillInput): Promise<DrillReport> {
+  // A drill touches only its own copy, but it reads the VM's backups and standbys: it runs while
+  // nothing changes them, and gives way (is cancelled) when a failover needs the VM.
+  return withVmLease(input.vmId, 'drill', {}, () => drillHoldingLease(input));
+}
+
+async function drillHoldingLease(input: DrillInput): Promise<DrillReport> {
   const progress = new Progress('drDrill', ['plan', 'boot', 'tear-down', 'report']);
   const drillId = uuid4();
   const startedAt = new Date().toISOString();

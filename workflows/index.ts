@@ -6,3 +6,4 @@ export * from './dr';
 export * from './drill';
 export * from './alerts';
 export * from './dr-monitor';
+export * from './owner';

@@ -18,6 +18,7 @@ import {
   type VmPlacement,
 } from '../src/contracts/vm';
 import { Progress } from './lib/progress';
+import { withVmLease } from './lib/ownership';
 import { cloudCall, statusPoll, store } from './lib/activity-presets';
 import { describeError } from './lib/task-graph';
 
@@ -46,6 +47,10 @@ function rootMessage(err: unknown): string {
 }
 
 export async function createVm(input: CreateVmInput): Promise<VmOperationResult> {
+  return withVmLease(input.vmId, 'create', {}, () => createVmHoldingLease(input));
+}
+
+async function createVmHoldingLease(input: CreateVmInput): Promise<VmOperationResult> {
   const progress = new Progress('createVm', CREATE_VM_STEPS);
   const undos: Undo[] = [];
   const name = cloudResourceName(input.vmId);
@@ -100,6 +105,10 @@ export async function createVm(input: CreateVmInput): Promise<VmOperationResult>
 }
 
 export async function updateVm(input: UpdateVmInput): Promise<VmOperationResult> {
+  return withVmLease(input.vmId, 'update', {}, () => updateVmHoldingLease(input));
+}
+
+async function updateVmHoldingLease(input: UpdateVmInput): Promise<VmOperationResult> {
   const progress = new Progress('updateVm', UPDATE_VM_STEPS);
   const vm = await store.getVm({ vmId: input.vmId });
   const placement0 = vm.placement;
@@ -143,6 +152,10 @@ export async function updateVm(input: UpdateVmInput): Promise<VmOperationResult>
 }
 
 export async function deleteVm(input: DeleteVmInput): Promise<VmOperationResult> {
+  return withVmLease(input.vmId, 'delete', {}, () => deleteVmHoldingLease(input));
+}
+
+async function deleteVmHoldingLease(input: DeleteVmInput): Promise<VmOperationResult> {
   const progress = new Progress('deleteVm', DELETE_VM_STEPS);
   const vm = await store.getVm({ vmId: input.vmId });
   const name = cloudResourceName(input.vmId);

@@ -52,9 +52,12 @@ export interface BackupInput {
   vmId: string;
   ownerId: string;
   trigger: 'schedule' | 'manual';
+  /** The VM's lease, when a parent that holds it (drVm re-protecting) runs this backup. */
+  lease?: string;
 }
 
-export type BackupStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'skipped';
+/** `cancelled`: the run gave way to disaster recovery (its lease was preempted) or was cancelled. */
+export type BackupStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'skipped' | 'cancelled';
 
 export interface BackupResult {
   backupId: string;
@@ -67,4 +70,6 @@ export interface RestoreInput {
   ownerId: string;
   /** Default: the newest backup with an image. */
   backupId?: string;
+  /** The VM's lease, when a parent that holds it (drVm failing over in place) runs this restore. */
+  lease?: string;
 }

@@ -92,6 +92,8 @@ export interface DrStatus {
   lastRpoSeconds?: number;
   lastRtoSeconds?: number;
   lastError?: string;
+  /** Failback attempts that failed in a row: the next waits longer; after the last, a command is needed. */
+  failbackRetry?: { failures: number; nextAttemptAt?: string; gaveUp: boolean };
   recentEvents: DrEventRef[];
   step?: string;
   updatedAt: string;
@@ -107,6 +109,8 @@ export type DrEventKind =
   | 'failback.started'
   | 'failback.completed'
   | 'failback.failed'
+  | 'failback.gave-up'
+  | 'backup.paused'
   | 'cloud.recovered'
   | 'fence.completed'
   | 'drill.completed'

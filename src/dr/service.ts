@@ -31,6 +31,7 @@ import {
 import { AppError, parseInput } from '../errors';
 import type { VmService } from '../vms/service';
 import { vmSearchAttributes } from '../vms/search';
+import { backupModel } from '../backups/model';
 import { drEventModel, drProtectionModel, drillModel } from './model';
 
 export const drSettingsSchema = z.strictObject({
@@ -124,7 +125,7 @@ export class DrService {
   }
 
   async status(ownerId: string, vmId: string) {
-    await this.d.vms.get(ownerId, vmId);
+    const vm = await this.d.vms.get(ownerId, vmId);
     const protection = await drProtectionModel(this.d.db).findById(vmId).lean();
     let state: DrStatus | undefined;
     if (protection) {
@@ -136,6 +137,9 @@ export class DrService {
     }
     const events = await drEventModel(this.d.db).find({ vmId }).sort({ at: -1 }).limit(50).lean();
     const lastFailover = events.find((e) => e.kind === 'failover.completed');
+    // The RPO a disaster now would have: the age of the newest backup with an image.
+    const newest = await backupModel(this.d.db).findOne({ vmId, image: { $exists: true }, retiredAt: { $exists: false } }, { startedAt: 1 }).sort({ startedAt: -1 }).lean();
+    const backupsPaused = vm.placement && vm.placement.cloud !== 'openstack' ? 'the VM runs in the backup cloud (CloudStack): backups resume after failback' : undefined;
     return {
       vmId,
       protected: !!protection,
@@ -143,6 +147,8 @@ export class DrService {
       ...(state ? { state } : {}),
       lastRpoSeconds: state?.lastRpoSeconds ?? lastFailover?.rpoSeconds,
       lastRtoSeconds: state?.lastRtoSeconds ?? lastFailover?.rtoSeconds,
+      ...(newest ? { rpoSecondsNow: Math.max(0, (Date.now() - new Date(newest.startedAt).getTime()) / 1000) } : {}),
+      ...(backupsPaused ? { backupsPaused } : {}),
       events: events.map(toEventView),
     };
   }

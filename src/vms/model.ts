@@ -71,6 +71,8 @@ const vmSchema = new Schema<VmRecord>(
   },
   { timestamps: true, versionKey: false, minimize: false },
 );
+// The live-copy guard (activities/owner.ts) looks VMs up by the server they run on.
+vmSchema.index({ 'placement.serverId': 1 });
 
 export function vmModel(conn: Connection): Model<VmRecord> {
   return (conn.models.Vm as Model<VmRecord>) ?? conn.model<VmRecord>('Vm', vmSchema, 'vms');

@@ -27,6 +27,7 @@ export const NON_RETRYABLE = [
   'StandbyFailed',
   'VmNotStopped',
   'EventNotFound',
+  'LiveCopyProtected',
 ];
 
 /** One cloud API call: short, retried with back-off for up to 30 minutes (a cloud answering 503 for a while). */
