@@ -32,6 +32,7 @@ import { ComputeClient, OpenStackSession, TokenCache } from '../src/clouds/opens
 import { CLOUD_MONITOR_WORKFLOW, cloudMonitorWorkflowId } from '../src/contracts/dr';
 import { connectDatabase } from '../src/db/connection';
 import { createLogger } from '../src/logger';
+import { sleep } from '../src/sleep';
 import { generateKey, keyringOf } from '../src/secrets/keyring';
 import { startOpenStackSimulator, type OpenStackSimulator } from '../src/sim/openstack';
 import { createDataConverter } from '../src/temporal/data-converter';
@@ -91,7 +92,6 @@ export interface MonitorScaleBenchResult {
 }
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const EventType = temporal.api.enums.v1.EventType;
 const ACTION_EVENTS = {
   activities: EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,

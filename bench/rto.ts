@@ -43,6 +43,7 @@ import { cloudMonitorWorkflowId, drWorkflowId } from '../src/contracts/dr';
 import { connectDatabase } from '../src/db/connection';
 import { ImageStoreClient, startImageStore } from '../src/imagestore';
 import { createLogger } from '../src/logger';
+import { sleep } from '../src/sleep';
 import { generateKey, keyringOf } from '../src/secrets/keyring';
 import { startCloudStackSimulator } from '../src/sim/cloudstack';
 import { startOpenStackSimulator } from '../src/sim/openstack';
@@ -157,7 +158,6 @@ export interface RtoBenchResult {
 }
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Nearest-rank percentile (p in 0–100) of a non-empty list. */
 export function percentile(xs: number[], p: number): number {

@@ -2,19 +2,13 @@
  * /api/v1/vms and /api/v1/workflows — thin routes over VmService. Every route is behind the
  * session gate; every lookup is scoped to the session's member (another's VM answers 404).
  */
-import { Router, type Request, type Response } from 'express';
+import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { AppError, parseInput } from '../../src/errors';
 import type { StartedOperation, VmService } from '../../src/vms/service';
 import type { BackupService } from '../../src/backups/service';
 import { idempotencyKeyOf } from './idempotency';
-
-const vmIdParam = z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, 'not a VM id');
-
-function userId(req: Request): string {
-  if (!req.user) throw AppError.unauthorized();
-  return req.user.id;
-}
+import { userId, vmId } from './params';
 
 function accepted(res: Response, op: StartedOperation, location: string): void {
   res
@@ -62,19 +56,19 @@ export function vmRoutes(vms: VmService, backups?: BackupService): Router {
   });
 
   r.get('/vms/:id', async (req, res) => {
-    const id = parseInput(vmIdParam, req.params.id, 'VM id');
+    const id = vmId(req);
     res.json(await vms.getWithProgress(userId(req), id));
   });
 
   r.patch('/vms/:id', async (req, res) => {
-    const id = parseInput(vmIdParam, req.params.id, 'VM id');
+    const id = vmId(req);
     const patch = parseInput(z.record(z.string(), z.unknown(), { error: 'the body must be a JSON object' }), req.body ?? undefined);
     const op = await vms.update(userId(req), id, patch);
     accepted(res, op, `/api/v1/vms/${id}`);
   });
 
   r.delete('/vms/:id', async (req, res) => {
-    const id = parseInput(vmIdParam, req.params.id, 'VM id');
+    const id = vmId(req);
     const op = await vms.delete(userId(req), id);
     accepted(res, op, `/api/v1/vms/${id}`);
   });

@@ -4,7 +4,7 @@
  * the VM (another member's VM → 404).
  */
 import crypto from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Connection } from 'mongoose';
 import { z } from 'zod';
@@ -19,7 +19,7 @@ import {
 } from '../contracts/backup';
 import { AppError, parseInput } from '../errors';
 import type { VmService } from '../vms/service';
-import { vmSearchAttributes } from '../vms/search';
+import { startOrJoin } from '../vms/start';
 import { backupModel, backupPolicyModel, type BackupPolicyRecord, type BackupRecord } from './model';
 import { cronProblem } from './cron';
 import { ScheduleSpecRefusedError, describeBackupSchedule, upsertBackupSchedule } from './schedule';
@@ -171,13 +171,7 @@ export class BackupService {
     if (vm.state !== 'active') throw AppError.conflict(`VM is ${vm.state}; back it up when it is active`, 'vm_busy');
     const workflowId = manualBackupWorkflowId(vmId, crypto.randomUUID());
     const input: BackupInput = { vmId, ownerId, trigger: 'manual' };
-    await this.d.temporal.workflow.start(BACKUP_WORKFLOW, {
-      workflowId,
-      taskQueue: this.d.taskQueue,
-      args: [input],
-      typedSearchAttributes: vmSearchAttributes(ownerId, vmId, 'openstack'),
-      memo: { ownerId, vmId },
-    });
+    await startOrJoin(this.d.temporal, BACKUP_WORKFLOW, { workflowId, taskQueue: this.d.taskQueue, args: [input], ownerId, vmId, cloud: 'openstack' });
     return { workflowId, temporalUiUrl: this.d.vms.temporalUiLink(workflowId) };
   }
 
@@ -200,20 +194,9 @@ export class BackupService {
     }
     const workflowId = restoreWorkflowId(vmId, idempotencyKey ? crypto.createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 16) : crypto.randomUUID());
     const input: RestoreInput = { vmId, ownerId, ...(backupId ? { backupId } : {}) };
-    let started = true;
-    try {
-      await this.d.temporal.workflow.start(RESTORE_WORKFLOW, {
-        workflowId,
-        taskQueue: this.d.taskQueue,
-        args: [input],
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        typedSearchAttributes: vmSearchAttributes(ownerId, vmId, 'openstack'),
-        memo: { ownerId, vmId },
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      started = false;
-    }
+    const started = await startOrJoin(this.d.temporal, RESTORE_WORKFLOW, {
+      workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE, ownerId, vmId, cloud: 'openstack',
+    });
     return { workflowId, temporalUiUrl: this.d.vms.temporalUiLink(workflowId), started };
   }
 }

@@ -32,6 +32,7 @@ import { AppError, parseInput } from '../errors';
 import type { VmService } from '../vms/service';
 import { vmSearchAttributes } from '../vms/search';
 import { backupModel } from '../backups/model';
+import { startOrJoin } from '../vms/start';
 import { drEventModel, drProtectionModel, drillModel } from './model';
 
 export const drSettingsSchema = z.strictObject({
@@ -156,26 +157,23 @@ export class DrService {
   async failover(ownerId: string, vmId: string, body: unknown): Promise<DrStatus> {
     await this.d.vms.get(ownerId, vmId);
     const req = parseInput(z.strictObject({ target: z.enum(['base-standby', 'backup-cloud']).optional(), reason: z.string().max(500).optional() }), body ?? {}) as ManualFailoverRequest;
-    try {
-      return await this.handle(vmId).executeUpdate<DrStatus, [ManualFailoverRequest]>(DR_UPDATES.failover, { args: [req] });
-    } catch (err) {
-      updateRefusal(err);
-    }
+    return this.update(vmId, (h) => h.executeUpdate<DrStatus, [ManualFailoverRequest]>(DR_UPDATES.failover, { args: [req] }));
   }
 
   async failback(ownerId: string, vmId: string): Promise<DrStatus> {
     await this.d.vms.get(ownerId, vmId);
-    try {
-      return await this.handle(vmId).executeUpdate<DrStatus, []>(DR_UPDATES.failback, { args: [] });
-    } catch (err) {
-      updateRefusal(err);
-    }
+    return this.update(vmId, (h) => h.executeUpdate<DrStatus, []>(DR_UPDATES.failback));
   }
 
   async approve(ownerId: string, vmId: string): Promise<DrStatus> {
     await this.d.vms.get(ownerId, vmId);
+    return this.update(vmId, (h) => h.executeUpdate<DrStatus, []>(DR_UPDATES.approve));
+  }
+
+  /** Runs one of the DR workflow's updates; a refusal by its validator is a 409 (updateRefusal). */
+  private async update(vmId: string, run: (handle: ReturnType<DrService['handle']>) => Promise<DrStatus>): Promise<DrStatus> {
     try {
-      return await this.handle(vmId).executeUpdate<DrStatus, []>(DR_UPDATES.approve, { args: [] });
+      return await run(this.handle(vmId));
     } catch (err) {
       updateRefusal(err);
     }
@@ -186,13 +184,7 @@ export class DrService {
     const { target } = parseInput(z.strictObject({ target: z.enum(['base-standby', 'backup-cloud']).default('backup-cloud') }), body ?? {});
     const workflowId = drillWorkflowId(vmId, crypto.randomUUID());
     const input: DrillInput = { vmId, ownerId, target };
-    await this.d.temporal.workflow.start(DRILL_WORKFLOW, {
-      workflowId,
-      taskQueue: this.d.taskQueue,
-      args: [input],
-      typedSearchAttributes: vmSearchAttributes(ownerId, vmId, vm.cloud),
-      memo: { ownerId, vmId },
-    });
+    await startOrJoin(this.d.temporal, DRILL_WORKFLOW, { workflowId, taskQueue: this.d.taskQueue, args: [input], ownerId, vmId, cloud: vm.cloud });
     return { workflowId, temporalUiUrl: this.d.vms.temporalUiLink(workflowId) };
   }
 

@@ -105,7 +105,7 @@ export function userDataSize(text: string, cloud: CloudKind): number {
   const bytes = utf8Length(text);
   if (cloud === 'cloudstack') return base64Length(bytes);
   // Python's MIMEText keeps ASCII as 7bit but base64-encodes a part with other characters.
-  const inMime = /^[\x00-\x7f]*$/.test(text) ? bytes : base64Length(bytes);
+  const inMime = /^\p{ASCII}*$/u.test(text) ? bytes : base64Length(bytes);
   return base64Length(inMime + HEAT_WRAPPER_ALLOWANCE_BYTES);
 }
 

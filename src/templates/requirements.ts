@@ -73,6 +73,7 @@ const runcmdLine = z
   .min(1, 'must not be empty')
   .max(LIMITS.runcmdLength, `must be at most ${LIMITS.runcmdLength} characters`)
   // Control characters other than tab/newline corrupt the YAML document or the shell script.
+  // eslint-disable-next-line no-control-regex -- finding control characters is this pattern's job
   .regex(/^[^\x00-\x08\x0b-\x1f\x7f]*$/, 'must not contain control characters');
 
 function uniqueItems<T>(items: readonly T[], key: (item: T) => string, what: string, ctx: z.RefinementCtx, at: PropertyKey[] = []) {

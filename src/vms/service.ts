@@ -5,7 +5,7 @@
  * workflow-ID uniqueness (one create, one update per revision, one delete), not by the database.
  */
 import crypto from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Connection } from 'mongoose';
 import type { Catalog } from '../catalog';
@@ -26,7 +26,8 @@ import {
 import { AppError } from '../errors';
 import { validateRequirements, vmRequirementsSchema, type VmRequirements } from '../templates';
 import { vmModel, type VmRecord } from './model';
-import { VMFLOW_OWNER_KEY, vmSearchAttributes } from './search';
+import { VMFLOW_OWNER_KEY } from './search';
+import { startOrJoin } from './start';
 
 export interface VmServiceDeps {
   db: Connection;
@@ -151,20 +152,10 @@ export class VmService {
     }
 
     const input: CreateVmInput = { vmId, ownerId, accountId, cloud: requirements.cloud, requirements };
-    let started = true;
-    try {
-      await this.d.temporal.workflow.start(CREATE_VM_WORKFLOW, {
-        workflowId,
-        taskQueue: this.d.taskQueue,
-        args: [input],
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        typedSearchAttributes: vmSearchAttributes(ownerId, vmId, requirements.cloud),
-        memo: { ownerId, vmId },
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      started = false; // a replayed request: the create already runs or ran
-    }
+    // Not started: a replayed request, the create already runs or ran.
+    const started = await startOrJoin(this.d.temporal, CREATE_VM_WORKFLOW, {
+      workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE, ownerId, vmId, cloud: requirements.cloud,
+    });
     const doc = await this.Vm.findById(vmId).lean();
     return { vm: toVmView(doc!), workflowId, temporalUiUrl: this.temporalUiLink(workflowId), started: started && !replay };
   }
@@ -207,19 +198,10 @@ export class VmService {
     const revision = (doc.revision ?? 0) + 1;
     const workflowId = updateVmWorkflowId(vmId, revision);
     const input: UpdateVmInput = { vmId, ownerId, requirements, revision };
-    try {
-      await this.d.temporal.workflow.start(UPDATE_VM_WORKFLOW, {
-        workflowId,
-        taskQueue: this.d.taskQueue,
-        args: [input],
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        typedSearchAttributes: vmSearchAttributes(ownerId, vmId, doc.cloud),
-        memo: { ownerId, vmId },
-      });
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw AppError.conflict('another change to this VM is already running', 'vm_busy');
-      throw err;
-    }
+    const started = await startOrJoin(this.d.temporal, UPDATE_VM_WORKFLOW, {
+      workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE, ownerId, vmId, cloud: doc.cloud,
+    });
+    if (!started) throw AppError.conflict('another change to this VM is already running', 'vm_busy');
     return { vm: toVmView(doc), workflowId, temporalUiUrl: this.temporalUiLink(workflowId), started: true };
   }
 
@@ -229,21 +211,10 @@ export class VmService {
     if (doc.state === 'creating' || doc.state === 'updating') throw AppError.conflict(`VM is ${doc.state}; delete it when that finishes`, 'vm_busy');
     const workflowId = deleteVmWorkflowId(vmId);
     const input: DeleteVmInput = { vmId, ownerId };
-    let started = true;
-    try {
-      await this.d.temporal.workflow.start(DELETE_VM_WORKFLOW, {
-        workflowId,
-        taskQueue: this.d.taskQueue,
-        args: [input],
-        // A failed delete may be retried by deleting again; a running one is joined.
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        typedSearchAttributes: vmSearchAttributes(ownerId, vmId, doc.cloud),
-        memo: { ownerId, vmId },
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      started = false;
-    }
+    // A failed delete may be retried by deleting again; a running one is joined.
+    const started = await startOrJoin(this.d.temporal, DELETE_VM_WORKFLOW, {
+      workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY, ownerId, vmId, cloud: doc.cloud,
+    });
     return { vm: toVmView(doc), workflowId, temporalUiUrl: this.temporalUiLink(workflowId), started };
   }
 

@@ -5,7 +5,7 @@ import { startTestApi, type TestApi } from '../harness/api';
 import { registerTestSecret } from '../harness/secrets';
 import { signupAndLogin, testPassword, uniqueUsername } from '../harness/users';
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = any;
 const json = (res: Response): Promise<Json> => res.json();
 
 function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {

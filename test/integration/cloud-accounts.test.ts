@@ -15,7 +15,7 @@ import { registerTestSecret, testKeyring } from '../harness/secrets';
 import { sharedStack } from '../harness/stack';
 import { assertOwnerScoped, signupAndLogin, testPassword, type TestUser } from '../harness/users';
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = any;
 const json = (res: Response): Promise<Json> => res.json();
 const silent = createLogger('silent');
 
@@ -25,7 +25,6 @@ describe('cloud accounts: operator and own accounts, encrypted secrets, verify, 
   let api: TestApi;
   let alice: TestUser;
   let bob: TestUser;
-  let url: string;
 
   const post = (path: string, user: TestUser, body?: unknown) =>
     fetch(`${api.url}${path}`, { method: 'POST', headers: { ...user.authHeaders, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -57,7 +56,6 @@ describe('cloud accounts: operator and own accounts, encrypted secrets, verify, 
     clouds = await sharedClouds();
     registerTestSecret(clouds.openstack.credentials.password, clouds.cloudstack.credentials.apiKey, clouds.cloudstack.credentials.secretKey);
     api = await startTestApi({ env: clouds.env });
-    url = `${api.url}/api/v1/cloud-accounts`;
     alice = await signupAndLogin(api.url);
     bob = await signupAndLogin(api.url);
   });

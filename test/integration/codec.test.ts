@@ -12,7 +12,7 @@ import { sharedStack } from '../harness/stack';
 import { startTestWorker, type TestWorker } from '../harness/temporal';
 import { signupAndLogin, uniqueUsername, type TestUser } from '../harness/users';
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = any;
 
 /** The history as text, with every byte array spelled out as raw bytes, so plaintext inside a payload would show. */
 function rawText(value: unknown): string {

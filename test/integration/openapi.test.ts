@@ -5,7 +5,7 @@ import { startTestApi, type TestApi } from '../harness/api';
 import { registerTestSecret } from '../harness/secrets';
 import { signupAndLogin, testPassword, uniqueUsername, type TestUser } from '../harness/users';
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = any;
 
 /** Fails naming every field where the answer departs from the documented schema. */
 function assertMatches(name: SchemaName, body: unknown, what: string): void {

@@ -9,7 +9,7 @@ import { createLogger } from '../../src/logger';
 import { generateKey, keyringOf } from '../../src/secrets/keyring';
 import type { TemporalClientHandle } from '../../src/temporal/client';
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = any;
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 /** Routes outside /api/v1 that answer without credentials (the session gate covers only /api/v1). */

@@ -10,6 +10,7 @@ import { request, type Dispatcher } from 'undici';
 import { CloudApiError, kindForHttpStatus, parseRetryAfter, type CloudErrorKind } from '../errors';
 import { transportErrorCode, transportErrorKind } from '../transport-errors';
 import { logger as rootLogger, redactUrl, type Logger } from '../../logger';
+import { sleep } from '../../sleep';
 import { encodeParams, signedParams } from './signing';
 import type {
   AsyncJobRef,
@@ -135,38 +136,18 @@ function stringify(params: CsParams): Record<string, string> {
   return out;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** One call's cancellation: the caller's signal or our timeout, whichever comes first. */
+/**
+ * One call's cancellation: the caller's signal or our timeout, whichever comes first. Combined
+ * with AbortSignal.any, which adds no listener to the caller's (possibly long-lived) signal.
+ */
 function callSignal(timeoutMs: number, outer?: AbortSignal) {
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new Error(`timed out after ${timeoutMs} ms`));
-  }, timeoutMs);
-  const onAbort = () => controller.abort(outer!.reason);
-  if (outer?.aborted) onAbort();
-  else outer?.addEventListener('abort', onAbort, { once: true });
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
   return {
-    signal: controller.signal,
-    timedOut: () => timedOut,
+    signal: outer ? AbortSignal.any([outer, deadline.signal]) : deadline.signal,
+    timedOut: () => deadline.signal.aborted,
     done() {
       clearTimeout(timer);
-      outer?.removeEventListener('abort', onAbort);
     },
   };
 }
@@ -360,10 +341,9 @@ export class CloudStackClient {
    */
   async openDownload(url: string, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ body: Readable; contentLength?: number }> {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
-    const call = callSignal(timeoutMs, undefined);
-    const signal = opts.signal ? AbortSignal.any([call.signal, opts.signal]) : call.signal;
+    const call = callSignal(timeoutMs, opts.signal);
     try {
-      const res = await request(url, { method: 'GET', dispatcher: this.dispatcher, signal, headersTimeout: timeoutMs });
+      const res = await request(url, { method: 'GET', dispatcher: this.dispatcher, signal: call.signal, headersTimeout: timeoutMs });
       if (res.statusCode !== 200) {
         const body = await res.body.text().catch(() => '');
         throw new CloudApiError({ kind: kindForHttpStatus(res.statusCode), method: 'GET', url, status: res.statusCode, expected: [200], body });

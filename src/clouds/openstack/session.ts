@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { logger as rootLogger, type Logger } from '../../logger';
+import { sleep } from '../../sleep';
 import { authenticate, normalizeAuthUrl, resolveEndpoint, type AuthToken, type EndpointInterface, type OpenStackCredentials } from './identity';
 import { isReplayable, send, type HttpMethod, type RequestBody, type ResponseHeaders } from './transport';
 
@@ -125,20 +126,6 @@ export interface StreamResponse {
   stream: Readable;
   url: string;
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 
 /** Waits for a shared promise, but lets this caller stop waiting when its own signal aborts. */
 function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import { sleep } from '../../sleep';
 import type { CloudStackEngine } from './engine';
 import type { Template } from './model';
 import { qcow2VirtualSize } from './seed';
@@ -57,21 +58,6 @@ class Meter extends Transform {
     if (wait > 5) setTimeout(() => done(null, chunk), Math.min(wait, 10_000));
     else done(null, chunk);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 export class TemplateDownloader {

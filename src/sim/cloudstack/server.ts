@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import type http from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { verifySignature } from '../../clouds/cloudstack/signing';
+import { sleep } from '../../sleep';
 import { handleAdmin } from './admin';
 import { ApiError, CS_ERROR_CODE_FOR, UNAUTHORIZED_TEXT } from './api-error';
 import { COMMANDS } from './commands';
@@ -40,10 +41,6 @@ async function readParams(req: http.IncomingMessage, url: URL): Promise<Record<s
     if (!type || type.startsWith('application/x-www-form-urlencoded')) add(new URLSearchParams(body));
   }
   return out;
-}
-
-function sleep(ms: number): Promise<void> {
-  return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
 }
 
 export class SimulatorHttp {

@@ -301,10 +301,7 @@ export class HeatEngine {
   // ---- internals ----
 
   private run(stack: Stack, action: StackAction, work: (signal: AbortSignal) => Promise<'handled' | undefined>): void {
-    const controller = new AbortController();
-    const clockSignal = this.cloud.clock.signal;
-    const onStop = () => controller.abort();
-    clockSignal.addEventListener('abort', onStop, { once: true });
+    const controller = this.cloud.clock.link();
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
     this.ops.set(stack.id, { controller, done });
@@ -334,7 +331,7 @@ export class HeatEngine {
         }
       } finally {
         if (timer) clearTimeout(timer);
-        clockSignal.removeEventListener('abort', onStop);
+        this.cloud.clock.release(controller);
         if (this.ops.get(stack.id)?.controller === controller) this.ops.delete(stack.id);
         resolveDone();
       }

@@ -124,16 +124,16 @@ export class ImageEngine {
     this.store.changed();
   }
 
+  /** The transfer's controller: aborted by a delete of the image or when the simulator stops. */
   private begin(id: string): AbortController {
-    const ac = new AbortController();
-    const onStop = () => ac.abort();
-    this.cloud.clock.signal.addEventListener('abort', onStop, { once: true });
-    ac.signal.addEventListener('abort', () => this.cloud.clock.signal.removeEventListener('abort', onStop), { once: true });
+    const ac = this.cloud.clock.link();
     this.inflight.set(id, ac);
     return ac;
   }
 
+  /** Ends a transfer (also when it finished normally): the clock no longer holds its controller. */
   private end(id: string, ac: AbortController): void {
+    this.cloud.clock.release(ac);
     if (this.inflight.get(id) === ac) this.inflight.delete(id);
   }
 

@@ -5,6 +5,7 @@
  * services use, and an abortable sleep.
  */
 import crypto from 'node:crypto';
+import { sleep as abortableSleep } from '../../sleep';
 
 /**
  * sfc32: tiny, fast, good enough for ids and coin flips; its four words are the whole state, so
@@ -112,19 +113,13 @@ export class Stopped extends Error {
 }
 
 /** Resolves after `ms`, or rejects with Stopped as soon as `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(new Stopped());
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new Stopped());
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.max(0, ms));
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await abortableSleep(ms, signal);
+  } catch (err) {
+    if (signal?.aborted) throw new Stopped();
+    throw err;
+  }
 }
 
 export function isUuidLike(s: string): boolean {
