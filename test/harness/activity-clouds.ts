@@ -1,5 +1,6 @@
 /**
- * What a cloud-activity integration test needs, without Temporal or MongoDB: both simulators (fast
+ * What a cloud-activity integration test needs, without Temporal: the run's database (the live-copy
+ * guard reads VM placements from it), both simulators (fast
  * timings), a real image store on port 0, a tiny account resolver that builds clients straight
  * from the simulators' credentials (accounts `os` and `cs`), ActivityDeps wired to them, and
  * helpers to run one activity in MockActivityEnvironment and to read the simulators' /_sim APIs.
@@ -11,9 +12,10 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import type { Connection } from 'mongoose';
 import { request } from 'undici';
 import type { ActivityDeps } from '../../activities/deps';
+import { connectDatabase } from '../../src/db/connection';
+import { sharedStack } from './stack';
 import type { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
 import { CloudStackClient } from '../../src/clouds/cloudstack/client';
 import { createOpenStackClient, OpenStackSession, TokenCache, type OpenStackClient } from '../../src/clouds/openstack';
@@ -69,6 +71,7 @@ export async function startActivityClouds(opts: { logger: Logger; osTimings?: Pa
   const serviceToken = opts.storeToken ?? 'activity-test-store-token-5e1a';
   const signingSecret = opts.signingSecret ?? 'activity-test-signing-secret-93bd';
   const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmflow-activity-store-'));
+  const db = await connectDatabase((await sharedStack()).mongoUri);
   const [osSim, csSim, store] = await Promise.all([
     startOpenStackSimulator({ timings: opts.osTimings ?? 'fast', logger }),
     startCloudStackSimulator({ timings: 'fast' }),
@@ -92,7 +95,7 @@ export async function startActivityClouds(opts: { logger: Logger; osTimings?: Pa
     },
   };
   const deps: ActivityDeps = {
-    db: undefined as unknown as Connection, // cloud activities never touch the database
+    db,
     logger,
     cloudAccounts: resolver as unknown as CloudAccountResolver,
     timing: { pollIntervalMs: 20 },
@@ -133,7 +136,7 @@ export async function startActivityClouds(opts: { logger: Logger; osTimings?: Pa
       ]);
     },
     async stop() {
-      await Promise.allSettled([osSim.stop(), csSim.stop(), store.stop()]);
+      await Promise.allSettled([osSim.stop(), csSim.stop(), store.stop(), db.close()]);
       fs.rmSync(storeDir, { recursive: true, force: true });
     },
   };

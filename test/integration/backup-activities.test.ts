@@ -1,7 +1,7 @@
 /**
  * The backup activities run one by one in MockActivityEnvironment (no Temporal server) against
- * the OpenStack and CloudStack simulators (fast timings), a real image store on port 0 and a tiny
- * account resolver that builds clients straight from the simulators' credentials. Idempotency is
+ * the OpenStack and CloudStack simulators (fast timings), a real image store on port 0, the run's
+ * database (for the live-copy guard) and a tiny account resolver that builds clients straight from the simulators' credentials. Idempotency is
  * checked the way an operator would: by counting what the clouds hold (GET /_sim/state).
  */
 import assert from 'node:assert/strict';
@@ -17,6 +17,10 @@ import { DefaultLogger } from '@temporalio/worker';
 import type { Connection } from 'mongoose';
 import { request } from 'undici';
 import { createBackupActivities, type BackupActivities } from '../../activities/backup';
+import { createDrActivities } from '../../activities/dr';
+import { connectDatabase } from '../../src/db/connection';
+import { vmModel } from '../../src/vms/model';
+import { sharedStack } from '../harness/stack';
 import type { ActivityDeps } from '../../activities/deps';
 import type { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
 import { CloudStackClient } from '../../src/clouds/cloudstack/client';
@@ -109,6 +113,8 @@ describe('backup activities against the simulators and the image store', functio
   let acts: BackupActivities;
   let admin: OpenStackClient;
   let sourceServerId: string;
+  let db: Connection;
+  let deps: ActivityDeps;
 
   const osState = () => getJson<OsState>(`${osSim.url}/_sim/state`);
   const csState = () => getJson<CsState>(`${csSim.url}/_sim/state`);
@@ -118,6 +124,7 @@ describe('backup activities against the simulators and the image store', functio
   const csVmsNamed = async (name: string) => (await csState()).vms.items.filter((v) => v.name === name && v.state !== 'Expunging' && v.state !== 'Destroyed');
 
   before(async () => {
+    db = await connectDatabase((await sharedStack()).mongoUri);
     osSim = await startOpenStackSimulator({ timings: { snapshotBytes: 3 * MiB + 12_345 }, logger });
     csSim = await startCloudStackSimulator({ timings: 'fast' });
     storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmflow-backup-store-'));
@@ -142,8 +149,8 @@ describe('backup activities against the simulators and the image store', functio
         return new CloudStackClient({ apiUrl: csSim.apiUrl, ...csSim.credentials, logger });
       },
     };
-    const deps: ActivityDeps = {
-      db: undefined as unknown as Connection, // the backup activities never touch the database
+    deps = {
+      db,
       logger,
       cloudAccounts: resolver as unknown as CloudAccountResolver,
       timing: { pollIntervalMs: 20 },
@@ -164,7 +171,7 @@ describe('backup activities against the simulators and the image store', functio
   });
 
   after(async () => {
-    await Promise.allSettled([osSim?.stop(), csSim?.stop(), store?.stop(), proxy?.stop()]);
+    await Promise.allSettled([osSim?.stop(), csSim?.stop(), store?.stop(), proxy?.stop(), db?.close()]);
     if (storeDir) fs.rmSync(storeDir, { recursive: true, force: true });
   });
 
@@ -463,6 +470,67 @@ describe('backup activities against the simulators and the image store', functio
       assert.equal(failure.type, 'StoreImageMissing');
       assert.equal(failure.nonRetryable, true);
       assert.equal((await templatesNamed('vmflow-missing')).length, 0);
+    });
+  });
+  describe('the live copy is never deleted, replaced or stopped (defence in depth behind the VM owner)', () => {
+    const vmId = `guard-${crypto.randomUUID().slice(0, 8)}`;
+    const name = `vmflow-${vmId}-standby`;
+    let imageId: string;
+    let templateId: string;
+    let osLiveId: string;
+    let csLiveId: string;
+
+    /** The VM record as the failover's switch leaves it: its placement names the live copy. */
+    const placeVm = (placement: { cloud: 'openstack' | 'cloudstack'; accountId: string; serverId: string }) =>
+      vmModel(db).replaceOne(
+        { _id: vmId },
+        { _id: vmId, ownerId: 'guard-owner', name: 'guard', cloud: 'openstack', accountId: 'os', requirements: {}, state: 'active', placement: { ...placement, status: 'ACTIVE', addresses: [] }, workflowIds: [], history: [] },
+        { upsert: true },
+      );
+
+    before(async () => {
+      imageId = (await run(acts.osSnapshotServer, { accountId: 'os', serverId: sourceServerId, imageName: `vmflow-${vmId}-backup-g1` })).imageId;
+      await run(acts.osAwaitImage, { accountId: 'os', imageId });
+      const key = `vm-${vmId}/backup-g1.qcow2`;
+      await run(acts.exportImageToStore, { accountId: 'os', imageId, storeKey: key });
+      templateId = (await run(acts.csRegisterTemplateFromStore, { accountId: 'cs', templateName: `vmflow-${vmId}-backup-g1`, storeKey: key, ttlSeconds: 600 })).templateId;
+      await run(acts.csAwaitTemplate, { accountId: 'cs', templateId });
+      // Standbys as a backup makes them; a failover then promotes each in turn (started, placement switched).
+      osLiveId = (await run(acts.osEnsureStandby, { accountId: 'os', name, imageId, flavorName: 'm1.small', networkName: 'private' })).serverId;
+      csLiveId = (await run(acts.csEnsureStandby, { accountId: 'cs', name, templateId, serviceOfferingName: 'Small Instance' })).csVmId;
+    });
+    after(async () => {
+      await vmModel(db).deleteOne({ _id: vmId });
+      await run(acts.osDeleteServer, { accountId: 'os', serverId: osLiveId }).catch(() => undefined);
+      await run(acts.csDestroyStandby, { accountId: 'cs', csVmId: csLiveId }).catch(() => undefined);
+    });
+
+    it('when the promoted CloudStack standby runs the VM, then a backup ensuring a standby from another template refuses, and the copy keeps running', async () => {
+      const dr = createDrActivities(deps);
+      await run(dr.csStartVmAndWait, { accountId: 'cs', csVmId: csLiveId });
+      await placeVm({ cloud: 'cloudstack', accountId: 'cs', serverId: csLiveId });
+      const other = (await templatesNamed('vmflow-vm1-backup-b2'))[0]?.id ?? 'another-template';
+      const failure = await failureOf(run(acts.csEnsureStandby, { accountId: 'cs', name, templateId: other, serviceOfferingName: 'Small Instance' }));
+      assert.equal(failure.type, 'LiveCopyProtected');
+      assert.equal(failure.nonRetryable, true);
+      assert.equal((await failureOf(run(acts.csDestroyStandby, { accountId: 'cs', csVmId: csLiveId }))).type, 'LiveCopyProtected');
+      assert.equal((await failureOf(run(dr.csStopVmAndWait, { accountId: 'cs', csVmId: csLiveId }))).type, 'LiveCopyProtected');
+      assert.deepEqual((await csVmsNamed(name)).map((v) => [v.id, v.state]), [[csLiveId, 'Running']]);
+    });
+
+    it('when the promoted OpenStack standby runs the VM, then deleting, replacing or fencing it is refused, and it stays ACTIVE', async () => {
+      const dr = createDrActivities(deps);
+      await run(dr.osStartServerAndWait, { accountId: 'os', serverId: osLiveId });
+      await placeVm({ cloud: 'openstack', accountId: 'os', serverId: osLiveId });
+      assert.equal((await failureOf(run(acts.osEnsureStandby, { accountId: 'os', name, imageId, flavorName: 'm1.small', networkName: 'private' }))).type, 'LiveCopyProtected');
+      assert.equal((await failureOf(run(acts.osDeleteServer, { accountId: 'os', serverId: osLiveId }))).type, 'LiveCopyProtected');
+      assert.equal((await failureOf(run(dr.osFenceServer, { accountId: 'os', serverId: osLiveId }))).type, 'LiveCopyProtected');
+      assert.deepEqual((await serversNamed(name)).map((s) => [s.id, s.status]), [[osLiveId, 'ACTIVE']]);
+    });
+
+    it('when the VM is being deleted, then its copy may go', async () => {
+      await vmModel(db).updateOne({ _id: vmId }, { $set: { state: 'deleting' } });
+      assert.deepEqual(await run(acts.osDeleteServer, { accountId: 'os', serverId: osLiveId }), { existed: true });
     });
   });
 });
