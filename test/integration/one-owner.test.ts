@@ -48,9 +48,12 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
   const events = async (vmId: string) => (await call('GET', `/api/v1/events?vmId=${vmId}&limit=200`)).body.events as Json[];
   const osServers = async () => (await simAdmin(clouds.openstack.url, 'GET', '/state')).servers.items as Json[];
   const csVms = async () => (await simAdmin(clouds.cloudstack.url, 'GET', '/state')).vms.items as Json[];
-  /** The VM's running copies in both clouds (drill copies aside). */
-  async function runningCopies(vmId: string): Promise<Array<{ cloud: string; id: string; name: string }>> {
-    const mine = (n: string) => n.startsWith(`vmflow-${vmId}`) && !n.includes('-drill-');
+  /**
+   * The VM's running copies in both clouds (drill copies aside): its Heat server carries the name
+   * the member gave, standbys and promoted standbys are named after the VM id.
+   */
+  async function runningCopies(vmId: string, vmName: string): Promise<Array<{ cloud: string; id: string; name: string }>> {
+    const mine = (n: string) => n === vmName || (n.startsWith(`vmflow-${vmId}`) && !n.includes('-drill-'));
     return [
       ...(await osServers()).filter((s) => mine(s.name) && s.status === 'ACTIVE').map((s) => ({ cloud: 'openstack', id: s.id, name: s.name })),
       ...(await csVms()).filter((v) => mine(v.name) && v.state === 'Running').map((v) => ({ cloud: 'cloudstack', id: v.id, name: v.name })),
@@ -156,11 +159,11 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     // Exactly one copy runs, in OpenStack, and it is the one the API reports (a standby is briefly
     // ACTIVE while a re-protecting backup builds it, so this is awaited).
     const settled = await until('exactly one running copy, the reported one', async () => {
-      const [c, v] = await Promise.all([runningCopies(vmId), vm(vmId)]);
+      const [c, v] = await Promise.all([runningCopies(vmId, 'owner-outage'), vm(vmId)]);
       return c.length === 1 && c[0].id === v.placement?.serverId ? { c, v } : undefined;
     }, 30_000).catch(async (err) => {
       const v = await vm(vmId);
-      throw new Error(`${(err as Error).message}: copies ${JSON.stringify(await runningCopies(vmId))}, placement ${JSON.stringify(v.placement)}, history ${JSON.stringify(v.history.map((h: Json) => h.reason))}, events ${(await events(vmId)).map((e) => e.kind).join(', ')}`);
+      throw new Error(`${(err as Error).message}: copies ${JSON.stringify(await runningCopies(vmId, 'owner-outage'))}, placement ${JSON.stringify(v.placement)}, history ${JSON.stringify(v.history.map((h: Json) => h.reason))}, events ${(await events(vmId)).map((e) => e.kind).join(', ')}`);
     });
     assert.equal(settled.v.placement.cloud, 'openstack');
     assert.ok(!settled.v.history.some((h: Json) => /failed over to base-standby/.test(h.reason)), `no second failover after the failback: ${JSON.stringify(settled.v.history.map((h: Json) => h.reason))}`);
