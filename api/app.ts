@@ -31,7 +31,10 @@ import { BackupService } from '../src/backups/service';
 import { loadCatalog } from '../src/catalog/load';
 import { OPERATOR_ACCOUNT_IDS } from '../src/cloud-accounts/types';
 import { VmService } from '../src/vms/service';
-import '../src/vms/member-data';
+import { registerMemberDataCleanups } from '../src/accounts/member-data';
+import { VM_MEMBER_DATA } from '../src/vms/member-data';
+import { BACKUP_MEMBER_DATA } from '../src/backups/member-data';
+import { DR_MEMBER_DATA } from '../src/dr/member-data';
 
 export interface ApiDeps {
   config: Config;
@@ -57,6 +60,8 @@ export function createApp(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
 
+  // What withdrawal removes, area by area (each area's module says what it stores of a member).
+  for (const area of [VM_MEMBER_DATA, BACKUP_MEMBER_DATA, DR_MEMBER_DATA]) registerMemberDataCleanups(area);
   const accounts = new AccountService({
     db: deps.db,
     log: deps.logger.child({ component: 'accounts' }),

@@ -37,7 +37,7 @@ import { generateKey, keyringOf } from '../src/secrets/keyring';
 import { startOpenStackSimulator, type OpenStackSimulator } from '../src/sim/openstack';
 import { createDataConverter } from '../src/temporal/data-converter';
 import { vmModel } from '../src/vms/model';
-import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../workflows/dr-monitor';
+import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../src/contracts/dr-monitor';
 import { bundleWorkflows, createVmflowWorker } from '../worker/worker';
 import { startStack } from '../test/harness/stack';
 import { exitWhenDone, numberFlag } from './cli';

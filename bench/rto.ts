@@ -48,7 +48,7 @@ import { generateKey, keyringOf } from '../src/secrets/keyring';
 import { startCloudStackSimulator } from '../src/sim/cloudstack';
 import { startOpenStackSimulator } from '../src/sim/openstack';
 import { connectTemporalClient } from '../src/temporal/client';
-import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../workflows/dr-monitor';
+import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../src/contracts/dr-monitor';
 import { bundleWorkflows, createVmflowWorker } from '../worker/worker';
 import { startStack } from '../test/harness/stack';
 import { signupAndLogin, type TestUser } from '../test/harness/users';

@@ -31,7 +31,6 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { CloudProbe } from '../activities/dr-monitor';
 import {
   DR_SIGNALS,
   drWorkflowId,
@@ -41,12 +40,15 @@ import {
   type MonitorSettings,
   type VmHealthSignal,
 } from '../src/contracts/dr';
+import {
+  MONITOR_CHECK_NOW_SIGNAL,
+  MONITOR_SETTINGS_SIGNAL,
+  MONITOR_STATUS_QUERY,
+  type MonitorStatus,
+  type SentSignalRecord,
+} from '../src/contracts/dr-monitor';
 import { applyObservation, initialMonitorState, normalizeMonitorSettings, type VmChange } from './lib/health';
 import { describeError } from './lib/task-graph';
-
-export const MONITOR_STATUS_QUERY = 'monitorStatus';
-export const MONITOR_SETTINGS_SIGNAL = 'monitorSettings';
-export const MONITOR_CHECK_NOW_SIGNAL = 'monitorCheckNow';
 
 /** Checks per run before continue-as-new (≈ 11 events each, well below Temporal's limits). */
 export const MAX_ITERATIONS_PER_RUN = 500;
@@ -56,47 +58,6 @@ export const RECENT_SIGNALS_KEPT = 100;
 const TRACKED_SHOWN = 100;
 /** VM signals in flight at once. */
 const VM_SIGNAL_CONCURRENCY = 50;
-
-export interface SentSignalRecord {
-  at: string;
-  kind: 'vmHealth' | 'cloudHealth';
-  healthy: boolean;
-  /** vmHealth only. */
-  vmId?: string;
-  /** vmHealth: the server status; cloudHealth: the cloud's detail. */
-  status?: string;
-  firstFailedAt?: string;
-  /** vmHealth: the DR workflow got it; cloudHealth: the fan-out finished. */
-  delivered: boolean;
-  /** cloudHealth: DR workflows signalled, and those not running. */
-  recipients?: number;
-  notRunning?: number;
-  error?: string;
-}
-
-export interface MonitorStatus {
-  accountId: string;
-  settings: MonitorSettings;
-  /** What the monitor is doing now; `waiting` between checks. */
-  phase: 'probing' | 'signalling' | 'waiting';
-  /** Checks since the monitor first started (across continue-as-new). */
-  checks: number;
-  cloudHealthy: boolean;
-  cloud: CloudMonitorState['cloud'];
-  /** VMs currently reported unhealthy. */
-  unhealthyVmCount: number;
-  /** VMs with counters (unhealthy or failing), up to 100 of them. */
-  trackedVmCount: number;
-  trackedVms: CloudMonitorState['vms'];
-  protectedCount?: number;
-  lastProbe?: Pick<CloudProbe, 'checkedAt' | 'cloudOk' | 'cloudDetail' | 'apiCalls' | 'elapsedMs' | 'dbMs' | 'serversListed'> & { unhealthyNow: number };
-  /** The last check that could not run at all (MongoDB down, worker misconfigured). */
-  lastError?: string;
-  /** A cloud change whose fan-out has not finished yet (retried each interval). */
-  pendingCloudSignal?: CloudHealthSignal;
-  recentSignals: SentSignalRecord[];
-  updatedAt: string;
-}
 
 export interface CloudMonitorRunInput extends CloudMonitorInput {
   /** Checks per run before continue-as-new; default MAX_ITERATIONS_PER_RUN. */

@@ -27,6 +27,11 @@ export function registerMemberDataCleanup(name: string, fn: MemberDataCleanup): 
   cleanups.set(name, fn);
 }
 
+/** Registers every cleanup of one area (`{ name: fn }`, in order). */
+export function registerMemberDataCleanups(all: Record<string, MemberDataCleanup>): void {
+  for (const [name, fn] of Object.entries(all)) registerMemberDataCleanup(name, fn);
+}
+
 export function memberDataCleanups(): ReadonlyMap<string, MemberDataCleanup> {
   return cleanups;
 }

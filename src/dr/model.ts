@@ -4,7 +4,7 @@
  * delivery status is written only by that event's alert workflow, a drill report by its drill.
  */
 import { Schema, type Connection, type Model } from 'mongoose';
-import type { DrEventKind, DrSettings, FailoverTarget } from '../contracts/dr';
+import type { DrEventKind, DrillReport, DrSettings } from '../contracts/dr';
 
 export interface DrProtectionRecord {
   _id: string; // the VM id
@@ -62,21 +62,14 @@ export function drEventModel(conn: Connection): Model<DrEventRecord> {
   return (conn.models.DrEvent as Model<DrEventRecord>) ?? conn.model<DrEventRecord>('DrEvent', eventSchema, 'events');
 }
 
-export interface DrillRecord {
+/** A drill's report (src/contracts/dr.ts) as stored: keyed by the drill id, with its owner and workflow, dates as Date. */
+export type DrillRecord = Omit<DrillReport, 'drillId' | 'startedAt' | 'finishedAt'> & {
   _id: string;
-  vmId: string;
   ownerId: string;
   workflowId: string;
-  target: FailoverTarget;
-  ok: boolean;
-  bootSeconds?: number;
-  backupId?: string;
-  rpoSeconds?: number;
-  cleanedUp: boolean;
-  error?: string;
   startedAt: Date;
   finishedAt: Date;
-}
+};
 
 const drillSchema = new Schema<DrillRecord>(
   {

@@ -22,7 +22,7 @@ import { EncryptionCodec } from '../../src/temporal/codec';
 import { startOpenStackSimulator, type OpenStackSimulator } from '../../src/sim/openstack';
 import { vmModel } from '../../src/vms/model';
 import { DR_PROTECTIONS_COLLECTION } from '../../activities/dr-monitor';
-import { MONITOR_CHECK_NOW_SIGNAL, MONITOR_SETTINGS_SIGNAL, MONITOR_STATUS_QUERY, type MonitorStatus, type SentSignalRecord } from '../../workflows/dr-monitor';
+import { MONITOR_CHECK_NOW_SIGNAL, MONITOR_SETTINGS_SIGNAL, MONITOR_STATUS_QUERY, type MonitorStatus, type SentSignalRecord } from '../../src/contracts/dr-monitor';
 import { simAdmin } from '../harness/clouds';
 import { registerTestSecret, testKeyring, testLogger } from '../harness/secrets';
 import { startTestWorker, type TestWorker } from '../harness/temporal';

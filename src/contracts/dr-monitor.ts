@@ -1,0 +1,64 @@
+/**
+ * The contract of the per-account cloud monitor (workflows/dr-monitor.ts): its query and signal
+ * names and the status its query answers. Free of I/O: the workflow, the API, tests and benchmarks
+ * import it.
+ */
+import type { CloudHealthSignal, CloudMonitorState, MonitorSettings } from './dr';
+
+export const MONITOR_STATUS_QUERY = 'monitorStatus';
+export const MONITOR_SETTINGS_SIGNAL = 'monitorSettings';
+export const MONITOR_CHECK_NOW_SIGNAL = 'monitorCheckNow';
+
+/** The last probe's figures (a CloudProbe of activities/dr-monitor.ts, without the VM lists). */
+export interface MonitorProbeSummary {
+  checkedAt: string;
+  cloudOk: boolean;
+  cloudDetail: string;
+  apiCalls: number;
+  elapsedMs: number;
+  dbMs: number;
+  serversListed: number;
+  /** Protected VMs the probe found not ACTIVE. */
+  unhealthyNow: number;
+}
+
+export interface SentSignalRecord {
+  at: string;
+  kind: 'vmHealth' | 'cloudHealth';
+  healthy: boolean;
+  /** vmHealth only. */
+  vmId?: string;
+  /** vmHealth: the server status; cloudHealth: the cloud's detail. */
+  status?: string;
+  firstFailedAt?: string;
+  /** vmHealth: the DR workflow got it; cloudHealth: the fan-out finished. */
+  delivered: boolean;
+  /** cloudHealth: DR workflows signalled, and those not running. */
+  recipients?: number;
+  notRunning?: number;
+  error?: string;
+}
+
+export interface MonitorStatus {
+  accountId: string;
+  settings: MonitorSettings;
+  /** What the monitor is doing now; `waiting` between checks. */
+  phase: 'probing' | 'signalling' | 'waiting';
+  /** Checks since the monitor first started (across continue-as-new). */
+  checks: number;
+  cloudHealthy: boolean;
+  cloud: CloudMonitorState['cloud'];
+  /** VMs currently reported unhealthy. */
+  unhealthyVmCount: number;
+  /** VMs with counters (unhealthy or failing), up to 100 of them. */
+  trackedVmCount: number;
+  trackedVms: CloudMonitorState['vms'];
+  protectedCount?: number;
+  lastProbe?: MonitorProbeSummary;
+  /** The last check that could not run at all (MongoDB down, worker misconfigured). */
+  lastError?: string;
+  /** A cloud change whose fan-out has not finished yet (retried each interval). */
+  pendingCloudSignal?: CloudHealthSignal;
+  recentSignals: SentSignalRecord[];
+  updatedAt: string;
+}
