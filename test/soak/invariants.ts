@@ -15,7 +15,8 @@
  *   2 × 2 s + failover and retries), not counting time in which recovery is impossible:
  *   the placement's cloud is in an injected outage AND (that cloud is CloudStack — nothing fails
  *   over out of the backup cloud — OR CloudStack is out too OR CloudStack holds no stopped standby
- *   `vmflow-<vmId>-standby` to fail over to). The clock restarts when such a window ends.
+ *   `vmflow-<vmId>-standby` to fail over to). Such time is left out of the count (the clock pauses);
+ *   the count restarts from zero whenever a running copy is seen.
  * - workflow-failed: a workflow closed Failed or TimedOut (Canceled and Terminated ones are
  *   listed in the summary, not violations).
  * - events-flood: more than maxEventsPer10Min DR events for one VM within 10 minutes.
@@ -23,6 +24,8 @@
  * At the end: settle (see settle()), then every live VM must have exactly its placement running,
  * and leaks.ts checks resources against the VMs' backup records.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { ApiAnswer } from '../harness/http';
 import type { TestUser } from '../harness/users';
 import { checkLeaks } from './leaks';
@@ -62,7 +65,9 @@ export interface InvariantDeps {
 interface Tracker {
   multiSince?: number;
   mismatchSince?: number;
-  downSince?: number;
+  /** Time without a running copy, outside the windows in which recovery is impossible. */
+  downMs: number;
+  lastTick?: number;
   reported: Set<string>;
 }
 
@@ -156,7 +161,7 @@ export class Invariants {
 
   private tracker(vmId: string): Tracker {
     let t = this.trackers.get(vmId);
-    if (!t) this.trackers.set(vmId, (t = { reported: new Set() }));
+    if (!t) this.trackers.set(vmId, (t = { downMs: 0, reported: new Set() }));
     return t;
   }
 
@@ -183,7 +188,8 @@ export class Invariants {
         const vm = vms.get(t.vmId);
         const tr = this.tracker(t.vmId);
         if (!vm || t.deleting || UNCHECKED_STATES.has(vm.state)) {
-          tr.multiSince = tr.mismatchSince = tr.downSince = undefined;
+          tr.multiSince = tr.mismatchSince = tr.lastTick = undefined;
+          tr.downMs = 0;
           tr.reported.clear();
           continue;
         }
@@ -213,16 +219,16 @@ export class Invariants {
           clear('placement-mismatch');
         }
 
+        // A tick that took long (a slow API answer) counts at most 10 s.
+        const dt = tr.lastTick === undefined ? 0 : Math.min(now - tr.lastTick, 10_000);
+        tr.lastTick = now;
         if (copies.length === 0) {
           const home: CloudKind = vm.placement?.cloud ?? vm.cloud;
           const exempt = down.has(home) && (home === 'cloudstack' || down.has('cloudstack') || !hasBackupCloudStandby(view, t.vmId));
-          if (exempt) tr.downSince = undefined;
-          else {
-            tr.downSince ??= now;
-            if (now - tr.downSince > this.d.downBudgetMs) await fire('no-running-copy', `no running copy for ${secs(tr.downSince)} s (budget ${this.d.downBudgetMs / 1000} s; recovery was possible: placement ${placementKey ?? 'none'}, outages [${[...down].join(', ')}])`);
-          }
+          if (!exempt) tr.downMs += dt;
+          if (tr.downMs > this.d.downBudgetMs) await fire('no-running-copy', `no running copy for ${Math.round(tr.downMs / 1000)} s counted (budget ${this.d.downBudgetMs / 1000} s; time in which recovery was impossible not counted): placement ${placementKey ?? 'none'}, outages now [${[...down].join(', ')}]`);
         } else {
-          tr.downSince = undefined;
+          tr.downMs = 0;
           clear('no-running-copy');
         }
       }
@@ -323,6 +329,8 @@ export class Invariants {
         else {
           for (const t of this.d.tracked.values()) {
             const vm = vms.get(t.vmId);
+            // A VM the soak deleted (or gave up deleting) only holds the settle while its delete runs.
+            if (t.deleting && vm?.state !== 'deleting') continue;
             const why = vm ? await this.unsettled(t.vmId, vm, view) : 'not listed';
             if (why) reasons.push(`${t.name} ${t.vmId}: ${why}`);
           }
@@ -341,16 +349,38 @@ export class Invariants {
     return false;
   }
 
+  /** final-state.json in the log directory: per VM its API view, DR state, events, backups, resources. */
+  private async dump(view: CloudsView, vms: Map<string, Json>): Promise<void> {
+    const out: Record<string, unknown> = {};
+    for (const t of this.d.tracked.values()) {
+      const [dr, events, backups] = await Promise.all([
+        this.d.api('GET', `/api/v1/vms/${t.vmId}/dr`, undefined, 10_000),
+        this.d.api('GET', `/api/v1/events?vmId=${t.vmId}&limit=500`, undefined, 15_000),
+        this.d.api('GET', `/api/v1/vms/${t.vmId}/backups`, undefined, 15_000),
+      ]);
+      out[t.vmId] = {
+        tracked: t,
+        vm: vms.get(t.vmId),
+        dr: dr?.body?.state,
+        events: ((events?.body?.events ?? []) as Json[]).reverse().map((e) => `${e.at} ${e.kind}: ${e.message}`),
+        backups: backups?.body?.backups,
+        resources: resourcesOf(view, t.vmId),
+      };
+    }
+    fs.writeFileSync(path.join(this.d.sys.dir, 'final-state.json'), JSON.stringify(out, null, 1));
+  }
+
   /** The end: copies (no grace), workflows, events, leaks. */
   async finalChecks(settled: boolean): Promise<void> {
     this.stop();
     await this.tick();
     const view = await readClouds(this.d.sys);
     const vms = await this.readVms();
+    if (vms) await this.dump(view, vms).catch((err) => this.d.print(`  [dump] ${(err as Error).message}`));
     if (vms && settled) {
       for (const t of this.d.tracked.values()) {
         const vm = vms.get(t.vmId);
-        if (!vm || vm.state === 'deleted') continue;
+        if (!vm || t.deleting || vm.state === 'deleted') continue;
         const copies = runningCopies(view, t.vmId, new Set());
         const key = vm.placement ? `${vm.placement.cloud}:${vm.placement.serverId}` : 'none';
         if (copies.length !== 1 || `${copies[0].cloud}:${copies[0].id}` !== key) {

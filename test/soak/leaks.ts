@@ -49,7 +49,7 @@ export async function checkLeaks(o: {
     const res = resourcesOf(o.view, t.vmId);
     const keys = keysOf(t.vmId);
     const name = (x: { name?: string; id: string }) => `${x.name ?? ''}(${x.id})`;
-    if (!vm || vm.state === 'deleted' || vm.state === 'deleting') {
+    if (!vm || t.deleting || vm.state === 'deleted' || vm.state === 'deleting') {
       const left = [
         ...res.servers.map((x) => `server ${name(x)} ${x.status}`),
         ...res.images.map((x) => `image ${name(x)} ${x.status}`),

@@ -40,6 +40,8 @@ export class WorkerProcess {
   private exited?: Promise<void>;
   readonly logFiles: string[] = [];
   starts = 0;
+  /** Between spawn and the first "worker polling" line. */
+  starting = false;
 
   constructor(
     private readonly env: NodeJS.ProcessEnv,
@@ -66,10 +68,15 @@ export class WorkerProcess {
     this.proc = proc;
     this.exited = new Promise((r) => proc.once('exit', () => r()));
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (!this.alive()) throw new Error(`the worker exited during start-up (code ${proc.exitCode}, signal ${proc.signalCode}); log ${logFile}:\n${this.logTail()}`);
-      if (fs.readFileSync(logFile, 'utf8').includes('worker polling')) return;
-      await new Promise((r) => setTimeout(r, 200));
+    this.starting = true;
+    try {
+      while (Date.now() < deadline) {
+        if (!this.alive()) throw new Error(`the worker exited during start-up (code ${proc.exitCode}, signal ${proc.signalCode}); log ${logFile}:\n${this.logTail()}`);
+        if (fs.readFileSync(logFile, 'utf8').includes('worker polling')) return;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      this.starting = false;
     }
     throw new Error(`the worker did not start polling within ${timeoutMs} ms; log ${logFile}:\n${this.logTail()}`);
   }
