@@ -211,13 +211,19 @@ async function applyRetention(vmId: string, keep: number, currentBackupId: strin
  * server, keeping the port (and so the addresses).
  */
 export async function restoreVm(input: RestoreInput): Promise<BackupResult> {
-  return withVmLease(input.vmId, 'restore', { inherited: input.lease }, () => restoreVmHoldingLease(input));
+  return withVmLease(input.vmId, 'restore', { inherited: input.lease }, (lease) => restoreVmHoldingLease(input, lease.leaseId !== undefined));
 }
 
-async function restoreVmHoldingLease(input: RestoreInput): Promise<BackupResult> {
+async function restoreVmHoldingLease(input: RestoreInput, withOwner: boolean): Promise<BackupResult> {
   const progress = new Progress('restoreVm', ['choose-backup', 'update', 'wait', 'read-back', 'persist']);
   const vm = await store.getVm({ vmId: input.vmId });
   const placement0 = vm.placement;
+  const inOwnStack = !!placement0 && placement0.cloud === 'openstack' && !!placement0.stackId && !!placement0.stackName;
+  if (!inOwnStack && withOwner) {
+    // A failover ran while this restore waited for the VM (the API refuses one asked for then).
+    progress.complete();
+    return { backupId: input.backupId ?? '', status: 'skipped', reason: 'the VM runs on a disaster-recovery standby (no Heat stack to restore into); restore after failback' };
+  }
   if (!placement0 || placement0.cloud !== 'openstack' || !placement0.stackId || !placement0.stackName) {
     throw ApplicationFailure.nonRetryable('only VMs running in the base cloud (OpenStack) can be restored from a backup', 'NotRestorable');
   }

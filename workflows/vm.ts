@@ -105,14 +105,23 @@ async function createVmHoldingLease(input: CreateVmInput): Promise<VmOperationRe
 }
 
 export async function updateVm(input: UpdateVmInput): Promise<VmOperationResult> {
-  return withVmLease(input.vmId, 'update', {}, () => updateVmHoldingLease(input));
+  return withVmLease(input.vmId, 'update', {}, (lease) => updateVmHoldingLease(input, lease.leaseId !== undefined));
 }
 
-async function updateVmHoldingLease(input: UpdateVmInput): Promise<VmOperationResult> {
+async function updateVmHoldingLease(input: UpdateVmInput, withOwner: boolean): Promise<VmOperationResult> {
   const progress = new Progress('updateVm', UPDATE_VM_STEPS);
   const vm = await store.getVm({ vmId: input.vmId });
   const placement0 = vm.placement;
   if (!placement0) throw ApplicationFailure.nonRetryable(`VM ${input.vmId} has no placement to update`, 'VmNotActive');
+  if (withOwner && (placement0.cloud !== vm.cloud || (vm.cloud === 'openstack' && !placement0.stackId))) {
+    // A failover ran while this update waited for the VM: it now runs on a standby no stack owns.
+    // The change is refused and recorded; it can be asked again after failback.
+    const why = `update to revision ${input.revision} not applied: the VM failed over meanwhile and runs on a disaster-recovery standby; ask again after failback`;
+    await store.setVmState({ vmId: input.vmId, to: vm.state, reason: why, lastError: why });
+    progress.error(why);
+    progress.complete();
+    return { vmId: input.vmId, state: vm.state, placement: placement0 };
+  }
   try {
     await store.setVmState({ vmId: input.vmId, to: 'updating', reason: `update to revision ${input.revision}`, revision: input.revision });
     let placement: VmPlacement;

@@ -198,5 +198,9 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     assert.equal(kinds.filter((k) => k === 'failback.started').length, 1, kinds.join(', '));
     const live = (await csVms()).find((v) => v.id === failedOver.placement.serverId);
     assert.equal(live?.state, 'Running', 'the CloudStack copy was started again after the failed attempt');
+    // While it runs on a standby there is no Heat stack to restore into: refused, not a failed workflow.
+    const restore = await call('POST', `/api/v1/vms/${vmId}/restore`, {});
+    assert.equal(restore.status, 409, JSON.stringify(restore.body));
+    assert.equal(restore.body.error?.code ?? restore.body.code, 'vm_failed_over', JSON.stringify(restore.body));
   });
 });
