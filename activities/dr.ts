@@ -329,6 +329,23 @@ export function createDrActivities(deps: ActivityDeps) {
       });
     },
 
+    /**
+     * How the VM's live copy in CloudStack is doing (drVm asks while failed over): its state, or
+     * `Gone` when CloudStack no longer lists it (destroyed, expunged, never there). An unreachable
+     * CloudStack is `Unknown` — an observation, not an error: nothing is recovered on it.
+     */
+    async csLiveCopyState(input: { accountId: string; csVmId: string }): Promise<{ state: string; detail?: string }> {
+      const signal = AbortSignal.any([Context.current().cancellationSignal, AbortSignal.timeout(5_000)]);
+      try {
+        const cs = await cloudAccounts(deps).cloudstack(input.accountId);
+        const vm = await cs.getVirtualMachine(input.csVmId, { signal });
+        return { state: !vm || CS_GONE.has(vm.state) ? 'Gone' : vm.state };
+      } catch (err) {
+        if (Context.current().cancellationSignal.aborted) throw err;
+        return { state: 'Unknown', detail: (err as Error).message.slice(0, 300) };
+      }
+    },
+
     /** Stops a CloudStack instance (also from Error) and waits for Stopped; one already gone answers state Gone. */
     async csStopVmAndWait(input: { accountId: string; csVmId: string; forced?: boolean; liveCopy?: 'failback-imaging' }): Promise<{ state: string }> {
       return translateCloudErrors(async () => {

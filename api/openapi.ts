@@ -440,7 +440,7 @@ const SCHEMAS = {
     {
       id: str(),
       vmId: str(),
-      kind: str('disaster.vm, disaster.cloud, failover.started, failover.completed, failover.failed, failback.waiting-approval, failback.started, failback.completed, failback.failed, failback.gave-up, backup.paused, cloud.recovered, fence.completed, drill.completed, drill.failed'),
+      kind: str('disaster.vm, disaster.cloud, failover.started, failover.completed, failover.failed, failback.waiting-approval, failback.started, failback.completed, failback.failed, failback.gave-up, backup.paused, disaster.live-copy, live-copy.recovered, cloud.recovered, fence.completed, drill.completed, drill.failed'),
       message: str(),
       at: dateTime(),
       rpoSeconds: { type: 'number', description: 'Age of the backup the failover used.' },

@@ -84,6 +84,12 @@ const MAX_RECENT_EVENTS = 20;
 const FAILBACK_RETRY_FIRST_MS = 60_000;
 const FAILBACK_RETRY_MAX_MS = 30 * 60_000;
 const FAILBACK_MAX_FAILURES = 6;
+/** The live CloudStack copy is lost after this many checks in a row finding it stopped, in Error or gone… */
+const LIVE_COPY_BAD_CHECKS = 2;
+/** …or CloudStack not answering about it at all (then only recovered in the base cloud, if that is up). */
+const LIVE_COPY_UNREACHABLE_CHECKS = 5;
+/** CloudStack states of a copy that is on its way somewhere: not judged. */
+const CS_TRANSITIONAL = new Set(['Starting', 'Stopping', 'Migrating', 'Running']);
 
 export async function drVm(input: DrStartInput & { carried?: Carried; healthCheckSeconds?: number }): Promise<void> {
   const now = () => new Date().toISOString();
@@ -100,6 +106,9 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
   const pending: Pending = {};
   let stopped = false;
   let approved = false;
+  /** Checks in a row that found the live CloudStack copy not running (not carried: a restart re-counts). */
+  let liveCopyBad = 0;
+  let liveCopyUnreachable = 0;
   const healthCheckMs = Math.max(1, input.healthCheckSeconds ?? 30) * 1000;
   const touch = () => (s.updatedAt = now());
   const status = (): DrStatus => {
@@ -226,8 +235,10 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
         s.baseCloudHealthy = false;
         s.baseHealthySince = undefined;
       }
+      // A copy that vanished or broke in the backup cloud is a disaster too (runs older than the owner skip this).
+      if (ownerAware()) await watchLiveCopy();
       const due = s.baseCloudHealthy && s.baseHealthySince && Date.now() - Date.parse(s.baseHealthySince) >= s.settings.failbackAfterHealthySeconds * 1000;
-      if (due && s.settings.failbackMode === 'approval' && !approved && !s.awaitingApproval) {
+      if (due && s.settings.failbackMode === 'approval' && !approved && !s.awaitingApproval && s.state === 'FailedOver' && s.target === 'backup-cloud') {
         s.awaitingApproval = true;
         await event('failback.waiting-approval', 'the base cloud has recovered; failback waits for your approval');
       }
@@ -367,6 +378,106 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
   }
 
   /** A fresh backup makes a new standby (and copies it to the backup cloud); then Protected. */
+  /**
+   * While the VM runs in CloudStack, its copy there is checked on every tick. Stopped → started
+   * again; in Error or gone → brought back from the newest backup: into its own stack in the base
+   * cloud when that answers, else as a new instance from the newest template in CloudStack.
+   */
+  async function watchLiveCopy(): Promise<void> {
+    const plan = await store.drPlan({ vmId: input.vmId });
+    const live = plan.placement;
+    if (!live || live.cloud !== 'cloudstack' || plan.state !== 'active') return;
+    const seen = await probe.csLiveCopyState({ accountId: live.accountId, csVmId: live.serverId });
+    if (CS_TRANSITIONAL.has(seen.state)) {
+      liveCopyBad = liveCopyUnreachable = 0;
+      return;
+    }
+    if (seen.state === 'Unknown') liveCopyUnreachable += 1;
+    else liveCopyBad += 1;
+    const lost = liveCopyBad >= LIVE_COPY_BAD_CHECKS || (liveCopyUnreachable >= LIVE_COPY_UNREACHABLE_CHECKS && s.baseCloudHealthy);
+    if (!lost) return;
+    liveCopyBad = liveCopyUnreachable = 0;
+    const firstFailedAt = now();
+    const what = seen.state === 'Unknown' ? `CloudStack does not answer about it (${seen.detail ?? 'no answer'})` : `it is ${seen.state}`;
+    await event('disaster.live-copy', `the running copy in the backup cloud is lost: ${what}`);
+    await withVmLease(input.vmId, 'failover', { useOwner: true }, (lease) => recoverLiveCopy(seen.state, live, firstFailedAt, lease));
+  }
+
+  async function recoverLiveCopy(seenState: string, lost: VmPlacement, firstFailedAt: string, lease: Lease): Promise<void> {
+    const plan = await store.drPlan({ vmId: input.vmId });
+    if (plan.placement?.serverId !== lost.serverId || plan.state !== 'active') return; // something else moved it meanwhile
+    s.state = 'FailingOver';
+    touch();
+    try {
+      if (seenState === 'Stopped') {
+        s.step = 'starting the stopped copy in the backup cloud again';
+        const started = await statusPoll.csStartVmAndWait({ accountId: lost.accountId, csVmId: lost.serverId });
+        await store.setVmState({ vmId: input.vmId, to: 'active', reason: 'the stopped copy in the backup cloud was started again', placement: { ...lost, status: started.state, addresses: started.addresses.length ? started.addresses : lost.addresses }, lastError: null });
+        s.state = 'FailedOver';
+        await event('live-copy.recovered', 'the copy in the backup cloud had stopped; it runs again', { rtoSeconds: (Date.now() - Date.parse(firstFailedAt)) / 1000 });
+        return;
+      }
+      const base = await probe.baseCloudHealth({ accountId: s.home?.accountId ?? plan.homeAccountId });
+      s.baseCloudHealthy = base.healthy;
+      if (base.healthy && s.home?.stackId && plan.latestImage) {
+        await restoreHomeFromBackup(plan.latestImage, lost, firstFailedAt, lease, 'the copy in the backup cloud was lost');
+        return;
+      }
+      const templateId = plan.latestImage?.templateId ?? plan.backupCloudStandby?.templateId;
+      if (!templateId) throw new Error('no backup has reached the backup cloud to rebuild from, and the base cloud is not available');
+      s.step = 'rebuilding the copy in the backup cloud from the newest backup';
+      const sizes = await store.backupPlan({ vmId: input.vmId, trigger: 'manual' });
+      const made = await statusPoll.csEnsureStandby({ accountId: lost.accountId, name: `vmflow-${input.vmId}-recovered-${uuid4().slice(0, 8)}`, templateId, serviceOfferingName: sizes.serviceOfferingName });
+      const started = await statusPoll.csStartVmAndWait({ accountId: lost.accountId, csVmId: made.csVmId });
+      const placement: VmPlacement = { cloud: 'cloudstack', accountId: lost.accountId, serverId: made.csVmId, status: started.state, addresses: started.addresses };
+      await store.setVmState({ vmId: input.vmId, to: 'active', reason: 'rebuilt in the backup cloud from the newest backup (its copy there was lost)', placement, lastError: null });
+      await statusPoll.csDestroyStandby({ accountId: lost.accountId, csVmId: lost.serverId }).catch((err: unknown) => log.warn('could not remove the lost CloudStack copy', { error: describeError(err) }));
+      s.state = 'FailedOver';
+      const backupAt = plan.latestImage?.startedAt ?? plan.backupCloudStandby?.backupStartedAt;
+      await event('live-copy.recovered', 'rebuilt in the backup cloud from the newest backup', {
+        rtoSeconds: (Date.now() - Date.parse(firstFailedAt)) / 1000,
+        ...(backupAt ? { rpoSeconds: Math.max(0, (Date.now() - Date.parse(backupAt)) / 1000) } : {}),
+        details: { serverId: made.csVmId },
+      });
+    } catch (err) {
+      s.state = 'FailedOver';
+      const message = `the lost copy could not be recovered yet: ${describeError(err)}`;
+      if (s.lastError !== message) await event('failover.failed', message);
+      s.lastError = message;
+    } finally {
+      s.step = undefined;
+      touch();
+    }
+  }
+
+  /**
+   * The VM comes home from the newest backup image instead of from its CloudStack copy (that copy
+   * is gone or broken): Heat boots the backup in the VM's own stack, the placement switches, the
+   * dead copy is removed, and a fresh backup re-protects it. What changed since that backup is lost.
+   */
+  async function restoreHomeFromBackup(image: { imageId: string; startedAt: string }, lost: VmPlacement, firstFailedAt: string, lease: Lease, why: string): Promise<void> {
+    const home = s.home!;
+    s.state = 'FailingBack';
+    s.step = 'restoring in the base cloud from the newest backup';
+    touch();
+    const handle = { accountId: home.accountId, stackName: home.stackName!, stackId: home.stackId! };
+    await failoverCall.osUpdateStack({ ...handle, parameters: { image: image.imageId } });
+    await statusPoll.osAwaitStack({ ...handle, action: 'UPDATE' });
+    const placement = await failoverCall.osReadServer(handle);
+    await store.setVmState({ vmId: input.vmId, to: 'active', reason: `restored in the base cloud from the newest backup (${why})`, placement, lastError: null });
+    s.home = { accountId: placement.accountId, serverId: placement.serverId, stackId: placement.stackId, stackName: placement.stackName };
+    s.fencePending = undefined;
+    s.failbackRetry = undefined;
+    s.lastError = undefined;
+    await statusPoll.csDestroyStandby({ accountId: lost.accountId, csVmId: lost.serverId }).catch((err: unknown) => log.warn('could not remove the lost CloudStack copy', { error: describeError(err) }));
+    await event('live-copy.recovered', `${why}: restored in the base cloud from the newest backup`, {
+      rtoSeconds: (Date.now() - Date.parse(firstFailedAt)) / 1000,
+      rpoSeconds: Math.max(0, (Date.now() - Date.parse(image.startedAt)) / 1000),
+      details: { serverId: placement.serverId },
+    });
+    await reprotect('after restoring from backup', lease);
+  }
+
   async function reprotect(why: string, lease: Lease): Promise<void> {
     s.step = `re-protecting (${why})`;
     touch();
@@ -441,6 +552,19 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     if (!home?.stackId || !home.stackName || !cs || cs.cloud !== 'cloudstack') {
       await failbackFailed('failback needs the VM running in CloudStack and its home stack in the base cloud', withOwner);
       return;
+    }
+    if (withOwner) {
+      // A copy that is gone or broken cannot be imaged: come home from the newest backup instead.
+      const seen = await probe.csLiveCopyState({ accountId: cs.accountId, csVmId: cs.serverId });
+      if ((seen.state === 'Gone' || seen.state === 'Error') && vmNow.latestImage) {
+        await event('disaster.live-copy', `the running copy in the backup cloud is ${seen.state}; failing back from the newest backup`);
+        try {
+          await restoreHomeFromBackup(vmNow.latestImage, cs, now(), lease, `the copy in the backup cloud was ${seen.state}`);
+        } catch (err) {
+          await failbackFailed(`restoring from the newest backup failed: ${describeError(err)}`, withOwner);
+        }
+        return;
+      }
     }
     const startedAt = now();
     const firstAttempt = !s.failbackRetry;

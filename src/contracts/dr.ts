@@ -111,6 +111,8 @@ export type DrEventKind =
   | 'failback.failed'
   | 'failback.gave-up'
   | 'backup.paused'
+  | 'disaster.live-copy'
+  | 'live-copy.recovered'
   | 'cloud.recovered'
   | 'fence.completed'
   | 'drill.completed'
