@@ -19,6 +19,8 @@ import { signDownloadUrl } from '../src/imagestore';
 import type { ActivityDeps } from './deps';
 import { translateCloudErrors } from './cloud-failures';
 import { assertNotLiveCopy, liveCopiesAmong } from './owner';
+import { backupModel } from '../src/backups/model';
+import { cloudResourceName } from '../src/contracts/vm';
 import { CS_GONE, DEFAULT_CS_OS_TYPE, beingDeleted, byAge, cloudAccounts, createServerOnce, csVmsNamed, flavorAndNetwork, getServerOrGone, imageStore, imagesNamed, kindOf, oldest, ownTemplates, pollUntil, resolveZone, rethrowInvalidKey, serverImageId, serviceOfferingNamed, templateStatusFailed, transferHeartbeat } from './cloud-helpers';
 
 // ---- contract ------------------------------------------------------------------------------
@@ -489,6 +491,75 @@ export function createBackupActivities(deps: ActivityDeps) {
           throw err;
         }
         return { existed: true };
+      });
+    },
+
+    /**
+     * Finds what the VM's operations left in the clouds and the image store without a record —
+     * by the names every vmflow resource carries (`vmflow-<vmId>…`, store keys `vms/<vmId>/…`) —
+     * and removes it. `everything` (deleteVm, the VM is being deleted): every server, image,
+     * CloudStack instance, template and store object of the VM. `unrecorded-backups` (retention,
+     * under the VM's lease, so no other backup runs): backup images, templates and store objects
+     * that no unretired backup record names, e.g. made by an attempt still running after its
+     * backup gave way to a failover. Returns what was removed.
+     */
+    async sweepVmLeftovers(input: { vmId: string; mode: 'everything' | 'unrecorded-backups'; openstackAccountIds: string[]; cloudstackAccountIds: string[] }): Promise<{ removed: string[] }> {
+      return translateCloudErrors(async () => {
+        const ctx = Context.current();
+        const signal = ctx.cancellationSignal;
+        const prefix = input.mode === 'everything' ? `${cloudResourceName(input.vmId)}-` : `${cloudResourceName(input.vmId)}-backup-`;
+        const removed: string[] = [];
+        const kept = { images: new Set<string>(), templates: new Set<string>(), keys: new Set<string>() };
+        if (input.mode === 'unrecorded-backups') {
+          for (const b of await backupModel(deps.db).find({ vmId: input.vmId, retiredAt: { $exists: false } }).lean()) {
+            if (b.image) kept.images.add(b.image.id);
+            if (b.template) kept.templates.add(b.template.id);
+            if (b.store) kept.keys.add(b.store.key);
+          }
+        }
+        for (const accountId of new Set(input.openstackAccountIds)) {
+          const os = await cloudAccounts(deps).openstack(accountId);
+          if (input.mode === 'everything') {
+            for (const srv of await os.compute.listServers({ signal })) {
+              if (!srv.name.startsWith(prefix) || srv.status === 'DELETED') continue;
+              await assertNotLiveCopy(deps, { cloud: 'openstack', accountId, serverId: srv.id }, 'sweep');
+              await deleteServerAndWait(os, srv.id, signal);
+              removed.push(`server ${srv.name}`);
+            }
+          }
+          const projectId = (await os.session.token(signal)).project?.id;
+          for (const img of await os.image.listImages({ ...(projectId ? { extra: { owner: projectId } } : {}), signal })) {
+            if (!img.name?.startsWith(prefix) || kept.images.has(img.id) || img.status === 'deleted' || img.status === 'pending_delete') continue;
+            await os.image.deleteImage(img.id, { ignoreNotFound: true, signal });
+            removed.push(`image ${img.name}`);
+          }
+        }
+        for (const accountId of new Set(input.cloudstackAccountIds)) {
+          const cs = await cloudAccounts(deps).cloudstack(accountId);
+          if (input.mode === 'everything') {
+            for (const v of await cs.listVirtualMachines({}, { signal })) {
+              if (!v.name.startsWith(prefix) || CS_GONE.has(v.state)) continue;
+              await assertNotLiveCopy(deps, { cloud: 'cloudstack', accountId, serverId: v.id }, 'sweep');
+              await destroyCsVmAndWait(cs, v.id, signal);
+              removed.push(`instance ${v.name}`);
+            }
+          }
+          for (const t of await ownTemplates(cs, {}, signal)) {
+            if (!t.name.startsWith(prefix) || kept.templates.has(t.id)) continue;
+            const { jobid } = await cs.deleteTemplate(t.id, { forced: true }, { signal });
+            await cs.waitForJob(jobid, { signal, pollIntervalMs: pollMs, onProgress: (j) => ctx.heartbeat({ templateId: t.id, jobstatus: j.jobstatus }) });
+            removed.push(`template ${t.name}`);
+          }
+        }
+        if (deps.imageStore) {
+          for (const obj of await deps.imageStore.client.list(`vms/${input.vmId}/`, signal)) {
+            if (kept.keys.has(obj.key)) continue;
+            await deps.imageStore.client.delete(obj.key, signal);
+            removed.push(`store ${obj.key}`);
+          }
+        }
+        if (removed.length) log.info({ vmId: input.vmId, mode: input.mode, removed }, 'swept resources no record kept');
+        return { removed };
       });
     },
 

@@ -33,10 +33,10 @@ export async function backupVm(input: BackupInput): Promise<BackupResult> {
   const progress = new Progress('backupVm', [...BACKUP_TASKS, 'retention', 'persist']);
   progress.detail('waiting for the VM (one operation at a time)');
   // A backup gives way to disaster recovery: the owner cancels it when a failover needs the VM.
-  return withVmLease(input.vmId, 'backup', { inherited: input.lease }, () => backupVmHoldingLease(input, progress));
+  return withVmLease(input.vmId, 'backup', { inherited: input.lease }, (lease) => backupVmHoldingLease(input, progress, lease.leaseId !== undefined));
 }
 
-async function backupVmHoldingLease(input: BackupInput, progress: Progress): Promise<BackupResult> {
+async function backupVmHoldingLease(input: BackupInput, progress: Progress, withOwner: boolean): Promise<BackupResult> {
   const backupId = uuid4();
   const plan = await store.backupPlan({ vmId: input.vmId, trigger: input.trigger });
   if (!plan.ok) {
@@ -178,6 +178,13 @@ async function backupVmHoldingLease(input: BackupInput, progress: Progress): Pro
 
     progress.start('retention');
     const retired = await applyRetention(input.vmId, plan.policy.retention, backupId);
+    if (withOwner) {
+      // Holding the lease, no other backup of this VM runs: anything named as a backup that no
+      // record keeps was left by an attempt that outlived its run (one that gave way to a failover).
+      await cloudCall
+        .sweepVmLeftovers({ vmId: input.vmId, mode: 'unrecorded-backups', openstackAccountIds: [plan.accountId], cloudstackAccountIds: plan.backupAccountId ? [plan.backupAccountId] : [] })
+        .catch((err) => log.warn('could not sweep unrecorded backup artifacts; the next run tries again', { error: describeError(err) }));
+    }
 
     progress.start('persist');
     await updateRecord({ status, ...(reason ? { reason } : {}), tasks: graph.statuses, finishedAt: now() });

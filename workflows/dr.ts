@@ -353,6 +353,10 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
         s.step = 'fencing the old server';
         const fenced = await fenceCall.osFenceServer({ accountId: old.accountId, serverId: old.serverId }).catch((err: unknown) => ({ fenced: false, reason: describeError(err) }));
         if (!fenced.fenced) s.fencePending = { cloud: 'openstack', accountId: old.accountId, serverId: old.serverId };
+        else if (!old.stackId) {
+          // A promoted standby that broke in turn: no stack keeps it as the VM's home, so it goes.
+          await statusPoll.osDeleteServer({ accountId: old.accountId, serverId: old.serverId }).catch((err: unknown) => log.warn('could not remove the replaced primary', { error: describeError(err) }));
+        }
       }
       s.lastRtoSeconds = Math.max(0, (Date.parse(done) - Date.parse(p.firstFailedAt)) / 1000);
       s.lastRpoSeconds = backupStartedAt ? Math.max(0, (Date.parse(done) - Date.parse(backupStartedAt)) / 1000) : undefined;

@@ -161,10 +161,10 @@ async function updateVmHoldingLease(input: UpdateVmInput, withOwner: boolean): P
 }
 
 export async function deleteVm(input: DeleteVmInput): Promise<VmOperationResult> {
-  return withVmLease(input.vmId, 'delete', {}, () => deleteVmHoldingLease(input));
+  return withVmLease(input.vmId, 'delete', {}, (lease) => deleteVmHoldingLease(input, lease.leaseId !== undefined));
 }
 
-async function deleteVmHoldingLease(input: DeleteVmInput): Promise<VmOperationResult> {
+async function deleteVmHoldingLease(input: DeleteVmInput, withOwner: boolean): Promise<VmOperationResult> {
   const progress = new Progress('deleteVm', DELETE_VM_STEPS);
   const vm = await store.getVm({ vmId: input.vmId });
   const name = cloudResourceName(input.vmId);
@@ -191,6 +191,17 @@ async function deleteVmHoldingLease(input: DeleteVmInput): Promise<VmOperationRe
     }
     progress.start('remove-backups');
     await removeBackups(input.vmId);
+    if (withOwner) {
+      // Whatever else carries the VM's name (an old promoted primary, a copy rebuilt after a loss, an
+      // image a cancelled backup made after it gave way) goes too: a deleted VM leaves nothing.
+      const accounts = await store.backupPlan({ vmId: input.vmId, trigger: 'manual' });
+      await statusPoll.sweepVmLeftovers({
+        vmId: input.vmId,
+        mode: 'everything',
+        openstackAccountIds: [vm.accountId, ...(vm.placement?.cloud === 'openstack' ? [vm.placement.accountId] : [])],
+        cloudstackAccountIds: [accounts.backupAccountId, ...(vm.placement?.cloud === 'cloudstack' ? [vm.placement.accountId] : [])],
+      });
+    }
     progress.start('persist');
     await store.setVmState({ vmId: input.vmId, to: 'deleted', reason: 'deleted', placement: null });
     progress.complete();
