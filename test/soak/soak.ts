@@ -292,7 +292,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         const st = (await api('GET', `/api/v1/vms/${vmId}`, undefined, 15_000))?.body?.vm?.state;
         return st === 'deleted' || st === 'failed' ? st : undefined;
       }, 180_000);
-      if (end === 'deleted') gone = true;
+      if (end === 'deleted') {
+        gone = true;
+        say(`  slot ${slot.index}: ${vmId} deleted`);
+      }
       else if (end === 'failed' && attempt < 3 && !stopping) {
         say(`  slot ${slot.index}: delete of ${vmId} failed; DELETE again`);
         await sleep(5000, o.signal);
