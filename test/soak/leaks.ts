@@ -5,7 +5,8 @@
  *   - a deleted VM: nothing at all;
  *   - a live VM: Nova servers = its placement (when in OpenStack) + base standbys named by its
  *     unretired backup records; Glance images = the images of unretired backups; Heat stacks = at
- *     most one, the placement's (or, while it runs in CloudStack, its home stack); CloudStack VMs =
+ *     most one, the placement's (or its home stack, while it runs in CloudStack or on a promoted
+ *     standby that no stack owns); CloudStack VMs =
  *     its placement (when in CloudStack) + backup-cloud standbys of unretired backups; templates =
  *     those of unretired backups; store objects = `vms/<vmId>/<backupId>.qcow2` of unretired
  *     backups; no drill copy anywhere; unretired backups with an image ≤ retention + 1 (the +1 is
@@ -79,7 +80,9 @@ export async function checkLeaks(o: {
     for (const k of keys) if (!allowedKeys.has(k)) found.push(`store ${k}`);
     const stacks = res.stacks;
     if (p?.cloud === 'openstack') {
-      for (const x of stacks) if (x.id !== p.stackId) found.push(`stack ${name(x)} ${x.status} (placement ${p.stackId ? `stack ${p.stackId}` : 'has no stack'})`);
+      // Running on a promoted standby (no stack), the VM keeps its one home stack for restore and resize.
+      const allowed = (x: { id: string }) => (p.stackId ? x.id === p.stackId : stacks.length === 1);
+      for (const x of stacks) if (!allowed(x)) found.push(`stack ${name(x)} ${x.status} (placement ${p.stackId ? `stack ${p.stackId}` : 'has no stack'})`);
     } else if (stacks.length > 1) found.push(`${stacks.length} stacks: ${stacks.map((x) => name(x)).join(', ')}`);
     const good = kept.filter((b) => b.image && (b.status === 'succeeded' || b.status === 'partial'));
     if (good.length > RETENTION + 1) found.push(`${good.length} unretired backups with an image (retention ${RETENTION})`);
