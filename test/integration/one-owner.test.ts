@@ -171,6 +171,44 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     assert.ok(all.length < 20, `fewer than 20 events for the VM, got ${all.length}: ${all.map((e) => e.kind).join(', ')}`);
   });
 
+  it('when the running copy in CloudStack stops or vanishes, then it is started again or restored from the newest backup into the VM\'s own stack', async () => {
+    const vmId = await protectedVm('owner-lost-copy');
+    const before = await vm(vmId);
+    // Approval mode: nothing fails back on its own, so only the loss can bring the VM home.
+    assert.equal((await call('PUT', `/api/v1/vms/${vmId}/dr`, { failbackMode: 'approval' })).status, 200);
+    const f = await call('POST', `/api/v1/vms/${vmId}/dr/failover`, { target: 'backup-cloud', reason: 'test' });
+    assert.equal(f.status, 202, JSON.stringify(f.body));
+    const failedOver = await until('failed over to CloudStack', async () => {
+      const v = await vm(vmId);
+      return v.placement?.cloud === 'cloudstack' ? v : undefined;
+    });
+    const csId = failedOver.placement.serverId as string;
+
+    // Stopped behind our back: started again in place.
+    await simAdmin(clouds.cloudstack.url, 'POST', `/vms/${csId}/break`, { mode: 'stopped' });
+    await until('the stopped copy running again', async () => ((await csVms()).find((v) => v.id === csId)?.state === 'Running' && (await events(vmId)).some((e) => e.kind === 'live-copy.recovered') ? true : undefined), 60_000);
+    assert.equal((await vm(vmId)).placement.serverId, csId);
+
+    // Gone without a trace while the base cloud is healthy: back home from the newest backup.
+    await simAdmin(clouds.cloudstack.url, 'POST', `/vms/${csId}/break`, { mode: 'gone' });
+    const home = await until('restored into its own stack', async () => {
+      const v = await vm(vmId);
+      return v.placement?.cloud === 'openstack' ? v : undefined;
+    }, 120_000);
+    assert.equal(home.placement.stackId, before.placement.stackId, 'in the VM\'s own Heat stack');
+    const d = await until('Protected', async () => {
+      const r = await dr(vmId);
+      return r.state.state === 'Protected' ? r : undefined;
+    }, 120_000);
+    const kinds = d.events.map((e: Json) => e.kind);
+    assert.equal(kinds.filter((k: string) => k === 'disaster.live-copy').length, 2, kinds.join(', '));
+    const recovered = d.events.find((e: Json) => e.kind === 'live-copy.recovered' && /base cloud/.test(e.message));
+    assert.ok(recovered?.rpoSeconds >= 0, `the RPO of the restore is recorded: ${JSON.stringify(recovered)}`);
+    const running = (await osServers()).filter((x) => x.id === home.placement.serverId && x.status === 'ACTIVE');
+    assert.equal(running.length, 1, 'the restored server runs');
+    assert.ok(!(await csVms()).some((v) => v.name.startsWith(`vmflow-${vmId}`) && v.state === 'Running'), 'nothing of it runs in CloudStack');
+  });
+
   it('when failback keeps failing, then it backs off: one event per distinct failure, the VM keeps running in CloudStack', async () => {
     const vmId = await protectedVm('owner-backoff');
     await call('PUT', `/api/v1/vms/${vmId}/backup-policy`, { intervalSeconds: 3600, retention: 2 });
