@@ -179,7 +179,7 @@ const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   }
   if (appErr.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(appErr.retryAfterSeconds));
   res.status(appErr.status).json({
-    error: { code: appErr.code, message: appErr.message, ...(appErr.fields ? { fields: appErr.fields } : {}), requestId: req.id },
+    error: { code: appErr.code, message: appErr.message, ...(appErr.fields ? { fields: appErr.fields } : {}), ...(appErr.details ?? {}), requestId: req.id },
   });
 };
 

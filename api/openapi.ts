@@ -131,6 +131,7 @@ const SCHEMAS = {
             code: str('Stable machine code: validation_failed, unauthorized, forbidden, not_found, conflict, too_many_requests, payload_too_large, internal, or one an operation names (vm_busy, …).', { examples: ['validation_failed'] }),
             message: str('What went wrong, for a person to read.'),
             fields: arrayOf(ref('FieldError'), 'On validation errors: every field at fault.'),
+            plan: ref('UpdatePlan'),
             requestId: str('The request id (also the X-Request-Id header); quote it when reporting a problem.'),
           },
           ['code', 'message', 'requestId'],
@@ -310,7 +311,19 @@ const SCHEMAS = {
   ),
   VmList: object({ vms: arrayOf(ref('Vm'), 'Newest first.') }),
   VmDetail: object({ vm: ref('Vm'), operation: ref('OperationStatus') }, ['vm']),
+  UpdatePlan: {
+    ...object(
+      {
+        inPlace: arrayOf(object({ field: str(), effect: str() }, ['field', 'effect']), 'Applied to the running server; its disk stays.'),
+        replaced: arrayOf(object({ field: str(), effect: str() }, ['field', 'effect']), 'Applied by replacing the server: data written to its disk is lost.'),
+        notes: arrayOf(str()),
+      },
+      ['inPlace', 'replaced', 'notes'],
+    ),
+    description: 'What a change of requirements does to the running VM (PATCH /api/v1/vms/{id}; in the 409 confirmation_required error too).',
+  },
   VmAccepted: object({
+    plan: ref('UpdatePlan'),
     vm: ref('Vm'),
     operation: object({
       workflowId: str(),
@@ -714,9 +727,10 @@ export const ROUTES: RouteDoc[] = [
     tag: 'vms',
     summary: 'Change size, software, keys, users or commands (starts the updateVm workflow)',
     params: { id: VM_ID },
+    query: { confirm: { description: '`replace`: go ahead with a change that replaces the server (OpenStack: new cloud-init user data). Without it such a change is refused with 409 confirmation_required and its plan.', schema: { type: 'string', enum: ['replace'] }, required: false } },
     body: 'VmPatch',
-    responses: { 202: json('VmAccepted', 'the update workflow started', LOCATION) },
-    errors: { 400: 'validation_failed: a fixed or unknown field, nothing to change, or a bad requirement', 404: 'no such VM, or another member’s', 409: 'vm_busy: the VM is not active or another change runs; vm_failed_over: it runs on a DR standby until failback' },
+    responses: { 202: json('VmAccepted', 'the update workflow started; `plan` says what it does', LOCATION) },
+    errors: { 400: 'validation_failed: a fixed or unknown field, nothing to change, a bad requirement, or confirm other than replace', 404: 'no such VM, or another member’s', 409: 'vm_busy: the VM is not active or another change runs; vm_failed_over: it runs on a DR standby until failback; confirmation_required: the change replaces the server (error.plan says what changes how)' },
   },
   {
     method: 'delete',

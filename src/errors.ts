@@ -12,16 +12,19 @@ export interface FieldError {
 export class AppError extends Error {
   /** Sent as Retry-After on 429 and 503 answers. */
   readonly retryAfterSeconds?: number;
+  /** More the client needs to act on the error (e.g. the plan a confirmation is asked for). */
+  readonly details?: Record<string, unknown>;
 
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
     readonly fields?: FieldError[],
-    options?: { cause?: unknown; retryAfterSeconds?: number },
+    options?: { cause?: unknown; retryAfterSeconds?: number; details?: Record<string, unknown> },
   ) {
     super(message, options);
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.details = options?.details;
     this.name = 'AppError';
   }
 

@@ -4,8 +4,9 @@
  * retried step finds what an earlier attempt made. A create that fails after resources were made
  * deletes them (saga compensation) and records why.
  */
-import { CancellationScope, getExternalWorkflowHandle, isCancellation, log, ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { CancellationScope, executeChild, getExternalWorkflowHandle, isCancellation, log, ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 import { DR_SIGNALS, drWorkflowId } from '../src/contracts/dr';
+import { BACKUP_WORKFLOW, type BackupInput, type BackupResult } from '../src/contracts/backup';
 import {
   CREATE_VM_STEPS,
   DELETE_VM_STEPS,
@@ -18,7 +19,7 @@ import {
   type VmPlacement,
 } from '../src/contracts/vm';
 import { Progress } from './lib/progress';
-import { withVmLease } from './lib/ownership';
+import { withVmLease, type Lease } from './lib/ownership';
 import { cloudCall, statusPoll, store } from './lib/activity-presets';
 import { describeError } from './lib/task-graph';
 
@@ -105,10 +106,11 @@ async function createVmHoldingLease(input: CreateVmInput): Promise<VmOperationRe
 }
 
 export async function updateVm(input: UpdateVmInput): Promise<VmOperationResult> {
-  return withVmLease(input.vmId, 'update', {}, (lease) => updateVmHoldingLease(input, lease.leaseId !== undefined));
+  return withVmLease(input.vmId, 'update', {}, (lease) => updateVmHoldingLease(input, lease));
 }
 
-async function updateVmHoldingLease(input: UpdateVmInput, withOwner: boolean): Promise<VmOperationResult> {
+async function updateVmHoldingLease(input: UpdateVmInput, lease: Lease): Promise<VmOperationResult> {
+  const withOwner = lease.leaseId !== undefined;
   const progress = new Progress('updateVm', UPDATE_VM_STEPS);
   const vm = await store.getVm({ vmId: input.vmId });
   const placement0 = vm.placement;
@@ -121,6 +123,22 @@ async function updateVmHoldingLease(input: UpdateVmInput, withOwner: boolean): P
     progress.error(why);
     progress.complete();
     return { vmId: input.vmId, state: vm.state, placement: placement0 };
+  }
+  if (withOwner && input.backupFirst) {
+    // The change replaces the server: the member confirmed it, and the old disk is backed up first
+    // (under this workflow's lease). Without that backup the server is not replaced.
+    progress.detail('backing up before the server is replaced');
+    const backup: BackupResult = await executeChild(BACKUP_WORKFLOW, {
+      workflowId: `vm-backup:${input.vmId}:before-update-${input.revision}`,
+      args: [{ vmId: input.vmId, ownerId: input.ownerId, trigger: 'manual', lease: lease.leaseId } satisfies BackupInput],
+    });
+    if (backup.status !== 'succeeded' && backup.status !== 'partial') {
+      const why = `update to revision ${input.revision} not applied: the backup taken before replacing the server did not succeed (${backup.status}${backup.reason ? `: ${backup.reason}` : ''})`;
+      await store.setVmState({ vmId: input.vmId, to: vm.state, reason: why, lastError: why });
+      progress.error(why);
+      progress.complete();
+      return { vmId: input.vmId, state: vm.state, placement: placement0 };
+    }
   }
   try {
     await store.setVmState({ vmId: input.vmId, to: 'updating', reason: `update to revision ${input.revision}`, revision: input.revision });

@@ -15,6 +15,7 @@ function accepted(res: Response, op: StartedOperation, location: string): void {
     .status(202)
     .location(location)
     .json({
+      ...(op.plan ? { plan: op.plan } : {}),
       vm: op.vm,
       operation: {
         workflowId: op.workflowId,
@@ -63,7 +64,9 @@ export function vmRoutes(vms: VmService, backups?: BackupService): Router {
   r.patch('/vms/:id', async (req, res) => {
     const id = vmId(req);
     const patch = parseInput(z.record(z.string(), z.unknown(), { error: 'the body must be a JSON object' }), req.body ?? undefined);
-    const op = await vms.update(userId(req), id, patch);
+    // A change that replaces the server is applied only when confirmed (?confirm=replace).
+    const { confirm } = parseInput(z.object({ confirm: z.literal('replace', { error: 'must be replace' }).optional() }), { confirm: req.query.confirm });
+    const op = await vms.update(userId(req), id, patch, confirm);
     accepted(res, op, `/api/v1/vms/${id}`);
   });
 

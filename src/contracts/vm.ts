@@ -56,6 +56,8 @@ export interface UpdateVmInput {
   /** The full new requirements (the API merged the user's changes into the stored ones). */
   requirements: VmRequirements;
   revision: number;
+  /** The change replaces the server and the VM has a backup policy: back it up first. */
+  backupFirst?: boolean;
 }
 
 export interface DeleteVmInput {

@@ -28,6 +28,8 @@ import { validateRequirements, vmRequirementsSchema, type VmRequirements } from 
 import { vmModel, type VmRecord } from './model';
 import { VMFLOW_OWNER_KEY } from './search';
 import { startOrJoin } from './start';
+import { planUpdate, type UpdatePlan } from './update-plan';
+import { backupPolicyModel } from '../backups/model';
 
 export interface VmServiceDeps {
   db: Connection;
@@ -64,6 +66,8 @@ export interface StartedOperation {
   temporalUiUrl: string;
   /** false when an Idempotency-Key replay found the operation already started. */
   started: boolean;
+  /** PATCH: what the change does to the running VM. */
+  plan?: UpdatePlan;
 }
 
 /** Fields a PATCH may change; name, os and cloud are fixed for the life of the VM. */
@@ -181,7 +185,7 @@ export class VmService {
     return { vm: toVmView(doc), ...(workflowId ? { operation: await this.operationStatus(workflowId) } : {}) };
   }
 
-  async update(ownerId: string, vmId: string, patch: Record<string, unknown>): Promise<StartedOperation> {
+  async update(ownerId: string, vmId: string, patch: Record<string, unknown>, confirm?: 'replace'): Promise<StartedOperation> {
     const doc = await this.get(ownerId, vmId);
     const fixed = Object.keys(patch).filter((k) => !(MUTABLE_REQUIREMENTS as readonly string[]).includes(k));
     if (fixed.length) {
@@ -195,14 +199,20 @@ export class VmService {
       throw AppError.conflict('the VM runs on a disaster-recovery standby; it can be changed after failback', 'vm_failed_over');
     }
     const requirements = this.validate({ ...doc.requirements, ...patch });
+    // Say what the change does before doing it: one that replaces the server needs a yes.
+    const hasBackupPolicy = !!(await backupPolicyModel(this.d.db).exists({ _id: vmId }));
+    const plan = planUpdate(doc.cloud, doc.requirements, requirements, { hasBackupPolicy });
+    if (plan.replaced.length && confirm !== 'replace') {
+      throw new AppError(409, 'confirmation_required', `this change replaces the server (${plan.replaced.map((c) => c.field).join(', ')}): data written to its disk is lost; send it again with ?confirm=replace to go ahead`, undefined, { details: { plan } });
+    }
     const revision = (doc.revision ?? 0) + 1;
     const workflowId = updateVmWorkflowId(vmId, revision);
-    const input: UpdateVmInput = { vmId, ownerId, requirements, revision };
+    const input: UpdateVmInput = { vmId, ownerId, requirements, revision, ...(plan.replaced.length && hasBackupPolicy ? { backupFirst: true } : {}) };
     const started = await startOrJoin(this.d.temporal, UPDATE_VM_WORKFLOW, {
       workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE, ownerId, vmId, cloud: doc.cloud,
     });
     if (!started) throw AppError.conflict('another change to this VM is already running', 'vm_busy');
-    return { vm: toVmView(doc), workflowId, temporalUiUrl: this.temporalUiLink(workflowId), started: true };
+    return { vm: toVmView(doc), workflowId, temporalUiUrl: this.temporalUiLink(workflowId), started: true, plan };
   }
 
   async delete(ownerId: string, vmId: string): Promise<StartedOperation> {

@@ -209,6 +209,40 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     assert.ok(!(await csVms()).some((v) => v.name.startsWith(`vmflow-${vmId}`) && v.state === 'Running'), 'nothing of it runs in CloudStack');
   });
 
+  it('when a change would replace the server, then PATCH answers its plan and needs ?confirm=replace; confirmed, a backup is taken first', async () => {
+    const r = await call('POST', '/api/v1/vms', { name: 'owner-replace', os: 'ubuntu-24.04', software: ['vim'], size: 'small', cloud: 'openstack', backup: { intervalSeconds: 3600, retention: 2 } });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const vmId = r.body.vm.id as string;
+    await until('VM active', async () => ((await vm(vmId)).state === 'active' ? true : undefined));
+    const serverBefore = (await vm(vmId)).placement.serverId;
+
+    const refused = await call('PATCH', `/api/v1/vms/${vmId}`, { software: ['vim', 'ftp'] });
+    assert.equal(refused.status, 409, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, 'confirmation_required');
+    assert.deepEqual(refused.body.error.plan.replaced.map((c: Json) => c.field), ['software']);
+    assert.equal((await vm(vmId)).revision ?? 0, 0, 'nothing started');
+    const bad = await call('PATCH', `/api/v1/vms/${vmId}?confirm=yes`, { software: ['vim', 'ftp'] });
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    assert.ok(bad.body.error.fields.some((f: Json) => f.field === 'confirm'), JSON.stringify(bad.body));
+    const resize = await call('PATCH', `/api/v1/vms/${vmId}`, { size: 'medium' });
+    assert.equal(resize.status, 202, 'a resize needs no confirmation');
+    assert.deepEqual(resize.body.plan.inPlace.map((c: Json) => c.field), ['size']);
+    await until('resized', async () => ((await vm(vmId)).requirements.size === 'medium' && (await vm(vmId)).state === 'active' ? true : undefined));
+
+    const confirmed = await call('PATCH', `/api/v1/vms/${vmId}?confirm=replace`, { software: ['vim', 'ftp'] });
+    assert.equal(confirmed.status, 202, JSON.stringify(confirmed.body));
+    const updated = await until('updated with the new software', async () => {
+      const v = await vm(vmId);
+      return v.state === 'active' && v.requirements.software.includes('ftp') ? v : undefined;
+    });
+    const backupsNow = await backups(vmId);
+    assert.equal(backupsNow.length, 1, 'one backup, taken before the replacement');
+    assert.equal(backupsNow[0].status, 'succeeded', JSON.stringify(backupsNow[0]));
+    const replacedAt = updated.history.find((h: Json) => /revision 2/.test(h.reason) && h.to === 'updating')?.at;
+    assert.ok(replacedAt && Date.parse(backupsNow[0].finishedAt) <= Date.parse(replacedAt), 'the backup finished before the server was touched');
+    assert.ok(serverBefore, 'the VM had a server before');
+  });
+
   it('when failback keeps failing, then it backs off: one event per distinct failure, the VM keeps running in CloudStack', async () => {
     const vmId = await protectedVm('owner-backoff');
     await call('PUT', `/api/v1/vms/${vmId}/backup-policy`, { intervalSeconds: 3600, retention: 2 });
