@@ -214,6 +214,25 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 
   // ---- VMs ------------------------------------------------------------------------------------
 
+  async function waitOutsideOutages<T>(what: string, fn: () => Promise<T | undefined>, budgetMs: number): Promise<T | undefined> {
+    let left = budgetMs;
+    let last = Date.now();
+    while (left > 0 && !o.signal?.aborted) {
+      try {
+        const v = await fn();
+        if (v !== undefined) return v;
+      } catch {
+        // not yet
+      }
+      await sleep(1000, o.signal);
+      const now = Date.now();
+      if (!Object.keys(outages).length) left -= now - last;
+      last = now;
+    }
+    say(`  gave up waiting for ${what} after ${Math.round(budgetMs / 1000)} s without an outage`);
+    return undefined;
+  }
+
   async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T | undefined> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && !o.signal?.aborted) {
@@ -288,7 +307,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     // A failed delete is retried as a user would (DELETE again), twice; then the VM is given up.
     let gone = false;
     for (let attempt = 1; attempt <= 3 && !gone; attempt++) {
-      const end = await waitFor(`${vmId} deleted`, async () => {
+      // A delete cannot finish while a cloud holding the VM's resources is out: only the time
+      // without an injected outage counts against its 180 s.
+      const end = await waitOutsideOutages(`${vmId} deleted`, async () => {
         const st = (await api('GET', `/api/v1/vms/${vmId}`, undefined, 15_000))?.body?.vm?.state;
         return st === 'deleted' || st === 'failed' ? st : undefined;
       }, 180_000);
