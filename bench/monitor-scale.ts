@@ -39,6 +39,7 @@ import { createDataConverter } from '../src/temporal/data-converter';
 import { vmModel } from '../src/vms/model';
 import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../src/contracts/dr-monitor';
 import { bundleWorkflows, createVmflowWorker } from '../worker/worker';
+import { simAdmin } from '../test/harness/clouds';
 import { startStack } from '../test/harness/stack';
 import { exitWhenDone, numberFlag } from './cli';
 
@@ -99,12 +100,6 @@ const ACTION_EVENTS = {
   signals: EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
 } as const;
 
-async function simJson<T = any>(sim: OpenStackSimulator, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${sim.url}/_sim${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (!res.ok) throw new Error(`${method} /_sim${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
-
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
@@ -118,15 +113,15 @@ function computeOf(sim: OpenStackSimulator): ComputeClient {
 
 /** `count` ACTIVE servers in the simulator's demo project (quota raised), made through Nova. */
 async function makeServers(sim: OpenStackSimulator, count: number, deadline: number): Promise<string[]> {
-  await simJson(sim, 'PATCH', '/quotas', { project: sim.credentials.projectName, instances: count + 10, cores: count * 4, ram: count * 4096 });
-  const state = await simJson(sim, 'GET', '/state');
+  await simAdmin(sim.url, 'PATCH', '/quotas', { project: sim.credentials.projectName, instances: count + 10, cores: count * 4, ram: count * 4096 });
+  const state = await simAdmin(sim.url, 'GET', '/state');
   const image = state.images.items.find((i: { name: string }) => i.name === 'ubuntu-24.04');
   const compute = computeOf(sim);
   const ids: string[] = [];
   await pool(Array.from({ length: count }, (_, i) => i), 16, async (i) => {
     ids.push((await compute.createServer({ name: `bench-${i}`, flavorRef: '1', imageRef: image.id, networks: 'none' })).id);
   });
-  while ((await simJson(sim, 'GET', '/state')).servers.byStatus.ACTIVE !== count) {
+  while ((await simAdmin(sim.url, 'GET', '/state')).servers.byStatus.ACTIVE !== count) {
     if (Date.now() > deadline) throw new Error('servers did not all become ACTIVE in time');
     await sleep(100);
   }
@@ -222,7 +217,7 @@ export async function runMonitorScaleBench(opts: MonitorScaleBenchOptions = {}):
       await running.catch(() => undefined);
     });
 
-    const requestsBefore = await Promise.all(sims.map(async (s) => (await simJson(s, 'GET', '/state')).requests.total as number));
+    const requestsBefore = await Promise.all(sims.map(async (s) => (await simAdmin(s.url, 'GET', '/state')).requests.total as number));
     const monitors = await Promise.all(
       accountIds.map((accountId) =>
         client.workflow.start(CLOUD_MONITOR_WORKFLOW, {
@@ -248,7 +243,7 @@ export async function runMonitorScaleBench(opts: MonitorScaleBenchOptions = {}):
       }
     }
     await Promise.all(monitors.map((m) => m.terminate('bench measured')));
-    const requestsAfter = await Promise.all(sims.map(async (s) => (await simJson(s, 'GET', '/state')).requests.total as number));
+    const requestsAfter = await Promise.all(sims.map(async (s) => (await simAdmin(s.url, 'GET', '/state')).requests.total as number));
 
     const clouds: CloudIntervalFigures[] = [];
     for (const [i, m] of monitors.entries()) {
@@ -287,13 +282,13 @@ export async function runMonitorScaleBench(opts: MonitorScaleBenchOptions = {}):
     for (const [i, sim] of sims.entries()) {
       const compute = computeOf(sim);
       await compute.getServer(serverIds[i][0]); // token issue, not part of the per-VM cost
-      const before = (await simJson(sim, 'GET', '/state')).requests.total as number;
+      const before = (await simAdmin(sim.url, 'GET', '/state')).requests.total as number;
       const t = Date.now();
       const ids = serverIds[i].slice(0, Math.min(perCloud, sampleSize - sampled));
       for (const id of ids) await compute.getServer(id);
       getMs += Date.now() - t;
       sampled += ids.length;
-      sampleSimRequests += ((await simJson(sim, 'GET', '/state')).requests.total as number) - before;
+      sampleSimRequests += ((await simAdmin(sim.url, 'GET', '/state')).requests.total as number) - before;
     }
     const totalVms = vmsPerCloud * cloudCount;
     const meanGetMs = getMs / sampled;

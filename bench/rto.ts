@@ -50,6 +50,8 @@ import { startOpenStackSimulator } from '../src/sim/openstack';
 import { connectTemporalClient } from '../src/temporal/client';
 import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../src/contracts/dr-monitor';
 import { bundleWorkflows, createVmflowWorker } from '../worker/worker';
+import { simAdmin } from '../test/harness/clouds';
+import { apiCall, waitUntil } from '../test/harness/http';
 import { startStack } from '../test/harness/stack';
 import { signupAndLogin, type TestUser } from '../test/harness/users';
 import { exitWhenDone, numberFlag } from './cli';
@@ -192,17 +194,6 @@ function figures(samples: FailoverSample[]): ScenarioFigures {
   };
 }
 
-async function simAdmin<T = Json>(baseUrl: string, method: string, p: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${baseUrl}/_sim${p}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} /_sim${p}: ${res.status} ${text}`);
-  return (text ? JSON.parse(text) : undefined) as T;
-}
-
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
@@ -315,28 +306,8 @@ export async function runRtoBench(opts: RtoBenchOptions = {}): Promise<RtoBenchR
     cleanup.unshift(() => web.close());
     const member: TestUser = await signupAndLogin(web.url, `bench-rto-${crypto.randomBytes(3).toString('hex')}`);
 
-    async function call(method: string, p: string, body?: unknown): Promise<{ status: number; body: Json }> {
-      const res = await fetch(`${web.url}${p}`, {
-        method,
-        headers: { ...member.authHeaders, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined };
-    }
-    async function until<T>(what: string, fn: () => Promise<T | undefined>, stopAt = deadline): Promise<T> {
-      let last: unknown;
-      while (Date.now() < stopAt) {
-        try {
-          const v = await fn();
-          if (v !== undefined) return v;
-        } catch (err) {
-          last = err;
-        }
-        await sleep(250);
-      }
-      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    }
+    const call = (method: string, p: string, body?: unknown) => apiCall(web.url, member, method, p, body);
+    const until = <T>(what: string, fn: () => Promise<T | undefined>, stopAt = deadline) => waitUntil(what, fn, Math.max(0, stopAt - Date.now()));
 
     // The outage cloud is the member's own OpenStack account.
     const b = osB.credentials;
