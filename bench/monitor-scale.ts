@@ -23,7 +23,7 @@
 import crypto from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import type { Connection as MongoConnection } from 'mongoose';
 import { DR_PROTECTIONS_COLLECTION } from '../activities/dr-monitor';
 import { CloudAccountResolver } from '../src/cloud-accounts/resolver';
@@ -38,10 +38,10 @@ import { startOpenStackSimulator, type OpenStackSimulator } from '../src/sim/ope
 import { createDataConverter } from '../src/temporal/data-converter';
 import { vmModel } from '../src/vms/model';
 import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../src/contracts/dr-monitor';
-import { bundleWorkflows, createVmflowWorker } from '../worker/worker';
 import { simAdmin } from '../test/harness/clouds';
 import { startStack } from '../test/harness/stack';
 import { exitWhenDone, numberFlag } from './cli';
+import { startBenchWorker } from './worker';
 
 export interface MonitorScaleBenchOptions {
   /** Protected VMs (servers) per cloud; default 5000. */
@@ -200,22 +200,11 @@ export async function runMonitorScaleBench(opts: MonitorScaleBenchOptions = {}):
     const connection = await Connection.connect({ address: stack.temporalAddress });
     cleanup.push(() => connection.close());
     const client = new Client({ connection, namespace: stack.namespace, dataConverter: createDataConverter(keyring) });
-    const native = await NativeConnection.connect({ address: stack.temporalAddress });
-    cleanup.push(() => native.close());
     const taskQueue = `bench-monitor-${crypto.randomBytes(4).toString('hex')}`;
-    const worker = await createVmflowWorker({
-      connection: native,
-      namespace: stack.namespace,
-      taskQueue,
-      keyring,
-      workflowBundle: await bundleWorkflows(),
-      deps: { db, logger, cloudAccounts: new CloudAccountResolver({ db, keyring, logger }), temporalClient: client },
-    });
-    const running = worker.run();
-    cleanup.unshift(async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running.catch(() => undefined);
-    });
+    await startBenchWorker(
+      { address: stack.temporalAddress, namespace: stack.namespace, taskQueue, keyring, deps: { db, logger, cloudAccounts: new CloudAccountResolver({ db, keyring, logger }), temporalClient: client } },
+      cleanup,
+    );
 
     const requestsBefore = await Promise.all(sims.map(async (s) => (await simAdmin(s.url, 'GET', '/state')).requests.total as number));
     const monitors = await Promise.all(

@@ -32,7 +32,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import pino from 'pino';
 import type { ApiDeps } from '../api/app';
 import { startWebServer, type WebServer } from '../api/server';
@@ -49,12 +49,12 @@ import { startCloudStackSimulator } from '../src/sim/cloudstack';
 import { startOpenStackSimulator } from '../src/sim/openstack';
 import { connectTemporalClient } from '../src/temporal/client';
 import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../src/contracts/dr-monitor';
-import { bundleWorkflows, createVmflowWorker } from '../worker/worker';
 import { simAdmin } from '../test/harness/clouds';
 import { apiCall, waitUntil } from '../test/harness/http';
 import { startStack } from '../test/harness/stack';
 import { signupAndLogin, type TestUser } from '../test/harness/users';
 import { exitWhenDone, numberFlag } from './cli';
+import { startBenchWorker } from './worker';
 
 type Json = any;
 export type RtoScenario = 'vm-broken' | 'cloud-outage';
@@ -278,28 +278,23 @@ export async function runRtoBench(opts: RtoBenchOptions = {}): Promise<RtoBenchR
     const temporal = await connectTemporalClient(stack.temporalAddress, stack.namespace, keyring);
     cleanup.unshift(() => temporal.close());
 
-    const native = await NativeConnection.connect({ address: stack.temporalAddress });
-    cleanup.unshift(() => native.close());
-    const worker = await createVmflowWorker({
-      connection: native,
-      namespace: stack.namespace,
-      taskQueue,
-      keyring,
-      workflowBundle: await bundleWorkflows(),
-      deps: {
-        db,
-        logger,
-        cloudAccounts: new CloudAccountResolver({ db, keyring, logger, openstack: { timeoutMs: 3000 }, cloudstack: { timeoutMs: 3000, pollIntervalMs } }),
-        temporalClient: temporal.client,
-        timing: { pollIntervalMs },
-        imageStore: { client: new ImageStoreClient({ baseUrl: store.url, serviceToken: token }), publicBaseUrl: store.url, signingSecret },
+    await startBenchWorker(
+      {
+        address: stack.temporalAddress,
+        namespace: stack.namespace,
+        taskQueue,
+        keyring,
+        deps: {
+          db,
+          logger,
+          cloudAccounts: new CloudAccountResolver({ db, keyring, logger, openstack: { timeoutMs: 3000 }, cloudstack: { timeoutMs: 3000, pollIntervalMs } }),
+          temporalClient: temporal.client,
+          timing: { pollIntervalMs },
+          imageStore: { client: new ImageStoreClient({ baseUrl: store.url, serviceToken: token }), publicBaseUrl: store.url, signingSecret },
+        },
       },
-    });
-    const running = worker.run();
-    cleanup.unshift(async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running.catch(() => undefined);
-    });
+      cleanup,
+    );
 
     const apiDeps: ApiDeps = { config, db, temporal, keyring, logger };
     const web: WebServer = await startWebServer(apiDeps, { host: '127.0.0.1', port: 0 });
