@@ -23,7 +23,7 @@
 import crypto from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import type { Connection as MongoConnection } from 'mongoose';
 import { DR_PROTECTIONS_COLLECTION } from '../activities/dr-monitor';
 import { CloudAccountResolver } from '../src/cloud-accounts/resolver';
@@ -38,9 +38,10 @@ import { startOpenStackSimulator, type OpenStackSimulator } from '../src/sim/ope
 import { createDataConverter } from '../src/temporal/data-converter';
 import { vmModel } from '../src/vms/model';
 import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../src/contracts/dr-monitor';
-import { bundleWorkflows, createVmflowWorker } from '../worker/worker';
+import { simAdmin } from '../test/harness/clouds';
 import { startStack } from '../test/harness/stack';
 import { exitWhenDone, numberFlag } from './cli';
+import { startBenchWorker } from './worker';
 
 export interface MonitorScaleBenchOptions {
   /** Protected VMs (servers) per cloud; default 5000. */
@@ -99,12 +100,6 @@ const ACTION_EVENTS = {
   signals: EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
 } as const;
 
-async function simJson<T = any>(sim: OpenStackSimulator, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${sim.url}/_sim${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (!res.ok) throw new Error(`${method} /_sim${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
-
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
@@ -118,15 +113,15 @@ function computeOf(sim: OpenStackSimulator): ComputeClient {
 
 /** `count` ACTIVE servers in the simulator's demo project (quota raised), made through Nova. */
 async function makeServers(sim: OpenStackSimulator, count: number, deadline: number): Promise<string[]> {
-  await simJson(sim, 'PATCH', '/quotas', { project: sim.credentials.projectName, instances: count + 10, cores: count * 4, ram: count * 4096 });
-  const state = await simJson(sim, 'GET', '/state');
+  await simAdmin(sim.url, 'PATCH', '/quotas', { project: sim.credentials.projectName, instances: count + 10, cores: count * 4, ram: count * 4096 });
+  const state = await simAdmin(sim.url, 'GET', '/state');
   const image = state.images.items.find((i: { name: string }) => i.name === 'ubuntu-24.04');
   const compute = computeOf(sim);
   const ids: string[] = [];
   await pool(Array.from({ length: count }, (_, i) => i), 16, async (i) => {
     ids.push((await compute.createServer({ name: `bench-${i}`, flavorRef: '1', imageRef: image.id, networks: 'none' })).id);
   });
-  while ((await simJson(sim, 'GET', '/state')).servers.byStatus.ACTIVE !== count) {
+  while ((await simAdmin(sim.url, 'GET', '/state')).servers.byStatus.ACTIVE !== count) {
     if (Date.now() > deadline) throw new Error('servers did not all become ACTIVE in time');
     await sleep(100);
   }
@@ -205,24 +200,13 @@ export async function runMonitorScaleBench(opts: MonitorScaleBenchOptions = {}):
     const connection = await Connection.connect({ address: stack.temporalAddress });
     cleanup.push(() => connection.close());
     const client = new Client({ connection, namespace: stack.namespace, dataConverter: createDataConverter(keyring) });
-    const native = await NativeConnection.connect({ address: stack.temporalAddress });
-    cleanup.push(() => native.close());
     const taskQueue = `bench-monitor-${crypto.randomBytes(4).toString('hex')}`;
-    const worker = await createVmflowWorker({
-      connection: native,
-      namespace: stack.namespace,
-      taskQueue,
-      keyring,
-      workflowBundle: await bundleWorkflows(),
-      deps: { db, logger, cloudAccounts: new CloudAccountResolver({ db, keyring, logger }), temporalClient: client },
-    });
-    const running = worker.run();
-    cleanup.unshift(async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running.catch(() => undefined);
-    });
+    await startBenchWorker(
+      { address: stack.temporalAddress, namespace: stack.namespace, taskQueue, keyring, deps: { db, logger, cloudAccounts: new CloudAccountResolver({ db, keyring, logger }), temporalClient: client } },
+      cleanup,
+    );
 
-    const requestsBefore = await Promise.all(sims.map(async (s) => (await simJson(s, 'GET', '/state')).requests.total as number));
+    const requestsBefore = await Promise.all(sims.map(async (s) => (await simAdmin(s.url, 'GET', '/state')).requests.total as number));
     const monitors = await Promise.all(
       accountIds.map((accountId) =>
         client.workflow.start(CLOUD_MONITOR_WORKFLOW, {
@@ -248,7 +232,7 @@ export async function runMonitorScaleBench(opts: MonitorScaleBenchOptions = {}):
       }
     }
     await Promise.all(monitors.map((m) => m.terminate('bench measured')));
-    const requestsAfter = await Promise.all(sims.map(async (s) => (await simJson(s, 'GET', '/state')).requests.total as number));
+    const requestsAfter = await Promise.all(sims.map(async (s) => (await simAdmin(s.url, 'GET', '/state')).requests.total as number));
 
     const clouds: CloudIntervalFigures[] = [];
     for (const [i, m] of monitors.entries()) {
@@ -287,13 +271,13 @@ export async function runMonitorScaleBench(opts: MonitorScaleBenchOptions = {}):
     for (const [i, sim] of sims.entries()) {
       const compute = computeOf(sim);
       await compute.getServer(serverIds[i][0]); // token issue, not part of the per-VM cost
-      const before = (await simJson(sim, 'GET', '/state')).requests.total as number;
+      const before = (await simAdmin(sim.url, 'GET', '/state')).requests.total as number;
       const t = Date.now();
       const ids = serverIds[i].slice(0, Math.min(perCloud, sampleSize - sampled));
       for (const id of ids) await compute.getServer(id);
       getMs += Date.now() - t;
       sampled += ids.length;
-      sampleSimRequests += ((await simJson(sim, 'GET', '/state')).requests.total as number) - before;
+      sampleSimRequests += ((await simAdmin(sim.url, 'GET', '/state')).requests.total as number) - before;
     }
     const totalVms = vmsPerCloud * cloudCount;
     const meanGetMs = getMs / sampled;

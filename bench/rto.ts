@@ -32,7 +32,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import pino from 'pino';
 import type { ApiDeps } from '../api/app';
 import { startWebServer, type WebServer } from '../api/server';
@@ -49,10 +49,12 @@ import { startCloudStackSimulator } from '../src/sim/cloudstack';
 import { startOpenStackSimulator } from '../src/sim/openstack';
 import { connectTemporalClient } from '../src/temporal/client';
 import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../src/contracts/dr-monitor';
-import { bundleWorkflows, createVmflowWorker } from '../worker/worker';
+import { simAdmin } from '../test/harness/clouds';
+import { apiCall, waitUntil } from '../test/harness/http';
 import { startStack } from '../test/harness/stack';
 import { signupAndLogin, type TestUser } from '../test/harness/users';
 import { exitWhenDone, numberFlag } from './cli';
+import { startBenchWorker } from './worker';
 
 type Json = any;
 export type RtoScenario = 'vm-broken' | 'cloud-outage';
@@ -192,17 +194,6 @@ function figures(samples: FailoverSample[]): ScenarioFigures {
   };
 }
 
-async function simAdmin<T = Json>(baseUrl: string, method: string, p: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${baseUrl}/_sim${p}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} /_sim${p}: ${res.status} ${text}`);
-  return (text ? JSON.parse(text) : undefined) as T;
-}
-
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
@@ -287,56 +278,31 @@ export async function runRtoBench(opts: RtoBenchOptions = {}): Promise<RtoBenchR
     const temporal = await connectTemporalClient(stack.temporalAddress, stack.namespace, keyring);
     cleanup.unshift(() => temporal.close());
 
-    const native = await NativeConnection.connect({ address: stack.temporalAddress });
-    cleanup.unshift(() => native.close());
-    const worker = await createVmflowWorker({
-      connection: native,
-      namespace: stack.namespace,
-      taskQueue,
-      keyring,
-      workflowBundle: await bundleWorkflows(),
-      deps: {
-        db,
-        logger,
-        cloudAccounts: new CloudAccountResolver({ db, keyring, logger, openstack: { timeoutMs: 3000 }, cloudstack: { timeoutMs: 3000, pollIntervalMs } }),
-        temporalClient: temporal.client,
-        timing: { pollIntervalMs },
-        imageStore: { client: new ImageStoreClient({ baseUrl: store.url, serviceToken: token }), publicBaseUrl: store.url, signingSecret },
+    await startBenchWorker(
+      {
+        address: stack.temporalAddress,
+        namespace: stack.namespace,
+        taskQueue,
+        keyring,
+        deps: {
+          db,
+          logger,
+          cloudAccounts: new CloudAccountResolver({ db, keyring, logger, openstack: { timeoutMs: 3000 }, cloudstack: { timeoutMs: 3000, pollIntervalMs } }),
+          temporalClient: temporal.client,
+          timing: { pollIntervalMs },
+          imageStore: { client: new ImageStoreClient({ baseUrl: store.url, serviceToken: token }), publicBaseUrl: store.url, signingSecret },
+        },
       },
-    });
-    const running = worker.run();
-    cleanup.unshift(async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running.catch(() => undefined);
-    });
+      cleanup,
+    );
 
     const apiDeps: ApiDeps = { config, db, temporal, keyring, logger };
     const web: WebServer = await startWebServer(apiDeps, { host: '127.0.0.1', port: 0 });
     cleanup.unshift(() => web.close());
     const member: TestUser = await signupAndLogin(web.url, `bench-rto-${crypto.randomBytes(3).toString('hex')}`);
 
-    async function call(method: string, p: string, body?: unknown): Promise<{ status: number; body: Json }> {
-      const res = await fetch(`${web.url}${p}`, {
-        method,
-        headers: { ...member.authHeaders, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined };
-    }
-    async function until<T>(what: string, fn: () => Promise<T | undefined>, stopAt = deadline): Promise<T> {
-      let last: unknown;
-      while (Date.now() < stopAt) {
-        try {
-          const v = await fn();
-          if (v !== undefined) return v;
-        } catch (err) {
-          last = err;
-        }
-        await sleep(250);
-      }
-      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    }
+    const call = (method: string, p: string, body?: unknown) => apiCall(web.url, member, method, p, body);
+    const until = <T>(what: string, fn: () => Promise<T | undefined>, stopAt = deadline) => waitUntil(what, fn, Math.max(0, stopAt - Date.now()));
 
     // The outage cloud is the member's own OpenStack account.
     const b = osB.credentials;

@@ -151,6 +151,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 
   say(`seed ${o.seed}, ${o.minutes} min of steps, ${nSlots} VMs, worker kills ${kills ? 'on' : 'off'}`);
   const sys: SoakSystem = await startSoakSystem({ seed: o.seed, say });
+  // If the process exits under us (mocha's exit, an uncaught error), the children die with it.
+  const onExit = () => sys.killChildrenNow();
+  process.on('exit', onExit);
   result.logDir = sys.dir;
   say(`logs in ${sys.dir} (system: soak-system.log, worker: worker-N.log)`);
 
@@ -555,6 +558,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     for (const p of pendingEnds.values()) clearTimeout(p.timer);
     say('stopping the stack');
     await sys.stop();
+    process.off('exit', onExit);
     result.seconds = Math.round(since());
     fs.writeFileSync(path.join(sys.dir, 'steps.json'), JSON.stringify(steps, null, 1));
     fs.writeFileSync(path.join(sys.dir, 'result.json'), JSON.stringify(result, null, 1));

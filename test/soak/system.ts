@@ -121,7 +121,8 @@ export async function startSoakSystem(opts: { seed: number; say: (line: string) 
   const timings = opts.timings ?? SOAK_TIMINGS;
   const cleanup: Array<() => Promise<unknown>> = [];
   let worker: WorkerProcess | undefined;
-  let stackRef: TestStack | undefined;
+  /** The Temporal dev server's and FerretDB's pids (children that appeared while the stack booted). */
+  let stackPids: number[] = [];
   const stopAll = async () => {
     worker?.killNow();
     for (const step of cleanup) await step().catch(() => undefined);
@@ -129,8 +130,9 @@ export async function startSoakSystem(opts: { seed: number; say: (line: string) 
   };
   try {
     opts.say('starting Temporal dev server + FerretDB');
+    const before = new Set(childPids());
     const stack = await startStack();
-    stackRef = stack;
+    stackPids = childPids().filter((p) => !before.has(p));
     cleanup.unshift(() => stack.stop());
     // Outside the stack's directory (removed on stop): the soak's logs outlive the run.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmflow-soak-'));
@@ -226,7 +228,13 @@ export async function startSoakSystem(opts: { seed: number; say: (line: string) 
       stop: stopAll,
       killChildrenNow: () => {
         worker?.killNow();
-        void stackRef?.stop().catch(() => undefined);
+        for (const pid of stackPids) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone already
+          }
+        }
       },
     };
   } catch (err) {
@@ -248,22 +256,31 @@ export async function simAdmin<T = any>(baseUrl: string, method: string, p: stri
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
-/**
- * Last resort on process exit: SIGKILL every direct child of this process (the worker, the
- * Temporal dev server, FerretDB), found by parent pid in /proc. Linux only; elsewhere a no-op.
- */
-export function killOwnChildren(): void {
+/** Pids of this process's direct children, by parent pid in /proc (Linux; elsewhere none). */
+function childPids(): number[] {
   let entries: string[] = [];
   try {
     entries = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e));
   } catch {
-    return;
+    return [];
   }
+  const out: number[] = [];
   for (const pid of entries) {
     try {
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid) process.kill(Number(pid), 'SIGKILL');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) out.push(Number(pid));
+    } catch {
+      // gone already
+    }
+  }
+  return out;
+}
+
+/** Last resort of the CLI (which owns every child it has) on process exit: SIGKILL them all. */
+export function killOwnChildren(): void {
+  for (const pid of childPids()) {
+    try {
+      process.kill(pid, 'SIGKILL');
     } catch {
       // gone already
     }
