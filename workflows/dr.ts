@@ -289,7 +289,12 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     touch();
     if (p.kind !== 'manual') await event('failover.started', `failing over to the ${target === 'base-standby' ? 'standby in the base cloud' : 'backup cloud (CloudStack)'}`);
     const old = plan.placement;
-    if (old?.cloud === 'openstack') s.home = { accountId: old.accountId, serverId: old.serverId, stackId: old.stackId, stackName: old.stackName };
+    if (old?.cloud === 'openstack') {
+      // A promoted standby has no stack: the VM's home stays the stack it was created in (failback
+      // and restore-from-backup boot into it).
+      const keepStack = withOwner && !old.stackId && s.home?.stackId ? { stackId: s.home.stackId, stackName: s.home.stackName } : { stackId: old.stackId, stackName: old.stackName };
+      s.home = { accountId: old.accountId, serverId: old.serverId, ...keepStack };
+    }
     try {
       let placement: VmPlacement;
       let backupStartedAt: string | undefined;
@@ -469,6 +474,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     await statusPoll.osAwaitStack({ ...handle, action: 'UPDATE' });
     const placement = await failoverCall.osReadServer(handle);
     await store.setVmState({ vmId: input.vmId, to: 'active', reason: `restored in the base cloud from the newest backup (${why})`, placement, lastError: null });
+    await removeReplacedHomeServer(home.serverId, placement);
     s.home = { accountId: placement.accountId, serverId: placement.serverId, stackId: placement.stackId, stackName: placement.stackName };
     s.fencePending = undefined;
     s.failbackRetry = undefined;
@@ -480,6 +486,16 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
       details: { serverId: placement.serverId },
     });
     await reprotect('after restoring from backup', lease);
+  }
+
+  /**
+   * The VM is back in its stack. The server it had failed over from is gone when it was the
+   * stack's own (Heat replaced it), but a promoted standby it ran on before is no stack's and
+   * stays behind, fenced: it is removed (already gone is fine).
+   */
+  async function removeReplacedHomeServer(previousServerId: string, now: VmPlacement): Promise<void> {
+    if (previousServerId === now.serverId) return;
+    await statusPoll.osDeleteServer({ accountId: now.accountId, serverId: previousServerId }).catch((err: unknown) => log.warn('could not remove the server the VM ran on before', { error: describeError(err) }));
   }
 
   async function reprotect(why: string, lease: Lease): Promise<void> {
@@ -640,6 +656,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     const placement = graph.results['boot-in-base'] as VmPlacement;
     const imported = graph.results['import-to-glance'] as { imageId: string; size: number; checksum: string };
     await store.setVmState({ vmId: input.vmId, to: 'active', reason: 'failed back to the base cloud', placement, lastError: null });
+    if (withOwner) await removeReplacedHomeServer(home.serverId, placement);
     const rto = (Date.now() - Date.parse(startedAt)) / 1000;
     s.home = { accountId: placement.accountId, serverId: placement.serverId, stackId: placement.stackId, stackName: placement.stackName };
     // Clean up the backup-cloud copy and the transfer's leftovers, and record the image we came home with.
