@@ -6,10 +6,10 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Context, sleep } from '@temporalio/activity';
 import type { VmAddress, VmPlacement } from '../src/contracts/vm';
-import { stackStatus, type Stack } from '../src/clouds/openstack';
+import { stackStatus, type Server, type Stack } from '../src/clouds/openstack';
 import type { ActivityDeps } from './deps';
 import { translateCloudErrors } from './cloud-failures';
-import { cloudAccounts } from './cloud-helpers';
+import { cloudAccounts, pollUntil } from './cloud-helpers';
 
 export interface EnsureStackInput {
   accountId: string;
@@ -62,6 +62,49 @@ export function createOpenStackVmActivities(deps: ActivityDeps) {
           if (again && stackStatus(again).action !== 'DELETE') return { stackName: input.stackName, stackId: again.id, created: false };
           throw err;
         }
+      });
+    },
+
+    /** The stack of that name, if one exists and is not deleted (a VM's home stack, by its name). */
+    async osFindStack(input: { accountId: string; stackName: string }): Promise<{ stackId?: string }> {
+      return translateCloudErrors(async () => {
+        const os = await cloudAccounts(deps).openstack(input.accountId);
+        const found = await os.orchestration.findStack(input.stackName, { signal: Context.current().cancellationSignal });
+        return found && stackStatus(found).action !== 'DELETE' ? { stackId: found.id } : {};
+      });
+    },
+
+    /**
+     * Nova resize of a server no stack owns (a promoted standby): resize → VERIFY_RESIZE →
+     * confirmResize → ACTIVE. Idempotent: a server already on that flavor is left as it is, one
+     * waiting in VERIFY_RESIZE is confirmed.
+     */
+    async osResizeServer(input: { accountId: string; serverId: string; flavorName: string }): Promise<VmPlacement> {
+      return translateCloudErrors(async () => {
+        const os = await cloudAccounts(deps).openstack(input.accountId);
+        const ctx = Context.current();
+        const signal = ctx.cancellationSignal;
+        const flavor = (await os.compute.listFlavors({ signal })).find((f) => f.name === input.flavorName);
+        if (!flavor) throw ApplicationFailure.nonRetryable(`flavor ${input.flavorName} does not exist`, 'Misconfigured');
+        const onFlavor = (srv: Server) => srv.flavor?.id === flavor.id || srv.flavor?.original_name === flavor.name;
+        let resizeSent = false;
+        const done = await pollUntil(`server ${input.serverId} to be resized to ${flavor.name}`, pollMs, async () => {
+          const srv = await os.compute.getServer(input.serverId, { signal });
+          ctx.heartbeat({ serverId: srv.id, status: srv.status });
+          if (srv.status === 'VERIFY_RESIZE') {
+            await os.compute.confirmResize(srv.id, { signal });
+            return undefined;
+          }
+          if (srv.status === 'ERROR') throw ApplicationFailure.nonRetryable(`server ${srv.id} went to ERROR while resizing`, 'VmError');
+          if (srv.status !== 'ACTIVE' && srv.status !== 'SHUTOFF') return undefined;
+          if (onFlavor(srv)) return srv;
+          if (!resizeSent) {
+            await os.compute.resizeServer(srv.id, flavor.id, { signal });
+            resizeSent = true;
+          }
+          return undefined;
+        });
+        return { cloud: 'openstack', accountId: input.accountId, serverId: done.id, status: done.status, addresses: addressesOf(done) };
       });
     },
 

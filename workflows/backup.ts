@@ -21,6 +21,7 @@ import {
   type BackupStatus,
   type RestoreInput,
 } from '../src/contracts/backup';
+import { cloudResourceName } from '../src/contracts/vm';
 import { Progress } from './lib/progress';
 import { withVmLease } from './lib/ownership';
 import { cloudCall, longTransfer, statusPoll, store } from './lib/activity-presets';
@@ -226,27 +227,47 @@ async function restoreVmHoldingLease(input: RestoreInput, withOwner: boolean): P
   const vm = await store.getVm({ vmId: input.vmId });
   const placement0 = vm.placement;
   const inOwnStack = !!placement0 && placement0.cloud === 'openstack' && !!placement0.stackId && !!placement0.stackName;
+  let handle: { accountId: string; stackName: string; stackId: string } | undefined = inOwnStack ? { accountId: placement0!.accountId, stackName: placement0!.stackName!, stackId: placement0!.stackId! } : undefined;
+  /** A promoted standby the VM runs on: the restore brings the VM back into its own stack, and this one goes. */
+  let leaving: { accountId: string; serverId: string } | undefined;
   if (!inOwnStack && withOwner) {
-    // A failover ran while this restore waited for the VM (the API refuses one asked for then).
-    progress.complete();
-    return { backupId: input.backupId ?? '', status: 'skipped', reason: 'the VM runs on a disaster-recovery standby (no Heat stack to restore into); restore after failback' };
+    if (placement0?.cloud === 'openstack' && vm.cloud === 'openstack') {
+      const stackName = cloudResourceName(input.vmId);
+      const home = await cloudCall.osFindStack({ accountId: vm.accountId, stackName });
+      if (home.stackId) {
+        handle = { accountId: vm.accountId, stackName, stackId: home.stackId };
+        leaving = { accountId: placement0.accountId, serverId: placement0.serverId };
+      }
+    }
+    if (!handle) {
+      // A failover to the backup cloud ran while this restore waited (the API refuses one asked for then).
+      progress.complete();
+      return { backupId: input.backupId ?? '', status: 'skipped', reason: 'the VM runs in the backup cloud (no Heat stack to restore into); restore after failback' };
+    }
   }
-  if (!placement0 || placement0.cloud !== 'openstack' || !placement0.stackId || !placement0.stackName) {
+  if (!handle && (!placement0 || placement0.cloud !== 'openstack' || !placement0.stackId || !placement0.stackName)) {
     throw ApplicationFailure.nonRetryable('only VMs running in the base cloud (OpenStack) can be restored from a backup', 'NotRestorable');
   }
   progress.start('choose-backup');
   const chosen = await store.restorePlan({ vmId: input.vmId, backupId: input.backupId });
-  const handle = { accountId: placement0.accountId, stackName: placement0.stackName, stackId: placement0.stackId };
+  handle ??= { accountId: placement0!.accountId, stackName: placement0!.stackName!, stackId: placement0!.stackId! };
   try {
     await store.setVmState({ vmId: input.vmId, to: 'updating', reason: `restore from backup ${chosen.backupId}` });
     progress.start('update', `image ${chosen.imageName}`);
-    await cloudCall.osUpdateStack({ ...handle, parameters: { image: chosen.imageId } });
+    // Coming back from a promoted standby, the stack also takes the size the VM has now (it may
+    // have been resized by Nova while it ran outside the stack).
+    const flavor = leaving ? (await store.renderOpenStackVm({ vmId: input.vmId, ownerId: vm.ownerId, requirements: vm.requirements })).parameters.flavor : undefined;
+    await cloudCall.osUpdateStack({ ...handle, parameters: { image: chosen.imageId, ...(flavor ? { flavor } : {}) } });
     progress.start('wait', 'stack UPDATE_IN_PROGRESS');
     await statusPoll.osAwaitStack({ ...handle, action: 'UPDATE' });
     progress.start('read-back');
     const placement = await cloudCall.osReadServer(handle);
     progress.start('persist');
     await store.setVmState({ vmId: input.vmId, to: 'active', reason: `restored from backup ${chosen.backupId} (taken ${chosen.takenAt})`, placement, lastError: null });
+    if (leaving && leaving.serverId !== placement.serverId) {
+      // Back in its stack: the promoted standby it ran on is no longer the VM.
+      await statusPoll.osDeleteServer(leaving).catch((err) => log.warn('could not remove the standby the VM ran on before the restore', { error: describeError(err) }));
+    }
     progress.complete();
     return { backupId: chosen.backupId, status: 'succeeded' };
   } catch (err) {

@@ -115,9 +115,29 @@ async function updateVmHoldingLease(input: UpdateVmInput, lease: Lease): Promise
   const vm = await store.getVm({ vmId: input.vmId });
   const placement0 = vm.placement;
   if (!placement0) throw ApplicationFailure.nonRetryable(`VM ${input.vmId} has no placement to update`, 'VmNotActive');
-  if (withOwner && (placement0.cloud !== vm.cloud || (vm.cloud === 'openstack' && !placement0.stackId))) {
-    // A failover ran while this update waited for the VM: it now runs on a standby no stack owns.
-    // The change is refused and recorded; it can be asked again after failback.
+  const stackless = placement0.cloud === 'openstack' && vm.cloud === 'openstack' && !placement0.stackId;
+  const onlySize = JSON.stringify({ ...vm.requirements, size: input.requirements.size }) === JSON.stringify(input.requirements);
+  if (withOwner && stackless && onlySize) {
+    // It runs on a promoted standby no stack owns: Nova resizes that server itself.
+    try {
+      await store.setVmState({ vmId: input.vmId, to: 'updating', reason: `resize for revision ${input.revision}`, revision: input.revision });
+      progress.start('render');
+      const rendered = await store.renderOpenStackVm({ vmId: input.vmId, ownerId: input.ownerId, requirements: input.requirements });
+      progress.start('update', `Nova resize of ${placement0.serverId} to ${String(rendered.parameters.flavor)}`);
+      const placement = await statusPoll.osResizeServer({ accountId: placement0.accountId, serverId: placement0.serverId, flavorName: String(rendered.parameters.flavor) });
+      progress.start('persist');
+      await store.setVmState({ vmId: input.vmId, to: 'active', reason: `resized to ${input.requirements.size} (revision ${input.revision})`, placement, requirements: input.requirements, lastError: null });
+      progress.complete();
+      return { vmId: input.vmId, state: 'active', placement };
+    } catch (err) {
+      progress.fail(err);
+      await CancellationScope.nonCancellable(() => store.setVmState({ vmId: input.vmId, to: 'active', reason: `resize to ${input.requirements.size} failed`, lastError: rootMessage(err) }));
+      throw err;
+    }
+  }
+  if (withOwner && (placement0.cloud !== vm.cloud || stackless)) {
+    // A failover ran while this update waited for the VM: it now runs on a standby, where only a
+    // resize can be applied. The change is refused and recorded; it can be asked again after failback.
     const why = `update to revision ${input.revision} not applied: the VM failed over meanwhile and runs on a disaster-recovery standby; ask again after failback`;
     await store.setVmState({ vmId: input.vmId, to: vm.state, reason: why, lastError: why });
     progress.error(why);

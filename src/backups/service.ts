@@ -185,8 +185,8 @@ export class BackupService {
     const vm = await this.requireBackupable(ownerId, vmId);
     const { backupId } = parseInput(z.strictObject({ backupId: z.string().min(1).max(100).optional() }), body ?? {});
     if (vm.state !== 'active' && vm.state !== 'failed') throw AppError.conflict(`VM is ${vm.state}; restore it when that finishes`, 'vm_busy');
-    if (vm.placement && (vm.placement.cloud !== 'openstack' || !vm.placement.stackId)) {
-      throw AppError.conflict('the VM runs on a disaster-recovery standby (no Heat stack to restore into); restore it after failback', 'vm_failed_over');
+    if (vm.placement && vm.placement.cloud !== 'openstack') {
+      throw AppError.conflict('the VM runs in the backup cloud after a failover; restore it after failback', 'vm_failed_over');
     }
     if (backupId) {
       const b = await backupModel(this.d.db).findOne({ _id: backupId, vmId }).lean();

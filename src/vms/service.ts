@@ -193,10 +193,13 @@ export class VmService {
     }
     if (Object.keys(patch).length === 0) throw AppError.badRequest('nothing to change', [{ field: '(body)', message: `give one of ${MUTABLE_REQUIREMENTS.join(', ')}` }]);
     if (doc.state !== 'active') throw AppError.conflict(`VM is ${doc.state}; it can be changed when active`, 'vm_busy');
-    // After a failover the VM runs on a promoted standby that no Heat stack owns (or in the other
-    // cloud); changing it waits until failback brings it home to its stack.
-    if (doc.placement && (doc.placement.cloud !== doc.cloud || (doc.cloud === 'openstack' && !doc.placement.stackId))) {
-      throw AppError.conflict('the VM runs on a disaster-recovery standby; it can be changed after failback', 'vm_failed_over');
+    // After a failover the VM runs in the other cloud (changed after failback), or on a promoted
+    // standby no Heat stack owns: Nova can resize that server, but nothing re-renders its user data.
+    if (doc.placement && doc.placement.cloud !== doc.cloud) {
+      throw AppError.conflict('the VM runs in the backup cloud after a failover; it can be changed after failback', 'vm_failed_over');
+    }
+    if (doc.placement && doc.cloud === 'openstack' && !doc.placement.stackId && Object.keys(patch).some((k) => k !== 'size')) {
+      throw AppError.conflict('the VM runs on a promoted standby outside its Heat stack: only its size can change now (Nova resize); restore it from a backup to bring it back into its stack first', 'vm_failed_over');
     }
     const requirements = this.validate({ ...doc.requirements, ...patch });
     // Say what the change does before doing it: one that replaces the server needs a yes.

@@ -243,6 +243,59 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     assert.ok(serverBefore, 'the VM had a server before');
   });
 
+  it('when the VM runs on a promoted standby outside its stack, then it can be resized, fail over and back into its own stack, and be restored into it', async () => {
+    const vmId = await protectedVm('owner-stackless');
+    const home = await vm(vmId);
+    const failoverTo = async (target: string, until_: (v: Json) => boolean) => {
+      const f = await call('POST', `/api/v1/vms/${vmId}/dr/failover`, { target, reason: 'test' });
+      assert.equal(f.status, 202, JSON.stringify(f.body));
+      return until(`failed over to ${target}`, async () => {
+        const v = await vm(vmId);
+        return until_(v) ? v : undefined;
+      });
+    };
+    const protectedAgain = () => until('Protected', async () => ((await dr(vmId)).state.state === 'Protected' ? true : undefined), 120_000);
+
+    // 1. On the base standby (no stack): a resize is a Nova resize of that server; user data is refused.
+    const onStandby = await failoverTo('base-standby', (v) => v.placement?.cloud === 'openstack' && !v.placement.stackId);
+    await protectedAgain();
+    const resized = await call('PATCH', `/api/v1/vms/${vmId}`, { size: 'medium' });
+    assert.equal(resized.status, 202, JSON.stringify(resized.body));
+    const afterResize = await until('resized in place', async () => {
+      const v = await vm(vmId);
+      return v.state === 'active' && v.requirements.size === 'medium' ? v : undefined;
+    });
+    assert.equal(afterResize.placement.serverId, onStandby.placement.serverId, 'the same server, resized');
+    assert.ok(afterResize.history.some((h: Json) => /^resized to medium/.test(h.reason)), JSON.stringify(afterResize.history));
+    const refused = await call('PATCH', `/api/v1/vms/${vmId}`, { software: ['vim', 'ftp'] });
+    assert.equal(refused.status, 409, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, 'vm_failed_over');
+
+    // 2. From there to the backup cloud and back: failback boots into the VM's own stack and the
+    //    promoted standby it ran on before is removed.
+    await failoverTo('backup-cloud', (v) => v.placement?.cloud === 'cloudstack');
+    const back = await until('failed back into its stack', async () => {
+      const v = await vm(vmId);
+      return v.placement?.cloud === 'openstack' && v.placement.stackId ? v : undefined;
+    }, 240_000);
+    assert.equal(back.placement.stackId, home.placement.stackId, 'its own Heat stack');
+    await protectedAgain();
+    assert.ok(!(await osServers()).some((x) => x.id === onStandby.placement.serverId), 'the promoted standby it ran on is gone');
+
+    // 3. On a standby again, a restore brings it back into its stack from the newest backup.
+    const again = await failoverTo('base-standby', (v) => v.placement?.cloud === 'openstack' && !v.placement.stackId);
+    await protectedAgain();
+    const r = await call('POST', `/api/v1/vms/${vmId}/restore`, {});
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const restored = await until('restored into its stack', async () => {
+      const v = await vm(vmId);
+      return v.state === 'active' && v.placement?.stackId === home.placement.stackId ? v : undefined;
+    });
+    const servers = await osServers();
+    assert.ok(!servers.some((x) => x.id === again.placement.serverId), 'the promoted standby is gone after the restore');
+    assert.equal(servers.find((x) => x.id === restored.placement.serverId)?.status, 'ACTIVE');
+  });
+
   it('when failback keeps failing, then it backs off: one event per distinct failure, the VM keeps running in CloudStack', async () => {
     const vmId = await protectedVm('owner-backoff');
     await call('PUT', `/api/v1/vms/${vmId}/backup-policy`, { intervalSeconds: 3600, retention: 2 });

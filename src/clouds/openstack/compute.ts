@@ -281,6 +281,16 @@ export class ComputeClient {
     await this.action(id, { 'os-stop': null }, opts.signal);
   }
 
+  /** resize to another flavor → 202; the server goes RESIZE → VERIFY_RESIZE (then confirmResize). */
+  async resizeServer(id: string, flavorRef: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.action(id, { resize: { flavorRef } }, opts.signal);
+  }
+
+  /** confirmResize (from VERIFY_RESIZE) → 204: the resize is kept and the server is ACTIVE again. */
+  async confirmResize(id: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.call({ method: 'POST', path: `/servers/${enc(id)}/action`, json: { confirmResize: null }, expected: [202, 204], signal: opts.signal });
+  }
+
   /** reboot SOFT (default) or HARD → 202. */
   async rebootServer(id: string, opts: { type?: RebootType; signal?: AbortSignal } = {}): Promise<void> {
     await this.action(id, { reboot: { type: opts.type ?? 'SOFT' } }, opts.signal);
