@@ -236,8 +236,9 @@ async function deleteVmHoldingLease(input: DeleteVmInput, withOwner: boolean): P
       await statusPoll.sweepVmLeftovers({
         vmId: input.vmId,
         mode: 'everything',
-        openstackAccountIds: [vm.accountId, ...(vm.placement?.cloud === 'openstack' ? [vm.placement.accountId] : [])],
-        cloudstackAccountIds: [accounts.backupAccountId, ...(vm.placement?.cloud === 'cloudstack' ? [vm.placement.accountId] : [])],
+        // Each account in the cloud it belongs to: a CloudStack VM's own account, its backup account, …
+        openstackAccountIds: [vm, vm.placement].filter((x) => x?.cloud === 'openstack').map((x) => x!.accountId),
+        cloudstackAccountIds: [...(vm.cloud === 'openstack' ? [accounts.backupAccountId] : []), ...[vm, vm.placement].filter((x) => x?.cloud === 'cloudstack').map((x) => x!.accountId)],
       });
     }
     progress.start('persist');
