@@ -34,7 +34,17 @@ export async function readClouds(sys: SoakSystem): Promise<CloudsView> {
   return { at: Date.now(), os, cs };
 }
 
-const ownedBy = (name: unknown, vmId: string): boolean => typeof name === 'string' && (name === `vmflow-${vmId}` || name.startsWith(`vmflow-${vmId}-`));
+/**
+ * The name the member gave each VM: the server its Heat stack makes carries that name (standbys,
+ * promoted standbys and everything else vmflow makes are named `vmflow-<vmId>…`).
+ */
+const memberNames = new Map<string, string>();
+export function registerVmName(vmId: string, name: string): void {
+  memberNames.set(vmId, name);
+}
+
+const ownedBy = (name: unknown, vmId: string): boolean =>
+  typeof name === 'string' && (name === `vmflow-${vmId}` || name.startsWith(`vmflow-${vmId}-`) || (memberNames.has(vmId) && name === memberNames.get(vmId)));
 export const isDrillName = (name: string): boolean => /-drill-/.test(name);
 
 /** The VM id in a resource name, when the name is one vmflow gives. */

@@ -14,7 +14,7 @@ import { apiCall, type ApiAnswer } from '../harness/http';
 import { Invariants, type Violation } from './invariants';
 import { Rng, between, intOf, pickOf, weighted } from './prng';
 import { startSoakSystem, simAdmin, type SoakSystem } from './system';
-import type { CloudKind } from './observe';
+import { registerVmName, type CloudKind } from './observe';
 import { printSummary } from './report';
 
 type Json = any;
@@ -268,6 +268,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     result.vmsCreated += 1;
     slot.vmId = vmId;
     tracked.set(vmId, { vmId, slot: slot.index, name, backupIntervalSeconds, deleting: false });
+    registerVmName(vmId, name);
     say(`  slot ${slot.index}: created ${name} ${vmId} (backups every ${backupIntervalSeconds} s, retention 2)`);
     const active = await waitFor(`${name} active`, async () => {
       const v = (await api('GET', `/api/v1/vms/${vmId}`, undefined, 15_000))?.body?.vm;
