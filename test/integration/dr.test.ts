@@ -7,20 +7,16 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { documentedSchema } from '../../api/openapi';
-import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
 import { drillScheduleId, drWorkflowId } from '../../src/contracts/dr';
-import { ImageStoreClient, startImageStore, type RunningImageStore } from '../../src/imagestore';
-import { startTestApi, type TestApi } from '../harness/api';
+import type { TestApi } from '../harness/api';
+import { startDrSystem, type DrSystem } from '../harness/dr-system';
 import { sharedClouds, simAdmin, type TestClouds } from '../harness/clouds';
-import { registerTestSecret, testKeyring, testLogger } from '../harness/secrets';
-import { startTestWorker, type TestWorker } from '../harness/temporal';
+import { registerTestSecret } from '../harness/secrets';
+import type { TestWorker } from '../harness/temporal';
 import { assertOwnerScoped, signupAndLogin, type TestUser } from '../harness/users';
 import { apiCall, waitUntil } from '../harness/http';
 
@@ -31,14 +27,11 @@ describe('disaster recovery: monitor → failover → failback, drills and alert
   let clouds: TestClouds;
   let api: TestApi;
   let tw: TestWorker;
-  let store: RunningImageStore;
+  let sys: DrSystem;
   let alice: TestUser;
   let bob: TestUser;
   let webhook: http.Server;
   const received: Array<{ kind: string; signature: string; body: Json; raw: string }> = [];
-  const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmflow-dr-store-'));
-  const token = crypto.randomBytes(24).toString('base64url');
-  const signingSecret = crypto.randomBytes(32).toString('base64url');
   const webhookSecret = crypto.randomBytes(24).toString('base64url');
 
   const call = (user: TestUser, method: string, p: string, body?: unknown) => apiCall(api.url, user, method, p, body);
@@ -73,7 +66,7 @@ describe('disaster recovery: monitor → failover → failback, drills and alert
   }
 
   before(async () => {
-    for (const s of [token, signingSecret, webhookSecret]) registerTestSecret(s);
+    registerTestSecret(webhookSecret);
     clouds = await sharedClouds();
     webhook = http.createServer((req, res) => {
       let raw = '';
@@ -84,36 +77,15 @@ describe('disaster recovery: monitor → failover → failback, drills and alert
       });
     });
     await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', r));
-    store = await startImageStore({ dir: storeDir, serviceToken: token, signingSecret, logger: testLogger('imagestore') });
-    api = await startTestApi({
-      env: {
-        ...clouds.env,
-        VMFLOW_MONITOR_INTERVAL_SECONDS: '1',
-        VMFLOW_MONITOR_FAILURE_THRESHOLD: '3',
-        VMFLOW_MONITOR_SUCCESS_THRESHOLD: '2',
-        VMFLOW_DR_HEALTH_CHECK_SECONDS: '1',
-        VMFLOW_BACKUP_MIN_INTERVAL_SECONDS: '1',
-      },
-    });
-    tw = await startTestWorker({
-      taskQueue: api.deps.config.temporalTaskQueue,
-      deps: {
-        timing: { pollIntervalMs: 50 },
-        cloudAccounts: new CloudAccountResolver({ db: api.deps.db, keyring: testKeyring(), logger: testLogger(), openstack: { timeoutMs: 3000 }, cloudstack: { timeoutMs: 3000, pollIntervalMs: 50 } }),
-        imageStore: { client: new ImageStoreClient({ baseUrl: store.url, serviceToken: token }), publicBaseUrl: store.url, signingSecret },
-        alerts: { webhookUrl: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`, webhookSecret },
-      },
-    });
+    sys = await startDrSystem({ alerts: { webhookUrl: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`, webhookSecret } });
+    ({ api, tw } = sys);
     alice = await signupAndLogin(api.url);
     bob = await signupAndLogin(api.url);
   });
   after(async () => {
     await simAdmin(clouds.openstack.url, 'DELETE', '/outage').catch(() => undefined);
-    await tw?.stop();
-    await api?.close();
-    await store?.stop();
+    await sys?.stop();
     webhook?.close();
-    fs.rmSync(storeDir, { recursive: true, force: true });
   });
   afterEach(async () => {
     await simAdmin(clouds.openstack.url, 'DELETE', '/faults');

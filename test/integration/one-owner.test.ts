@@ -9,17 +9,10 @@
  * when OpenStack returns and end Protected with exactly one running copy and few events.
  */
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
-import { ImageStoreClient, startImageStore, type RunningImageStore } from '../../src/imagestore';
-import { startTestApi, type TestApi } from '../harness/api';
-import { sharedClouds, simAdmin, type TestClouds } from '../harness/clouds';
-import { registerTestSecret, testKeyring, testLogger } from '../harness/secrets';
-import { startTestWorker, type TestWorker } from '../harness/temporal';
+import type { TestApi } from '../harness/api';
+import { simAdmin, type TestClouds } from '../harness/clouds';
+import { startDrSystem, type DrSystem } from '../harness/dr-system';
 import { signupAndLogin, type TestUser } from '../harness/users';
 import { apiCall, waitUntil } from '../harness/http';
 
@@ -30,15 +23,11 @@ const BACKUP_PERIOD_S = 6;
 
 describe('one owner per VM: recovery outranks backups and never loses the live copy', function () {
   this.timeout(600_000);
+  let sys: DrSystem;
   let clouds: TestClouds;
   let api: TestApi;
-  let tw: TestWorker;
-  let store: RunningImageStore;
   let alice: TestUser;
   let csTimings: Json;
-  const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmflow-owner-store-'));
-  const token = crypto.randomBytes(24).toString('base64url');
-  const signingSecret = crypto.randomBytes(32).toString('base64url');
 
   const call = (method: string, p: string, body?: unknown) => apiCall(api.url, alice, method, p, body);
   const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 150_000) => waitUntil(what, fn, timeoutMs);
@@ -77,37 +66,15 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
   }
 
   before(async () => {
-    for (const s of [token, signingSecret]) registerTestSecret(s);
-    clouds = await sharedClouds();
+    sys = await startDrSystem();
+    ({ clouds, api } = sys);
     csTimings = await simAdmin(clouds.cloudstack.url, 'GET', '/timings');
-    store = await startImageStore({ dir: storeDir, serviceToken: token, signingSecret, logger: testLogger('imagestore') });
-    api = await startTestApi({
-      env: {
-        ...clouds.env,
-        VMFLOW_MONITOR_INTERVAL_SECONDS: '1',
-        VMFLOW_MONITOR_FAILURE_THRESHOLD: '3',
-        VMFLOW_MONITOR_SUCCESS_THRESHOLD: '2',
-        VMFLOW_DR_HEALTH_CHECK_SECONDS: '1',
-        VMFLOW_BACKUP_MIN_INTERVAL_SECONDS: '1',
-      },
-    });
-    tw = await startTestWorker({
-      taskQueue: api.deps.config.temporalTaskQueue,
-      deps: {
-        timing: { pollIntervalMs: 50 },
-        cloudAccounts: new CloudAccountResolver({ db: api.deps.db, keyring: testKeyring(), logger: testLogger(), openstack: { timeoutMs: 3000 }, cloudstack: { timeoutMs: 3000, pollIntervalMs: 50 } }),
-        imageStore: { client: new ImageStoreClient({ baseUrl: store.url, serviceToken: token }), publicBaseUrl: store.url, signingSecret },
-      },
-    });
     alice = await signupAndLogin(api.url);
   });
   after(async () => {
     await simAdmin(clouds.openstack.url, 'DELETE', '/outage').catch(() => undefined);
     await simAdmin(clouds.cloudstack.url, 'PATCH', '/timings', csTimings).catch(() => undefined);
-    await tw?.stop();
-    await api?.close();
-    await store?.stop();
-    fs.rmSync(storeDir, { recursive: true, force: true });
+    await sys?.stop();
   });
   afterEach(async () => {
     await simAdmin(clouds.openstack.url, 'DELETE', '/faults');

@@ -1,0 +1,64 @@
+/**
+ * The system a disaster-recovery suite drives end to end: the shared simulators, an image store on
+ * port 0, the API and a worker on the same task queue, with a one-second monitor (three failed
+ * checks to fail over, two good ones to recover), one-second DR health ticks and fast polls.
+ * Suites that need alerts pass the webhook to deliver them to.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
+import { ImageStoreClient, startImageStore, type RunningImageStore } from '../../src/imagestore';
+import { startTestApi, type TestApi } from './api';
+import { sharedClouds, type TestClouds } from './clouds';
+import { registerTestSecret, testKeyring, testLogger } from './secrets';
+import { startTestWorker, type TestWorker } from './temporal';
+
+export interface DrSystem {
+  clouds: TestClouds;
+  api: TestApi;
+  tw: TestWorker;
+  store: RunningImageStore;
+  stop(): Promise<void>;
+}
+
+export async function startDrSystem(opts: { alerts?: { webhookUrl: string; webhookSecret: string } } = {}): Promise<DrSystem> {
+  const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmflow-dr-store-'));
+  const token = crypto.randomBytes(24).toString('base64url');
+  const signingSecret = crypto.randomBytes(32).toString('base64url');
+  for (const s of [token, signingSecret]) registerTestSecret(s);
+  const clouds = await sharedClouds();
+  const store = await startImageStore({ dir: storeDir, serviceToken: token, signingSecret, logger: testLogger('imagestore') });
+  const api = await startTestApi({
+    env: {
+      ...clouds.env,
+      VMFLOW_MONITOR_INTERVAL_SECONDS: '1',
+      VMFLOW_MONITOR_FAILURE_THRESHOLD: '3',
+      VMFLOW_MONITOR_SUCCESS_THRESHOLD: '2',
+      VMFLOW_DR_HEALTH_CHECK_SECONDS: '1',
+      VMFLOW_BACKUP_MIN_INTERVAL_SECONDS: '1',
+    },
+  });
+  const tw = await startTestWorker({
+    taskQueue: api.deps.config.temporalTaskQueue,
+    deps: {
+      timing: { pollIntervalMs: 50 },
+      cloudAccounts: new CloudAccountResolver({ db: api.deps.db, keyring: testKeyring(), logger: testLogger(), openstack: { timeoutMs: 3000 }, cloudstack: { timeoutMs: 3000, pollIntervalMs: 50 } }),
+      imageStore: { client: new ImageStoreClient({ baseUrl: store.url, serviceToken: token }), publicBaseUrl: store.url, signingSecret },
+      ...(opts.alerts ? { alerts: opts.alerts } : {}),
+    },
+  });
+  return {
+    clouds,
+    api,
+    tw,
+    store,
+    async stop() {
+      await tw.stop();
+      await api.close();
+      await store.stop();
+      fs.rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
