@@ -226,6 +226,10 @@ async function restoreVmHoldingLease(input: RestoreInput, withOwner: boolean): P
   const progress = new Progress('restoreVm', ['choose-backup', 'update', 'wait', 'read-back', 'persist']);
   const vm = await store.getVm({ vmId: input.vmId });
   const placement0 = vm.placement;
+  if (withOwner && (vm.state === 'deleting' || vm.state === 'deleted')) {
+    progress.complete();
+    return { backupId: input.backupId ?? '', status: 'skipped', reason: `the VM was ${vm.state} while the restore waited for it` };
+  }
   const inOwnStack = !!placement0 && placement0.cloud === 'openstack' && !!placement0.stackId && !!placement0.stackName;
   let handle: { accountId: string; stackName: string; stackId: string } | undefined = inOwnStack ? { accountId: placement0!.accountId, stackName: placement0!.stackName!, stackId: placement0!.stackId! } : undefined;
   /** A promoted standby the VM runs on: the restore brings the VM back into its own stack, and this one goes. */

@@ -114,6 +114,12 @@ async function updateVmHoldingLease(input: UpdateVmInput, lease: Lease): Promise
   const progress = new Progress('updateVm', UPDATE_VM_STEPS);
   const vm = await store.getVm({ vmId: input.vmId });
   const placement0 = vm.placement;
+  if (withOwner && (vm.state === 'deleting' || vm.state === 'deleted')) {
+    // Deleted while this update waited for the VM: nothing is left to change.
+    progress.error(`not applied: the VM was ${vm.state} meanwhile`);
+    progress.complete();
+    return { vmId: input.vmId, state: vm.state };
+  }
   if (!placement0) throw ApplicationFailure.nonRetryable(`VM ${input.vmId} has no placement to update`, 'VmNotActive');
   const stackless = placement0.cloud === 'openstack' && vm.cloud === 'openstack' && !placement0.stackId;
   const onlySize = JSON.stringify({ ...vm.requirements, size: input.requirements.size }) === JSON.stringify(input.requirements);
