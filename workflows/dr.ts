@@ -499,14 +499,25 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
   }
 
   async function reprotect(why: string, lease: Lease): Promise<void> {
-    s.step = `re-protecting (${why})`;
-    touch();
-    try {
-      // The backup runs under this workflow's lease (asking for its own would wait for us: a deadlock).
-      await executeChild(BACKUP_WORKFLOW, { workflowId: `vm-backup:${input.vmId}:reprotect-${uuid4()}`, args: [{ vmId: input.vmId, ownerId: input.ownerId, trigger: 'manual', ...(lease.leaseId ? { lease: lease.leaseId } : {}) } satisfies BackupInput] });
-    } catch (err) {
-      // The VM runs; the next scheduled backup tries again.
-      log.warn('re-protect backup failed', { error: describeError(err) });
+    if (lease.leaseId) {
+      // The VM runs again: it is Protected now, and a fresh backup (a child that asks for the VM's
+      // lease once this operation gives it back) makes new standbys. This workflow does not wait
+      // for it: a VM that breaks again meanwhile fails over at once, and that failover cancels the
+      // backup (a failover with no standby rebuilds from the newest backup).
+      await startChild(BACKUP_WORKFLOW, {
+        workflowId: `vm-backup:${input.vmId}:reprotect-${uuid4()}`,
+        args: [{ vmId: input.vmId, ownerId: input.ownerId, trigger: 'manual' } satisfies BackupInput],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      });
+    } else {
+      s.step = `re-protecting (${why})`;
+      touch();
+      try {
+        await executeChild(BACKUP_WORKFLOW, { workflowId: `vm-backup:${input.vmId}:reprotect-${uuid4()}`, args: [{ vmId: input.vmId, ownerId: input.ownerId, trigger: 'manual' } satisfies BackupInput] });
+      } catch (err) {
+        // The VM runs; the next scheduled backup tries again.
+        log.warn('re-protect backup failed', { error: describeError(err) });
+      }
     }
     s.state = 'Protected';
     s.target = undefined;

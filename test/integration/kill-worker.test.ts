@@ -354,6 +354,11 @@ describe('a worker process killed mid-work', function () {
     assert.ok(!kinds.includes('failover.failed'), `no failed failover in ${kinds}`);
     assert.equal(events.find((e) => e.kind === 'failover.completed').details.serverId, standby.id);
 
+    // Re-protection runs after the switch, as a backup of its own: wait for it to finish.
+    const backups = await until('the re-protect backup finished', async () => {
+      const list = await backupsOf(vmId);
+      return list.length === 2 && list.every((b) => b.status !== 'running') ? list : undefined;
+    }, 120_000);
     // Exactly one running copy; the standby was promoted (renamed) once and a fresh one replaces it.
     const c = await countsOf(vmId);
     const copies = c.servers.filter((s) => s.id === primary || s.id === standby.id);
@@ -364,7 +369,6 @@ describe('a worker process killed mid-work', function () {
     assert.equal(c.standbys[0].status, 'SHUTOFF');
     assert.equal(c.csStandbys.length, 1, 'one backup-cloud standby');
     assert.equal(c.csStandbys[0].state, 'Stopped');
-    const backups = await backupsOf(vmId);
     assert.equal(backups.length, 2, 'the first backup and one re-protect backup');
     assert.ok(backups.every((b) => b.status === 'succeeded'), JSON.stringify(backups.map((b) => [b.id, b.status, b.reason])));
     assert.deepEqual(c.images.map((i) => i.id).sort(), backups.map((b) => b.image.id).sort(), 'one snapshot per backup');
