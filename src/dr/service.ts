@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import {
@@ -60,6 +60,11 @@ function updateRefusal(err: unknown): never {
     throw AppError.conflict(cause?.message ?? err.message, 'dr_refused');
   }
   if (err instanceof WorkflowNotFoundError) throw AppError.conflict('this VM is not protected (PUT /api/v1/vms/{id}/dr first)', 'not_protected');
+  // Temporal refuses updates while the DR workflow's task is failing (e.g. a worker being replaced):
+  // the command may succeed later; it is not the member's error and not an unknown one.
+  if (err instanceof ServiceError && /FAILED_PRECONDITION|Workflow Task in failed state/i.test(err.message + String((err.cause as Error | undefined)?.message ?? ''))) {
+    throw new AppError(503, 'dr_unavailable', 'the disaster-recovery workflow of this VM cannot take commands right now; try again shortly', undefined, { retryAfterSeconds: 30 });
+  }
   throw err;
 }
 
