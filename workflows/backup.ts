@@ -9,7 +9,7 @@
  * (the record says `partial`) and is simply tried again on the next run. Every cloud object is
  * named after the VM and backup id, so a retried or replayed step finds what it made before.
  */
-import { ApplicationFailure, CancellationScope, isCancellation, log, uuid4 } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, log, uuid4 } from '@temporalio/workflow';
 import {
   BACKUP_TASKS,
   backupImageName,
@@ -21,7 +21,7 @@ import {
   type BackupStatus,
   type RestoreInput,
 } from '../src/contracts/backup';
-import { cloudResourceName } from '../src/contracts/vm';
+import { cloudResourceName, type VmPlacement } from '../src/contracts/vm';
 import { Progress } from './lib/progress';
 import { withVmLease } from './lib/ownership';
 import { cloudCall, longTransfer, statusPoll, store } from './lib/activity-presets';
@@ -195,6 +195,10 @@ async function backupVmHoldingLease(input: BackupInput, progress: Progress, with
   }
 }
 
+function isNotFound(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'NotFound';
+}
+
 /** Deletes the cloud objects of backups beyond the newest `keep` good ones; a failed delete is retried next run. */
 async function applyRetention(vmId: string, keep: number, currentBackupId: string): Promise<number> {
   const candidates = await store.retentionCandidates({ vmId, keep, currentBackupId });
@@ -265,7 +269,22 @@ async function restoreVmHoldingLease(input: RestoreInput, withOwner: boolean): P
     progress.start('wait', 'stack UPDATE_IN_PROGRESS');
     await statusPoll.osAwaitStack({ ...handle, action: 'UPDATE' });
     progress.start('read-back');
-    const placement = await cloudCall.osReadServer(handle);
+    let placement: VmPlacement;
+    try {
+      placement = await cloudCall.osReadServer(handle);
+    } catch (err) {
+      if (!withOwner || !isNotFound(err)) throw err;
+      // The stack's server vanished and the image did not change (the same backup again), so Heat
+      // kept the dead resource: the stack is made anew from the backup (same name, new id).
+      progress.start('update', 'rebuilding the stack: its server is gone');
+      await cloudCall.osDeleteStack({ accountId: handle.accountId, stackName: handle.stackName, stackId: handle.stackId });
+      await statusPoll.osAwaitStack({ ...handle, action: 'DELETE' });
+      const rendered = await store.renderOpenStackVm({ vmId: input.vmId, ownerId: vm.ownerId, requirements: vm.requirements });
+      const made = await cloudCall.osEnsureStack({ accountId: handle.accountId, stackName: handle.stackName, template: rendered.template, parameters: { ...rendered.parameters, image: chosen.imageId }, tags: ['vmflow', `vm-${input.vmId}`] });
+      handle = { accountId: handle.accountId, stackName: made.stackName, stackId: made.stackId };
+      await statusPoll.osAwaitStack({ ...handle, action: 'CREATE' });
+      placement = await cloudCall.osReadServer(handle);
+    }
     progress.start('persist');
     await store.setVmState({ vmId: input.vmId, to: 'active', reason: `restored from backup ${chosen.backupId} (taken ${chosen.takenAt})`, placement, lastError: null });
     if (leaving && leaving.serverId !== placement.serverId) {

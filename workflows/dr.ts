@@ -465,7 +465,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
    * dead copy is removed, and a fresh backup re-protects it. What changed since that backup is lost.
    */
   async function restoreHomeFromBackup(image: { imageId: string; startedAt: string }, lost: VmPlacement, firstFailedAt: string, lease: Lease, why: string): Promise<void> {
-    const home = s.home!;
+    const home = (await currentHome())!;
     s.state = 'FailingBack';
     s.step = 'restoring in the base cloud from the newest backup';
     touch();
@@ -576,8 +576,17 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     else if (distinct) await event('failback.failed', `failback failed, still running in the backup cloud; next try in ${Math.round(waitMs / 1000)} s: ${message}`);
   }
 
-  async function failbackHoldingLease(lease: Lease, withOwner: boolean): Promise<void> {
+  /** The home stack as it is now: a restore may have made it anew (same name, new id). */
+  async function currentHome(): Promise<Home | undefined> {
     const home = s.home;
+    if (!home?.stackName) return home;
+    const found = await failoverCall.osFindStack({ accountId: home.accountId, stackName: home.stackName });
+    if (found.stackId && found.stackId !== home.stackId) s.home = { ...home, stackId: found.stackId };
+    return s.home;
+  }
+
+  async function failbackHoldingLease(lease: Lease, withOwner: boolean): Promise<void> {
+    const home = withOwner ? await currentHome() : s.home;
     const vmNow = await store.drPlan({ vmId: input.vmId });
     const cs = vmNow.placement;
     if (!home?.stackId || !home.stackName || !cs || cs.cloud !== 'cloudstack') {

@@ -234,10 +234,11 @@ async function deleteVmHoldingLease(input: DeleteVmInput, withOwner: boolean): P
       else await statusPoll.csDestroyStandby({ accountId: p.accountId, csVmId: p.serverId });
     }
     progress.start('remove-backups');
-    await removeBackups(input.vmId);
     if (withOwner) {
-      // Whatever else carries the VM's name (an old promoted primary, a copy rebuilt after a loss, an
-      // image a cancelled backup made after it gave way) goes too: a deleted VM leaves nothing.
+      // First whatever carries the VM's name — standbys (also one a cancelled backup made after it
+      // gave way), an old promoted primary, a copy rebuilt after a loss — instances before the
+      // templates they were made from (CloudStack refuses to delete a template in use), then images
+      // and templates. The recorded artifacts below are then already gone (deletes are idempotent).
       const accounts = await store.backupPlan({ vmId: input.vmId, trigger: 'manual' });
       await statusPoll.sweepVmLeftovers({
         vmId: input.vmId,
@@ -247,6 +248,7 @@ async function deleteVmHoldingLease(input: DeleteVmInput, withOwner: boolean): P
         cloudstackAccountIds: [...(vm.cloud === 'openstack' ? [accounts.backupAccountId] : []), ...[vm, vm.placement].filter((x) => x?.cloud === 'cloudstack').map((x) => x!.accountId)],
       });
     }
+    await removeBackups(input.vmId);
     progress.start('persist');
     await store.setVmState({ vmId: input.vmId, to: 'deleted', reason: 'deleted', placement: null });
     progress.complete();

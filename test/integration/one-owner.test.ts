@@ -263,6 +263,31 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     assert.equal(servers.find((x) => x.id === restored.placement.serverId)?.status, 'ACTIVE');
   });
 
+  it('when the stack\'s server vanished and the same backup is restored again, then the stack is made anew and the VM runs', async () => {
+    const r = await call('POST', '/api/v1/vms', { name: 'owner-rebuild', os: 'ubuntu-24.04', software: ['vim'], size: 'small', cloud: 'openstack' });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const vmId = r.body.vm.id as string;
+    await until('VM active', async () => ((await vm(vmId)).state === 'active' ? true : undefined));
+    assert.equal((await call('POST', `/api/v1/vms/${vmId}/backups`)).status, 202);
+    const b = await until('backup done', async () => (await backups(vmId)).find((x) => x.status !== 'running'));
+    const restoreAndWait = async (why: string) => {
+      const before = (await vm(vmId)).history.length;
+      assert.equal((await call('POST', `/api/v1/vms/${vmId}/restore`, { backupId: b.id })).status, 202);
+      return until(why, async () => {
+        const v = await vm(vmId);
+        return v.history.length > before && (v.state === 'active' || v.state === 'failed') && v.history.at(-1).to !== 'updating' ? v : undefined;
+      });
+    };
+    const first = await restoreAndWait('first restore');
+    assert.equal(first.state, 'active', JSON.stringify(first.lastError));
+    // The server disappears without a trace; the stack's image is already this backup's.
+    await simAdmin(clouds.openstack.url, 'POST', `/servers/${first.placement.serverId}/break`, { mode: 'gone' });
+    const second = await restoreAndWait('second restore');
+    assert.equal(second.state, 'active', `restored: ${second.lastError}`);
+    assert.notEqual(second.placement.serverId, first.placement.serverId);
+    assert.equal((await osServers()).find((x) => x.id === second.placement.serverId)?.status, 'ACTIVE');
+  });
+
   it('when failback keeps failing, then it backs off: one event per distinct failure, the VM keeps running in CloudStack', async () => {
     const vmId = await protectedVm('owner-backoff');
     await call('PUT', `/api/v1/vms/${vmId}/backup-policy`, { intervalSeconds: 3600, retention: 2 });
