@@ -79,6 +79,7 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
   afterEach(async () => {
     await simAdmin(clouds.openstack.url, 'DELETE', '/faults');
     await simAdmin(clouds.openstack.url, 'DELETE', '/outage');
+    await simAdmin(clouds.cloudstack.url, 'DELETE', '/outage');
     await simAdmin(clouds.cloudstack.url, 'PATCH', '/timings', csTimings);
   });
 
@@ -221,7 +222,14 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
         return until_(v) ? v : undefined;
       });
     };
-    const protectedAgain = () => until('Protected', async () => ((await dr(vmId)).state.state === 'Protected' ? true : undefined), 120_000);
+    // Protected comes at once; the re-protecting backup that makes new standbys runs after it.
+    const protectedAgain = async () => {
+      await until('Protected', async () => ((await dr(vmId)).state.state === 'Protected' ? true : undefined), 120_000);
+      await until('re-protected (a base standby ready)', async () => {
+        const list = await backups(vmId);
+        return list.every((b) => b.status !== 'running') && list.some((b) => b.baseStandby && !b.retiredAt) ? true : undefined;
+      }, 120_000);
+    };
 
     // 1. On the base standby (no stack): a resize is a Nova resize of that server; user data is refused.
     const onStandby = await failoverTo('base-standby', (v) => v.placement?.cloud === 'openstack' && !v.placement.stackId);
@@ -286,6 +294,32 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     assert.equal(second.state, 'active', `restored: ${second.lastError}`);
     assert.notEqual(second.placement.serverId, first.placement.serverId);
     assert.equal((await osServers()).find((x) => x.id === second.placement.serverId)?.status, 'ACTIVE');
+  });
+
+  it('when CloudStack stops answering while the VM runs there, then the VM is restored in the base cloud, and its CloudStack copy is removed once CloudStack answers', async () => {
+    const vmId = await protectedVm('owner-cs-silent');
+    assert.equal((await call('PUT', `/api/v1/vms/${vmId}/dr`, { failbackMode: 'approval' })).status, 200);
+    assert.equal((await call('POST', `/api/v1/vms/${vmId}/dr/failover`, { target: 'backup-cloud', reason: 'test' })).status, 202);
+    const inCs = await until('failed over to CloudStack', async () => {
+      const v = await vm(vmId);
+      return v.placement?.cloud === 'cloudstack' ? v : undefined;
+    });
+    await simAdmin(clouds.cloudstack.url, 'POST', '/outage', { mode: 'refuse' });
+    try {
+      await until('restored in the base cloud', async () => {
+        const v = await vm(vmId);
+        return v.placement?.cloud === 'openstack' ? v : undefined;
+      }, 120_000);
+    } finally {
+      await simAdmin(clouds.cloudstack.url, 'DELETE', '/outage');
+    }
+    await until('the CloudStack copy removed', async () => ((await csVms()).some((v) => v.id === inCs.placement.serverId && v.state === 'Running') ? undefined : true), 120_000);
+    await until('Protected with nothing left to fence', async () => {
+      const r = await dr(vmId);
+      return r.state.state === 'Protected' && !r.state.fencePending ? r : undefined;
+    }, 60_000);
+    const v = await vm(vmId);
+    assert.deepEqual((await runningCopies(vmId, 'owner-cs-silent')).map((c) => c.id), [v.placement.serverId], 'one running copy, the reported one');
   });
 
   it('when failback keeps failing, then it backs off: one event per distinct failure, the VM keeps running in CloudStack', async () => {
