@@ -37,9 +37,14 @@ export const cloudCall = proxyActivities<Activities>({
   retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '20 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
-/** A cloud call on the recovery path: the clock is the RTO, so retries are short and few. */
+/**
+ * A cloud call on the recovery path: the clock is the RTO, so retries are short and few, and one
+ * attempt lives at most 45 s: these calls answer in seconds, and an attempt lost with a killed
+ * worker (they do not heartbeat) must not hold a failover or failback — with two copies running
+ * half-way through a switch — for minutes (found by npm run soak, seeds 8 and 9).
+ */
 export const failoverCall = proxyActivities<Activities>({
-  startToCloseTimeout: '3 minutes',
+  startToCloseTimeout: '45 seconds',
   scheduleToCloseTimeout: '10 minutes',
   retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '10 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
 });
