@@ -15,6 +15,22 @@ export interface TestClouds {
 
 let shared: Promise<TestClouds> | undefined;
 
+/** The environment that points the operator cloud accounts at these simulators. */
+export function simulatorEnv(openstack: OpenStackSimulator, cloudstack: CloudStackSimulator): NodeJS.ProcessEnv {
+  return {
+    OPENSTACK_AUTH_URL: openstack.authUrl,
+    OPENSTACK_USERNAME: openstack.credentials.username,
+    OPENSTACK_PASSWORD: openstack.credentials.password,
+    OPENSTACK_PROJECT_NAME: openstack.credentials.projectName,
+    OPENSTACK_USER_DOMAIN_NAME: openstack.credentials.userDomainName,
+    OPENSTACK_PROJECT_DOMAIN_NAME: openstack.credentials.projectDomainName,
+    OPENSTACK_REGION: openstack.credentials.region,
+    CLOUDSTACK_API_URL: cloudstack.apiUrl,
+    CLOUDSTACK_API_KEY: cloudstack.credentials.apiKey,
+    CLOUDSTACK_SECRET_KEY: cloudstack.credentials.secretKey,
+  };
+}
+
 export function sharedClouds(): Promise<TestClouds> {
   shared ??= (async () => {
     const [openstack, cloudstack] = await Promise.all([
@@ -26,18 +42,7 @@ export function sharedClouds(): Promise<TestClouds> {
     return {
       openstack,
       cloudstack,
-      env: {
-        OPENSTACK_AUTH_URL: openstack.authUrl,
-        OPENSTACK_USERNAME: openstack.credentials.username,
-        OPENSTACK_PASSWORD: openstack.credentials.password,
-        OPENSTACK_PROJECT_NAME: openstack.credentials.projectName,
-        OPENSTACK_USER_DOMAIN_NAME: openstack.credentials.userDomainName,
-        OPENSTACK_PROJECT_DOMAIN_NAME: openstack.credentials.projectDomainName,
-        OPENSTACK_REGION: openstack.credentials.region,
-        CLOUDSTACK_API_URL: cloudstack.apiUrl,
-        CLOUDSTACK_API_KEY: cloudstack.credentials.apiKey,
-        CLOUDSTACK_SECRET_KEY: cloudstack.credentials.secretKey,
-      },
+      env: simulatorEnv(openstack, cloudstack),
     };
   })();
   return shared;

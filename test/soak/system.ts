@@ -21,6 +21,7 @@ import { formatKeyring, generateKey, keyringOf } from '../../src/secrets/keyring
 import { startCloudStackSimulator, type CloudStackSimulator } from '../../src/sim/cloudstack';
 import { startOpenStackSimulator, type OpenStackSimulator } from '../../src/sim/openstack';
 import { connectTemporalClient, type TemporalClientHandle } from '../../src/temporal/client';
+import { simulatorEnv } from '../harness/clouds';
 import { startStack, type TestStack } from '../harness/stack';
 
 const repoRoot = path.resolve(__dirname, '../..');
@@ -162,16 +163,7 @@ export async function startSoakSystem(opts: { seed: number; say: (line: string) 
     const taskQueue = `soak-${crypto.randomBytes(4).toString('hex')}`;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      OPENSTACK_AUTH_URL: openstack.authUrl,
-      OPENSTACK_USERNAME: openstack.credentials.username,
-      OPENSTACK_PASSWORD: openstack.credentials.password,
-      OPENSTACK_PROJECT_NAME: openstack.credentials.projectName,
-      OPENSTACK_USER_DOMAIN_NAME: openstack.credentials.userDomainName,
-      OPENSTACK_PROJECT_DOMAIN_NAME: openstack.credentials.projectDomainName,
-      OPENSTACK_REGION: openstack.credentials.region,
-      CLOUDSTACK_API_URL: cloudstack.apiUrl,
-      CLOUDSTACK_API_KEY: cloudstack.credentials.apiKey,
-      CLOUDSTACK_SECRET_KEY: cloudstack.credentials.secretKey,
+      ...simulatorEnv(openstack, cloudstack),
       VMFLOW_OPERATOR_CLOUDS: 'openstack,cloudstack',
       TEMPORAL_ADDRESS: stack.temporalAddress,
       TEMPORAL_NAMESPACE: stack.namespace,

@@ -13,6 +13,7 @@
  */
 import crypto from 'node:crypto';
 import { z } from 'zod';
+import { mulberry32 } from '../mulberry32';
 
 export const faultSpecSchema = z
   .object({
@@ -51,17 +52,8 @@ export function faultKind(spec: FaultSpec): FaultKind {
   return 'error';
 }
 
-/** mulberry32: small, seedable, good enough to decide "does this fault fire". */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Small, seedable, good enough to decide "does this fault fire". */
+const seededRandom = mulberry32;
 
 export class FaultSet {
   private faults: Fault[] = [];
