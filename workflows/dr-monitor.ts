@@ -82,9 +82,13 @@ export const monitorSettingsSignal = defineSignal<[Partial<MonitorSettings>]>(MO
 export const monitorCheckNowSignal = defineSignal<[]>(MONITOR_CHECK_NOW_SIGNAL);
 const vmHealthSignal = defineSignal<[VmHealthSignal]>(DR_SIGNALS.vmHealth);
 
-/** The probe: a MongoDB or worker problem is retried briefly; cloud failures never fail it. */
+/**
+ * The probe: a MongoDB or worker problem is retried briefly; cloud failures never fail it. Its calls
+ * time out after 5 s each (PROBE_CALL_TIMEOUT_MS), so 30 s is plenty — and a probe lost with a killed
+ * worker leaves the monitor blind for at most that long (timeouts are not part of replay).
+ */
 const probe = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3, nonRetryableErrorTypes: ['CloudAccountNotFound', 'Misconfigured'] },
 });
 

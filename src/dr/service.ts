@@ -29,6 +29,7 @@ import {
   type MonitorSettings,
 } from '../contracts/dr';
 import { AppError, parseInput } from '../errors';
+import { sleep } from '../sleep';
 import type { VmService } from '../vms/service';
 import { vmSearchAttributes } from '../vms/search';
 import { backupModel } from '../backups/model';
@@ -54,6 +55,17 @@ export interface DrServiceDeps {
   healthCheckSeconds: number;
 }
 
+/**
+ * Temporal refuses updates while the DR workflow's task is failing — typically for the seconds in
+ * which a killed worker's task times out and another worker picks it up. The command may well
+ * succeed then, so the API tries again for a bounded while before answering 503.
+ */
+function workflowTaskFailing(err: unknown): boolean {
+  return err instanceof ServiceError && /FAILED_PRECONDITION|Workflow Task in failed state/i.test(err.message + String((err.cause as Error | undefined)?.message ?? ''));
+}
+/** Waits between tries while the DR workflow cannot take commands (about 25 s in all). */
+const UNAVAILABLE_BACKOFF_MS = [1000, 2000, 4000, 8000, 10_000];
+
 function updateRefusal(err: unknown): never {
   if (err instanceof WorkflowUpdateFailedError) {
     const cause = err.cause as { message?: string } | undefined;
@@ -62,7 +74,7 @@ function updateRefusal(err: unknown): never {
   if (err instanceof WorkflowNotFoundError) throw AppError.conflict('this VM is not protected (PUT /api/v1/vms/{id}/dr first)', 'not_protected');
   // Temporal refuses updates while the DR workflow's task is failing (e.g. a worker being replaced):
   // the command may succeed later; it is not the member's error and not an unknown one.
-  if (err instanceof ServiceError && /FAILED_PRECONDITION|Workflow Task in failed state/i.test(err.message + String((err.cause as Error | undefined)?.message ?? ''))) {
+  if (workflowTaskFailing(err)) {
     throw new AppError(503, 'dr_unavailable', 'the disaster-recovery workflow of this VM cannot take commands right now; try again shortly', undefined, { retryAfterSeconds: 30 });
   }
   throw err;
@@ -162,25 +174,33 @@ export class DrService {
   async failover(ownerId: string, vmId: string, body: unknown): Promise<DrStatus> {
     await this.d.vms.get(ownerId, vmId);
     const req = parseInput(z.strictObject({ target: z.enum(['base-standby', 'backup-cloud']).optional(), reason: z.string().max(500).optional() }), body ?? {}) as ManualFailoverRequest;
-    return this.update(vmId, (h) => h.executeUpdate<DrStatus, [ManualFailoverRequest]>(DR_UPDATES.failover, { args: [req] }));
+    return this.update(vmId, (h, updateId) => h.executeUpdate<DrStatus, [ManualFailoverRequest]>(DR_UPDATES.failover, { args: [req], updateId }));
   }
 
   async failback(ownerId: string, vmId: string): Promise<DrStatus> {
     await this.d.vms.get(ownerId, vmId);
-    return this.update(vmId, (h) => h.executeUpdate<DrStatus, []>(DR_UPDATES.failback));
+    return this.update(vmId, (h, updateId) => h.executeUpdate<DrStatus, []>(DR_UPDATES.failback, { updateId }));
   }
 
   async approve(ownerId: string, vmId: string): Promise<DrStatus> {
     await this.d.vms.get(ownerId, vmId);
-    return this.update(vmId, (h) => h.executeUpdate<DrStatus, []>(DR_UPDATES.approve));
+    return this.update(vmId, (h, updateId) => h.executeUpdate<DrStatus, []>(DR_UPDATES.approve, { updateId }));
   }
 
   /** Runs one of the DR workflow's updates; a refusal by its validator is a 409 (updateRefusal). */
-  private async update(vmId: string, run: (handle: ReturnType<DrService['handle']>) => Promise<DrStatus>): Promise<DrStatus> {
-    try {
-      return await run(this.handle(vmId));
-    } catch (err) {
-      updateRefusal(err);
+  private async update(vmId: string, run: (handle: ReturnType<DrService['handle']>, updateId: string) => Promise<DrStatus>): Promise<DrStatus> {
+    // One update id for every try: an update admitted by a try whose answer was lost is not run twice.
+    const updateId = crypto.randomUUID();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await run(this.handle(vmId), updateId);
+      } catch (err) {
+        if (workflowTaskFailing(err) && attempt < UNAVAILABLE_BACKOFF_MS.length) {
+          await sleep(UNAVAILABLE_BACKOFF_MS[attempt]);
+          continue;
+        }
+        updateRefusal(err);
+      }
     }
   }
 

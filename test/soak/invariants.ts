@@ -11,6 +11,7 @@
  * - multiple-copies: more than one running copy for longer than the switch grace (default 60 s).
  * - placement-mismatch: exactly one running copy, not the one GET /api/v1/vms/:id reports as
  *   placement (cloud + serverId), for longer than the switch grace.
+ *   These two and no-running-copy count only time in which the worker polls its task queue.
  * - no-running-copy: no running copy for longer than the down budget (default 120 s = detection
  *   2 × 2 s + failover and retries), not counting time in which recovery is impossible:
  *   the placement's cloud is in an injected outage AND (that cloud is CloudStack — nothing fails
@@ -20,7 +21,8 @@
  * - workflow-failed: a workflow closed Failed or TimedOut (Canceled and Terminated ones are
  *   listed in the summary, not violations).
  * - events-flood: more than maxEventsPer10Min DR events for one VM within 10 minutes.
- * - api-5xx: any answer ≥ 500 from the REST API (409 refusals are counted, not violations).
+ * - api-5xx: any answer ≥ 500 from the REST API (409 refusals are counted, not violations), except
+ *   503 dr_unavailable within a minute of a worker kill or restart (soak.ts api()).
  * At the end: settle (see settle()), then every live VM must have exactly its placement running,
  * and leaks.ts checks resources against the VMs' backup records.
  */
@@ -63,8 +65,10 @@ export interface InvariantDeps {
 }
 
 interface Tracker {
-  multiSince?: number;
-  mismatchSince?: number;
+  /** Time with more than one running copy, counted while the worker polls (see tick()). */
+  multiMs?: number;
+  /** Time with one running copy that is not the placement, counted likewise. */
+  mismatchMs?: number;
   /** Time without a running copy, outside the windows in which recovery is impossible. */
   downMs: number;
   lastTick?: number;
@@ -188,7 +192,7 @@ export class Invariants {
         const vm = vms.get(t.vmId);
         const tr = this.tracker(t.vmId);
         if (!vm || t.deleting || UNCHECKED_STATES.has(vm.state)) {
-          tr.multiSince = tr.mismatchSince = tr.lastTick = undefined;
+          tr.multiMs = tr.mismatchMs = tr.lastTick = undefined;
           tr.downMs = 0;
           tr.reported.clear();
           continue;
@@ -201,31 +205,35 @@ export class Invariants {
           tr.reported.add(kind);
           this.violation({ kind, vmId: t.vmId, message, state: await this.vmState(t.vmId, copies) });
         };
-        const secs = (since: number) => Math.round((now - since) / 1000);
+        const secs = (ms: number) => Math.round(ms / 1000);
+        // A tick that took long (a slow API answer) counts at most 10 s. The clocks below count only
+        // time in which the worker polls: nothing can act while it is dead, and a fault that outlasts
+        // the grace in worker time is the system's (work a killed worker held is re-run after its
+        // heartbeat or start-to-close timeout, which does pass in that time).
+        const dt = tr.lastTick === undefined ? 0 : Math.min(now - tr.lastTick, 10_000);
+        tr.lastTick = now;
+        const workerDt = this.d.sys.worker.polling() ? dt : 0;
 
         if (copies.length > 1) {
-          tr.multiSince ??= now;
-          if (now - tr.multiSince > this.d.switchGraceMs) await fire('multiple-copies', `${copies.length} running copies for ${secs(tr.multiSince)} s (grace ${this.d.switchGraceMs / 1000} s): ${copies.map((c) => `${c.cloud}:${c.name}(${c.id})`).join(', ')}`);
+          tr.multiMs = (tr.multiMs ?? 0) + workerDt;
+          if (tr.multiMs > this.d.switchGraceMs) await fire('multiple-copies', `${copies.length} running copies for ${secs(tr.multiMs)} s of worker time (grace ${this.d.switchGraceMs / 1000} s): ${copies.map((c) => `${c.cloud}:${c.name}(${c.id})`).join(', ')}`);
         } else {
-          tr.multiSince = undefined;
+          tr.multiMs = undefined;
           clear('multiple-copies');
         }
 
         if (copies.length === 1 && `${copies[0].cloud}:${copies[0].id}` !== placementKey) {
-          tr.mismatchSince ??= now;
-          if (now - tr.mismatchSince > this.d.switchGraceMs) await fire('placement-mismatch', `the one running copy ${copies[0].cloud}:${copies[0].name}(${copies[0].id}) is not the placement the API reports (${placementKey ?? 'none'}) for ${secs(tr.mismatchSince)} s`);
+          tr.mismatchMs = (tr.mismatchMs ?? 0) + workerDt;
+          if (tr.mismatchMs > this.d.switchGraceMs) await fire('placement-mismatch', `the one running copy ${copies[0].cloud}:${copies[0].name}(${copies[0].id}) is not the placement the API reports (${placementKey ?? 'none'}) for ${secs(tr.mismatchMs)} s of worker time`);
         } else {
-          tr.mismatchSince = undefined;
+          tr.mismatchMs = undefined;
           clear('placement-mismatch');
         }
 
-        // A tick that took long (a slow API answer) counts at most 10 s.
-        const dt = tr.lastTick === undefined ? 0 : Math.min(now - tr.lastTick, 10_000);
-        tr.lastTick = now;
         if (copies.length === 0) {
           const home: CloudKind = vm.placement?.cloud ?? vm.cloud;
           const exempt = down.has(home) && (home === 'cloudstack' || down.has('cloudstack') || !hasBackupCloudStandby(view, t.vmId));
-          if (!exempt) tr.downMs += dt;
+          if (!exempt) tr.downMs += workerDt;
           if (tr.downMs > this.d.downBudgetMs) await fire('no-running-copy', `no running copy for ${Math.round(tr.downMs / 1000)} s counted (budget ${this.d.downBudgetMs / 1000} s; time in which recovery was impossible not counted): placement ${placementKey ?? 'none'}, outages now [${[...down].join(', ')}]`);
         } else {
           tr.downMs = 0;

@@ -13,6 +13,7 @@ export function printSummary(r: SoakResult, print: (line: string) => void): void
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([k, n]) => [`  injected ${k}`, String(n)] as [string, string]),
     ['API answers ok / 409 / other 4xx / 5xx / no answer', `${r.api.ok} / ${r.api.conflict} / ${r.api.otherClientError} / ${r.api.serverError} / ${r.api.timeout}`],
+    ['  503 dr_unavailable just after a worker kill', `${r.api.unavailable}`],
     ['failovers completed', String(r.failovers)],
     ['failbacks completed', String(r.failbacks)],
     ['worker kills', `${r.workerKills}${r.kills ? '' : ' (--no-kills)'}`],

@@ -43,6 +43,18 @@ export class WorkerProcess {
   starts = 0;
   /** Between spawn and the first "worker polling" line. */
   starting = false;
+  /** When the worker was last killed or last began polling (ms since the epoch). */
+  lastChangeAt = 0;
+
+  /** Polling its task queue (alive and past start-up). */
+  polling(): boolean {
+    return this.alive() && !this.starting;
+  }
+
+  /** Killed, starting, or polling for less than `ms`: work it held is still being handed over. */
+  recentlyDisturbed(ms: number): boolean {
+    return !this.polling() || Date.now() - this.lastChangeAt < ms;
+  }
 
   constructor(
     private readonly env: NodeJS.ProcessEnv,
@@ -73,7 +85,10 @@ export class WorkerProcess {
     try {
       while (Date.now() < deadline) {
         if (!this.alive()) throw new Error(`the worker exited during start-up (code ${proc.exitCode}, signal ${proc.signalCode}); log ${logFile}:\n${this.logTail()}`);
-        if (fs.readFileSync(logFile, 'utf8').includes('worker polling')) return;
+        if (fs.readFileSync(logFile, 'utf8').includes('worker polling')) {
+          this.lastChangeAt = Date.now();
+          return;
+        }
         await new Promise((r) => setTimeout(r, 200));
       }
     } finally {
@@ -87,6 +102,7 @@ export class WorkerProcess {
     if (!this.alive()) return;
     this.proc!.kill('SIGKILL');
     await this.exited;
+    this.lastChangeAt = Date.now();
   }
 
   killNow(): void {
