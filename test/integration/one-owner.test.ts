@@ -37,6 +37,7 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
   const events = async (vmId: string) => (await call('GET', `/api/v1/events?vmId=${vmId}&limit=200`)).body.events as Json[];
   const osServers = async () => (await simAdmin(clouds.openstack.url, 'GET', '/state')).servers.items as Json[];
   const csVms = async () => (await simAdmin(clouds.cloudstack.url, 'GET', '/state')).vms.items as Json[];
+  const csTemplates = async () => (await simAdmin(clouds.cloudstack.url, 'GET', '/state')).templates.items as Json[];
   /**
    * The VM's running copies in both clouds (drill copies aside): its Heat server carries the name
    * the member gave, standbys and promoted standbys are named after the VM id.
@@ -95,6 +96,10 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
       (await backups(vmId)).find((b) => b.trigger === 'schedule' && b.status === 'running' && b.store && !b.template),
     );
 
+    // The newest good backup before the failover: what failback and restore stand on.
+    const newestGood = (await backups(vmId)).filter((b) => b.status === 'succeeded').sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt))[0];
+    assert.ok(newestGood, 'a good backup exists before the outage');
+
     await simAdmin(clouds.openstack.url, 'POST', '/outage', { mode: '503' });
     const failedOver = await until('failed over to CloudStack', async () => {
       const v = await vm(vmId);
@@ -111,6 +116,11 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     }
     const preempted = (await backups(vmId)).find((b) => b.id === inFlight.id);
     assert.equal(preempted?.status, 'cancelled', `the backup in flight gave way to the failover: ${JSON.stringify(preempted)}`);
+    // Retention never retires the newest good backup taken before the failover while no newer
+    // backup of the live copy exists.
+    const kept = (await backups(vmId)).find((b) => b.id === newestGood.id);
+    assert.ok(kept && !kept.retiredAt && kept.status === 'succeeded', `the newest good backup before the failover is kept: ${JSON.stringify(kept)}`);
+    assert.ok(kept.template && (await csTemplates()).some((t) => t.id === kept.template.id), `its CloudStack template is still there: ${JSON.stringify(kept.template)}`);
     const view = await dr(vmId);
     assert.equal(view.state.state, 'FailedOver');
     assert.match(view.backupsPaused ?? '', /backup cloud/, 'the DR view says why backups do not run');
