@@ -121,6 +121,8 @@ export interface TemporalDevServerOptions {
   codecEndpoint?: string;
   httpPort?: number;
   logFile?: string;
+  /** Server dynamic configuration (`--dynamic-config-value KEY=VALUE`), e.g. a low continue-as-new suggestion for recording histories. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 export async function startTemporalDevServer(o: TemporalDevServerOptions): Promise<ManagedProcess> {
@@ -141,6 +143,7 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
   else args.push('--ui-ip', '127.0.0.1', '--ui-port', String(o.uiPort));
   if (o.codecEndpoint && !o.headless) args.push('--ui-codec-endpoint', o.codecEndpoint);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  for (const [key, value] of Object.entries(o.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   const proc = spawnManaged({ name: 'temporal', command: o.bin, args, logFile: o.logFile });
   await waitForPort('127.0.0.1', o.port, 90_000, proc);
   if (!o.headless) await waitForPort('127.0.0.1', o.uiPort, 60_000, proc);

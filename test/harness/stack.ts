@@ -20,7 +20,12 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-export async function startStack(): Promise<TestStack> {
+export interface StackOptions {
+  /** Temporal dev server dynamic configuration (ignored with TEMPORAL_ADDRESS). */
+  temporalDynamicConfig?: Record<string, string | number | boolean>;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const config = loadConfig();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmflow-test-'));
   const procs: ManagedProcess[] = [];
@@ -39,6 +44,7 @@ export async function startStack(): Promise<TestStack> {
           dbFile: path.join(dir, 'temporal.sqlite'),
           logFile: path.join(dir, 'temporal.log'),
           httpPort: await freePort(),
+          dynamicConfig: opts.temporalDynamicConfig,
         }),
       );
       temporalAddress = `127.0.0.1:${port}`;
@@ -73,10 +79,17 @@ export async function startStack(): Promise<TestStack> {
 }
 
 let shared: Promise<TestStack> | undefined;
+let sharedOptions: StackOptions = {};
+
+/** Options for the run's stack; only before its first use (scripts such as test/replay/record-histories.ts). */
+export function configureSharedStack(o: StackOptions): void {
+  if (shared) throw new Error('configureSharedStack: the shared stack is already booted');
+  sharedOptions = o;
+}
 
 /** The run's stack, booted on first use. */
 export function sharedStack(): Promise<TestStack> {
-  shared ??= startStack();
+  shared ??= startStack(sharedOptions);
   return shared;
 }
 

@@ -30,8 +30,8 @@ export interface TestWorker {
   stop(): Promise<void>;
 }
 
-/** Starts a worker (real activities unless `deps` overrides parts) polling a fresh task queue. */
-export async function startTestWorker(opts: { deps?: Partial<ActivityDeps>; taskQueue?: string } = {}): Promise<TestWorker> {
+/** The SDK runtime of the test process (once, before any worker or replay): warnings into the run log. */
+export function installTestRuntime(): void {
   if (!runtimeInstalled) {
     runtimeInstalled = true;
     try {
@@ -45,6 +45,11 @@ export async function startTestWorker(opts: { deps?: Partial<ActivityDeps>; task
       // already installed by another module in this process
     }
   }
+}
+
+/** Starts a worker (real activities unless `deps` overrides parts) polling a fresh task queue. */
+export async function startTestWorker(opts: { deps?: Partial<ActivityDeps>; taskQueue?: string } = {}): Promise<TestWorker> {
+  installTestRuntime();
   const stack = await sharedStack();
   scanLogsIn(stack.dir);
   const keyring = testKeyring();
