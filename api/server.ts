@@ -1,6 +1,7 @@
 /** startWebServer / stopWebServer: used by api/main.ts and by tests (port 0). */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listen as listenOn } from '../src/listen';
 import { createApp, prepareApi, type ApiDeps } from './app';
 
 export interface WebServer {
@@ -14,10 +15,7 @@ export async function startWebServer(deps: ApiDeps, listen: { host: string; port
   await prepareApi(deps);
   const app = createApp(deps);
   const server = http.createServer(app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => resolve());
-  });
+  await listenOn(server, listen.port, listen.host);
   const { port } = server.address() as AddressInfo;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   return {

@@ -20,6 +20,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
+import { listen } from '../listen';
 import { logger as rootLogger, redactUrl, type Logger } from '../logger';
 import { InvalidKeyError, keyFromPathSegments } from './keys';
 import { MAX_URL_TTL_SECONDS, signDownloadUrl, verifyDownloadSignature } from './signing';
@@ -313,13 +314,7 @@ export async function startImageStore(opts: ImageStoreOptions): Promise<RunningI
   server.requestTimeout = 0;
   server.timeout = IDLE_SOCKET_TIMEOUT_MS;
   const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, opts.port ?? 0, host);
   const { port } = server.address() as AddressInfo;
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `http://${shownHost}:${port}`;

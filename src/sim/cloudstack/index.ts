@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { listen } from '../../listen';
 import { logger as rootLogger, type Logger } from '../../logger';
 import { CloudStackEngine, type SimStateSummary } from './engine';
 import type { SimAccountSpec } from './model';
@@ -82,13 +83,7 @@ export async function startCloudStackSimulator(opts: CloudStackSimulatorOptions 
   const web = new SimulatorHttp(engine);
   const server = http.createServer(web.handle);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(opts.port ?? 0, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, opts.port ?? 0, host);
   } catch (err) {
     await engine.stop();
     if (ownsDataDir) fs.rmSync(dataDir, { recursive: true, force: true });

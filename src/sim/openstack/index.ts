@@ -10,6 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { listen } from '../../listen';
 import { logger as rootLogger, type Logger } from '../../logger';
 import { adminRoutes } from './admin';
 import { Cloud, type SimStateSummary } from './cloud';
@@ -100,13 +101,7 @@ export async function startOpenStackSimulator(opts: StartOpenStackSimulatorOptio
   server.requestTimeout = 0;
 
   const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, opts.port ?? 0, host);
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   const url = (opts.publicUrl ?? `http://${urlHost}:${port}`).replace(/\/+$/, '');
