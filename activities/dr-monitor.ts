@@ -66,6 +66,8 @@ export interface CloudProbe {
   cloudOk: boolean;
   /** "ok", or what failed: "Nova: HTTP 503 on GET /compute/v2.1/servers/detail". */
   cloudDetail: string;
+  /** The cloud answered 429: an inconclusive check (workflows/lib/health.ts). */
+  throttled?: boolean;
   /** vmId → status of protected VMs whose server is not ACTIVE (MISSING when not listed). */
   unhealthy: Record<string, string>;
   /** Tracked or unhealthy VMs that are protected now (see workflows/lib/health.ts). */
@@ -216,8 +218,9 @@ export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeou
         if (signal.aborted) throw err;
         const detail = describeCloudFailure(stage, err);
         log.info({ accountId: input.accountId, detail }, 'cloud check failed');
+        const throttled = err instanceof CloudApiError && err.status === 429;
         // Tracked VMs stay tracked: nothing is known about them from a failed check.
-        return { ...base, checkedAt: new Date().toISOString(), cloudOk: false, cloudDetail: detail, unhealthy: {}, checkedVmIds: checked({}), serversListed: 0, apiCalls: counter.calls, elapsedMs: Date.now() - started };
+        return { ...base, checkedAt: new Date().toISOString(), cloudOk: false, ...(throttled ? { throttled } : {}), cloudDetail: detail, unhealthy: {}, checkedVmIds: checked({}), serversListed: 0, apiCalls: counter.calls, elapsedMs: Date.now() - started };
       }
     },
 

@@ -146,6 +146,28 @@ describe('health verdicts (applyObservation)', () => {
     assert.deepEqual(m.state.cloud, { healthy: true, failures: 0, successes: 0 });
   });
 
+  it('when the cloud answers 429 for many checks, then it is neither failed nor recovered by them: counters stand still', () => {
+    const m = new Monitor();
+    const throttled = () => m.check({}, { cloudOk: false, throttled: true, cloudDetail: 'Keystone: HTTP 429 on POST /identity/v3/auth/tokens', checkedVmIds: [] });
+    for (let i = 0; i < 10; i++) throttled();
+    assert.deepEqual(m.cloudChanges, [], 'a rate limit never fails the cloud over');
+    assert.equal(m.state.checks, 10);
+    // A real outage that starts meanwhile still counts: two 503s, a 429 between them, a third 503.
+    m.cloudDown();
+    m.cloudDown();
+    throttled();
+    assert.deepEqual(m.state.cloud, { healthy: true, failures: 2, successes: 0, firstFailedAt: at(11) });
+    m.cloudDown();
+    assert.equal(m.cloudChanges.length, 1);
+    assert.equal(m.cloudChanges[0].healthy, false);
+    assert.equal(m.cloudChanges[0].firstFailedAt, at(11));
+    // Throttled while down: still down (no success counted).
+    throttled();
+    throttled();
+    assert.equal(m.state.cloud.healthy, false);
+    assert.equal(m.cloudChanges.length, 1);
+  });
+
   it('when two of many VMs break, then only those two are reported and only they are kept in the state', () => {
     const m = new Monitor();
     const broken = { 'vm-00042': 'ERROR', 'vm-07777': 'MISSING' };

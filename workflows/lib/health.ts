@@ -25,6 +25,12 @@ export interface Observation {
   cloudOk: boolean;
   /** Readable reason when not ok (e.g. "Nova: 503 on GET /servers/detail"); "ok" otherwise. */
   cloudDetail: string;
+  /**
+   * The cloud answered 429 (it throttles us): it is up, but nothing is known about the VMs. The
+   * check counts neither way — a rate limit never fails a whole cloud over. Absent in probes
+   * recorded before it existed, which replay as they ran.
+   */
+  throttled?: boolean;
   /** vmId → server status (ERROR, SHUTOFF, MISSING, …) of protected VMs that are not ACTIVE now. */
   unhealthy: Record<string, string>;
   /**
@@ -102,6 +108,7 @@ function step<C extends Counters>(c: C, bad: boolean, now: string, t: { fail: nu
 }
 
 export function applyObservation(state: CloudMonitorState, obs: Observation, settings: MonitorSettings, now: string): HealthVerdict {
+  if (obs.throttled) return { state: { ...state, checks: state.checks + 1 }, vmChanges: [] };
   const t = thresholds(settings);
   const vms: CloudMonitorState['vms'] = { ...state.vms };
   const vmChanges: VmChange[] = [];
