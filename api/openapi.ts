@@ -453,7 +453,7 @@ const SCHEMAS = {
     {
       id: str(),
       vmId: str(),
-      kind: str('disaster.vm, disaster.cloud, failover.started, failover.completed, failover.failed, failback.waiting-approval, failback.started, failback.completed, failback.failed, failback.gave-up, backup.paused, disaster.live-copy, live-copy.recovered, cloud.recovered, fence.completed, drill.completed, drill.failed'),
+      kind: str('disaster.vm, disaster.cloud, failover.started, failover.completed, failover.failed, failover.gave-up, failback.waiting-approval, failback.started, failback.completed, failback.failed, failback.gave-up, backup.paused, disaster.live-copy, live-copy.recovered, cloud.recovered, fence.completed, drill.completed, drill.failed'),
       message: str(),
       at: dateTime(),
       rpoSeconds: { type: 'number', description: 'Age of the backup the failover used.' },
@@ -730,7 +730,7 @@ export const ROUTES: RouteDoc[] = [
     query: { confirm: { description: '`replace`: go ahead with a change that replaces the server (OpenStack: new cloud-init user data). Without it such a change is refused with 409 confirmation_required and its plan.', schema: { type: 'string', enum: ['replace'] }, required: false } },
     body: 'VmPatch',
     responses: { 202: json('VmAccepted', 'the update workflow started; `plan` says what it does', LOCATION) },
-    errors: { 400: 'validation_failed: a fixed or unknown field, nothing to change, a bad requirement, or confirm other than replace', 404: 'no such VM, or another member’s', 409: 'vm_busy: the VM is not active or another change runs; vm_failed_over: it runs on a DR standby until failback; confirmation_required: the change replaces the server (error.plan says what changes how)' },
+    errors: { 400: 'validation_failed: a fixed or unknown field, nothing to change, a bad requirement, or confirm other than replace', 404: 'no such VM, or another member’s', 409: 'vm_busy: the VM is not active or another change runs; vm_failed_over: it runs on a DR standby until failback; confirmation_required: the change replaces the server (error.plan says what changes how); disk_cannot_shrink: the new size has a smaller disk' },
   },
   {
     method: 'delete',

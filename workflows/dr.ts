@@ -23,6 +23,7 @@ import {
   defineUpdate,
   executeChild,
   log,
+  patched,
   setHandler,
   startChild,
   uuid4,
@@ -84,6 +85,12 @@ const MAX_RECENT_EVENTS = 20;
 const FAILBACK_RETRY_FIRST_MS = 60_000;
 const FAILBACK_RETRY_MAX_MS = 30 * 60_000;
 const FAILBACK_MAX_FAILURES = 6;
+/** Failover retries after a disaster: 15 s, 30, 60 … at most 10 min apart; after this many failures a command is needed. */
+const FAILOVER_RETRY_FIRST_MS = 15_000;
+const FAILOVER_RETRY_MAX_MS = 10 * 60_000;
+const FAILOVER_MAX_FAILURES = 8;
+/** Runs recorded before failed failovers were retried replay the old way (Degraded until a signal). */
+const FAILOVER_RETRY_PATCH = 'failover-retry';
 /** The live CloudStack copy is lost after this many checks in a row finding it stopped, in Error or gone… */
 const LIVE_COPY_BAD_CHECKS = 2;
 /** …or CloudStack not answering about it at all (then only recovered in the base cloud, if that is up). */
@@ -213,13 +220,40 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     return s.settings.failbackMode === 'automatic' || approved;
   }
 
+  /** A failed failover's cause is gone: the VM (or the base cloud) is healthy again. */
+  function failoverCauseCleared(): boolean {
+    const cause = s.failoverRetry?.cause;
+    if (!cause) return false;
+    return cause.kind === 'disaster.vm' ? s.vmHealthy : s.baseCloudHealthy;
+  }
+  function failoverRetryDue(): boolean {
+    const r = s.failoverRetry;
+    if (!r || s.state !== 'Degraded' || pending.failover) return false;
+    if (failoverCauseCleared()) return true;
+    return !r.gaveUp && (!r.nextAttemptAt || Date.now() >= Date.parse(r.nextAttemptAt));
+  }
+
   while (!stopped) {
     const waitingForBase = s.state === 'FailedOver' && s.target === 'backup-cloud';
     const fenceDue = () => !!s.fencePending && s.baseCloudHealthy;
-    const woken = () => stopped || !!pending.failover || failbackDue() || fenceDue();
-    if (waitingForBase || s.fencePending) await condition(woken, healthCheckMs);
+    const woken = () => stopped || !!pending.failover || failbackDue() || fenceDue() || failoverRetryDue();
+    // (failoverRetry is only ever set by runs with the FAILOVER_RETRY_PATCH.)
+    if (waitingForBase || s.fencePending || s.failoverRetry) await condition(woken, healthCheckMs);
     else await condition(woken);
     if (stopped) break;
+
+    if (!pending.failover && failoverRetryDue()) {
+      const r = s.failoverRetry!;
+      if (failoverCauseCleared()) {
+        log.info('the failed failover\'s cause has cleared: protected again', { cause: r.cause.reason });
+        s.state = 'Protected';
+        s.failoverRetry = undefined;
+        s.lastError = undefined;
+        touch();
+      } else {
+        pending.failover = { ...r.cause };
+      }
+    }
 
     if (pending.failover) {
       await failover(pending.failover);
@@ -368,6 +402,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
       s.state = 'FailedOver';
       s.target = target;
       s.lastError = undefined;
+      s.failoverRetry = undefined;
       s.baseHealthySince = s.baseCloudHealthy ? done : undefined;
       await event('failover.completed', `running on the ${target === 'base-standby' ? 'standby in the base cloud' : 'backup cloud (CloudStack)'}${s.fencePending ? '; the old server could not be stopped yet (fence pending)' : ''}`, {
         rpoSeconds: s.lastRpoSeconds,
@@ -377,13 +412,45 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
       if (target === 'base-standby') await reprotect('after failover to the base standby', lease);
       else if (withOwner) await event('backup.paused', 'scheduled backups pause while the VM runs in the backup cloud; the RPO grows until failback (GET …/dr shows rpoSecondsNow)');
     } catch (err) {
-      s.lastError = describeError(err);
-      s.state = 'Degraded';
-      await event('failover.failed', `failover to ${target} failed: ${s.lastError}`);
+      const message = describeError(err);
+      if (patched(FAILOVER_RETRY_PATCH)) await failoverFailed(p, target, message);
+      else {
+        s.lastError = message;
+        s.state = 'Degraded';
+        await event('failover.failed', `failover to ${target} failed: ${s.lastError}`);
+      }
     } finally {
       s.step = undefined;
       touch();
     }
+  }
+
+  /**
+   * A disaster's failover that failed is tried again later, each wait twice the last (capped):
+   * one event per distinct failure; after the last attempt an alert and no more tries until the
+   * owner asks (POST …/dr/failover) or the cause clears. The VM stays Degraded meanwhile.
+   */
+  async function failoverFailed(p: NonNullable<Pending['failover']>, target: FailoverTarget, message: string): Promise<void> {
+    const distinct = s.lastError !== message;
+    s.lastError = message;
+    if (p.kind === 'manual' && s.vmHealthy && s.baseCloudHealthy) {
+      // Asked for while all was well: the VM stays where it runs, protected as before.
+      s.state = 'Protected';
+      s.failoverRetry = undefined;
+      await event('failover.failed', `failover to ${target} failed; the VM keeps running where it was: ${message}`);
+      return;
+    }
+    s.state = 'Degraded';
+    const failures = (s.failoverRetry?.failures ?? 0) + 1;
+    const gaveUp = failures >= FAILOVER_MAX_FAILURES;
+    const waitMs = Math.min(FAILOVER_RETRY_MAX_MS, FAILOVER_RETRY_FIRST_MS * 2 ** (failures - 1));
+    // A manual failover of a VM that is broken (or whose base cloud is down) is retried for that cause.
+    const kind = p.kind !== 'manual' ? p.kind : s.vmHealthy ? 'disaster.cloud' : 'disaster.vm';
+    const cause = { ...(p.target ? { target: p.target } : {}), reason: p.reason, firstFailedAt: p.firstFailedAt, kind };
+    s.failoverRetry = { failures, gaveUp, cause, ...(gaveUp ? {} : { nextAttemptAt: new Date(Date.now() + waitMs).toISOString() }) };
+    touch();
+    if (gaveUp) await event('failover.gave-up', `failover failed ${failures} times; the VM is not protected until you act (POST …/dr/failover): ${message}`);
+    else if (distinct) await event('failover.failed', `failover to ${target} failed; next try in ${Math.round(waitMs / 1000)} s: ${message}`);
   }
 
   /** A fresh backup makes a new standby (and copies it to the backup cloud); then Protected. */

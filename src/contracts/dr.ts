@@ -94,6 +94,12 @@ export interface DrStatus {
   lastError?: string;
   /** Failback attempts that failed in a row: the next waits longer; after the last, a command is needed. */
   failbackRetry?: { failures: number; nextAttemptAt?: string; gaveUp: boolean };
+  /**
+   * A disaster's failover that failed in a row (Degraded meanwhile): tried again after a wait that
+   * doubles, unless its cause has cleared (the VM or the base cloud healthy again: back to
+   * Protected); after the last attempt a command is needed (POST …/dr/failover).
+   */
+  failoverRetry?: { failures: number; nextAttemptAt?: string; gaveUp: boolean; cause: { target?: FailoverTarget; reason: string; firstFailedAt: string; kind: 'disaster.vm' | 'disaster.cloud' } };
   recentEvents: DrEventRef[];
   step?: string;
   updatedAt: string;
@@ -105,6 +111,7 @@ export type DrEventKind =
   | 'failover.started'
   | 'failover.completed'
   | 'failover.failed'
+  | 'failover.gave-up'
   | 'failback.waiting-approval'
   | 'failback.started'
   | 'failback.completed'

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Connection } from 'mongoose';
-import type { Catalog } from '../catalog';
+import { findSize, type Catalog } from '../catalog';
 import { PROGRESS_QUERY, type WorkflowProgress } from '../contracts/progress';
 import {
   CREATE_VM_WORKFLOW,
@@ -202,6 +202,12 @@ export class VmService {
       throw AppError.conflict('the VM runs on a promoted standby outside its Heat stack: only its size can change now (Nova resize); restore it from a backup to bring it back into its stack first', 'vm_failed_over');
     }
     const requirements = this.validate({ ...doc.requirements, ...patch });
+    // Disks only grow: Nova refuses to resize to a smaller root disk, and a backup taken at the
+    // larger size would no longer fit the flavor to restore it into.
+    const [was, will] = [findSize(this.d.catalog(), doc.requirements.size), findSize(this.d.catalog(), requirements.size)];
+    if (was && will && will.diskGiB < was.diskGiB) {
+      throw new AppError(409, 'disk_cannot_shrink', `size: ${requirements.size} has a ${will.diskGiB} GiB disk, smaller than the ${was.diskGiB} GiB of ${doc.requirements.size}; a VM can grow but not shrink its disk (create a smaller VM and move the data)`, [{ field: 'size', message: `disk ${was.diskGiB} → ${will.diskGiB} GiB would shrink` }]);
+    }
     // Say what the change does before doing it: one that replaces the server needs a yes.
     const hasBackupPolicy = !!(await backupPolicyModel(this.d.db).exists({ _id: vmId }));
     const plan = planUpdate(doc.cloud, doc.requirements, requirements, { hasBackupPolicy });

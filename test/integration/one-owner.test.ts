@@ -364,4 +364,45 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     assert.equal(restore.status, 409, JSON.stringify(restore.body));
     assert.equal(restore.body.error?.code ?? restore.body.code, 'vm_failed_over', JSON.stringify(restore.body));
   });
+
+  it('when a failover after a disaster fails, then it is retried with back-off (one event), and the VM is Protected again once the cause clears', async () => {
+    // Backups reach the base standby only: a failover to CloudStack has nothing to start.
+    const r = await call('POST', '/api/v1/vms', { name: 'owner-failover-retry', os: 'ubuntu-24.04', software: ['vim'], size: 'small', cloud: 'openstack' });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const vmId = r.body.vm.id as string;
+    await until('VM active', async () => ((await vm(vmId)).state === 'active' ? true : undefined));
+    const policy = await call('PUT', `/api/v1/vms/${vmId}/backup-policy`, { intervalSeconds: 3600, retention: 2, targets: { baseStandby: true, backupCloudStandby: false } });
+    assert.ok(policy.status < 300, JSON.stringify(policy.body));
+    await call('POST', `/api/v1/vms/${vmId}/backups`);
+    await until('first backup done', async () => ((await backups(vmId)).find((b) => b.status === 'succeeded') ? true : undefined));
+    const p = await call('PUT', `/api/v1/vms/${vmId}/dr`, { failbackMode: 'automatic', failbackAfterHealthySeconds: 2 });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+    await until('Protected', async () => ((await dr(vmId)).state?.state === 'Protected' ? true : undefined));
+    const before = (await vm(vmId)).placement;
+
+    await simAdmin(clouds.openstack.url, 'POST', '/outage', { mode: '503' });
+    const failed = await until('the failover to CloudStack failed', async () => {
+      const d = await dr(vmId);
+      return d.state.failoverRetry ? d : undefined;
+    }, 120_000);
+    assert.equal(failed.state.state, 'Degraded');
+    assert.equal(failed.state.failoverRetry.cause.kind, 'disaster.cloud');
+    // Long enough for a retry (15 s after the first failure) and for a loop without back-off to spin.
+    await sleep(20_000);
+    const during = await dr(vmId);
+    assert.equal(during.state.state, 'Degraded');
+    assert.ok(during.state.failoverRetry.failures >= 2 && during.state.failoverRetry.failures <= 3, `retried, with back-off: ${JSON.stringify(during.state.failoverRetry)}`);
+    const kinds = (await events(vmId)).map((e) => e.kind);
+    assert.equal(kinds.filter((k) => k === 'failover.failed').length, 1, `one event for one distinct failure: ${kinds.join(', ')}`);
+
+    // The base cloud answers again: the VM never left it, so it is Protected again where it runs.
+    await simAdmin(clouds.openstack.url, 'DELETE', '/outage');
+    const back = await until('Protected again', async () => {
+      const d = await dr(vmId);
+      return d.state.state === 'Protected' ? d : undefined;
+    }, 60_000);
+    assert.equal(back.state.failoverRetry, undefined);
+    const after = await vm(vmId);
+    assert.deepEqual({ cloud: after.placement.cloud, serverId: after.placement.serverId }, { cloud: before.cloud, serverId: before.serverId }, 'the VM still runs where it ran');
+  });
 });

@@ -133,6 +133,12 @@ describe('VM lifecycle through the REST API', function () {
       const updated = await waitForVm(api, alice, vmId, (vm) => vm.revision === 1 && vm.state === 'active' && vm.requirements.size === 'medium');
       assert.equal(updated.vm.placement.serverId, serverId, 'updated in place');
       assert.equal(updated.vm.lastError, undefined);
+      // A smaller disk is refused before anything runs: disks only grow.
+      const shrink = await call(api, alice, 'PATCH', `/api/v1/vms/${vmId}`, { size: 'small' });
+      assert.equal(shrink.status, 409, JSON.stringify(shrink.body));
+      assert.equal(shrink.body.error.code, 'disk_cannot_shrink');
+      assert.equal(shrink.body.error.fields[0].field, 'size');
+      assert.equal((await call(api, alice, 'GET', `/api/v1/vms/${vmId}`)).body.vm.revision, 1, 'no update started');
 
       // Delete.
       const deleted = await call(api, alice, 'DELETE', `/api/v1/vms/${vmId}`);
