@@ -889,6 +889,28 @@ outputs:
       assert.equal((await demo.heat('DELETE', `/stacks/web/${stackId}`)).status, 404);
     });
 
+    it('when an update that replaces the server fails, then the old server stays the stack\'s and goes with the stack (never orphaned)', async () => {
+      const r = await demo.heat('POST', '/stacks', { stack_name: 'web-replace', template: TEMPLATE, parameters: { key_name: 'replace-key' } });
+      assert.equal(r.status, 201, r.text);
+      const id = r.body.stack.id as string;
+      const created = await waitStack(demo, 'web-replace', 'CREATE_COMPLETE');
+      const oldServer = created.outputs.find((o: J) => o.output_key === 'server_id').output_value as string;
+      // New user data makes Heat replace the server; with the instance quota used up the replacement cannot be made.
+      const used = (await demo.compute('GET', '/servers')).body.servers.length as number;
+      await admin('PATCH', '/quotas', { project: 'demo', instances: used });
+      try {
+        assert.equal((await demo.heat('PATCH', `/stacks/web-replace/${id}`, { parameters: { packages: 'vim' } })).status, 202);
+        await waitStack(demo, 'web-replace', 'UPDATE_FAILED');
+      } finally {
+        await admin('PATCH', '/quotas', { project: 'demo', instances: 10 });
+      }
+      assert.equal((await demo.compute('GET', `/servers/${oldServer}`)).status, 200, 'the old server is still there');
+      assert.equal((await demo.heat('DELETE', `/stacks/web-replace/${id}`)).status, 204);
+      await eventually('DELETE_COMPLETE', async () => ((await demo.heat('GET', `/stacks/${id}`)).body.stack.stack_status === 'DELETE_COMPLETE' ? true : undefined));
+      assert.equal((await demo.compute('GET', `/servers/${oldServer}`)).status, 404, 'deleted with its stack');
+      assert.equal((await demo.compute('GET', '/servers')).body.servers.length, used - 1, 'no server of the stack is left');
+    });
+
     it('when the template or parameters are invalid, then 400 with the Heat error body', async () => {
       const cases: [unknown, string, RegExp][] = [
         [{ stack_name: 'bad1', template: 'heat_template_version: 2099-01-01\nresources: {}' }, 'InvalidTemplateVersion', /is not valid heat_template_version/],

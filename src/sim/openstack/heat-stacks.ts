@@ -482,7 +482,7 @@ export class HeatEngine {
       order = [];
     }
     const names = [...order.filter((n) => stack.resources[n]), ...Object.keys(stack.resources).filter((n) => !order.includes(n))];
-    return names.reverse().map((n) => stack.resources[n]);
+    return [...names.reverse().map((n) => stack.resources[n]), ...(stack.replacedResources ?? [])];
   }
 
   private async deleteResources(stack: Stack, resources: StackResource[], signal: AbortSignal): Promise<void> {
@@ -494,6 +494,24 @@ export class HeatEngine {
     const toDelete: StackResource[] = [];
     const oldOrder = Object.keys(stack.resources);
     const removed = oldOrder.filter((n) => !(n in template.resources));
+    try {
+      await this.updateEach(stack, template, toDelete, signal);
+    } catch (err) {
+      // What was being replaced stays the stack's (Heat keeps it in the backup stack): never orphaned.
+      stack.replacedResources = [...(stack.replacedResources ?? []), ...toDelete];
+      throw err;
+    }
+    for (const r of [...toDelete.reverse(), ...(stack.replacedResources ?? [])]) await this.deleteOne(stack, r, signal);
+    stack.replacedResources = undefined;
+    for (const name of removed.reverse()) {
+      await this.deleteOne(stack, stack.resources[name], signal);
+      delete stack.resources[name];
+    }
+    this.store.changed();
+  }
+
+  /** Creates, updates in place or replaces each resource of the new template; replaced ones go to `toDelete`. */
+  private async updateEach(stack: Stack, template: Template, toDelete: StackResource[], signal: AbortSignal): Promise<void> {
     for (const name of resourceOrder(template)) {
       const def = template.resources[name];
       const existing = stack.resources[name];
@@ -535,12 +553,6 @@ export class HeatEngine {
         await this.createOne(stack, template, name, signal);
       }
     }
-    for (const r of toDelete.reverse()) await this.deleteOne(stack, r, signal);
-    for (const name of removed.reverse()) {
-      await this.deleteOne(stack, stack.resources[name], signal);
-      delete stack.resources[name];
-    }
-    this.store.changed();
   }
 
   /** Resource list entries (resource_status etc.) for the API. */

@@ -292,6 +292,11 @@ export interface Stack {
   updatedAt: number | null;
   deletedAt: number | null;
   resources: Record<string, StackResource>;
+  /**
+   * Heat's backup stack: resources an update was replacing when it failed (the old server, say).
+   * They stay the stack's: deleted by the next update that completes, or with the stack.
+   */
+  replacedResources?: StackResource[];
   /** Stack- and resource-level events, oldest first. */
   events: StackEvent[];
 }
