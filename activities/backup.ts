@@ -21,7 +21,7 @@ import { translateCloudErrors } from './cloud-failures';
 import { assertNotLiveCopy, liveCopiesAmong } from './owner';
 import { backupModel } from '../src/backups/model';
 import { cloudResourceName } from '../src/contracts/vm';
-import { CS_GONE, DEFAULT_CS_OS_TYPE, beingDeleted, byAge, cloudAccounts, createServerOnce, csVmsNamed, flavorAndNetwork, getServerOrGone, imageStore, imagesNamed, kindOf, oldest, ownTemplates, pollUntil, resolveZone, rethrowInvalidKey, serverImageId, serviceOfferingNamed, templateStatusFailed, transferHeartbeat } from './cloud-helpers';
+import { CS_GONE, DEFAULT_CS_OS_TYPE, beingDeleted, byAge, cloudAccounts, createServerOnce, csVmsNamed, flavorAndNetwork, getServerOrGone, imageStore, imagesNamed, liveServersNamed, kindOf, oldest, ownTemplates, pollUntil, resolveZone, rethrowInvalidKey, serverImageId, serviceOfferingNamed, templateStatusFailed, transferHeartbeat } from './cloud-helpers';
 
 // ---- contract ------------------------------------------------------------------------------
 
@@ -576,6 +576,28 @@ export function createBackupActivities(deps: ActivityDeps) {
         await assertNotLiveCopy(deps, { cloud: 'cloudstack', accountId: input.accountId, serverId: input.csVmId }, 'destroy');
         const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         return { existed: await destroyCsVmAndWait(cs, input.csVmId, Context.current().cancellationSignal) };
+      });
+    },
+
+    /**
+     * Removes every copy named `name` (a drill's isolated copy) in one cloud account: the drill's
+     * tear-down when its boot was cancelled before it said which server it made. Only drill
+     * names are accepted, so it can never reach a VM's own servers.
+     */
+    async removeDrillCopies(input: { cloud: 'openstack' | 'cloudstack'; accountId: string; name: string }): Promise<{ removed: number }> {
+      if (!/^vmflow-[A-Za-z0-9-]+-drill-[A-Za-z0-9]+$/.test(input.name)) throw ApplicationFailure.nonRetryable(`not a drill copy's name: ${input.name}`, 'BadRequest');
+      return translateCloudErrors(async () => {
+        const signal = Context.current().cancellationSignal;
+        let removed = 0;
+        if (input.cloud === 'openstack') {
+          const os = await cloudAccounts(deps).openstack(input.accountId);
+          for (const srv of await liveServersNamed(os, input.name, signal)) if (await deleteServerAndWait(os, srv.id, signal)) removed += 1;
+        } else {
+          const cs = await cloudAccounts(deps).cloudstack(input.accountId);
+          for (const vm of await csVmsNamed(cs, input.name, signal)) if (await destroyCsVmAndWait(cs, vm.id, signal)) removed += 1;
+        }
+        if (removed) log.info({ name: input.name, removed }, 'removed drill copies left by a cancelled boot');
+        return { removed };
       });
     },
 

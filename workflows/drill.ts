@@ -4,12 +4,15 @@
  * or touching production or the standbys, measure how long it took to reach running, tear it down,
  * and store a report. The tear-down runs even when the drill fails or is cancelled.
  */
-import { CancellationScope, uuid4 } from '@temporalio/workflow';
+import { CancellationScope, patched, uuid4 } from '@temporalio/workflow';
 import { drillServerName, type DrillInput, type DrillReport } from '../src/contracts/dr';
 import { Progress } from './lib/progress';
 import { withVmLease } from './lib/ownership';
 import { describeError } from './lib/task-graph';
 import { statusPoll, store } from './lib/activity-presets';
+
+/** Drills recorded before a cancelled boot was cleaned up by name replay without it. */
+const TEARDOWN_BY_NAME_PATCH = 'drill-teardown-by-name';
 
 export async function drDrill(input: DrillInput): Promise<DrillReport> {
   // A drill touches only its own copy, but it reads the VM's backups and standbys: it runs while
@@ -23,6 +26,8 @@ async function drillHoldingLease(input: DrillInput): Promise<DrillReport> {
   const startedAt = new Date().toISOString();
   const name = drillServerName(input.vmId, drillId.slice(0, 8));
   let made: { cloud: 'openstack'; accountId: string; serverId: string } | { cloud: 'cloudstack'; accountId: string; csVmId: string } | undefined;
+  /** Where a boot was asked for: a boot cancelled (a failover took the VM) may have made a copy it never reported. */
+  let booting: { cloud: 'openstack' | 'cloudstack'; accountId: string } | undefined;
   const report: DrillReport = { drillId, vmId: input.vmId, target: input.target, ok: false, cleanedUp: false, startedAt, finishedAt: startedAt };
   try {
     progress.start('plan');
@@ -34,12 +39,14 @@ async function drillHoldingLease(input: DrillInput): Promise<DrillReport> {
       const accountId = plan.backupCloudStandby?.accountId ?? plan.latestImage?.templateAccountId;
       if (!templateId || !accountId) throw new Error('no backup has reached the backup cloud yet');
       report.backupId = plan.backupCloudStandby?.backupId ?? plan.latestImage?.backupId;
+      booting = { cloud: 'cloudstack', accountId };
       const booted = await statusPoll.csBootIsolated({ accountId, name, templateId, serviceOfferingName: sizes.serviceOfferingName });
       made = { cloud: 'cloudstack', accountId, csVmId: booted.csVmId };
       report.bootSeconds = booted.bootSeconds;
     } else {
       if (!plan.latestImage) throw new Error('no backup image yet');
       report.backupId = plan.latestImage.backupId;
+      booting = { cloud: 'openstack', accountId: plan.homeAccountId };
       const booted = await statusPoll.osBootIsolated({ accountId: plan.homeAccountId, name, imageId: plan.latestImage.imageId, flavorName: sizes.flavorName, networkName: sizes.networkName });
       made = { cloud: 'openstack', accountId: plan.homeAccountId, serverId: booted.serverId };
       report.bootSeconds = booted.bootSeconds;
@@ -56,6 +63,7 @@ async function drillHoldingLease(input: DrillInput): Promise<DrillReport> {
       try {
         if (made?.cloud === 'openstack') await statusPoll.osDeleteServer({ accountId: made.accountId, serverId: made.serverId });
         if (made?.cloud === 'cloudstack') await statusPoll.csDestroyStandby({ accountId: made.accountId, csVmId: made.csVmId });
+        if (!made && booting && patched(TEARDOWN_BY_NAME_PATCH)) await statusPoll.removeDrillCopies({ ...booting, name });
         report.cleanedUp = true;
       } catch (err) {
         report.error = [report.error, `tear-down failed: ${describeError(err)}`].filter(Boolean).join('; ');

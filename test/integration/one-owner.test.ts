@@ -405,4 +405,22 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     const after = await vm(vmId);
     assert.deepEqual({ cloud: after.placement.cloud, serverId: after.placement.serverId }, { cloud: before.cloud, serverId: before.serverId }, 'the VM still runs where it ran');
   });
+
+  it('when a failover cancels a drill whose copy is still booting, then the copy is removed all the same', async () => {
+    const vmId = await protectedVm('owner-drill-cancel');
+    const osTimings = await simAdmin(clouds.openstack.url, 'GET', '/timings');
+    // The drill's server takes long to build: the failover arrives while its boot activity runs.
+    await simAdmin(clouds.openstack.url, 'PATCH', '/timings', { serverBuildMs: 60_000 });
+    try {
+      const drill = await call('POST', `/api/v1/vms/${vmId}/dr/drill`, { target: 'base-standby' });
+      assert.equal(drill.status, 202, JSON.stringify(drill.body));
+      await until('the drill copy building', async () => ((await osServers()).some((srv) => srv.name.startsWith(`vmflow-${vmId}-drill-`) && srv.status === 'BUILD') ? true : undefined));
+      const f = await call('POST', `/api/v1/vms/${vmId}/dr/failover`, { target: 'backup-cloud', reason: 'test' });
+      assert.equal(f.status, 202, JSON.stringify(f.body));
+      await until('the drill gave way', async () => ((await events(vmId)).some((e) => e.kind === 'drill.failed') ? true : undefined), 120_000);
+    } finally {
+      await simAdmin(clouds.openstack.url, 'PATCH', '/timings', osTimings);
+    }
+    await until('no drill copy left', async () => ((await osServers()).some((srv) => srv.name.startsWith(`vmflow-${vmId}-drill-`) && srv.status !== 'DELETED') ? undefined : true), 60_000);
+  });
 });
