@@ -4,7 +4,7 @@
  * keeps it running and recoverable:
  *   - a deleted VM: nothing at all;
  *   - a live VM: Nova servers = its placement (when in OpenStack) + base standbys named by its
- *     unretired backup records; Glance images = the images of unretired backups; Heat stacks = at
+ *     unretired backup records + (away from its stack) its home stack's server, fenced (SHUTOFF); Glance images = the images of unretired backups; Heat stacks = at
  *     most one, the placement's (or its home stack, while it runs in CloudStack or on a promoted
  *     standby that no stack owns); CloudStack VMs =
  *     its placement (when in CloudStack) + backup-cloud standbys of unretired backups; templates =
@@ -69,6 +69,13 @@ export async function checkLeaks(o: {
     if (p?.cloud === 'openstack') allowedServers.add(p.serverId);
     const allowedCsVms = new Set<string>(kept.map((b) => b.backupCloudStandby?.csVmId).filter(Boolean));
     if (p?.cloud === 'cloudstack') allowedCsVms.add(p.serverId);
+    // Away from its stack (in CloudStack, or on a promoted standby), the VM keeps its home stack's
+    // server fenced (SHUTOFF): the stack is where restore and failback bring it back, and the old
+    // primary's disk may hold newer data than the last backup. One such server, never running.
+    if (p && !(p.cloud === 'openstack' && p.stackId)) {
+      const fencedHome = res.servers.find((x) => x.name === t.name && x.status === 'SHUTOFF');
+      if (fencedHome) allowedServers.add(fencedHome.id);
+    }
     const allowedImages = new Set<string>(kept.map((b) => b.image?.id).filter(Boolean));
     const allowedTemplates = new Set<string>(kept.map((b) => b.template?.id).filter(Boolean));
     const allowedKeys = new Set<string>(kept.filter((b) => b.store).map((b) => backupStoreKey(t.vmId, b.id)));
