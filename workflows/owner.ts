@@ -7,13 +7,14 @@
  *   request ─▶ queue (priority, then arrival) ─▶ grant (signal to the requester) ─▶ release
  *                       │
  *                       └─ a waiting failover outranks a running backup or drill: that holder is
- *                          cancelled (it leaves the VM as it was) and the failover goes next
+ *                          cancelled (it leaves the VM as it was) and the failover goes next, at
+ *                          once (the cancelled run's clean-up of its own leftovers is not waited for)
  *
  * A holder that ends without releasing (terminated, timed out) is noticed by a periodic check and
  * its lease freed. With nothing held or waiting for a while, the owner ends; the next request
  * starts it again (signal-with-start).
  */
-import { condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, log, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   OPERATION_PRIORITY,
@@ -32,6 +33,11 @@ export const leaseReleasedSignal = defineSignal<[LeaseRelease]>(OWNER_SIGNALS.re
 export const leaseGrantedSignal = defineSignal<[LeaseGrant]>(OWNER_SIGNALS.granted);
 export const vmOwnerStatusQuery = defineQuery<VmOwnerStatus>(OWNER_STATUS_QUERY);
 
+/**
+ * Runs recorded before a preempted lease passed on at once (the failover waited for the cancelled
+ * backup or drill to finish its clean-up) replay the old way.
+ */
+const PASS_ON_PATCH = 'preempted-lease-passes-on';
 /** How often the owner checks that its holder still runs. */
 const HOLDER_CHECK_MS = 60_000;
 /** With nothing held or waiting this long, the owner ends (it is started again on demand). */
@@ -99,6 +105,14 @@ export async function vmOwner(input: VmOwnerInput): Promise<void> {
         await getExternalWorkflowHandle(holder.holderWorkflowId, holder.holderRunId).cancel();
       } catch {
         // already ended: the holder check below frees the lease
+      }
+      if (patched(PASS_ON_PATCH)) {
+        // On its way out the cancelled run only removes what it made itself (a half-made template,
+        // its drill copy) — with a cloud down that can take many minutes, and recovery does not
+        // wait for it: the lease passes on now. The late release of the old lease is ignored.
+        log.info('VM lease passed on from a preempted holder', { vmId: input.vmId, holder: holder.holderWorkflowId });
+        holder = undefined;
+        continue;
       }
     }
 

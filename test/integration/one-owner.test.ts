@@ -423,4 +423,24 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     }
     await until('no drill copy left', async () => ((await osServers()).some((srv) => srv.name.startsWith(`vmflow-${vmId}-drill-`) && srv.status !== 'DELETED') ? undefined : true), 60_000);
   });
+
+  it('when a failover preempts a backup whose clean-up needs a CloudStack that is down, then the failover does not wait for it', async () => {
+    const vmId = await protectedVm('owner-preempt-cleanup');
+    await simAdmin(clouds.cloudstack.url, 'PATCH', '/timings', { installMs: 8_000 });
+    const run = await call('POST', `/api/v1/vms/${vmId}/backups`);
+    assert.equal(run.status, 202, JSON.stringify(run.body));
+    await until('the backup waiting for its CloudStack template', async () => (await backups(vmId)).find((b) => b.trigger === 'manual' && b.status === 'running' && b.store && !b.template));
+    // CloudStack goes down: the backup's clean-up (deleting its half-made template) cannot finish.
+    await simAdmin(clouds.cloudstack.url, 'POST', '/outage', { mode: 'refuse' });
+    const server = (await vm(vmId)).placement.serverId as string;
+    await simAdmin(clouds.openstack.url, 'POST', `/servers/${server}/break`, { mode: 'error' });
+    // The VM fails over to its base standby while CloudStack is still down.
+    const moved = await until('failed over to the base standby', async () => {
+      const v = await vm(vmId);
+      return v.placement?.serverId && v.placement.serverId !== server && v.placement.cloud === 'openstack' ? v : undefined;
+    }, 90_000);
+    assert.ok(moved, 'the failover completed while the cancelled backup still could not clean up');
+    await simAdmin(clouds.cloudstack.url, 'DELETE', '/outage');
+    await until('the backup recorded as cancelled', async () => ((await backups(vmId)).find((b) => b.trigger === 'manual' && b.status === 'cancelled') ? true : undefined), 120_000);
+  });
 });
