@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import { contractOf } from '../../api/openapi';
 import { startTestApi, type TestApi } from '../harness/api';
 import { apiDocument, appWithoutConnections, documentedSchema } from '../harness/contract';
+import { apiFetch } from '../harness/http';
 import { registerTestSecret } from '../harness/secrets';
 import { signupAndLogin, testPassword, uniqueUsername, type TestUser } from '../harness/users';
 
@@ -24,7 +25,7 @@ describe('API: the OpenAPI document and answers that match it', function () {
   let member: TestUser;
 
   const call = async (method: string, path: string, opts: { user?: TestUser; body?: unknown } = {}): Promise<{ status: number; body: Json; headers: Headers }> => {
-    const res = await fetch(`${api.url}${path}`, {
+    const res = await apiFetch(`${api.url}${path}`, {
       method,
       headers: { ...(opts.user?.authHeaders ?? {}), ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
@@ -42,7 +43,7 @@ describe('API: the OpenAPI document and answers that match it', function () {
   });
 
   it('when /api/v1/openapi.json is asked without a session, then 200 answers the document its declared routes generate', async () => {
-    const res = await fetch(`${api.url}/api/v1/openapi.json`);
+    const res = await apiFetch(`${api.url}/api/v1/openapi.json`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
     const body = (await res.json()) as Json;

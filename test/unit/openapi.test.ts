@@ -3,6 +3,7 @@ import express from 'express';
 import { z } from 'zod';
 import { isPublicApiRoute } from '../../api/auth-middleware';
 import { ApiContract, contractOf, listExpressRoutes, toOpenApiPath } from '../../api/openapi';
+import { judgeAnswer } from '../harness/conformance';
 import { appWithoutConnections, documentedSchema } from '../harness/contract';
 
 type Json = any;
@@ -274,5 +275,33 @@ describe('ApiScope#route', () => {
     assert.throws(() => scope.route(spec), /getA declares path parameters \[\] but \/a\/\{id\} has \[id\]/);
     scope.route({ ...spec, params: z.object({ id: z.string() }) });
     assert.throws(() => scope.route({ ...spec, path: '/b/:id', params: z.object({ id: z.string() }) }), /getA\) clashes with GET \/a\/\{id\} \(getA\)/);
+  });
+});
+
+describe('response conformance (test/harness/conformance.ts)', () => {
+  const json = (body: unknown, headers: Record<string, string> = {}) => ({ headers: new Headers({ 'content-type': 'application/json; charset=utf-8', ...headers }), text: JSON.stringify(body) });
+  const base = 'http://127.0.0.1:9';
+
+  it('when an answer matches its route and status, then it is validated; a 204 without content is exempt', () => {
+    assert.deepEqual(judgeAnswer({ method: 'GET', url: `${base}/healthz`, status: 200, ...json({ status: 'ok' }) }), { route: 'GET /healthz', outcome: 'validated', success: true });
+    assert.deepEqual(judgeAnswer({ method: 'POST', url: `${base}/api/v1/auth/logout`, status: 204, headers: new Headers({ 'set-cookie': 'vmflow_session=; Path=/' }), text: '' }), { route: 'POST /api/v1/auth/logout', outcome: 'exempt', success: true });
+    const error = { error: { code: 'not_found', message: 'VM not found', requestId: 'r1' } };
+    assert.equal(judgeAnswer({ method: 'GET', url: `${base}/api/v1/vms/abc?x=1`, status: 404, ...json(error, { 'x-request-id': 'r1' }) }).route, 'GET /api/v1/vms/{id}');
+  });
+
+  it('when an answer breaks the contract, then the verdict names the route, the status and the zod issue path', () => {
+    const wrongField = judgeAnswer({ method: 'GET', url: `${base}/readyz`, status: 200, ...json({ status: 'ready', checks: { temporal: 'ok', mongodb: 'fine' } }) });
+    assert.match(String((wrongField as { problem?: string }).problem), /^GET \/readyz \(readiness\) 200: the body breaks the documented schema: checks\.mongodb: /);
+    const extra = judgeAnswer({ method: 'GET', url: `${base}/healthz`, status: 200, ...json({ status: 'ok', uptime: 3 }) });
+    assert.match(String((extra as { problem?: string }).problem), /\(root\): Unrecognized key: "uptime"/);
+    const status = judgeAnswer({ method: 'GET', url: `${base}/healthz`, status: 500, ...json({ error: { code: 'internal', message: 'm', requestId: 'r' } }) });
+    assert.match(String((status as { problem?: string }).problem), /GET \/healthz \(health\) 500: the document does not list this status/);
+    const header = judgeAnswer({ method: 'GET', url: `${base}/api/v1/vms`, status: 401, ...json({ error: { code: 'unauthorized', message: 'm', requestId: 'r' } }) });
+    assert.match(String((header as { problem?: string }).problem), /the documented header X-Request-Id is missing/);
+  });
+
+  it('when a path no route declares answers, then only an Error body is asked of it', () => {
+    assert.deepEqual(judgeAnswer({ method: 'GET', url: `${base}/nothing-here`, status: 404, ...json({ error: { code: 'not_found', message: 'm', requestId: 'r' } }) }), {});
+    assert.match(String((judgeAnswer({ method: 'GET', url: `${base}/nothing-here`, status: 404, ...json({ oops: true }) }) as { problem?: string }).problem), /no declared route.*not the Error body/);
   });
 });
