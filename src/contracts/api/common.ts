@@ -55,7 +55,8 @@ export const taskProgressSchema = z.strictObject({
   name: z.string(),
   state: z.enum(['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled']),
   requires: z.array(z.string()),
-  error: z.string().optional(),
+  error: z.string().optional().meta({ description: 'Failure message, or why the task was skipped or cancelled.' }),
+  blockedBy: z.string().optional().meta({ description: 'For `skipped`: the failed task that made this one impossible.' }),
   startedAt: dateTime().optional(),
   finishedAt: dateTime().optional(),
 });
