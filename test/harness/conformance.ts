@@ -128,12 +128,16 @@ function issues(list: ReadonlyArray<{ path: PropertyKey[]; message: string }>): 
 }
 
 export interface ConformanceReport {
-  /** Declared routes that answer JSON on success (the ones a check can cover). */
+  /** Every declared route. */
+  declared: string[];
+  /** Declared routes that answer JSON on success (whose success schema a check can cover). */
   documented: string[];
   /** Declared routes with at least one answer validated against a schema. */
   validated: string[];
-  /** Of those, routes with a 2xx answer validated (their success schema exercised). */
+  /** Routes with a 2xx answer validated (their success schema exercised). */
   succeeded: string[];
+  /** JSON-on-success routes that were called, but never answered 2xx in this run. */
+  noSuccess: string[];
   /** Called, but every answer was one with no documented content (e.g. 204). */
   exemptOnly: string[];
   /** Called, yet no answer validated nor exempt: every one of them broke the contract. */
@@ -152,7 +156,9 @@ export function conformanceReport(): ConformanceReport {
   const succeeded = ops.map(key).filter((k) => (state.tally.get(k)?.succeeded ?? 0) > 0);
   const exemptOnly = ops.map(key).filter((k) => state.tally.get(k)?.validated === 0 && (state.tally.get(k)?.exempt ?? 0) > 0);
   return {
+    declared: ops.map(key),
     documented,
+    noSuccess: documented.filter((k) => state.tally.has(k) && !succeeded.includes(k)),
     validated,
     succeeded,
     exemptOnly,

@@ -18,8 +18,9 @@ function assertAnswersConform(): void {
   const r = conformanceReport();
   const list = (items: string[]) => (items.length ? `\n    ${items.join('\n    ')}` : ' none');
   console.log(
-    `\n  API conformance: ${r.validated.length} of ${r.documented.length} declared JSON routes had answers validated against their schemas ` +
-      `(${r.succeeded.length} with a 2xx answer; ${r.answers} answers, ${r.unrouted} to undeclared paths).` +
+    `\n  API conformance: ${r.validated.length} of ${r.declared.length} declared routes had answers validated against their schemas; ` +
+      `${r.succeeded.length} of the ${r.documented.length} that answer JSON on success had a 2xx answer validated (${r.answers} answers checked, ${r.unrouted} more to undeclared paths).` +
+      `\n  Called, but no 2xx answer in this run:${list(r.noSuccess)}` +
       `\n  Called with no JSON content documented (exempt):${list(r.exemptOnly)}\n  Declared but not called by this run:${list(r.notCalled)}\n`,
   );
   assert.deepEqual(r.calledNotValidated, [], 'declared routes the tests called without one answer validated');
