@@ -18,11 +18,12 @@ import type { Logger } from '../src/logger';
 import type { Keyring } from '../src/secrets/keyring';
 import { pingTemporal, type TemporalClientHandle } from '../src/temporal/client';
 import { sessionGate, type AuthLocals } from './auth-middleware';
-import { authRouter } from './routes/auth';
-import { cloudAccountsRouter } from './routes/cloud-accounts';
-import { CODEC_ENDPOINT_PATH, codecRouter } from './routes/codec';
+import { authRoutes } from './routes/auth';
+import { cloudAccountsRoutes } from './routes/cloud-accounts';
+import { CODEC_ENDPOINT_PATH, codecRoutes } from './routes/codec';
 import { catalogRoutes } from './routes/catalog';
-import { openApiRoute } from './openapi';
+import { ApiContract, openApiHandler } from './openapi';
+import { DEPENDENCIES, healthSchema, openApiDocumentSchema, readinessSchema } from '../src/contracts/api/meta';
 import { vmRoutes } from './routes/vms';
 import { backupRoutes } from './routes/backups';
 import { drRoutes } from './routes/dr';
@@ -92,36 +93,57 @@ export function createApp(deps: ApiDeps): Express {
     operatorAccountId: (cloud) => OPERATOR_ACCOUNT_IDS[cloud],
   });
 
+  // Every route is declared with its contract (api/openapi.ts): mounted and documented at once.
+  const contract = new ApiContract();
+  app.locals.contract = contract;
+  const root = contract.scope(app);
+
   app.use(requestContext(deps.logger));
   // Before the JSON parser: codec bodies (whole histories' payloads) get their own, larger limit.
-  app.use(CODEC_ENDPOINT_PATH, codecRouter(deps));
+  codecRoutes(root.scope(CODEC_ENDPOINT_PATH), deps);
   app.use(express.json({ limit: '256kb' }));
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
+  root.route(
+    { method: 'get', path: '/healthz', operationId: 'health', tag: 'health', auth: 'public', summary: 'Liveness: the process answers', responses: { 200: { description: 'alive', body: healthSchema } } },
+    (_req, res) => {
+      res.json({ status: 'ok' });
+    },
+  );
 
-  app.get('/readyz', async (_req, res) => {
-    const [temporal, mongodb] = await Promise.all([
-      pingTemporal(deps.temporal, deps.config.temporalNamespace),
-      pingDatabase(deps.db),
-    ]);
-    const failing = [!temporal && 'temporal', !mongodb && 'mongodb'].filter(Boolean) as string[];
-    res.status(failing.length ? 503 : 200).json({
-      status: failing.length ? 'unavailable' : 'ready',
-      checks: { temporal: temporal ? 'ok' : 'unreachable', mongodb: mongodb ? 'ok' : 'unreachable' },
-      ...(failing.length ? { failing } : {}),
-    });
-  });
+  root.route(
+    {
+      method: 'get',
+      path: '/readyz',
+      operationId: 'readiness',
+      tag: 'health',
+      auth: 'public',
+      summary: 'Readiness: Temporal and MongoDB reachable',
+      responses: { 200: { description: 'ready', body: readinessSchema }, 503: { description: 'a dependency is unreachable; `failing` names it', body: readinessSchema } },
+    },
+    async (_req, res) => {
+      const [temporal, mongodb] = await Promise.all([
+        pingTemporal(deps.temporal, deps.config.temporalNamespace),
+        pingDatabase(deps.db),
+      ]);
+      const failing = DEPENDENCIES.filter((d) => !{ temporal, mongodb }[d]);
+      res.status(failing.length ? 503 : 200).json({
+        status: failing.length ? 'unavailable' : 'ready',
+        checks: { temporal: temporal ? 'ok' : 'unreachable', mongodb: mongodb ? 'ok' : 'unreachable' },
+        ...(failing.length ? { failing } : {}),
+      });
+    },
+  );
 
-  const v1 = express.Router();
-  app.use('/api/v1', v1);
+  const v1 = root.scope('/api/v1');
   // Every /api/v1 route needs a session except PUBLIC_API_ROUTES (auth-middleware.ts).
-  v1.use(sessionGate);
-  v1.get('/openapi.json', openApiRoute());
-  v1.use('/auth', authRouter(accounts, deps.config));
-  v1.use('/cloud-accounts', cloudAccountsRouter(cloudAccounts, resolver));
-  v1.use(catalogRoutes(() => catalog, vms, deps.config.openstackNetwork));
+  v1.router.use(sessionGate);
+  v1.route(
+    { method: 'get', path: '/openapi.json', operationId: 'openApiDocument', tag: 'meta', auth: 'public', summary: 'This OpenAPI document', responses: { 200: { description: 'the document', body: openApiDocumentSchema } } },
+    openApiHandler(contract),
+  );
+  authRoutes(v1.scope('/auth'), accounts, deps.config);
+  cloudAccountsRoutes(v1.scope('/cloud-accounts'), cloudAccounts, resolver);
+  catalogRoutes(v1, () => catalog, vms, deps.config.openstackNetwork);
   const backups = new BackupService({
     db: deps.db,
     temporal: deps.temporal.client,
@@ -134,8 +156,8 @@ export function createApp(deps: ApiDeps): Express {
       return a ? { id: a._id, kind: a.kind } : undefined;
     },
   });
-  v1.use(vmRoutes(vms, backups));
-  v1.use(backupRoutes(backups));
+  vmRoutes(v1, vms, backups);
+  backupRoutes(v1, backups);
   const dr = new DrService({
     db: deps.db,
     temporal: deps.temporal.client,
@@ -145,7 +167,7 @@ export function createApp(deps: ApiDeps): Express {
     defaults: { failbackMode: 'automatic', failbackAfterHealthySeconds: deps.config.drFailbackAfterSeconds },
     healthCheckSeconds: deps.config.drHealthCheckSeconds,
   });
-  v1.use(drRoutes(dr));
+  drRoutes(v1, dr);
 
   app.use((req, _res, next) => next(AppError.notFound(`route ${req.method} ${req.path}`)));
   app.use(errorHandler);

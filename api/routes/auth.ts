@@ -2,51 +2,100 @@
  * /api/v1/auth: sign up, log in, log out, who am I, withdraw. Thin: validate at the edge, call the
  * AccountService, shape the answer.
  */
-import express, { type Router } from 'express';
+import type { Request } from 'express';
 import type { AccountService } from '../../src/accounts/service';
-import { loginSchema, signupSchema, withdrawSchema } from '../../src/accounts/rules';
 import type { Config } from '../../src/config';
+import { loginRequestSchema, loginResultSchema, meSchema, memberSchema, signupRequestSchema, withdrawRequestSchema, withdrawResultSchema } from '../../src/contracts/api/auth';
 import { parseInput } from '../../src/errors';
 import { clearSessionCookie, currentUser, setSessionCookie } from '../auth-middleware';
+import type { ApiScope } from '../openapi';
 
-export function authRouter(accounts: AccountService, config: Config): Router {
-  const r = express.Router();
+export function authRoutes(api: ApiScope, accounts: AccountService, config: Config): void {
   const secure = config.sessionCookieSecure;
-  const address = (req: express.Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+  const address = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
-  r.post('/signup', async (req, res) => {
-    const input = parseInput(signupSchema, req.body);
-    const user = await accounts.signup(input);
-    res.status(201).json(user);
-  });
+  api.route(
+    {
+      method: 'post',
+      path: '/signup',
+      operationId: 'signup',
+      tag: 'auth',
+      auth: 'public',
+      summary: 'Sign up',
+      body: signupRequestSchema,
+      responses: { 201: { description: 'the new member', body: memberSchema } },
+      errors: { 400: 'validation_failed: the username or password breaks the rules (fields name which)', 409: 'username_taken' },
+    },
+    async (req, res) => {
+      const input = parseInput(signupRequestSchema, req.body);
+      const user = await accounts.signup(input);
+      res.status(201).json(user);
+    },
+  );
 
-  r.post('/login', async (req, res) => {
-    const input = parseInput(loginSchema, req.body);
-    const result = await accounts.login(input, address(req));
-    setSessionCookie(res, result.token, result.expiresAt, secure);
-    res.setHeader('Cache-Control', 'no-store');
-    res.json({ token: result.token, tokenType: 'Bearer', expiresAt: result.expiresAt.toISOString(), user: result.user });
-  });
+  api.route(
+    {
+      method: 'post',
+      path: '/login',
+      operationId: 'login',
+      tag: 'auth',
+      auth: 'public',
+      summary: 'Log in: a session token, also set as the session cookie',
+      body: loginRequestSchema,
+      responses: { 200: { description: 'a new session', body: loginResultSchema, headers: ['SetCookie'] } },
+      errors: { 401: 'invalid_credentials', 429: 'too_many_requests: too many attempts for this username or address' },
+    },
+    async (req, res) => {
+      const input = parseInput(loginRequestSchema, req.body);
+      const result = await accounts.login(input, address(req));
+      setSessionCookie(res, result.token, result.expiresAt, secure);
+      res.setHeader('Cache-Control', 'no-store');
+      res.json({ token: result.token, tokenType: 'Bearer', expiresAt: result.expiresAt.toISOString(), user: result.user });
+    },
+  );
 
-  r.post('/logout', async (req, res) => {
-    if (req.sessionToken) await accounts.logout(req.sessionToken);
-    clearSessionCookie(res, secure);
-    res.status(204).end();
-  });
+  api.route(
+    {
+      method: 'post',
+      path: '/logout',
+      operationId: 'logout',
+      tag: 'auth',
+      summary: 'Log out: revoke this session and clear the cookie',
+      responses: { 204: { description: 'logged out', headers: ['SetCookie'] } },
+    },
+    async (req, res) => {
+      if (req.sessionToken) await accounts.logout(req.sessionToken);
+      clearSessionCookie(res, secure);
+      res.status(204).end();
+    },
+  );
 
-  r.get('/me', async (req, res) => {
-    const user = currentUser(req);
-    const me = await accounts.me(user.id);
-    if (!me) throw new Error(`session of ${user.id} outlived the member`);
-    res.json({ ...me, roles: user.roles });
-  });
+  api.route(
+    { method: 'get', path: '/me', operationId: 'me', tag: 'auth', summary: 'Who am I', responses: { 200: { description: 'the signed-in member', body: meSchema } } },
+    async (req, res) => {
+      const user = currentUser(req);
+      const me = await accounts.me(user.id);
+      if (!me) throw new Error(`session of ${user.id} outlived the member`);
+      res.json({ ...me, roles: user.roles });
+    },
+  );
 
-  r.delete('/me', async (req, res) => {
-    const { password } = parseInput(withdrawSchema, req.body);
-    const result = await accounts.withdraw(currentUser(req).id, password, address(req));
-    clearSessionCookie(res, secure);
-    res.json({ withdrawn: true, ...result });
-  });
-
-  return r;
+  api.route(
+    {
+      method: 'delete',
+      path: '/me',
+      operationId: 'withdraw',
+      tag: 'auth',
+      summary: 'Withdraw: delete the member and their data',
+      body: withdrawRequestSchema,
+      responses: { 200: { description: 'the member and their records are gone', body: withdrawResultSchema, headers: ['SetCookie'] } },
+      errors: { 403: 'wrong_password', 409: 'member_owns_vms: delete the VMs first', 429: 'too_many_requests: too many wrong passwords' },
+    },
+    async (req, res) => {
+      const { password } = parseInput(withdrawRequestSchema, req.body);
+      const result = await accounts.withdraw(currentUser(req).id, password, address(req));
+      clearSessionCookie(res, secure);
+      res.json({ withdrawn: true, ...result });
+    },
+  );
 }

@@ -2,54 +2,107 @@
  * /api/v1/cloud-accounts: a member's own cloud accounts plus the operator's. Answers never carry a
  * secret (CloudAccountView lists only which secrets are stored); another member's account is 404.
  */
-import express, { type Router } from 'express';
-import { z } from 'zod';
-import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
-import { CloudAccountStore, createCloudAccountSchema, toView } from '../../src/cloud-accounts/store';
+import type { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
+import { toView, type CloudAccountStore } from '../../src/cloud-accounts/store';
 import { verifyCloudAccount } from '../../src/cloud-accounts/verify';
+import { cloudAccountListSchema, cloudAccountParams, cloudAccountSchema, createCloudAccountSchema, verifyResultSchema } from '../../src/contracts/api/cloud-accounts';
 import { AppError, parseInput } from '../../src/errors';
 import { currentUser } from '../auth-middleware';
+import type { ApiScope } from '../openapi';
 
-const idParam = z.object({ id: z.string().min(1).max(128) });
+const NOT_FOUND = 'no such account, or another member’s';
 
-export function cloudAccountsRouter(store: CloudAccountStore, resolver: CloudAccountResolver): Router {
-  const r = express.Router();
+export function cloudAccountsRoutes(api: ApiScope, store: CloudAccountStore, resolver: CloudAccountResolver): void {
+  api.route(
+    {
+      method: 'post',
+      path: '/',
+      operationId: 'createCloudAccount',
+      tag: 'cloud-accounts',
+      summary: 'Register a cloud account (secrets are stored encrypted, never answered)',
+      body: createCloudAccountSchema,
+      responses: { 201: { description: 'registered', body: cloudAccountSchema, headers: ['Location'] } },
+    },
+    async (req, res) => {
+      const input = parseInput(createCloudAccountSchema, req.body);
+      const view = await store.createForMember(currentUser(req).id, input);
+      req.log.info({ accountId: view.id, kind: view.kind }, 'cloud account registered');
+      res.status(201).location(`${req.baseUrl}/${encodeURIComponent(view.id)}`).json(view);
+    },
+  );
 
-  r.post('/', async (req, res) => {
-    const input = parseInput(createCloudAccountSchema, req.body);
-    const view = await store.createForMember(currentUser(req).id, input);
-    req.log.info({ accountId: view.id, kind: view.kind }, 'cloud account registered');
-    res.status(201).location(`${req.baseUrl}/${encodeURIComponent(view.id)}`).json(view);
-  });
+  api.route(
+    {
+      method: 'get',
+      path: '/',
+      operationId: 'listCloudAccounts',
+      tag: 'cloud-accounts',
+      summary: 'The operator’s and the caller’s cloud accounts',
+      responses: { 200: { description: 'the accounts the caller may use', body: cloudAccountListSchema } },
+    },
+    async (req, res) => {
+      res.json({ items: await store.listVisibleTo(currentUser(req).id) });
+    },
+  );
 
-  r.get('/', async (req, res) => {
-    res.json({ items: await store.listVisibleTo(currentUser(req).id) });
-  });
+  api.route(
+    {
+      method: 'get',
+      path: '/:id',
+      operationId: 'getCloudAccount',
+      tag: 'cloud-accounts',
+      summary: 'One cloud account',
+      params: cloudAccountParams,
+      responses: { 200: { description: 'the account', body: cloudAccountSchema } },
+      errors: { 400: 'invalid id', 404: NOT_FOUND },
+    },
+    async (req, res) => {
+      const { id } = parseInput(cloudAccountParams, req.params, 'path');
+      const doc = await store.findVisible(id, currentUser(req).id);
+      if (!doc) throw AppError.notFound('cloud account');
+      res.json(toView(doc));
+    },
+  );
 
-  r.get('/:id', async (req, res) => {
-    const { id } = parseInput(idParam, req.params, 'path');
-    const doc = await store.findVisible(id, currentUser(req).id);
-    if (!doc) throw AppError.notFound('cloud account');
-    res.json(toView(doc));
-  });
+  api.route(
+    {
+      method: 'delete',
+      path: '/:id',
+      operationId: 'deleteCloudAccount',
+      tag: 'cloud-accounts',
+      summary: 'Delete one of the caller’s cloud accounts',
+      params: cloudAccountParams,
+      responses: { 204: { description: 'deleted' } },
+      errors: { 400: 'invalid id', 403: 'forbidden: operator accounts are managed through the configuration', 404: NOT_FOUND },
+    },
+    async (req, res) => {
+      const { id } = parseInput(cloudAccountParams, req.params, 'path');
+      const outcome = await store.deleteOwn(id, currentUser(req).id);
+      if (outcome === 'not-found') throw AppError.notFound('cloud account');
+      if (outcome === 'operator') throw AppError.forbidden('operator cloud accounts are managed through the configuration, not the API');
+      req.log.info({ accountId: id }, 'cloud account deleted');
+      res.status(204).end();
+    },
+  );
 
-  r.delete('/:id', async (req, res) => {
-    const { id } = parseInput(idParam, req.params, 'path');
-    const outcome = await store.deleteOwn(id, currentUser(req).id);
-    if (outcome === 'not-found') throw AppError.notFound('cloud account');
-    if (outcome === 'operator') throw AppError.forbidden('operator cloud accounts are managed through the configuration, not the API');
-    req.log.info({ accountId: id }, 'cloud account deleted');
-    res.status(204).end();
-  });
-
-  r.post('/:id/verify', async (req, res) => {
-    const { id } = parseInput(idParam, req.params, 'path');
-    const doc = await store.findVisible(id, currentUser(req).id);
-    if (!doc) throw AppError.notFound('cloud account');
-    const result = await verifyCloudAccount(resolver, id, doc.kind);
-    req.log.info({ accountId: id, ok: result.ok, ...(result.ok ? {} : { reason: result.reason }) }, 'cloud account verified');
-    res.json(result);
-  });
-
-  return r;
+  api.route(
+    {
+      method: 'post',
+      path: '/:id/verify',
+      operationId: 'verifyCloudAccount',
+      tag: 'cloud-accounts',
+      summary: 'Check the credentials against the cloud',
+      params: cloudAccountParams,
+      responses: { 200: { description: 'what the cloud said (`ok: false` with a reason when it refused)', body: verifyResultSchema } },
+      errors: { 400: 'invalid id', 404: NOT_FOUND },
+    },
+    async (req, res) => {
+      const { id } = parseInput(cloudAccountParams, req.params, 'path');
+      const doc = await store.findVisible(id, currentUser(req).id);
+      if (!doc) throw AppError.notFound('cloud account');
+      const result = await verifyCloudAccount(resolver, id, doc.kind);
+      req.log.info({ accountId: id, ok: result.ok, ...(result.ok ? {} : { reason: result.reason }) }, 'cloud account verified');
+      res.json(result);
+    },
+  );
 }

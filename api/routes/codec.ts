@@ -11,23 +11,17 @@
  * Browsers get CORS for the configured UI origins (VMFLOW_CODEC_CORS_ORIGINS), preflight included.
  */
 import crypto from 'node:crypto';
-import express, { type RequestHandler, type Router } from 'express';
-import { z } from 'zod';
+import express, { type RequestHandler } from 'express';
 import type { Config } from '../../src/config';
+import { codecHeaders, codecPayloadsSchema } from '../../src/contracts/api/codec';
 import { AppError, parseInput } from '../../src/errors';
 import type { Keyring } from '../../src/secrets/keyring';
 import { EncryptionCodec, payloadFromJson, payloadToJson, PayloadDecryptionError } from '../../src/temporal/codec';
 import { authenticateRequest, OPERATOR_ROLE, readSessionToken } from '../auth-middleware';
+import type { ApiScope } from '../openapi';
 
 /** Where the codec endpoint is mounted; the UI's codec endpoint is `<api base URL>${CODEC_ENDPOINT_PATH}`. */
 export const CODEC_ENDPOINT_PATH = '/codec';
-
-const base64 = z.string().max(8 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
-const bodySchema = z.object({
-  payloads: z
-    .array(z.object({ metadata: z.record(z.string(), base64).optional(), data: base64.optional() }))
-    .max(10_000, 'at most 10000 payloads per call'),
-});
 
 const digest = (s: string) => crypto.createHash('sha256').update(s, 'utf8').digest();
 
@@ -54,11 +48,11 @@ function cors(origins: string[]): RequestHandler {
   };
 }
 
-export function codecRouter(o: { config: Config; keyring: Keyring }): Router {
-  const r = express.Router();
+/** Declares the codec routes in `api`, the scope mounted at CODEC_ENDPOINT_PATH. */
+export function codecRoutes(api: ApiScope, o: { config: Config; keyring: Keyring }): void {
   const codec = new EncryptionCodec(o.keyring);
-  r.use(cors(o.config.codecCorsOrigins));
-  r.use(express.json({ limit: '16mb' }));
+  api.router.use(cors(o.config.codecCorsOrigins));
+  api.router.use(express.json({ limit: '16mb' }));
 
   const authorise: RequestHandler = async (req, res, next) => {
     const token = readSessionToken(req);
@@ -80,17 +74,36 @@ export function codecRouter(o: { config: Config; keyring: Keyring }): Router {
   };
 
   for (const op of ['encode', 'decode'] as const) {
-    r.post(`/${op}`, authorise, async (req, res) => {
-      const { payloads } = parseInput(bodySchema, req.body);
-      try {
-        const out = await codec[op](payloads.map(payloadFromJson));
-        res.setHeader('Cache-Control', 'no-store');
-        res.json({ payloads: out.map(payloadToJson) });
-      } catch (err) {
-        if (err instanceof PayloadDecryptionError) throw new AppError(400, 'payload_undecodable', err.message);
-        throw err;
-      }
-    });
+    api.route(
+      {
+        method: 'post',
+        path: `/${op}`,
+        operationId: `codec${op[0].toUpperCase()}${op.slice(1)}`,
+        tag: 'codec',
+        auth: 'codec',
+        summary: `${op === 'encode' ? 'Encrypt' : 'Decrypt'} Temporal payloads (remote codec for the Temporal UI and CLI)`,
+        description: 'CORS for the origins in VMFLOW_CODEC_CORS_ORIGINS (preflight included). Body limit 16 MB.',
+        headers: codecHeaders,
+        body: codecPayloadsSchema,
+        responses: { 200: { description: `the payloads ${op}d, in order`, body: codecPayloadsSchema } },
+        errors: {
+          400: op === 'decode' ? 'validation_failed, or payload_undecodable: a payload does not decrypt with any key' : 'validation_failed: the body names the field',
+          401: 'neither the operator token nor a live session',
+          403: 'forbidden: the session is not an operator’s, the origin is not allowed, or X-Namespace names another namespace',
+        },
+      },
+      authorise,
+      async (req, res) => {
+        const { payloads } = parseInput(codecPayloadsSchema, req.body);
+        try {
+          const out = await codec[op](payloads.map(payloadFromJson));
+          res.setHeader('Cache-Control', 'no-store');
+          res.json({ payloads: out.map(payloadToJson) });
+        } catch (err) {
+          if (err instanceof PayloadDecryptionError) throw new AppError(400, 'payload_undecodable', err.message);
+          throw err;
+        }
+      },
+    );
   }
-  return r;
 }

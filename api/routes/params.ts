@@ -1,9 +1,7 @@
 /** What the VM routes read from every request: the signed-in member and the `:id` of the VM. */
 import type { Request } from 'express';
-import { z } from 'zod';
+import { vmIdParam } from '../../src/contracts/api/vms';
 import { AppError, parseInput } from '../../src/errors';
-
-export const vmIdParam = z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, 'not a VM id');
 
 /** The signed-in member's id (the session gate has set req.user; 401 if not). */
 export function userId(req: Request): string {

@@ -2,84 +2,175 @@
  * /api/v1/vms and /api/v1/workflows — thin routes over VmService. Every route is behind the
  * session gate; every lookup is scoped to the session's member (another's VM answers 404).
  */
-import { Router, type Response } from 'express';
 import { z } from 'zod';
+import type { BackupService } from '../../src/backups/service';
+import { operationStatusSchema, workflowIdParams } from '../../src/contracts/api/common';
+import {
+  createVmRequestSchema,
+  idempotencyKeyHeader,
+  listVmsQuery,
+  updateVmQuery,
+  vmAcceptedSchema,
+  vmDetailSchema,
+  vmListSchema,
+  vmParams,
+  vmPatchSchema,
+  type VmAccepted,
+} from '../../src/contracts/api/vms';
 import { AppError, parseInput } from '../../src/errors';
 import type { StartedOperation, VmService } from '../../src/vms/service';
-import type { BackupService } from '../../src/backups/service';
+import type { ApiScope } from '../openapi';
 import { idempotencyKeyOf } from './idempotency';
 import { userId, vmId } from './params';
 
-function accepted(res: Response, op: StartedOperation, location: string): void {
-  res
-    .status(202)
-    .location(location)
-    .json({
-      ...(op.plan ? { plan: op.plan } : {}),
-      vm: op.vm,
-      operation: {
-        workflowId: op.workflowId,
-        started: op.started,
-        status: `/api/v1/workflows/${encodeURIComponent(op.workflowId)}`,
-        temporalUiUrl: op.temporalUiUrl,
-      },
-    });
+function accepted(op: StartedOperation): VmAccepted {
+  return {
+    ...(op.plan ? { plan: op.plan } : {}),
+    vm: op.vm,
+    operation: {
+      workflowId: op.workflowId,
+      started: op.started,
+      status: `/api/v1/workflows/${encodeURIComponent(op.workflowId)}`,
+      temporalUiUrl: op.temporalUiUrl,
+    },
+  };
 }
 
-export function vmRoutes(vms: VmService, backups?: BackupService): Router {
-  const r = Router();
+const jsonObject = z.record(z.string(), z.unknown(), { error: 'the body must be a JSON object' });
+const NOT_FOUND = 'no such VM, or another member’s';
 
-  r.post('/vms', async (req, res) => {
-    const body = parseInput(z.record(z.string(), z.unknown(), { error: 'the body must be a JSON object' }), req.body ?? undefined);
-    const { accountId, backup, ...requirements } = body;
-    if (accountId !== undefined && typeof accountId !== 'string') throw AppError.badRequest('accountId must be a string', [{ field: 'accountId', message: 'must be a string' }]);
-    const key = idempotencyKeyOf(req);
-    // A backup period given at create time (UC-008): checked before anything starts.
-    if (backup !== undefined) {
-      if (!backups) throw AppError.badRequest('backups are not available', [{ field: 'backup', message: 'not supported here' }]);
-      if (requirements.cloud !== 'openstack') throw AppError.badRequest('backups are taken of VMs in the base cloud (OpenStack)', [{ field: 'backup', message: 'only for cloud "openstack"' }]);
-      try {
-        backups.parsePolicy(backup);
-      } catch (err) {
-        if (err instanceof AppError && err.fields) throw AppError.badRequest(err.message, err.fields.map((f) => ({ field: `backup.${f.field}`, message: f.message })));
-        throw err;
+export function vmRoutes(api: ApiScope, vms: VmService, backups?: BackupService): void {
+  api.route(
+    {
+      method: 'post',
+      path: '/vms',
+      operationId: 'createVm',
+      tag: 'vms',
+      summary: 'Create a VM (starts the createVm workflow)',
+      headers: idempotencyKeyHeader,
+      body: createVmRequestSchema(backups?.policySchema),
+      responses: { 202: { description: 'the VM record and its create workflow', body: vmAcceptedSchema, headers: ['Location'] } },
+      errors: {
+        400: 'validation_failed: fields name every bad requirement, accountId, backup or the Idempotency-Key header',
+        409: 'idempotency_key_reused: the key was used for a different request',
+      },
+    },
+    async (req, res) => {
+      const body = parseInput(jsonObject, req.body ?? undefined);
+      const { accountId, backup, ...requirements } = body;
+      if (accountId !== undefined && typeof accountId !== 'string') throw AppError.badRequest('accountId must be a string', [{ field: 'accountId', message: 'must be a string' }]);
+      const key = idempotencyKeyOf(req);
+      // A backup period given at create time (UC-008): checked before anything starts.
+      if (backup !== undefined) {
+        if (!backups) throw AppError.badRequest('backups are not available', [{ field: 'backup', message: 'not supported here' }]);
+        if (requirements.cloud !== 'openstack') throw AppError.badRequest('backups are taken of VMs in the base cloud (OpenStack)', [{ field: 'backup', message: 'only for cloud "openstack"' }]);
+        try {
+          backups.parsePolicy(backup);
+        } catch (err) {
+          if (err instanceof AppError && err.fields) throw AppError.badRequest(err.message, err.fields.map((f) => ({ field: `backup.${f.field}`, message: f.message })));
+          throw err;
+        }
       }
-    }
-    const op = await vms.create(userId(req), { requirements, accountId }, key);
-    if (backup !== undefined && backups) await backups.setPolicy(userId(req), op.vm.id, backup);
-    accepted(res, op, `/api/v1/vms/${op.vm.id}`);
-  });
+      const op = await vms.create(userId(req), { requirements, accountId }, key);
+      if (backup !== undefined && backups) await backups.setPolicy(userId(req), op.vm.id, backup);
+      res.status(202).location(`/api/v1/vms/${op.vm.id}`).json(accepted(op));
+    },
+  );
 
-  r.get('/vms', async (req, res) => {
-    const query = parseInput(z.object({ includeDeleted: z.enum(['true', 'false'], { error: 'true or false' }).optional() }), { ...req.query }, 'query');
-    const includeDeleted = query.includeDeleted === 'true';
-    res.json({ vms: await vms.list(userId(req), { includeDeleted }) });
-  });
+  api.route(
+    {
+      method: 'get',
+      path: '/vms',
+      operationId: 'listVms',
+      tag: 'vms',
+      summary: 'The caller’s VMs',
+      query: listVmsQuery,
+      responses: { 200: { description: 'the VMs', body: vmListSchema } },
+      errors: { 400: 'validation_failed: includeDeleted is not true or false' },
+    },
+    async (req, res) => {
+      const query = parseInput(listVmsQuery, { ...req.query }, 'query');
+      const includeDeleted = query.includeDeleted === 'true';
+      res.json({ vms: await vms.list(userId(req), { includeDeleted }) });
+    },
+  );
 
-  r.get('/vms/:id', async (req, res) => {
-    const id = vmId(req);
-    res.json(await vms.getWithProgress(userId(req), id));
-  });
+  api.route(
+    {
+      method: 'get',
+      path: '/vms/:id',
+      operationId: 'getVm',
+      tag: 'vms',
+      summary: 'One VM, with the live progress of its newest workflow',
+      params: vmParams,
+      responses: { 200: { description: 'the VM', body: vmDetailSchema } },
+      errors: { 400: 'invalid id', 404: NOT_FOUND },
+    },
+    async (req, res) => {
+      const id = vmId(req);
+      res.json(await vms.getWithProgress(userId(req), id));
+    },
+  );
 
-  r.patch('/vms/:id', async (req, res) => {
-    const id = vmId(req);
-    const patch = parseInput(z.record(z.string(), z.unknown(), { error: 'the body must be a JSON object' }), req.body ?? undefined);
-    // A change that replaces the server is applied only when confirmed (?confirm=replace).
-    const { confirm } = parseInput(z.object({ confirm: z.literal('replace', { error: 'must be replace' }).optional() }), { confirm: req.query.confirm });
-    const op = await vms.update(userId(req), id, patch, confirm);
-    accepted(res, op, `/api/v1/vms/${id}`);
-  });
+  api.route(
+    {
+      method: 'patch',
+      path: '/vms/:id',
+      operationId: 'updateVm',
+      tag: 'vms',
+      summary: 'Change size, software, keys, users or commands (starts the updateVm workflow)',
+      params: vmParams,
+      query: updateVmQuery,
+      body: vmPatchSchema,
+      responses: { 202: { description: 'the update workflow started; `plan` says what it does', body: vmAcceptedSchema, headers: ['Location'] } },
+      errors: {
+        400: 'validation_failed: a fixed or unknown field, nothing to change, a bad requirement, or confirm other than replace',
+        404: NOT_FOUND,
+        409: 'vm_busy: the VM is not active or another change runs; vm_failed_over: it runs on a DR standby until failback; confirmation_required: the change replaces the server (error.plan says what changes how); disk_cannot_shrink: the new size has a smaller disk',
+      },
+    },
+    async (req, res) => {
+      const id = vmId(req);
+      const patch = parseInput(jsonObject, req.body ?? undefined);
+      // A change that replaces the server is applied only when confirmed (?confirm=replace).
+      const { confirm } = parseInput(updateVmQuery, { confirm: req.query.confirm });
+      const op = await vms.update(userId(req), id, patch, confirm);
+      res.status(202).location(`/api/v1/vms/${id}`).json(accepted(op));
+    },
+  );
 
-  r.delete('/vms/:id', async (req, res) => {
-    const id = vmId(req);
-    const op = await vms.delete(userId(req), id);
-    accepted(res, op, `/api/v1/vms/${id}`);
-  });
+  api.route(
+    {
+      method: 'delete',
+      path: '/vms/:id',
+      operationId: 'deleteVm',
+      tag: 'vms',
+      summary: 'Delete a VM (starts the deleteVm workflow; a running delete is joined)',
+      params: vmParams,
+      responses: { 202: { description: 'the delete workflow started or joined', body: vmAcceptedSchema, headers: ['Location'] } },
+      errors: { 400: 'invalid id', 404: NOT_FOUND, 409: 'vm_deleted, or vm_busy: the VM is being created or updated' },
+    },
+    async (req, res) => {
+      const id = vmId(req);
+      const op = await vms.delete(userId(req), id);
+      res.status(202).location(`/api/v1/vms/${id}`).json(accepted(op));
+    },
+  );
 
-  r.get('/workflows/:id', async (req, res) => {
-    const id = parseInput(z.string().min(1).max(300), req.params.id, 'workflow id');
-    res.json(await vms.workflowFor(userId(req), id));
-  });
-
-  return r;
+  api.route(
+    {
+      method: 'get',
+      path: '/workflows/:id',
+      operationId: 'getWorkflow',
+      tag: 'workflows',
+      summary: 'Status and progress of one of the caller’s workflows',
+      params: workflowIdParams,
+      responses: { 200: { description: 'the workflow’s status', body: operationStatusSchema } },
+      errors: { 400: 'invalid id', 404: 'no such workflow, or another member’s' },
+    },
+    async (req, res) => {
+      const id = parseInput(workflowIdParams.shape.id, req.params.id, 'workflow id');
+      res.json(await vms.workflowFor(userId(req), id));
+    },
+  );
 }

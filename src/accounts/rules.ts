@@ -15,11 +15,14 @@ export const USERNAME_RE = /^[a-z0-9][a-z0-9._-]{2,31}$/;
 export const PASSWORD_MIN = 10;
 export const PASSWORD_MAX = 128;
 
+// The rule applies after trimming and lower-casing, so the pattern is on the piped side: the
+// OpenAPI document shows the input side ("Alice" is accepted) and the rule in the description.
 export const usernameSchema = z
   .string({ error: 'username is required' })
   .trim()
   .toLowerCase()
-  .regex(USERNAME_RE, 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit');
+  .pipe(z.string().regex(USERNAME_RE, 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit'))
+  .meta({ description: 'Case-insensitive (trimmed and lower-cased first): 3–32 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit.' });
 
 export function normalizePassword(p: string): string {
   return p.normalize('NFKC');
@@ -31,7 +34,9 @@ export const enteredPasswordSchema = z.string({ error: 'password is required' })
 export const signupSchema = z
   .object({
     username: usernameSchema,
-    password: z.string({ error: 'password is required' }),
+    password: z
+      .string({ error: 'password is required' })
+      .meta({ description: `${PASSWORD_MIN}–${PASSWORD_MAX} characters after Unicode NFKC normalisation; not one repeated character; must not contain the username.` }),
   })
   .superRefine((v, ctx) => {
     const p = normalizePassword(v.password);
@@ -54,4 +59,4 @@ export const loginSchema = z.object({
   password: enteredPasswordSchema,
 });
 
-export const withdrawSchema = z.object({ password: enteredPasswordSchema });
+export const withdrawSchema = z.object({ password: enteredPasswordSchema.meta({ description: 'The member’s password, re-entered.' }) });

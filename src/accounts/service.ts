@@ -7,6 +7,7 @@
  */
 import crypto from 'node:crypto';
 import type { Connection } from 'mongoose';
+import type { Member, WithdrawResult } from '../contracts/api/auth';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import { memberDataCleanups, countLiveVmsOwnedBy } from './member-data';
@@ -15,11 +16,8 @@ import { hashPassword, needsRehash, verifyPassword, type ScryptParams } from './
 import { SlidingWindowLimiter } from './rate-limit';
 import { newSessionToken, sessionTokenHash } from './sessions';
 
-export interface PublicUser {
-  id: string;
-  username: string;
-  createdAt: string;
-}
+/** A member as the API shows one (src/contracts/api/auth.ts). */
+export type PublicUser = Member;
 
 export interface SessionUser {
   id: string;
@@ -32,10 +30,7 @@ export interface LoginResult {
   user: PublicUser;
 }
 
-export interface WithdrawResult {
-  username: string;
-  removed: Record<string, number>;
-}
+export type { WithdrawResult };
 
 export interface AccountServiceOptions {
   db: Connection;

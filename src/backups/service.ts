@@ -17,40 +17,13 @@ import {
   type BackupPolicy,
   type RestoreInput,
 } from '../contracts/backup';
+import type { StartedWorkflow } from '../contracts/api/common';
+import { backupPolicySchema, restoreRequestSchema, type BackupPolicyView, type BackupView } from '../contracts/api/backups';
 import { AppError, parseInput } from '../errors';
 import type { VmService } from '../vms/service';
 import { startOrJoin } from '../vms/start';
 import { backupModel, backupPolicyModel, type BackupPolicyRecord, type BackupRecord } from './model';
-import { cronProblem } from './cron';
 import { ScheduleSpecRefusedError, describeBackupSchedule, upsertBackupSchedule } from './schedule';
-
-/** Five cron fields (minute hour day-of-month month day-of-week), as Temporal accepts them. */
-const CRON = /^\s*(\S+\s+){4}\S+\s*$/;
-
-export function backupPolicySchema(minIntervalSeconds: number) {
-  return z
-    .strictObject({
-      intervalSeconds: z.number().int().min(minIntervalSeconds, `at least ${minIntervalSeconds} seconds`).max(31 * 86400, 'at most 31 days').optional(),
-      cron: z
-        .string()
-        .max(200)
-        .regex(CRON, 'five cron fields, e.g. "0 3 * * *"')
-        .superRefine((cron, ctx) => {
-          // Five fields that are not cron ("a b c d e", minute 61) would be refused by Temporal.
-          const problem = CRON.test(cron) ? cronProblem(cron) : undefined;
-          if (problem) ctx.addIssue({ code: 'custom', message: problem });
-        })
-        .optional(),
-      retention: z.number().int().min(1, 'keep at least one backup').max(100).default(3),
-      targets: z
-        .strictObject({ baseStandby: z.boolean().default(true), backupCloudStandby: z.boolean().default(true) })
-        .default({ baseStandby: true, backupCloudStandby: true }),
-      paused: z.boolean().default(false),
-      backupAccountId: z.string().min(1).max(100).optional(),
-    })
-    .refine((p) => (p.intervalSeconds === undefined) !== (p.cron === undefined), { message: 'give exactly one of intervalSeconds and cron', path: ['intervalSeconds'] });
-}
-export type BackupPolicyInput = z.input<ReturnType<typeof backupPolicySchema>>;
 
 export interface BackupServiceDeps {
   db: Connection;
@@ -63,12 +36,7 @@ export interface BackupServiceDeps {
   findAccount(accountId: string, userId: string): Promise<{ id: string; kind: 'openstack' | 'cloudstack' } | undefined>;
 }
 
-export interface BackupPolicyView extends BackupPolicy {
-  backupAccountId: string;
-  schedule?: Awaited<ReturnType<typeof describeBackupSchedule>>;
-}
-
-export function toBackupView(d: BackupRecord) {
+export function toBackupView(d: BackupRecord): BackupView {
   return {
     id: d._id,
     vmId: d.vmId,
@@ -88,12 +56,19 @@ export function toBackupView(d: BackupRecord) {
   };
 }
 
+type ParsedPolicy = z.output<ReturnType<typeof backupPolicySchema>>;
+
 export class BackupService {
-  constructor(private readonly d: BackupServiceDeps) {}
+  /** A policy as this deployment accepts it (its shortest period is minIntervalSeconds). */
+  readonly policySchema: ReturnType<typeof backupPolicySchema>;
+
+  constructor(private readonly d: BackupServiceDeps) {
+    this.policySchema = backupPolicySchema(d.minIntervalSeconds);
+  }
 
   /** Validates a policy as the API receives it (400 naming the field). */
-  parsePolicy(input: unknown): z.output<ReturnType<typeof backupPolicySchema>> {
-    return parseInput(backupPolicySchema(this.d.minIntervalSeconds), input, 'backup policy');
+  parsePolicy(input: unknown): ParsedPolicy {
+    return parseInput(this.policySchema, input, 'backup policy');
   }
 
   private async requireBackupable(ownerId: string, vmId: string) {
@@ -125,7 +100,7 @@ export class BackupService {
     return this.save(ownerId, vmId, this.parsePolicy(merged));
   }
 
-  private async save(ownerId: string, vmId: string, p: z.output<ReturnType<typeof backupPolicySchema>>): Promise<BackupPolicyView> {
+  private async save(ownerId: string, vmId: string, p: ParsedPolicy): Promise<BackupPolicyView> {
     const backupAccountId = p.backupAccountId ?? this.d.defaultBackupAccountId;
     const account = await this.d.findAccount(backupAccountId, ownerId);
     if (!account || account.kind !== 'cloudstack') {
@@ -166,7 +141,7 @@ export class BackupService {
   }
 
   /** Starts a backup now; it runs even when scheduled backups are paused. */
-  async runNow(ownerId: string, vmId: string): Promise<{ workflowId: string; temporalUiUrl: string }> {
+  async runNow(ownerId: string, vmId: string): Promise<StartedWorkflow> {
     const vm = await this.requireBackupable(ownerId, vmId);
     if (vm.state !== 'active') throw AppError.conflict(`VM is ${vm.state}; back it up when it is active`, 'vm_busy');
     const workflowId = manualBackupWorkflowId(vmId, crypto.randomUUID());
@@ -175,15 +150,15 @@ export class BackupService {
     return { workflowId, temporalUiUrl: this.d.vms.temporalUiLink(workflowId) };
   }
 
-  async list(ownerId: string, vmId: string) {
+  async list(ownerId: string, vmId: string): Promise<BackupView[]> {
     await this.d.vms.get(ownerId, vmId);
     const docs = await backupModel(this.d.db).find({ vmId }).sort({ startedAt: -1 }).limit(200).lean();
     return docs.map(toBackupView);
   }
 
-  async restore(ownerId: string, vmId: string, body: unknown, idempotencyKey?: string): Promise<{ workflowId: string; temporalUiUrl: string; started: boolean }> {
+  async restore(ownerId: string, vmId: string, body: unknown, idempotencyKey?: string): Promise<StartedWorkflow & { started: boolean }> {
     const vm = await this.requireBackupable(ownerId, vmId);
-    const { backupId } = parseInput(z.strictObject({ backupId: z.string().min(1).max(100).optional() }), body ?? {});
+    const { backupId } = parseInput(restoreRequestSchema, body ?? {});
     if (vm.state !== 'active' && vm.state !== 'failed') throw AppError.conflict(`VM is ${vm.state}; restore it when that finishes`, 'vm_busy');
     if (vm.placement && vm.placement.cloud !== 'openstack') {
       throw AppError.conflict('the VM runs in the backup cloud after a failover; restore it after failback', 'vm_failed_over');

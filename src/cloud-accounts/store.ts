@@ -5,45 +5,17 @@
  */
 import crypto from 'node:crypto';
 import type { Connection } from 'mongoose';
-import { z } from 'zod';
 import { registerMemberDataCleanup } from '../accounts/member-data';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { decryptSecret, encryptSecret, needsReencryption } from '../secrets/aead';
 import type { Keyring } from '../secrets/keyring';
 import { cloudAccountModel, secretAad, type CloudAccountRecord, type SecretField } from './model';
-import { OPERATOR_ACCOUNT_IDS, type CloudAccountView, type CloudKind, type CloudStackAccountSettings, type OpenStackAccountSettings } from './types';
+import { createCloudAccountSchema, type CloudAccountView, type CreateCloudAccountInput } from '../contracts/api/cloud-accounts';
+import { OPERATOR_ACCOUNT_IDS, type CloudKind, type CloudStackAccountSettings, type OpenStackAccountSettings } from './types';
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
-const text = (max: number) => z.string().trim().min(1, 'is required').max(max, `must be at most ${max} characters`);
-const secret = z.string().min(1, 'is required').max(4096, 'is too long');
-
-export const createCloudAccountSchema = z.discriminatedUnion(
-  'kind',
-  [
-    z.object({
-      kind: z.literal('openstack'),
-      name: text(64),
-      authUrl: httpUrl,
-      region: text(64).optional(),
-      projectName: text(64),
-      projectDomainName: text(64).default('Default'),
-      username: text(255),
-      userDomainName: text(64).default('Default'),
-      password: secret,
-    }),
-    z.object({
-      kind: z.literal('cloudstack'),
-      name: text(64),
-      apiUrl: httpUrl,
-      apiKey: secret,
-      secretKey: secret,
-      zoneName: text(255).optional(),
-    }),
-  ],
-  { error: 'kind must be "openstack" or "cloudstack"' },
-);
-export type CreateCloudAccountInput = z.output<typeof createCloudAccountSchema>;
+// The request schema is the API contract's (src/contracts/api/cloud-accounts.ts).
+export { createCloudAccountSchema, type CreateCloudAccountInput };
 
 export type CloudCredentials =
   | { kind: 'openstack'; settings: OpenStackAccountSettings; password: string }

@@ -31,17 +31,5 @@ export interface CloudStackAccountSettings {
   zoneName?: string;
 }
 
-/** What the API shows of an account: never a secret, only which secrets are stored. */
-export interface CloudAccountView {
-  id: string;
-  kind: CloudKind;
-  name: string;
-  /** `operator`: configured by the operator, usable by every member; `own`: registered by the caller. */
-  scope: 'operator' | 'own';
-  openstack?: OpenStackAccountSettings;
-  cloudstack?: CloudStackAccountSettings;
-  /** Names of the stored (encrypted) secrets, e.g. ["password"] or ["apiKey", "secretKey"]. */
-  secrets: string[];
-  createdAt: string;
-  updatedAt: string;
-}
+/** What the API shows of an account is the contract's CloudAccountView (src/contracts/api/cloud-accounts.ts). */
+export type { CloudAccountView } from '../contracts/api/cloud-accounts';

@@ -9,12 +9,9 @@ import { CloudApiError } from '../clouds/errors';
 import { authenticate } from '../clouds/openstack/identity';
 import type { CloudAccountResolver } from './resolver';
 import type { CloudKind } from './types';
+import type { VerifyFailureReason, VerifyResult } from '../contracts/api/cloud-accounts';
 
-export type VerifyFailureReason = 'credentials_rejected' | 'unreachable' | 'invalid_settings' | 'endpoint_not_found' | 'zone_not_found' | 'cloud_error';
-
-export type VerifyResult =
-  | { ok: true; kind: CloudKind; checkedAt: string; openstack?: { project?: { id: string; name?: string }; user?: { id: string; name?: string }; services: string[] }; cloudstack?: { zones: string[] } }
-  | { ok: false; kind: CloudKind; checkedAt: string; reason: VerifyFailureReason; message: string; status?: number };
+export type { VerifyFailureReason, VerifyResult };
 
 const MESSAGES: Record<VerifyFailureReason, string> = {
   credentials_rejected: 'the cloud rejected the credentials',

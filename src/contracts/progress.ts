@@ -12,6 +12,8 @@ export interface TaskProgress {
   state: 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
   requires: string[];
   error?: string;
+  /** For `skipped`: the failed task that made this one impossible (the task graph's TaskStatus). */
+  blockedBy?: string;
   startedAt?: string;
   finishedAt?: string;
 }

@@ -7,7 +7,6 @@ import crypto from 'node:crypto';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Connection } from 'mongoose';
-import { z } from 'zod';
 import {
   CLOUD_MONITOR_WORKFLOW,
   DRILL_WORKFLOW,
@@ -28,22 +27,15 @@ import {
   type ManualFailoverRequest,
   type MonitorSettings,
 } from '../contracts/dr';
+import type { StartedWorkflow } from '../contracts/api/common';
+import { drSettingsSchema, drillRequestSchema, failoverRequestSchema, type DrEventView, type DrillView, type DrUnprotected, type DrView } from '../contracts/api/dr';
 import { AppError, parseInput } from '../errors';
 import { sleep } from '../sleep';
 import type { VmService } from '../vms/service';
 import { vmSearchAttributes } from '../vms/search';
 import { backupModel } from '../backups/model';
 import { startOrJoin } from '../vms/start';
-import { drEventModel, drProtectionModel, drillModel } from './model';
-
-export const drSettingsSchema = z.strictObject({
-  enabled: z.boolean().default(true),
-  failbackMode: z.enum(['automatic', 'approval']).optional(),
-  failbackAfterHealthySeconds: z.number().int().min(0).max(7 * 86400).optional(),
-  /** Run a drill on a schedule (seconds between drills); null removes the schedule. */
-  drillIntervalSeconds: z.number().int().min(60).max(90 * 86400).nullable().optional(),
-  drillTarget: z.enum(['base-standby', 'backup-cloud']).optional(),
-});
+import { drEventModel, drProtectionModel, drillModel, type DrEventRecord } from './model';
 
 export interface DrServiceDeps {
   db: Connection;
@@ -88,7 +80,7 @@ export class DrService {
   }
 
   /** Enables (or changes) protection: the DR workflow and the monitor of the VM's home account. */
-  async protect(ownerId: string, vmId: string, body: unknown) {
+  async protect(ownerId: string, vmId: string, body: unknown): Promise<DrView> {
     const vm = await this.d.vms.get(ownerId, vmId);
     const input = parseInput(drSettingsSchema, body ?? {}, 'DR settings');
     if (vm.cloud !== 'openstack') throw AppError.conflict('disaster recovery protects VMs of the base cloud (OpenStack)', 'not_protectable');
@@ -130,7 +122,7 @@ export class DrService {
     });
   }
 
-  async unprotect(ownerId: string, vmId: string) {
+  async unprotect(ownerId: string, vmId: string): Promise<DrUnprotected> {
     await this.d.vms.get(ownerId, vmId);
     await drProtectionModel(this.d.db).deleteOne({ _id: vmId });
     try {
@@ -142,7 +134,7 @@ export class DrService {
     return { vmId, protected: false };
   }
 
-  async status(ownerId: string, vmId: string) {
+  async status(ownerId: string, vmId: string): Promise<DrView> {
     const vm = await this.d.vms.get(ownerId, vmId);
     const protection = await drProtectionModel(this.d.db).findById(vmId).lean();
     let state: DrStatus | undefined;
@@ -173,7 +165,7 @@ export class DrService {
 
   async failover(ownerId: string, vmId: string, body: unknown): Promise<DrStatus> {
     await this.d.vms.get(ownerId, vmId);
-    const req = parseInput(z.strictObject({ target: z.enum(['base-standby', 'backup-cloud']).optional(), reason: z.string().max(500).optional() }), body ?? {}) as ManualFailoverRequest;
+    const req: ManualFailoverRequest = parseInput(failoverRequestSchema, body ?? {});
     return this.update(vmId, (h, updateId) => h.executeUpdate<DrStatus, [ManualFailoverRequest]>(DR_UPDATES.failover, { args: [req], updateId }));
   }
 
@@ -204,16 +196,16 @@ export class DrService {
     }
   }
 
-  async drill(ownerId: string, vmId: string, body: unknown) {
+  async drill(ownerId: string, vmId: string, body: unknown): Promise<StartedWorkflow> {
     const vm = await this.d.vms.get(ownerId, vmId);
-    const { target } = parseInput(z.strictObject({ target: z.enum(['base-standby', 'backup-cloud']).default('backup-cloud') }), body ?? {});
+    const { target } = parseInput(drillRequestSchema, body ?? {});
     const workflowId = drillWorkflowId(vmId, crypto.randomUUID());
     const input: DrillInput = { vmId, ownerId, target };
     await startOrJoin(this.d.temporal, DRILL_WORKFLOW, { workflowId, taskQueue: this.d.taskQueue, args: [input], ownerId, vmId, cloud: vm.cloud });
     return { workflowId, temporalUiUrl: this.d.vms.temporalUiLink(workflowId) };
   }
 
-  async drills(ownerId: string, vmId: string) {
+  async drills(ownerId: string, vmId: string): Promise<DrillView[]> {
     await this.d.vms.get(ownerId, vmId);
     const docs = await drillModel(this.d.db).find({ vmId }).sort({ startedAt: -1 }).limit(100).lean();
     return docs.map((d) => ({
@@ -256,7 +248,7 @@ export class DrService {
     }
   }
 
-  async events(ownerId: string, q: { vmId?: string; limit?: number }) {
+  async events(ownerId: string, q: { vmId?: string; limit?: number }): Promise<DrEventView[]> {
     const filter: Record<string, unknown> = { ownerId };
     if (q.vmId) filter.vmId = q.vmId;
     const docs = await drEventModel(this.d.db).find(filter).sort({ at: -1 }).limit(Math.min(Math.max(q.limit ?? 100, 1), 500)).lean();
@@ -264,7 +256,7 @@ export class DrService {
   }
 }
 
-function toEventView(e: { _id: string; vmId: string; kind: string; message: string; at: Date; rpoSeconds?: number; rtoSeconds?: number; details?: Record<string, unknown>; delivery?: { status: string; attempts: number } }) {
+function toEventView(e: DrEventRecord): DrEventView {
   return {
     id: e._id,
     vmId: e.vmId,

@@ -21,8 +21,9 @@ import {
   type CreateVmInput,
   type DeleteVmInput,
   type UpdateVmInput,
-  type VmState,
 } from '../contracts/vm';
+import type { OperationStatus } from '../contracts/api/common';
+import { MUTABLE_REQUIREMENTS, type VmDetail, type VmView } from '../contracts/api/vms';
 import { AppError } from '../errors';
 import { validateRequirements, vmRequirementsSchema, type VmRequirements } from '../templates';
 import { vmModel, type VmRecord } from './model';
@@ -44,22 +45,6 @@ export interface VmServiceDeps {
   operatorAccountId(cloud: CloudKind): string;
 }
 
-export interface VmView {
-  id: string;
-  name: string;
-  cloud: CloudKind;
-  accountId: string;
-  state: VmState;
-  requirements: VmRequirements;
-  revision: number;
-  placement?: VmRecord['placement'];
-  lastError?: string;
-  history: { at: string; from: string | null; to: string; reason: string; workflowId?: string }[];
-  workflowIds: string[];
-  createdAt: string;
-  updatedAt: string;
-}
-
 export interface StartedOperation {
   vm: VmView;
   workflowId: string;
@@ -69,9 +54,6 @@ export interface StartedOperation {
   /** PATCH: what the change does to the running VM. */
   plan?: UpdatePlan;
 }
-
-/** Fields a PATCH may change; name, os and cloud are fixed for the life of the VM. */
-export const MUTABLE_REQUIREMENTS = ['size', 'software', 'sshPublicKeys', 'users', 'runcmd', 'packagesUpdate'] as const;
 
 export function toVmView(d: VmRecord): VmView {
   return {
@@ -179,7 +161,7 @@ export class VmService {
   }
 
   /** The VM with the live progress of its newest workflow. */
-  async getWithProgress(ownerId: string, vmId: string): Promise<{ vm: VmView; operation?: OperationStatus }> {
+  async getWithProgress(ownerId: string, vmId: string): Promise<VmDetail> {
     const doc = await this.get(ownerId, vmId);
     const workflowId = doc.workflowIds[doc.workflowIds.length - 1];
     return { vm: toVmView(doc), ...(workflowId ? { operation: await this.operationStatus(workflowId) } : {}) };
@@ -270,12 +252,4 @@ export class VmService {
     }
     return { workflowId, status, ...(progress ? { progress } : {}), temporalUiUrl: this.temporalUiLink(workflowId) };
   }
-}
-
-export interface OperationStatus {
-  workflowId: string;
-  /** Temporal's execution status: RUNNING, COMPLETED, FAILED, … */
-  status: string;
-  progress?: WorkflowProgress;
-  temporalUiUrl: string;
 }

@@ -9,22 +9,12 @@
  * new user data is stored with the instance, but cloud-init applies packages, users and commands
  * once per instance, so a running VM does not get them (a new instance would).
  */
+import type { PlannedChange, UpdatePlan } from '../contracts/api/common';
 import type { CloudKind } from '../contracts/vm';
 import type { VmRequirements } from '../templates/requirements';
 
-export interface PlannedChange {
-  field: string;
-  effect: string;
-}
-
-export interface UpdatePlan {
-  /** Applied to the running server; its disk stays. */
-  inPlace: PlannedChange[];
-  /** Applied by replacing the server with a new one: data written since the image is lost. */
-  replaced: PlannedChange[];
-  /** What else the member should know (CloudStack user data, the backup taken first). */
-  notes: string[];
-}
+/** What a change does, in the API contract's terms (src/contracts/api/common.ts). */
+export type { PlannedChange, UpdatePlan };
 
 const USER_DATA_FIELDS = ['software', 'sshPublicKeys', 'users', 'runcmd', 'packagesUpdate'] as const;
 

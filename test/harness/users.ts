@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { apiFetch } from './http';
 import { registerTestSecret } from './secrets';
 
 export interface TestUser {
@@ -36,7 +37,7 @@ export function testPassword(): string {
 }
 
 async function postJson(url: string, body: unknown): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return apiFetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
 /** Signs a new member up and logs in; fails the test with the API's answer when either step does. */
@@ -69,7 +70,7 @@ function leaves(value: unknown, out: Set<string> = new Set()): Set<string> {
 }
 
 async function send(apiUrl: string, user: TestUser, r: ScopedRequest): Promise<{ status: number; text: string }> {
-  const res = await fetch(`${apiUrl}${r.path}`, {
+  const res = await apiFetch(`${apiUrl}${r.path}`, {
     method: r.method,
     headers: { ...user.authHeaders, ...(r.body !== undefined ? { 'content-type': 'application/json' } : {}) },
     body: r.body !== undefined ? JSON.stringify(r.body) : undefined,

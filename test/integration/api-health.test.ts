@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { startTestApi, type TestApi } from '../harness/api';
+import { apiFetch } from '../harness/http';
 
 describe('API: health, readiness and error bodies', function () {
   this.timeout(120_000);
@@ -12,13 +13,13 @@ describe('API: health, readiness and error bodies', function () {
   });
 
   it('when /healthz is asked, then it answers 200 ok', async () => {
-    const res = await fetch(`${api.url}/healthz`);
+    const res = await apiFetch(`${api.url}/healthz`);
     assert.equal(res.status, 200);
     assert.deepEqual((await res.json()) as unknown, { status: 'ok' });
   });
 
   it('when Temporal and MongoDB are reachable, then /readyz answers 200 with both checks ok', async () => {
-    const res = await fetch(`${api.url}/readyz`);
+    const res = await apiFetch(`${api.url}/readyz`);
     assert.equal(res.status, 200);
     const body = (await res.json()) as any;
     assert.deepEqual(body.checks, { temporal: 'ok', mongodb: 'ok' });
@@ -26,7 +27,7 @@ describe('API: health, readiness and error bodies', function () {
 
   it('when a route does not exist, then a 404 JSON error with a request id comes back', async () => {
     // Outside /api/v1: under it, anything but the public routes answers 401 without a session.
-    const res = await fetch(`${api.url}/nothing-here`, { headers: { 'x-request-id': 'req-test-1' } });
+    const res = await apiFetch(`${api.url}/nothing-here`, { headers: { 'x-request-id': 'req-test-1' } });
     assert.equal(res.status, 404);
     const body = (await res.json()) as any;
     assert.equal(body.error.code, 'not_found');
@@ -35,7 +36,7 @@ describe('API: health, readiness and error bodies', function () {
   });
 
   it('when the body is malformed JSON, then a 400 names the body, never a 500', async () => {
-    const res = await fetch(`${api.url}/api/v1/anything`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":' });
+    const res = await apiFetch(`${api.url}/api/v1/anything`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":' });
     assert.equal(res.status, 400);
     const body = (await res.json()) as any;
     assert.equal(body.error.code, 'validation_failed');
@@ -43,7 +44,7 @@ describe('API: health, readiness and error bodies', function () {
   });
 
   it('when the body is larger than the limit, then 413 comes back', async () => {
-    const res = await fetch(`${api.url}/api/v1/anything`, {
+    const res = await apiFetch(`${api.url}/api/v1/anything`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ blob: 'x'.repeat(300 * 1024) }),
@@ -56,7 +57,7 @@ describe('API: health, readiness and error bodies', function () {
     const other = await startTestApi();
     try {
       await other.deps.db.close();
-      const res = await fetch(`${other.url}/readyz`);
+      const res = await apiFetch(`${other.url}/readyz`);
       assert.equal(res.status, 503);
       const body = (await res.json()) as any;
       assert.deepEqual(body.failing, ['mongodb']);

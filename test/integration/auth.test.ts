@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { registerMemberDataCleanup } from '../../src/accounts/member-data';
 import { startTestApi, type TestApi } from '../harness/api';
+import { apiFetch } from '../harness/http';
 import { registerTestSecret } from '../harness/secrets';
 import { signupAndLogin, testPassword, uniqueUsername } from '../harness/users';
 
@@ -9,11 +10,11 @@ type Json = any;
 const json = (res: Response): Promise<Json> => res.json();
 
 function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return apiFetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 }
 
 function withdraw(url: string, headers: Record<string, string>, password: string): Promise<Response> {
-  return fetch(`${url}/api/v1/auth/me`, { method: 'DELETE', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ password }) });
+  return apiFetch(`${url}/api/v1/auth/me`, { method: 'DELETE', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ password }) });
 }
 
 function fields(body: Json): string[] {
@@ -119,12 +120,12 @@ describe('auth: sign-up, login, logout, me and withdraw', function () {
       assert.match(cookie, /SameSite=Strict/i);
       assert.match(cookie, /Path=\//);
 
-      const byBearer = await fetch(`${base}/me`, { headers: { authorization: `Bearer ${body.token}` } });
+      const byBearer = await apiFetch(`${base}/me`, { headers: { authorization: `Bearer ${body.token}` } });
       assert.equal(byBearer.status, 200);
       const me = await json(byBearer);
       assert.equal(me.username, username);
       assert.equal(me.id, body.user.id);
-      const byCookie = await fetch(`${base}/me`, { headers: { cookie: cookie.split(';')[0]! } });
+      const byCookie = await apiFetch(`${base}/me`, { headers: { cookie: cookie.split(';')[0]! } });
       assert.equal(byCookie.status, 200);
       assert.equal((await json(byCookie)).id, body.user.id);
     });
@@ -144,37 +145,37 @@ describe('auth: sign-up, login, logout, me and withdraw', function () {
 
     it('when no or a bad token is sent, then private routes answer 401 and public ones do not', async () => {
       for (const headers of <Array<Record<string, string>>>[{}, { authorization: 'Bearer vmf_not-a-real-token' }, { authorization: 'Basic abc' }, { cookie: 'vmflow_session=nope' }]) {
-        const res = await fetch(`${base}/me`, { headers });
+        const res = await apiFetch(`${base}/me`, { headers });
         assert.equal(res.status, 401, JSON.stringify(headers));
         assert.equal((await json(res)).error.code, 'unauthorized');
       }
-      assert.equal((await fetch(`${api.url}/api/v1/cloud-accounts`)).status, 401);
+      assert.equal((await apiFetch(`${api.url}/api/v1/cloud-accounts`)).status, 401);
       // Unknown routes below /api/v1 do not reveal whether they exist.
-      assert.equal((await fetch(`${api.url}/api/v1/no-such-route`)).status, 401);
+      assert.equal((await apiFetch(`${api.url}/api/v1/no-such-route`)).status, 401);
       // The public catalog needs no session (whatever it answers, it is not 401).
-      assert.notEqual((await fetch(`${api.url}/api/v1/catalog`)).status, 401);
+      assert.notEqual((await apiFetch(`${api.url}/api/v1/catalog`)).status, 401);
     });
 
     it('when a member logs out, then that token answers 401 and the cookie is cleared, while another session stays valid', async () => {
       const user = await signupAndLogin(api.url);
       const second = await json(await post(`${base}/login`, { username: user.username, password: user.password }));
       registerTestSecret(second.token);
-      const out = await fetch(`${base}/logout`, { method: 'POST', headers: user.authHeaders });
+      const out = await apiFetch(`${base}/logout`, { method: 'POST', headers: user.authHeaders });
       assert.equal(out.status, 204);
       assert.match(out.headers.get('set-cookie') ?? '', /vmflow_session=;.*Expires=Thu, 01 Jan 1970/);
-      assert.equal((await fetch(`${base}/me`, { headers: user.authHeaders })).status, 401);
-      assert.equal((await fetch(`${base}/me`, { headers: { authorization: `Bearer ${second.token}` } })).status, 200);
+      assert.equal((await apiFetch(`${base}/me`, { headers: user.authHeaders })).status, 401);
+      assert.equal((await apiFetch(`${base}/me`, { headers: { authorization: `Bearer ${second.token}` } })).status, 200);
     });
 
     it('when a cookie-only POST comes without a JSON content type (a cross-site form could send it), then it is not authenticated', async () => {
       const user = await signupAndLogin(api.url);
       const cookie = `vmflow_session=${user.token}`;
-      const formLike = await fetch(`${base}/logout`, { method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=b' });
+      const formLike = await apiFetch(`${base}/logout`, { method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=b' });
       assert.equal(formLike.status, 401);
-      assert.equal((await fetch(`${base}/me`, { headers: { cookie } })).status, 200, 'the session survived');
-      const fromPage = await fetch(`${base}/logout`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' } });
+      assert.equal((await apiFetch(`${base}/me`, { headers: { cookie } })).status, 200, 'the session survived');
+      const fromPage = await apiFetch(`${base}/logout`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' } });
       assert.equal(fromPage.status, 204);
-      assert.equal((await fetch(`${base}/me`, { headers: { cookie } })).status, 401);
+      assert.equal((await apiFetch(`${base}/me`, { headers: { cookie } })).status, 401);
     });
 
     it('when the database is read directly, then it holds an scrypt hash and token hashes, never the password or token', async () => {
@@ -253,12 +254,12 @@ describe('auth: sign-up, login, logout, me and withdraw', function () {
       const res = await withdraw(api.url, user.authHeaders, testPassword());
       assert.equal(res.status, 403);
       assert.equal((await json(res)).error.code, 'wrong_password');
-      assert.equal((await fetch(`${base}/me`, { headers: user.authHeaders })).status, 200);
+      assert.equal((await apiFetch(`${base}/me`, { headers: user.authHeaders })).status, 200);
     });
 
     it('when no password is given, then 400 names the password field', async () => {
       const user = await signupAndLogin(api.url);
-      const res = await fetch(`${base}/me`, { method: 'DELETE', headers: { ...user.authHeaders, 'content-type': 'application/json' }, body: '{}' });
+      const res = await apiFetch(`${base}/me`, { method: 'DELETE', headers: { ...user.authHeaders, 'content-type': 'application/json' }, body: '{}' });
       assert.equal(res.status, 400);
       assert.deepEqual(fields(await json(res)), ['password']);
     });
@@ -317,10 +318,10 @@ describe('auth: sign-up, login, logout, me and withdraw', function () {
       assert.equal(await notes.countDocuments({ ownerId: user.userId }), 0);
       // The neighbour's records are untouched.
       assert.equal(await db.collection('cloudaccounts').countDocuments({ ownerId: neighbour.userId }), 1);
-      assert.equal((await fetch(`${base}/me`, { headers: neighbour.authHeaders })).status, 200);
+      assert.equal((await apiFetch(`${base}/me`, { headers: neighbour.authHeaders })).status, 200);
 
-      assert.equal((await fetch(`${base}/me`, { headers: user.authHeaders })).status, 401);
-      assert.equal((await fetch(`${base}/me`, { headers: { authorization: `Bearer ${otherSession.token}` } })).status, 401);
+      assert.equal((await apiFetch(`${base}/me`, { headers: user.authHeaders })).status, 401);
+      assert.equal((await apiFetch(`${base}/me`, { headers: { authorization: `Bearer ${otherSession.token}` } })).status, 401);
       const reborn = await signupAndLogin(api.url, user.username);
       assert.notEqual(reborn.userId, user.userId);
     });

@@ -21,7 +21,7 @@ import { sharedClouds, simAdmin, type TestClouds } from '../harness/clouds';
 import { registerTestSecret, testKeyring, testLogger } from '../harness/secrets';
 import { startTestWorker, type TestWorker } from '../harness/temporal';
 import { signupAndLogin, assertOwnerScoped, type TestUser } from '../harness/users';
-import { apiCall, waitUntil } from '../harness/http';
+import { apiCall, apiFetch, waitUntil } from '../harness/http';
 
 type Json = any;
 
@@ -210,7 +210,7 @@ describe('periodic backup, standbys, retention and restore', function () {
 
   it('when a restore sends an Idempotency-Key that is not printable ASCII, then 400 names Idempotency-Key and no restore starts', async () => {
     const vmId = await createVm('restore-badkey');
-    const res = await fetch(`${api.url}/api/v1/vms/${vmId}/restore`, {
+    const res = await apiFetch(`${api.url}/api/v1/vms/${vmId}/restore`, {
       method: 'POST',
       headers: { ...alice.authHeaders, 'content-type': 'application/json', 'idempotency-key': 'two words' },
       body: '{}',

@@ -10,6 +10,7 @@ import { connectDatabase } from '../../src/db/connection';
 import { createLogger } from '../../src/logger';
 import { decryptSecret, keyringOf } from '../../src/secrets';
 import { startTestApi, type TestApi } from '../harness/api';
+import { apiFetch } from '../harness/http';
 import { sharedClouds, type TestClouds } from '../harness/clouds';
 import { registerTestSecret, testKeyring } from '../harness/secrets';
 import { sharedStack } from '../harness/stack';
@@ -27,9 +28,9 @@ describe('cloud accounts: operator and own accounts, encrypted secrets, verify, 
   let bob: TestUser;
 
   const post = (path: string, user: TestUser, body?: unknown) =>
-    fetch(`${api.url}${path}`, { method: 'POST', headers: { ...user.authHeaders, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const get = (path: string, user: TestUser) => fetch(`${api.url}${path}`, { headers: user.authHeaders });
-  const del = (path: string, user: TestUser) => fetch(`${api.url}${path}`, { method: 'DELETE', headers: user.authHeaders });
+    apiFetch(`${api.url}${path}`, { method: 'POST', headers: { ...user.authHeaders, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const get = (path: string, user: TestUser) => apiFetch(`${api.url}${path}`, { headers: user.authHeaders });
+  const del = (path: string, user: TestUser) => apiFetch(`${api.url}${path}`, { method: 'DELETE', headers: user.authHeaders });
 
   const openstackBody = (overrides: Record<string, unknown> = {}) => ({
     kind: 'openstack',

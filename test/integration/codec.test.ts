@@ -7,6 +7,7 @@ import { CODEC_ENDPOINT_PATH } from '../../api/routes/codec';
 import { SELF_TEST_WORKFLOW, selfTestWorkflowId, type SelfTestResult } from '../../src/contracts/system';
 import { ENCRYPTED_ENCODING, METADATA_KEY_ID, payloadToJson, type JsonPayload } from '../../src/temporal/codec';
 import { startTestApi, type TestApi } from '../harness/api';
+import { apiFetch } from '../harness/http';
 import { registerTestSecret, testKeyring } from '../harness/secrets';
 import { sharedStack } from '../harness/stack';
 import { startTestWorker, type TestWorker } from '../harness/temporal';
@@ -63,7 +64,7 @@ describe('Temporal payload encryption and the codec endpoint', function () {
   });
 
   const decode = (payloads: JsonPayload[], headers: Record<string, string>) =>
-    fetch(`${api.url}${CODEC_ENDPOINT_PATH}/decode`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ payloads }) });
+    apiFetch(`${api.url}${CODEC_ENDPOINT_PATH}/decode`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ payloads }) });
 
   it('when a workflow runs with a secret in its input, then its result decodes through the client unchanged', () => {
     assert.equal(result.readBack, `a note holding ${marker}`);
@@ -155,7 +156,7 @@ describe('Temporal payload encryption and the codec endpoint', function () {
   it('when /codec/encode and /codec/decode are chained, then the payload round-trips, and a tampered one is refused with 400', async () => {
     const original: JsonPayload = { metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('{"hello":"codec"}').toString('base64') };
     const auth = { authorization: `Bearer ${codecToken}`, 'content-type': 'application/json' };
-    const enc = await fetch(`${api.url}${CODEC_ENDPOINT_PATH}/encode`, { method: 'POST', headers: auth, body: JSON.stringify({ payloads: [original] }) });
+    const enc = await apiFetch(`${api.url}${CODEC_ENDPOINT_PATH}/encode`, { method: 'POST', headers: auth, body: JSON.stringify({ payloads: [original] }) });
     assert.equal(enc.status, 200);
     const encoded = ((await enc.json()) as Json).payloads[0] as JsonPayload;
     assert.equal(Buffer.from(encoded.metadata!.encoding!, 'base64').toString(), ENCRYPTED_ENCODING);
@@ -171,7 +172,7 @@ describe('Temporal payload encryption and the codec endpoint', function () {
 
   it('when the Temporal UI origin sends a preflight, then CORS allows POST with Authorization and X-Namespace and credentials; other origins are refused', async () => {
     const preflight = (origin: string) =>
-      fetch(`${api.url}${CODEC_ENDPOINT_PATH}/decode`, {
+      apiFetch(`${api.url}${CODEC_ENDPOINT_PATH}/decode`, {
         method: 'OPTIONS',
         headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,x-namespace' },
       });

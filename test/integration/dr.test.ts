@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ScheduleNotFoundError } from '@temporalio/client';
-import { documentedSchema } from '../../api/openapi';
+import { documentedSchema } from '../harness/contract';
 import { drillScheduleId, drWorkflowId } from '../../src/contracts/dr';
 import type { TestApi } from '../harness/api';
 import { startDrSystem, type DrSystem } from '../harness/dr-system';

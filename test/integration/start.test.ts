@@ -14,6 +14,7 @@ import { selfTestModel } from '../../src/db/self-test';
 import { freePort } from '../../src/embedded/processes';
 import { loadKeyring } from '../../src/secrets/keyring';
 import { createDataConverter } from '../../src/temporal/data-converter';
+import { apiFetch } from '../harness/http';
 
 const repoRoot = path.resolve(__dirname, '../..');
 
@@ -105,7 +106,7 @@ describe('npm start (scripts/start.ts)', function () {
     const cs = await fetch(`http://127.0.0.1:${ports.cloudstack}/client/api?command=listZones&response=json`);
     assert.equal(cs.status, 401, 'CloudStack answers (and wants a signature)');
     assert.equal((await fetch(`http://127.0.0.1:${ports.images}/healthz`)).status, 200);
-    const ready = await fetch(`http://127.0.0.1:${ports.api}/readyz`);
+    const ready = await apiFetch(`http://127.0.0.1:${ports.api}/readyz`);
     assert.equal(ready.status, 200);
     const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
     assert.equal(ui.status, 200);

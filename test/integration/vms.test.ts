@@ -8,10 +8,11 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { buildOpenApiDocument } from '../../api/openapi';
 import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
 import { formatKeyring } from '../../src/secrets/keyring';
 import { startTestApi, type TestApi } from '../harness/api';
+import { apiDocument } from '../harness/contract';
+import { apiFetch } from '../harness/http';
 import { sharedClouds, simAdmin, type TestClouds } from '../harness/clouds';
 import { testKeyring, testLogger } from '../harness/secrets';
 import { sharedStack } from '../harness/stack';
@@ -23,7 +24,7 @@ const repoRoot = path.resolve(__dirname, '../..');
 type Json = any;
 
 async function call(api: TestApi, user: TestUser, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; headers: Headers }> {
-  const res = await fetch(`${api.url}${p}`, {
+  const res = await apiFetch(`${api.url}${p}`, {
     method,
     headers: { ...user.authHeaders, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
     body: body !== undefined ? JSON.stringify(body) : undefined,
@@ -172,7 +173,7 @@ describe('VM lifecycle through the REST API', function () {
       assert.equal(r.status, 400, `${field}: ${JSON.stringify(r.body)}`);
       assert.ok(r.body.error.fields.some((f: Json) => f.field === field), `${field} named in ${JSON.stringify(r.body.error.fields)}`);
     }
-    const notJson = await fetch(`${api.url}/api/v1/vms`, { method: 'POST', headers: { ...alice.authHeaders, 'content-type': 'application/json' }, body: '[1,2]' });
+    const notJson = await apiFetch(`${api.url}/api/v1/vms`, { method: 'POST', headers: { ...alice.authHeaders, 'content-type': 'application/json' }, body: '[1,2]' });
     assert.equal(notJson.status, 400);
     const after = await osState(clouds);
     assert.equal(after.stacks.total, before.stacks.total, 'no stack was made');
@@ -184,7 +185,7 @@ describe('VM lifecycle through the REST API', function () {
       assert.equal(r.status, 400, `${q}: ${JSON.stringify(r.body)}`);
       assert.deepEqual(r.body.error.fields.map((f: Json) => f.field), ['includeDeleted'], q);
     }
-    assert.ok((buildOpenApiDocument().paths as Json)['/api/v1/vms'].get.responses['400'], 'the document lists the 400');
+    assert.ok((apiDocument().paths as Json)['/api/v1/vms'].get.responses['400'], 'the document lists the 400');
     assert.equal((await call(api, alice, 'GET', '/api/v1/vms?includeDeleted=false')).status, 200);
     assert.equal((await call(api, alice, 'GET', '/api/v1/vms?includeDeleted=true')).status, 200);
   });

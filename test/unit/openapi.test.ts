@@ -1,34 +1,16 @@
 import assert from 'node:assert/strict';
-import express, { type Express } from 'express';
-import mongoose from 'mongoose';
-import { createApp } from '../../api/app';
+import express from 'express';
+import { z } from 'zod';
 import { isPublicApiRoute } from '../../api/auth-middleware';
-import { buildOpenApiDocument, documentedSchema, listExpressRoutes, toOpenApiPath, type SchemaName } from '../../api/openapi';
-import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { generateKey, keyringOf } from '../../src/secrets/keyring';
-import type { TemporalClientHandle } from '../../src/temporal/client';
+import { ApiContract, contractOf, listExpressRoutes, toOpenApiPath } from '../../api/openapi';
+import { judgeAnswer } from '../harness/conformance';
+import { appWithoutConnections, documentedSchema } from '../harness/contract';
 
 type Json = any;
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 /** Routes outside /api/v1 that answer without credentials (the session gate covers only /api/v1). */
 const OPEN_OUTSIDE_API = new Set(['GET /healthz', 'GET /readyz']);
-
-/**
- * The real app, built without servers: createApp only wires objects together (models, the catalog,
- * the Temporal client are used when a request comes), so an unopened mongoose connection and an
- * empty Temporal client suffice to list its routes.
- */
-function appWithoutConnections(): Express {
-  return createApp({
-    config: loadConfig({}),
-    db: mongoose.createConnection(),
-    temporal: { client: {} } as unknown as TemporalClientHandle,
-    logger: createLogger('silent'),
-    keyring: keyringOf(generateKey()),
-  });
-}
 
 function operations(doc: Json): Array<{ method: string; path: string; op: Json }> {
   return Object.entries(doc.paths as Record<string, Json>).flatMap(([path, item]) =>
@@ -59,7 +41,8 @@ function resolvePointer(doc: Json, ref: string): unknown {
 }
 
 describe('OpenAPI document', () => {
-  const doc: Json = buildOpenApiDocument();
+  const app = appWithoutConnections();
+  const doc: Json = contractOf(app).document();
 
   it('when the document is built, then it has the OpenAPI 3.1 skeleton: openapi, info, servers, paths and components', () => {
     assert.match(doc.openapi, /^3\.1\.\d+$/);
@@ -68,7 +51,7 @@ describe('OpenAPI document', () => {
     assert.deepEqual(doc.servers, [{ url: '/' }]);
     assert.ok(Object.keys(doc.paths).length > 0);
     for (const part of ['schemas', 'securitySchemes', 'headers']) assert.equal(typeof doc.components[part], 'object', `components.${part}`);
-    assert.deepEqual((buildOpenApiDocument({ serverUrl: 'https://vmflow.example' }) as Json).servers, [{ url: 'https://vmflow.example' }]);
+    assert.deepEqual((contractOf(app).document({ serverUrl: 'https://vmflow.example' }) as Json).servers, [{ url: 'https://vmflow.example' }]);
   });
 
   it('when every $ref in the document is followed, then it lands on a definition', () => {
@@ -106,15 +89,17 @@ describe('OpenAPI document', () => {
   });
 
   it('when the routes Express serves are compared with the documented ones, then they are the same set', () => {
-    const served = new Set(listExpressRoutes(appWithoutConnections()).map((r) => `${r.method} ${r.path}`));
+    const served = new Set(listExpressRoutes(app).map((r) => `${r.method} ${r.path}`));
     const documented = new Set(operations(doc).map((o) => `${o.method} ${o.path}`));
+    const declared = new Set(contractOf(app).documentedOperations().map((o) => `${o.method} ${o.path}`));
+    assert.deepEqual([...declared].sort(), [...documented].sort(), 'the document lists exactly the declared routes');
     const undocumented = [...served].filter((r) => !documented.has(r));
     const absent = [...documented].filter((r) => !served.has(r));
     assert.ok(
       undocumented.length === 0 && absent.length === 0,
       [
-        undocumented.length ? `served but not documented (add an entry to ROUTES in api/openapi.ts):\n  ${undocumented.join('\n  ')}` : '',
-        absent.length ? `documented in api/openapi.ts ROUTES but not served by createApp:\n  ${absent.join('\n  ')}` : '',
+        undocumented.length ? `served but not documented (mount it with ApiScope#route, not router.get/post…):\n  ${undocumented.join('\n  ')}` : '',
+        absent.length ? `documented but not served by createApp:\n  ${absent.join('\n  ')}` : '',
       ]
         .filter(Boolean)
         .join('\n'),
@@ -184,8 +169,8 @@ describe('OpenAPI document', () => {
   });
 
   it('when bodies the fuzzer found the API refusing are checked, then the document refuses them too and accepts what the API accepts', () => {
-    const accepts = (name: SchemaName, body: unknown) => assert.ok(documentedSchema(name, doc).safeParse(body).success, `${name} should accept ${JSON.stringify(body)}`);
-    const refuses = (name: SchemaName, body: unknown) => assert.ok(!documentedSchema(name, doc).safeParse(body).success, `${name} should refuse ${JSON.stringify(body)}`);
+    const accepts = (name: string, body: unknown) => assert.ok(documentedSchema(name, doc).safeParse(body).success, `${name} should accept ${JSON.stringify(body)}`);
+    const refuses = (name: string, body: unknown) => assert.ok(!documentedSchema(name, doc).safeParse(body).success, `${name} should refuse ${JSON.stringify(body)}`);
     // Optional bodies with no unknown keys (the routes read them as z.strictObject, absent → {}).
     for (const name of ['FailoverRequest', 'DrillRequest', 'RestoreRequest'] as const) {
       accepts(name, {});
@@ -248,5 +233,75 @@ describe('listExpressRoutes', () => {
     assert.throws(() => listExpressRoutes(app), /\/files\/\*rest/);
     assert.throws(() => toOpenApiPath('/a{/:b}'), /\/a\{\/:b\}/);
     assert.equal(toOpenApiPath('/vms/:id/backups/:backupId'), '/vms/{id}/backups/{backupId}');
+  });
+});
+
+describe('ApiScope#route', () => {
+  it('when a route is declared in a nested scope, then it is mounted there and documented under the full path with the shared answers', async () => {
+    const contract = new ApiContract();
+    const app = express();
+    const v9 = contract.scope(app).scope('/api/v9');
+    v9.scope('/things').route(
+      {
+        method: 'get',
+        path: '/:thingId',
+        operationId: 'getThing',
+        tag: 'vms',
+        summary: 'A thing',
+        params: z.object({ thingId: z.string() }),
+        responses: { 200: { description: 'the thing', body: z.strictObject({ name: z.string() }).meta({ id: 'ThingForTest' }) } },
+        errors: { 503: 'busy' },
+      },
+      (req, res) => {
+        res.json({ name: String(req.params.thingId) });
+      },
+    );
+    assert.deepEqual(listExpressRoutes(app), [{ method: 'GET', path: '/api/v9/things/{thingId}' }]);
+    const doc: Json = contract.document();
+    const op = doc.paths['/api/v9/things/{thingId}'].get;
+    assert.equal(op.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/ThingForTest');
+    assert.ok(op.responses['401'].headers['WWW-Authenticate'], 'session routes document 401 with WWW-Authenticate');
+    assert.ok(op.responses['503'].headers['Retry-After'], '503 carries Retry-After');
+    assert.deepEqual(op.security, [{ bearerAuth: [] }, { sessionCookie: [] }]);
+    assert.equal(op.responses['413'], undefined, 'no body, no 413');
+    const [declared] = contract.documentedOperations();
+    assert.deepEqual([...declared.responses.keys()].sort(), [200, 401, 503]);
+    assert.deepEqual(declared.responses.get(503)?.headers, ['X-Request-Id', 'Retry-After']);
+  });
+
+  it('when a route leaves out a path parameter or repeats an operationId, then declaring it throws naming it', () => {
+    const scope = new ApiContract().scope(express());
+    const spec = { method: 'get', path: '/a/:id', operationId: 'getA', tag: 'vms', summary: 's', responses: { 204: { description: 'none' } } } as const;
+    assert.throws(() => scope.route(spec), /getA declares path parameters \[\] but \/a\/\{id\} has \[id\]/);
+    scope.route({ ...spec, params: z.object({ id: z.string() }) });
+    assert.throws(() => scope.route({ ...spec, path: '/b/:id', params: z.object({ id: z.string() }) }), /getA\) clashes with GET \/a\/\{id\} \(getA\)/);
+  });
+});
+
+describe('response conformance (test/harness/conformance.ts)', () => {
+  const json = (body: unknown, headers: Record<string, string> = {}) => ({ headers: new Headers({ 'content-type': 'application/json; charset=utf-8', ...headers }), text: JSON.stringify(body) });
+  const base = 'http://127.0.0.1:9';
+
+  it('when an answer matches its route and status, then it is validated; a 204 without content is exempt', () => {
+    assert.deepEqual(judgeAnswer({ method: 'GET', url: `${base}/healthz`, status: 200, ...json({ status: 'ok' }) }), { route: 'GET /healthz', outcome: 'validated', success: true });
+    assert.deepEqual(judgeAnswer({ method: 'POST', url: `${base}/api/v1/auth/logout`, status: 204, headers: new Headers({ 'set-cookie': 'vmflow_session=; Path=/' }), text: '' }), { route: 'POST /api/v1/auth/logout', outcome: 'exempt', success: true });
+    const error = { error: { code: 'not_found', message: 'VM not found', requestId: 'r1' } };
+    assert.equal(judgeAnswer({ method: 'GET', url: `${base}/api/v1/vms/abc?x=1`, status: 404, ...json(error, { 'x-request-id': 'r1' }) }).route, 'GET /api/v1/vms/{id}');
+  });
+
+  it('when an answer breaks the contract, then the verdict names the route, the status and the zod issue path', () => {
+    const wrongField = judgeAnswer({ method: 'GET', url: `${base}/readyz`, status: 200, ...json({ status: 'ready', checks: { temporal: 'ok', mongodb: 'fine' } }) });
+    assert.match(String((wrongField as { problem?: string }).problem), /^GET \/readyz \(readiness\) 200: the body breaks the documented schema: checks\.mongodb: /);
+    const extra = judgeAnswer({ method: 'GET', url: `${base}/healthz`, status: 200, ...json({ status: 'ok', uptime: 3 }) });
+    assert.match(String((extra as { problem?: string }).problem), /\(root\): Unrecognized key: "uptime"/);
+    const status = judgeAnswer({ method: 'GET', url: `${base}/healthz`, status: 500, ...json({ error: { code: 'internal', message: 'm', requestId: 'r' } }) });
+    assert.match(String((status as { problem?: string }).problem), /GET \/healthz \(health\) 500: the document does not list this status/);
+    const header = judgeAnswer({ method: 'GET', url: `${base}/api/v1/vms`, status: 401, ...json({ error: { code: 'unauthorized', message: 'm', requestId: 'r' } }) });
+    assert.match(String((header as { problem?: string }).problem), /the documented header X-Request-Id is missing/);
+  });
+
+  it('when a path no route declares answers, then only an Error body is asked of it', () => {
+    assert.deepEqual(judgeAnswer({ method: 'GET', url: `${base}/nothing-here`, status: 404, ...json({ error: { code: 'not_found', message: 'm', requestId: 'r' } }) }), {});
+    assert.match(String((judgeAnswer({ method: 'GET', url: `${base}/nothing-here`, status: 404, ...json({ oops: true }) }) as { problem?: string }).problem), /no declared route.*not the Error body/);
   });
 });
