@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   // The SDK's own logs go through pino too, at warn and above (its info lines are per-state noise).
   const sdkLog = log.child({ component: 'temporal-sdk' });
   Runtime.install({
-    logger: new DefaultLogger('WARN', (e) => sdkLog[e.level === 'ERROR' ? 'error' : 'warn'](e.meta ?? {}, e.message)),
+    logger: new DefaultLogger('WARN', (e) => sdkLog[e.level === 'ERROR' ? 'error' : 'warn'](withReadableError(e.meta), e.message)),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
   });
   const added = await ensureSearchAttributes(config.temporalTarget, config.temporalNamespace);
@@ -63,3 +63,13 @@ main().catch((err) => {
   else logger.fatal({ err }, 'worker failed');
   process.exit(1);
 });
+
+/**
+ * The SDK puts the error of a failed workflow task in `meta.error`; pino prints an Error there as
+ * `{}`, so say what it was (a workflow bug shows as a name, a message and where it was thrown).
+ */
+function withReadableError(meta: Record<string, unknown> | undefined): Record<string, unknown> {
+  const error = meta?.error;
+  if (!(error instanceof Error)) return meta ?? {};
+  return { ...meta, error: { name: error.name, message: error.message, stack: error.stack?.split('\n').slice(0, 6).join('\n') } };
+}

@@ -99,10 +99,12 @@ export async function vmOwner(input: VmOwnerInput): Promise<void> {
     // Recovery does not wait for a backup or a drill: cancel such a holder once; it releases on its way out.
     const head = ordered()[0];
     if (holder && head && !holder.preempting && PREEMPTIBLE.has(holder.operation) && OPERATION_PRIORITY[head.operation] > OPERATION_PRIORITY[holder.operation]) {
-      holder.preempting = true;
-      log.info('VM lease preempted', { vmId: input.vmId, holder: holder.holderWorkflowId, operation: holder.operation, for: head.operation });
+      // `holder` may change while the cancel is on its way (its release signal can arrive first).
+      const preempted = holder;
+      preempted.preempting = true;
+      log.info('VM lease preempted', { vmId: input.vmId, holder: preempted.holderWorkflowId, operation: preempted.operation, for: head.operation });
       try {
-        await getExternalWorkflowHandle(holder.holderWorkflowId, holder.holderRunId).cancel();
+        await getExternalWorkflowHandle(preempted.holderWorkflowId, preempted.holderRunId).cancel();
       } catch {
         // already ended: the holder check below frees the lease
       }
@@ -110,8 +112,8 @@ export async function vmOwner(input: VmOwnerInput): Promise<void> {
         // On its way out the cancelled run only removes what it made itself (a half-made template,
         // its drill copy) — with a cloud down that can take many minutes, and recovery does not
         // wait for it: the lease passes on now. The late release of the old lease is ignored.
-        log.info('VM lease passed on from a preempted holder', { vmId: input.vmId, holder: holder.holderWorkflowId });
-        holder = undefined;
+        log.info('VM lease passed on from a preempted holder', { vmId: input.vmId, holder: preempted.holderWorkflowId });
+        if (holder?.leaseId === preempted.leaseId) holder = undefined;
         continue;
       }
     }
