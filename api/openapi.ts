@@ -642,6 +642,7 @@ export const ROUTES: RouteDoc[] = [
     summary: 'Register a cloud account (secrets are stored encrypted, never answered)',
     body: 'CreateCloudAccountRequest',
     responses: { 201: json('CloudAccount', 'registered', LOCATION) },
+    errors: { 400: 'validation_failed, or url_not_allowed: authUrl / apiUrl leads to a loopback, private, link-local or otherwise non-public address (fields name which)' },
   },
   { method: 'get', path: '/api/v1/cloud-accounts', operationId: 'listCloudAccounts', tag: 'cloud-accounts', summary: 'The operator’s and the caller’s cloud accounts', responses: { 200: json('CloudAccountList', 'the accounts the caller may use') } },
   {
@@ -672,7 +673,7 @@ export const ROUTES: RouteDoc[] = [
     summary: 'Check the credentials against the cloud',
     params: { id: CLOUD_ACCOUNT_ID },
     responses: { 200: json('VerifyResult', 'what the cloud said (`ok: false` with a reason when it refused)') },
-    errors: { 400: 'invalid id', 404: 'no such account, or another member’s' },
+    errors: { 400: 'invalid id, or url_not_allowed: the account’s URL leads to a non-public address; nothing was sent (fields name which)', 404: 'no such account, or another member’s' },
   },
 
   // Catalog and template preview (api/routes/catalog.ts)

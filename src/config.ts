@@ -7,6 +7,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseAllowList } from './outbound/guard';
 
 type Spec = {
   env: string;
@@ -61,6 +62,14 @@ export const CONFIG_SPEC = {
   drHealthCheckSeconds: { env: 'VMFLOW_DR_HEALTH_CHECK_SECONDS', doc: 'While a VM runs in the backup cloud, how often its DR workflow checks the base cloud, in seconds', default: '30', schema: z.coerce.number().int().min(1).max(3600) },
   webhookUrl: { env: 'VMFLOW_WEBHOOK_URL', doc: 'Where disaster alerts (failover, failback, drill events) are POSTed as JSON; unset: events are only stored', schema: z.url().optional() },
   webhookSecret: { env: 'VMFLOW_WEBHOOK_SECRET', doc: 'HMAC-SHA256 key for the X-Vmflow-Signature header of alert webhooks', schema: nonEmpty.optional(), secret: true },
+  outboundAllow: { env: 'VMFLOW_OUTBOUND_ALLOW', doc: 'Comma-separated exceptions to the guard on member-supplied URLs (cloud accounts\' authUrl/apiUrl, their Keystone catalog, CloudStack extract URLs), which otherwise reach public unicast addresses only: a CIDR or address (`10.20.0.0/16`) allows connecting there; an http(s) URL prefix (`http://127.0.0.1:8000/identity/`) allows requests under that path of that origin and nothing else of it. `npm start` adds its simulators\' API paths', schema: z.string().optional().transform((v, ctx) => {
+    try {
+      return parseAllowList(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  }) },
   startSimulators: { env: 'VMFLOW_START_SIMULATORS', doc: 'Whether `npm start` runs the cloud simulators (turn off when pointing at real clouds)', default: 'true', schema: bool },
   nodeEnv: { env: 'NODE_ENV', doc: '`production` makes missing secrets (VMFLOW_ENCRYPTION_KEYS) a start-up error instead of an embedded default', default: 'development', schema: nonEmpty },
   encryptionKeys: { env: 'VMFLOW_ENCRYPTION_KEYS', doc: 'Keyring for secrets at rest and Temporal payloads: comma-separated `kid:base64(32 bytes)`; the first encrypts, all decrypt (rotation). Unset outside production: a key is generated once into `<VMFLOW_DATA_DIR>/secrets/keys`', schema: z.string().regex(/^\s*[A-Za-z0-9_.-]{1,32}:[A-Za-z0-9+/]{43}=\s*(,\s*[A-Za-z0-9_.-]{1,32}:[A-Za-z0-9+/]{43}=\s*)*$/, 'expected kid:base64(32 bytes)[,kid:base64…]').optional(), secret: true },

@@ -6,7 +6,7 @@ import express, { type Router } from 'express';
 import { z } from 'zod';
 import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
 import { CloudAccountStore, createCloudAccountSchema, toView } from '../../src/cloud-accounts/store';
-import { verifyCloudAccount } from '../../src/cloud-accounts/verify';
+import { assertAccountUrlAllowed, verifyCloudAccount } from '../../src/cloud-accounts/verify';
 import { AppError, parseInput } from '../../src/errors';
 import { currentUser } from '../auth-middleware';
 
@@ -17,6 +17,7 @@ export function cloudAccountsRouter(store: CloudAccountStore, resolver: CloudAcc
 
   r.post('/', async (req, res) => {
     const input = parseInput(createCloudAccountSchema, req.body);
+    await assertAccountUrlAllowed(resolver.outbound, input);
     const view = await store.createForMember(currentUser(req).id, input);
     req.log.info({ accountId: view.id, kind: view.kind }, 'cloud account registered');
     res.status(201).location(`${req.baseUrl}/${encodeURIComponent(view.id)}`).json(view);
