@@ -74,7 +74,7 @@ export function createApp(deps: ApiDeps): Express {
       windowMs: deps.config.loginLimitWindowSeconds * 1000,
     },
   });
-  app.locals.auth = { accounts, operatorUsernames: deps.config.operatorUsernames } satisfies AuthLocals;
+  app.locals.auth = { accounts } satisfies AuthLocals;
   const cloudAccounts = new CloudAccountStore(deps.db, deps.keyring);
   const resolver = new CloudAccountResolver({ db: deps.db, keyring: deps.keyring, logger: deps.logger, outbound: new OutboundGuard({ allow: deps.config.outboundAllow }) });
   // Loaded once and validated at start-up: a bad override file stops the API with the field named.

@@ -186,7 +186,7 @@ const SCHEMAS = {
   LoginRequest: fromZod(loginSchema),
   WithdrawRequest: annotate(fromZod(withdrawSchema), { password: { description: 'The member’s password, re-entered.' } }),
   Member: object({ id: str(undefined, { format: 'uuid' }), username: str(), createdAt: dateTime() }),
-  Me: object({ id: str(undefined, { format: 'uuid' }), username: str(), createdAt: dateTime(), roles: arrayOf(str(), '`operator` for members listed in VMFLOW_OPERATORS.') }),
+  Me: object({ id: str(undefined, { format: 'uuid' }), username: str(), createdAt: dateTime(), roles: arrayOf(str(), 'Roles stored on the member: `operator` when granted with `npm run operator -- grant`.') }),
   LoginResult: object({
     token: str('The session token: send it as `Authorization: Bearer <token>`. The same token is set as the session cookie.'),
     tokenType: { const: 'Bearer' },
@@ -607,7 +607,7 @@ export const ROUTES: RouteDoc[] = [
     summary: 'Sign up',
     body: 'SignupRequest',
     responses: { 201: json('Member', 'the new member') },
-    errors: { 400: 'validation_failed: the username or password breaks the rules (fields name which)', 409: 'username_taken' },
+    errors: { 400: 'validation_failed: the username or password breaks the rules, or the username is reserved (fields name which)', 409: 'username_taken' },
   },
   {
     method: 'post',

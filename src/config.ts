@@ -79,7 +79,6 @@ export const CONFIG_SPEC = {
   loginLimitPerAddress: { env: 'LOGIN_RATE_LIMIT_PER_ADDRESS', doc: 'Failed login attempts allowed per client address within the window before 429', default: '20', schema: z.coerce.number().int().min(1) },
   loginLimitWindowSeconds: { env: 'LOGIN_RATE_LIMIT_WINDOW_SECONDS', doc: 'Sliding window of the login rate limits, in seconds', default: '900', schema: z.coerce.number().int().min(1) },
   passwordScryptLog2N: { env: 'PASSWORD_SCRYPT_LOG2N', doc: 'scrypt cost of new password hashes as log2(N) (r=8, p=1; 17 ⇒ 128 MiB and ~0.25 s per hash). Stored hashes keep their own parameters', default: '17', schema: z.coerce.number().int().min(14).max(20) },
-  operatorUsernames: { env: 'VMFLOW_OPERATORS', doc: 'Comma-separated usernames with the operator role (may use the Temporal codec endpoint with their session)', schema: z.string().optional().transform((v) => (v ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) },
   codecToken: { env: 'VMFLOW_CODEC_TOKEN', doc: 'Operator bearer token accepted by the Temporal codec endpoint `/codec/{encode,decode}` (at least 32 characters). Unset: only operator sessions are accepted', schema: z.string().min(32).optional(), secret: true },
   codecCorsOrigins: { env: 'VMFLOW_CODEC_CORS_ORIGINS', doc: 'Comma-separated origins (the Temporal Web UI) allowed to call the codec endpoint from a browser', default: 'http://127.0.0.1:8233,http://localhost:8233', schema: z.string().transform((v) => v.split(',').map((s) => s.trim().replace(/\/+$/, '')).filter(Boolean)) },
   operatorClouds: { env: 'VMFLOW_OPERATOR_CLOUDS', doc: 'Which operator cloud accounts to seed at API start-up: `openstack`, `cloudstack`, both (comma-separated) or `none`', default: 'openstack,cloudstack', schema: z.string().transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s && s !== 'none')).pipe(z.array(z.enum(['openstack', 'cloudstack']))) },
@@ -125,6 +124,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (result.success) out[key] = result.data;
     else problems.push(`${spec.env}=${spec.secret ? '(secret, not shown)' : JSON.stringify(raw ?? spec.default)}: ${result.error.issues.map((i) => i.message).join('; ')}`);
   }
+  // Removed: a role given by username went to whoever signed up with the name first (issue 12).
+  if (env.VMFLOW_OPERATORS) problems.push('VMFLOW_OPERATORS is no longer read: roles are stored on the member; grant one with `npm run operator -- grant <username>` and unset the variable');
   if (problems.length) throw new ConfigError(problems);
   const c = out as Omit<Config, 'temporalTarget' | 'mongodbTarget' | 'embeddedTemporal' | 'embeddedMongo' | 'temporalUiUrl'> & { temporalUiUrl?: string };
   return {

@@ -15,11 +15,29 @@ export const USERNAME_RE = /^[a-z0-9][a-z0-9._-]{2,31}$/;
 export const PASSWORD_MIN = 10;
 export const PASSWORD_MAX = 128;
 
+/**
+ * Names nobody may sign up with: they read as the system or its staff to other people (and in
+ * logs), and were once how the operator role was given. Roles are granted explicitly now
+ * (src/accounts/roles.ts), but a member called "admin" is still a lie waiting to be believed.
+ */
+export const RESERVED_USERNAMES: ReadonlySet<string> = new Set([
+  'admin', 'administrator', 'root', 'operator', 'operators', 'superuser', 'sysadmin', 'system',
+  'vmflow', 'temporal', 'support', 'security', 'staff', 'owner', 'api', 'service',
+]);
+
+/** A reserved name, also with separators or digits around it: `admin`, `admin-1`, `the.operator`. */
+export function isReservedUsername(username: string): boolean {
+  return username.split(/[._-]+/).some((part) => RESERVED_USERNAMES.has(part.replace(/\d+$/, '')));
+}
+
 export const usernameSchema = z
   .string({ error: 'username is required' })
   .trim()
   .toLowerCase()
   .regex(USERNAME_RE, 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit');
+
+/** A username for a new member: the rules, and not a reserved name. */
+export const newUsernameSchema = usernameSchema.refine((u) => !isReservedUsername(u), 'username is reserved (it would read as the system or its staff)');
 
 export function normalizePassword(p: string): string {
   return p.normalize('NFKC');
@@ -30,7 +48,7 @@ export const enteredPasswordSchema = z.string({ error: 'password is required' })
 
 export const signupSchema = z
   .object({
-    username: usernameSchema,
+    username: newUsernameSchema,
     password: z.string({ error: 'password is required' }),
   })
   .superRefine((v, ctx) => {

@@ -24,6 +24,8 @@ export interface PublicUser {
 export interface SessionUser {
   id: string;
   username: string;
+  /** Stored on the member (src/accounts/roles.ts); read at every request, so a revoke is immediate. */
+  roles: string[];
 }
 
 export interface LoginResult {
@@ -86,7 +88,8 @@ export class AccountService {
     await Users.init();
     const passwordHash = await hashPassword(input.password, this.o.scrypt);
     try {
-      const doc = await Users.create({ _id: crypto.randomUUID(), username: input.username, passwordHash });
+      // No roles, ever, at sign-up: they are granted from the operator's shell (roles.ts).
+      const doc = await Users.create({ _id: crypto.randomUUID(), username: input.username, passwordHash, roles: [] });
       this.o.log.info({ userId: doc._id, username: doc.username }, 'member signed up');
       return publicUser(doc);
     } catch (err) {
@@ -139,8 +142,8 @@ export class AccountService {
     if (!hash) return undefined;
     const session = await this.sessions.findById(hash).lean();
     if (!session || session.expiresAt.getTime() <= this.now()) return undefined;
-    const user = await this.users.findById(session.userId, { username: 1 }).lean();
-    return user ? { id: user._id, username: user.username } : undefined;
+    const user = await this.users.findById(session.userId, { username: 1, roles: 1 }).lean();
+    return user ? { id: user._id, username: user.username, roles: [...(user.roles ?? [])] } : undefined;
   }
 
   /** Revokes the session of `token` (idempotent). */
