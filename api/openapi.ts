@@ -186,6 +186,7 @@ const SCHEMAS = {
   LoginRequest: fromZod(loginSchema),
   WithdrawRequest: annotate(fromZod(withdrawSchema), { password: { description: 'The member’s password, re-entered.' } }),
   Member: object({ id: str(undefined, { format: 'uuid' }), username: str(), createdAt: dateTime() }),
+  LogoutAllResult: object({ revoked: { type: 'integer', description: 'Sessions revoked, this one included.' } }),
   Me: object({ id: str(undefined, { format: 'uuid' }), username: str(), createdAt: dateTime(), roles: arrayOf(str(), 'Roles stored on the member: `operator` when granted with `npm run operator -- grant`.') }),
   LoginResult: object({
     token: str('The session token: send it as `Authorization: Bearer <token>`. The same token is set as the session cookie.'),
@@ -622,6 +623,14 @@ export const ROUTES: RouteDoc[] = [
   },
   { method: 'post', path: '/api/v1/auth/logout', operationId: 'logout', tag: 'auth', summary: 'Log out: revoke this session and clear the cookie', responses: { 204: noContent('logged out', HEADER_REFS.setCookie) } },
   { method: 'get', path: '/api/v1/auth/me', operationId: 'me', tag: 'auth', summary: 'Who am I', responses: { 200: json('Me', 'the signed-in member') } },
+  {
+    method: 'post',
+    path: '/api/v1/auth/logout-all',
+    operationId: 'logoutEverywhere',
+    tag: 'auth',
+    summary: 'Log out everywhere: revoke every session of the caller, this one included',
+    responses: { 200: json('LogoutAllResult', 'how many sessions were revoked; the cookie is cleared') },
+  },
   {
     method: 'delete',
     path: '/api/v1/auth/me',

@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp, prepareApi, type ApiDeps } from './app';
+import type { AuthLocals } from './auth-middleware';
 
 export interface WebServer {
   url: string;
@@ -18,6 +19,16 @@ export async function startWebServer(deps: ApiDeps, listen: { host: string; port
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => resolve());
   });
+  // Expired sessions are deleted periodically (FerretDB has no TTL index); login also drops the member's own.
+  const { accounts } = app.locals.auth as AuthLocals;
+  const log = deps.logger.child({ component: 'session-pruner' });
+  const pruner = setInterval(() => {
+    accounts.pruneExpiredSessions().then(
+      (n) => n && log.info({ pruned: n }, 'expired sessions deleted'),
+      (err: unknown) => log.warn({ err }, 'expired sessions could not be deleted; trying again next time'),
+    );
+  }, deps.config.sessionPruneIntervalMinutes * 60_000);
+  pruner.unref();
   const { port } = server.address() as AddressInfo;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   return {
@@ -26,6 +37,7 @@ export async function startWebServer(deps: ApiDeps, listen: { host: string; port
     server,
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(pruner);
         server.close(() => resolve());
         server.closeAllConnections();
       }),

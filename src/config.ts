@@ -74,7 +74,8 @@ export const CONFIG_SPEC = {
   nodeEnv: { env: 'NODE_ENV', doc: '`production` makes missing secrets (VMFLOW_ENCRYPTION_KEYS) a start-up error instead of an embedded default', default: 'development', schema: nonEmpty },
   encryptionKeys: { env: 'VMFLOW_ENCRYPTION_KEYS', doc: 'Keyring for secrets at rest and Temporal payloads: comma-separated `kid:base64(32 bytes)`; the first encrypts, all decrypt (rotation). Unset outside production: a key is generated once into `<VMFLOW_DATA_DIR>/secrets/keys`', schema: z.string().regex(/^\s*[A-Za-z0-9_.-]{1,32}:[A-Za-z0-9+/]{43}=\s*(,\s*[A-Za-z0-9_.-]{1,32}:[A-Za-z0-9+/]{43}=\s*)*$/, 'expected kid:base64(32 bytes)[,kid:base64…]').optional(), secret: true },
   sessionTtlHours: { env: 'SESSION_TTL_HOURS', doc: 'Lifetime of a login session (bearer token and cookie), in hours', default: '12', schema: z.coerce.number().positive().max(24 * 90) },
-  sessionCookieSecure: { env: 'SESSION_COOKIE_SECURE', doc: 'Mark the session cookie `Secure` (set true whenever the API is served over HTTPS)', default: 'false', schema: bool },
+  sessionCookieSecure: { env: 'SESSION_COOKIE_SECURE', doc: 'Mark the session cookie `Secure` (sent over HTTPS only). Default: true when NODE_ENV=production, else false (the local stack is plain HTTP)', schema: bool.optional() },
+  sessionPruneIntervalMinutes: { env: 'SESSION_PRUNE_INTERVAL_MINUTES', doc: 'How often the API deletes expired login sessions, in minutes', default: '15', schema: z.coerce.number().positive().max(24 * 60) },
   loginLimitPerUsername: { env: 'LOGIN_RATE_LIMIT_PER_USERNAME', doc: 'Failed login attempts allowed per username within the window before 429', default: '5', schema: z.coerce.number().int().min(1) },
   loginLimitPerAddress: { env: 'LOGIN_RATE_LIMIT_PER_ADDRESS', doc: 'Failed login attempts allowed per client address within the window before 429', default: '20', schema: z.coerce.number().int().min(1) },
   loginLimitWindowSeconds: { env: 'LOGIN_RATE_LIMIT_WINDOW_SECONDS', doc: 'Sliding window of the login rate limits, in seconds', default: '900', schema: z.coerce.number().int().min(1) },
@@ -96,7 +97,9 @@ export const CONFIG_SPEC = {
 } satisfies Record<string, Spec>;
 
 type SpecMap = typeof CONFIG_SPEC;
-export type Config = Omit<{ [K in keyof SpecMap]: z.output<SpecMap[K]['schema']> }, 'temporalUiUrl'> & {
+export type Config = Omit<{ [K in keyof SpecMap]: z.output<SpecMap[K]['schema']> }, 'temporalUiUrl' | 'sessionCookieSecure'> & {
+  /** SESSION_COOKIE_SECURE, or true when NODE_ENV=production. */
+  sessionCookieSecure: boolean;
   /** TEMPORAL_UI_URL, or the embedded UI's address. */
   temporalUiUrl: string;
   /** Where the worker and API connect: TEMPORAL_ADDRESS or the embedded dev server. */
@@ -127,9 +130,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Removed: a role given by username went to whoever signed up with the name first (issue 12).
   if (env.VMFLOW_OPERATORS) problems.push('VMFLOW_OPERATORS is no longer read: roles are stored on the member; grant one with `npm run operator -- grant <username>` and unset the variable');
   if (problems.length) throw new ConfigError(problems);
-  const c = out as Omit<Config, 'temporalTarget' | 'mongodbTarget' | 'embeddedTemporal' | 'embeddedMongo' | 'temporalUiUrl'> & { temporalUiUrl?: string };
+  const c = out as Omit<Config, 'temporalTarget' | 'mongodbTarget' | 'embeddedTemporal' | 'embeddedMongo' | 'temporalUiUrl' | 'sessionCookieSecure'> & { temporalUiUrl?: string; sessionCookieSecure?: boolean };
   return {
     ...c,
+    sessionCookieSecure: c.sessionCookieSecure ?? c.nodeEnv === 'production',
     temporalUiUrl: c.temporalUiUrl ?? `http://127.0.0.1:${c.temporalUiPort}`,
     dataDir: path.resolve(c.dataDir),
     embeddedTemporal: !c.temporalAddress,

@@ -1,5 +1,5 @@
 /**
- * /api/v1/auth: sign up, log in, log out, who am I, withdraw. Thin: validate at the edge, call the
+ * /api/v1/auth: sign up, log in, log out (this session, or every session: logout-all), who am I, withdraw. Thin: validate at the edge, call the
  * AccountService, shape the answer.
  */
 import express, { type Router } from 'express';
@@ -32,6 +32,12 @@ export function authRouter(accounts: AccountService, config: Config): Router {
     if (req.sessionToken) await accounts.logout(req.sessionToken);
     clearSessionCookie(res, secure);
     res.status(204).end();
+  });
+
+  r.post('/logout-all', async (req, res) => {
+    const revoked = await accounts.logoutEverywhere(currentUser(req).id);
+    clearSessionCookie(res, secure);
+    res.json({ revoked });
   });
 
   r.get('/me', async (req, res) => {

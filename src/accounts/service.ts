@@ -146,6 +146,19 @@ export class AccountService {
     return user ? { id: user._id, username: user.username, roles: [...(user.roles ?? [])] } : undefined;
   }
 
+  /** "Log out everywhere": revokes every session of the member (this one included); the count revoked. */
+  async logoutEverywhere(userId: string): Promise<number> {
+    const res = await this.sessions.deleteMany({ userId });
+    this.o.log.info({ userId, revoked: res.deletedCount ?? 0 }, 'member logged out everywhere');
+    return res.deletedCount ?? 0;
+  }
+
+  /** Deletes every expired session (FerretDB has no TTL index): run periodically by the API. */
+  async pruneExpiredSessions(): Promise<number> {
+    const res = await this.sessions.deleteMany({ expiresAt: { $lte: new Date(this.now()) } });
+    return res.deletedCount ?? 0;
+  }
+
   /** Revokes the session of `token` (idempotent). */
   async logout(token: string): Promise<void> {
     const hash = sessionTokenHash(token);
