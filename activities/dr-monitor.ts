@@ -154,9 +154,9 @@ export async function loadProtectedVms(db: ActivityDeps['db'], accountId: string
   return ids.filter((id) => protectedIds.has(id)).sort().map((vmId) => ({ vmId, serverId: placed.get(vmId)! }));
 }
 
-async function credentialsOf(deps: ActivityDeps, accountId: string): Promise<OpenStackCredentials> {
+async function credentialsOf(deps: ActivityDeps, accountId: string): Promise<{ credentials: OpenStackCredentials; dispatcher: Dispatcher | undefined }> {
   try {
-    return await cloudAccounts(deps).openstackCredentials(accountId);
+    return await cloudAccounts(deps).openstackAuth(accountId);
   } catch (err) {
     if (err instanceof CloudAccountNotFoundError) throw ApplicationFailure.nonRetryable(err.message, 'CloudAccountNotFound');
     if (err instanceof CloudApiError && err.kind === 'BadRequest') throw ApplicationFailure.nonRetryable(err.message, 'Misconfigured');
@@ -182,9 +182,10 @@ export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeou
         return { ...base, checkedAt: new Date().toISOString(), cloudOk: true, cloudDetail: 'no protected VMs: cloud not probed', unhealthy: {}, checkedVmIds: checked({}), serversListed: 0, apiCalls: 0, elapsedMs: Date.now() - started };
       }
 
-      const creds = await credentialsOf(deps, input.accountId);
+      const { credentials: creds, dispatcher: accountDispatcher } = await credentialsOf(deps, input.accountId);
       const counter = { calls: 0 };
-      const dispatcher = countingDispatcher(getGlobalDispatcher(), counter);
+      // A member's account goes through the outbound guard; the operator's through the global agent.
+      const dispatcher = countingDispatcher(accountDispatcher ?? getGlobalDispatcher(), counter);
       const session = new OpenStackSession(creds, {
         tokenCache: cloudAccounts(deps).tokenCache,
         timeoutMs,

@@ -23,6 +23,8 @@ import { versionPrefix } from '../src/clouds/openstack/envelope';
 import type { VmAddress } from '../src/contracts/vm';
 import { signDownloadUrl } from '../src/imagestore';
 import { redactUrl } from '../src/logger';
+import { outboundRefusal } from '../src/outbound/guard';
+import { envOutboundGuard } from '../src/cloud-accounts/resolver';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure, translateCloudErrors } from './cloud-failures';
 import { assertNotLiveCopy } from './owner';
@@ -486,9 +488,12 @@ export function createDrActivities(deps: ActivityDeps) {
         const label = urlLabel(input.url);
         let res: Awaited<ReturnType<typeof request>>;
         try {
-          res = await request(input.url, { method: 'GET', signal, headersTimeout: 60_000, bodyTimeout: 5 * 60_000 });
+          // The URL came from the cloud's answer (a member's cloud may name any address): guarded.
+          res = await request(input.url, { method: 'GET', signal, dispatcher: (deps.cloudAccounts?.outbound ?? envOutboundGuard()).dispatcher, headersTimeout: 60_000, bodyTimeout: 5 * 60_000 });
         } catch (err) {
           if (signal.aborted) throw err;
+          const refused = outboundRefusal(err);
+          if (refused) throw ApplicationFailure.nonRetryable(`download from ${label} refused: ${refused.reason}`, 'OutboundRefused');
           throw new CloudApiError({ kind: 'Network', method: 'GET', url: label, message: `download from ${label} failed: ${(err as { code?: string }).code ?? (err as Error).message}`, cause: err });
         }
         if (res.statusCode !== 200) {

@@ -31,6 +31,7 @@ import { DrService } from '../src/dr/service';
 import { BackupService } from '../src/backups/service';
 import { loadCatalog } from '../src/catalog/load';
 import { OPERATOR_ACCOUNT_IDS } from '../src/cloud-accounts/types';
+import { OutboundGuard } from '../src/outbound/guard';
 import { VmService } from '../src/vms/service';
 import { registerMemberDataCleanups } from '../src/accounts/member-data';
 import { VM_MEMBER_DATA } from '../src/vms/member-data';
@@ -74,9 +75,9 @@ export function createApp(deps: ApiDeps): Express {
       windowMs: deps.config.loginLimitWindowSeconds * 1000,
     },
   });
-  app.locals.auth = { accounts, operatorUsernames: deps.config.operatorUsernames } satisfies AuthLocals;
+  app.locals.auth = { accounts } satisfies AuthLocals;
   const cloudAccounts = new CloudAccountStore(deps.db, deps.keyring);
-  const resolver = new CloudAccountResolver({ db: deps.db, keyring: deps.keyring, logger: deps.logger });
+  const resolver = new CloudAccountResolver({ db: deps.db, keyring: deps.keyring, logger: deps.logger, outbound: new OutboundGuard({ allow: deps.config.outboundAllow }) });
   // Loaded once and validated at start-up: a bad override file stops the API with the field named.
   const catalog = loadCatalog({ file: deps.config.catalogFile });
   const vms = new VmService({

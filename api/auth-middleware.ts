@@ -13,12 +13,10 @@ import type { AccountService, SessionUser } from '../src/accounts/service';
 import { AppError } from '../src/errors';
 
 export const SESSION_COOKIE = 'vmflow_session';
-export const OPERATOR_ROLE = 'operator';
+export { OPERATOR_ROLE } from '../src/accounts/roles';
 
-export interface RequestUser extends SessionUser {
-  /** `operator` when the username is listed in VMFLOW_OPERATORS. */
-  roles: string[];
-}
+/** The member, with the roles stored on their record (granted by `npm run operator -- grant`). */
+export type RequestUser = SessionUser;
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -84,7 +82,6 @@ export function clearSessionCookie(res: Response, secure: boolean): void {
 
 export interface AuthLocals {
   accounts: AccountService;
-  operatorUsernames: string[];
 }
 
 function authLocals(req: Request): AuthLocals {
@@ -111,10 +108,10 @@ export async function authenticateRequest(req: Request): Promise<RequestUser | u
   if (req.user) return req.user;
   const token = readSessionToken(req);
   if (!token || !cookieMayAuthenticate(req)) return undefined;
-  const { accounts, operatorUsernames } = authLocals(req);
+  const { accounts } = authLocals(req);
   const user = await accounts.authenticate(token);
   if (!user) return undefined;
-  req.user = { ...user, roles: operatorUsernames.includes(user.username) ? [OPERATOR_ROLE] : [] };
+  req.user = user;
   req.sessionToken = token;
   req.log = req.log.child({ userId: user.id });
   return req.user;

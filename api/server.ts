@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { listen as listenOn } from '../src/listen';
 import { createApp, prepareApi, type ApiDeps } from './app';
+import type { AuthLocals } from './auth-middleware';
 
 export interface WebServer {
   url: string;
@@ -16,6 +17,16 @@ export async function startWebServer(deps: ApiDeps, listen: { host: string; port
   const app = createApp(deps);
   const server = http.createServer(app);
   await listenOn(server, listen.port, listen.host);
+  // Expired sessions are deleted periodically (FerretDB has no TTL index); login also drops the member's own.
+  const { accounts } = app.locals.auth as AuthLocals;
+  const log = deps.logger.child({ component: 'session-pruner' });
+  const pruner = setInterval(() => {
+    accounts.pruneExpiredSessions().then(
+      (n) => n && log.info({ pruned: n }, 'expired sessions deleted'),
+      (err: unknown) => log.warn({ err }, 'expired sessions could not be deleted; trying again next time'),
+    );
+  }, deps.config.sessionPruneIntervalMinutes * 60_000);
+  pruner.unref();
   const { port } = server.address() as AddressInfo;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   return {
@@ -24,6 +35,7 @@ export async function startWebServer(deps: ApiDeps, listen: { host: string; port
     server,
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(pruner);
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -38,7 +38,7 @@ import { startOpenStackSimulator, type OpenStackSimulator } from '../src/sim/ope
 import { createDataConverter } from '../src/temporal/data-converter';
 import { vmModel } from '../src/vms/model';
 import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../src/contracts/dr-monitor';
-import { simAdmin } from '../test/harness/clouds';
+import { allowSimulators, simAdmin } from '../test/harness/clouds';
 import { startStack } from '../test/harness/stack';
 import { exitWhenDone, numberFlag } from './cli';
 import { startBenchWorker } from './worker';
@@ -179,6 +179,8 @@ export async function runMonitorScaleBench(opts: MonitorScaleBenchOptions = {}):
   const cleanup: Array<() => Promise<unknown>> = [];
   try {
     for (let i = 0; i < cloudCount; i++) sims.push(await startOpenStackSimulator({ timings: 'fast', logger }));
+    // The accounts are members': the outbound guard must let the simulators' APIs through.
+    for (const sim of sims) allowSimulators({ openstack: sim });
     let t0 = Date.now();
     const serverIds: string[][] = [];
     for (const sim of sims) serverIds.push(await makeServers(sim, vmsPerCloud, deadline));

@@ -49,7 +49,7 @@ import { startCloudStackSimulator } from '../src/sim/cloudstack';
 import { startOpenStackSimulator } from '../src/sim/openstack';
 import { connectTemporalClient } from '../src/temporal/client';
 import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../src/contracts/dr-monitor';
-import { simAdmin } from '../test/harness/clouds';
+import { allowSimulators, simAdmin } from '../test/harness/clouds';
 import { apiCall, waitUntil } from '../test/harness/http';
 import { startStack } from '../test/harness/stack';
 import { signupAndLogin, type TestUser } from '../test/harness/users';
@@ -264,6 +264,8 @@ export async function runRtoBench(opts: RtoBenchOptions = {}): Promise<RtoBenchR
       CLOUDSTACK_API_KEY: cs.credentials.apiKey,
       CLOUDSTACK_SECRET_KEY: cs.credentials.secretKey,
       VMFLOW_OPERATOR_CLOUDS: 'openstack,cloudstack',
+      // Member accounts on the simulators, and the failback's extract download, pass the outbound guard.
+      VMFLOW_OUTBOUND_ALLOW: [allowSimulators({ openstack: osA, cloudstack: cs }), allowSimulators({ openstack: osB })].join(','),
       VMFLOW_MONITOR_INTERVAL_SECONDS: String(intervalSeconds),
       VMFLOW_MONITOR_FAILURE_THRESHOLD: String(failureThreshold),
       VMFLOW_MONITOR_SUCCESS_THRESHOLD: String(successThreshold),

@@ -107,13 +107,14 @@ EOF
 )
 api="http://127.0.0.1:$api_port"
 log="$work/start.log"
-# The fuzzing member is an operator, so the Temporal codec routes are fuzzed past their 403 too.
+# The fuzzing member is made an operator (npm run operator -- grant), so the Temporal codec routes
+# are fuzzed past their 403 too. Its CloudStack account points at a closed local port, allow-listed.
 fuzz_user="fuzz-$RANDOM$RANDOM"
 say "starting vmflow (API $api, data $work/data)…"
 # setsid: the product gets its own process group, so a hung shutdown can still be ended whole.
 (cd "$root" && exec setsid env API_PORT="$api_port" TEMPORAL_PORT="$temporal_port" TEMPORAL_UI_PORT="$ui_port" \
   FERRETDB_PORT="$ferret_port" OPENSTACK_SIM_PORT="$os_port" CLOUDSTACK_SIM_PORT="$cs_port" \
-  IMAGE_STORE_PORT="$store_port" VMFLOW_DATA_DIR="$work/data" VMFLOW_OPERATORS="$fuzz_user" \
+  IMAGE_STORE_PORT="$store_port" VMFLOW_DATA_DIR="$work/data" VMFLOW_OUTBOUND_ALLOW="http://127.0.0.1:9/client/api" \
   node --import tsx scripts/start.ts >"$log" 2>&1) &
 product_pid=$!
 started=$SECONDS
@@ -143,6 +144,9 @@ new_member() {
   call POST /api/v1/auth/login "{\"username\":\"$user\",\"password\":\"$password\"}" | json "d['token']"
 }
 token="$(new_member "$fuzz_user")"
+# Roles are granted from the operator's shell, against the database the product uses.
+(cd "$root" && FERRETDB_PORT="$ferret_port" node --import tsx scripts/operator.ts grant "$fuzz_user" >/dev/null) \
+  || die "could not grant the operator role to $fuzz_user"
 
 create_vm() {
   call POST /api/v1/vms "{\"name\":\"$1\",\"os\":\"ubuntu-24.04\",\"software\":[\"vim\"],\"size\":\"small\",\"cloud\":\"openstack\"}" "$token" \

@@ -15,6 +15,7 @@ import { connectTemporalClient } from '../src/temporal/client';
 import { SELF_TEST_WORKFLOW, selfTestWorkflowId, type SelfTestResult } from '../src/contracts/system';
 import { assertExecutable, ferretDbPath, temporalCliPath } from '../src/tools';
 import { imageStoreOptionsFromEnv } from '../src/imagestore';
+import { cloudstackSimulatorAllowList, openstackSimulatorAllowList } from '../src/sim/allow-list';
 
 const repoRoot = path.resolve(__dirname, '..');
 const say = (msg: string) => process.stdout.write(`[vmflow] ${msg}\n`);
@@ -101,6 +102,15 @@ async function main(): Promise<void> {
     // The operator cloud accounts point at the simulators this start runs, unless set explicitly.
     childEnv.OPENSTACK_AUTH_URL ||= `http://127.0.0.1:${config.openstackSimPort}/identity/v3`;
     childEnv.CLOUDSTACK_API_URL ||= `http://127.0.0.1:${config.cloudstackSimPort}/client/api`;
+    // Members may register accounts on the simulators too: their API paths (never /_sim) are let
+    // through the outbound guard, on top of whatever VMFLOW_OUTBOUND_ALLOW already says.
+    childEnv.VMFLOW_OUTBOUND_ALLOW = [
+      process.env.VMFLOW_OUTBOUND_ALLOW,
+      ...openstackSimulatorAllowList(`http://127.0.0.1:${config.openstackSimPort}`),
+      ...cloudstackSimulatorAllowList(`http://127.0.0.1:${config.cloudstackSimPort}`),
+    ]
+      .filter(Boolean)
+      .join(',');
   }
   const tsNode = (name: string, entry: string, extraEnv: NodeJS.ProcessEnv = {}): Supervised => ({
     name,

@@ -7,6 +7,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseAllowList } from './outbound/guard';
 
 type Spec = {
   env: string;
@@ -61,16 +62,24 @@ export const CONFIG_SPEC = {
   drHealthCheckSeconds: { env: 'VMFLOW_DR_HEALTH_CHECK_SECONDS', doc: 'While a VM runs in the backup cloud, how often its DR workflow checks the base cloud, in seconds', default: '30', schema: z.coerce.number().int().min(1).max(3600) },
   webhookUrl: { env: 'VMFLOW_WEBHOOK_URL', doc: 'Where disaster alerts (failover, failback, drill events) are POSTed as JSON; unset: events are only stored', schema: z.url().optional() },
   webhookSecret: { env: 'VMFLOW_WEBHOOK_SECRET', doc: 'HMAC-SHA256 key for the X-Vmflow-Signature header of alert webhooks', schema: nonEmpty.optional(), secret: true },
+  outboundAllow: { env: 'VMFLOW_OUTBOUND_ALLOW', doc: 'Comma-separated exceptions to the guard on member-supplied URLs (cloud accounts\' authUrl/apiUrl, their Keystone catalog, CloudStack extract URLs), which otherwise reach public unicast addresses only: a CIDR or address (`10.20.0.0/16`) allows connecting there; an http(s) URL prefix (`http://127.0.0.1:8000/identity/`) allows requests under that path of that origin and nothing else of it. `npm start` adds its simulators\' API paths', schema: z.string().optional().transform((v, ctx) => {
+    try {
+      return parseAllowList(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  }) },
   startSimulators: { env: 'VMFLOW_START_SIMULATORS', doc: 'Whether `npm start` runs the cloud simulators (turn off when pointing at real clouds)', default: 'true', schema: bool },
   nodeEnv: { env: 'NODE_ENV', doc: '`production` makes missing secrets (VMFLOW_ENCRYPTION_KEYS) a start-up error instead of an embedded default', default: 'development', schema: nonEmpty },
   encryptionKeys: { env: 'VMFLOW_ENCRYPTION_KEYS', doc: 'Keyring for secrets at rest and Temporal payloads: comma-separated `kid:base64(32 bytes)`; the first encrypts, all decrypt (rotation). Unset outside production: a key is generated once into `<VMFLOW_DATA_DIR>/secrets/keys`', schema: z.string().regex(/^\s*[A-Za-z0-9_.-]{1,32}:[A-Za-z0-9+/]{43}=\s*(,\s*[A-Za-z0-9_.-]{1,32}:[A-Za-z0-9+/]{43}=\s*)*$/, 'expected kid:base64(32 bytes)[,kid:base64…]').optional(), secret: true },
   sessionTtlHours: { env: 'SESSION_TTL_HOURS', doc: 'Lifetime of a login session (bearer token and cookie), in hours', default: '12', schema: z.coerce.number().positive().max(24 * 90) },
-  sessionCookieSecure: { env: 'SESSION_COOKIE_SECURE', doc: 'Mark the session cookie `Secure` (set true whenever the API is served over HTTPS)', default: 'false', schema: bool },
+  sessionCookieSecure: { env: 'SESSION_COOKIE_SECURE', doc: 'Mark the session cookie `Secure` (sent over HTTPS only). Default: true when NODE_ENV=production, else false (the local stack is plain HTTP)', schema: bool.optional() },
+  sessionPruneIntervalMinutes: { env: 'SESSION_PRUNE_INTERVAL_MINUTES', doc: 'How often the API deletes expired login sessions, in minutes', default: '15', schema: z.coerce.number().positive().max(24 * 60) },
   loginLimitPerUsername: { env: 'LOGIN_RATE_LIMIT_PER_USERNAME', doc: 'Failed login attempts allowed per username within the window before 429', default: '5', schema: z.coerce.number().int().min(1) },
   loginLimitPerAddress: { env: 'LOGIN_RATE_LIMIT_PER_ADDRESS', doc: 'Failed login attempts allowed per client address within the window before 429', default: '20', schema: z.coerce.number().int().min(1) },
   loginLimitWindowSeconds: { env: 'LOGIN_RATE_LIMIT_WINDOW_SECONDS', doc: 'Sliding window of the login rate limits, in seconds', default: '900', schema: z.coerce.number().int().min(1) },
   passwordScryptLog2N: { env: 'PASSWORD_SCRYPT_LOG2N', doc: 'scrypt cost of new password hashes as log2(N) (r=8, p=1; 17 ⇒ 128 MiB and ~0.25 s per hash). Stored hashes keep their own parameters', default: '17', schema: z.coerce.number().int().min(14).max(20) },
-  operatorUsernames: { env: 'VMFLOW_OPERATORS', doc: 'Comma-separated usernames with the operator role (may use the Temporal codec endpoint with their session)', schema: z.string().optional().transform((v) => (v ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) },
   codecToken: { env: 'VMFLOW_CODEC_TOKEN', doc: 'Operator bearer token accepted by the Temporal codec endpoint `/codec/{encode,decode}` (at least 32 characters). Unset: only operator sessions are accepted', schema: z.string().min(32).optional(), secret: true },
   codecCorsOrigins: { env: 'VMFLOW_CODEC_CORS_ORIGINS', doc: 'Comma-separated origins (the Temporal Web UI) allowed to call the codec endpoint from a browser', default: 'http://127.0.0.1:8233,http://localhost:8233', schema: z.string().transform((v) => v.split(',').map((s) => s.trim().replace(/\/+$/, '')).filter(Boolean)) },
   operatorClouds: { env: 'VMFLOW_OPERATOR_CLOUDS', doc: 'Which operator cloud accounts to seed at API start-up: `openstack`, `cloudstack`, both (comma-separated) or `none`', default: 'openstack,cloudstack', schema: z.string().transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s && s !== 'none')).pipe(z.array(z.enum(['openstack', 'cloudstack']))) },
@@ -88,7 +97,9 @@ export const CONFIG_SPEC = {
 } satisfies Record<string, Spec>;
 
 type SpecMap = typeof CONFIG_SPEC;
-export type Config = Omit<{ [K in keyof SpecMap]: z.output<SpecMap[K]['schema']> }, 'temporalUiUrl'> & {
+export type Config = Omit<{ [K in keyof SpecMap]: z.output<SpecMap[K]['schema']> }, 'temporalUiUrl' | 'sessionCookieSecure'> & {
+  /** SESSION_COOKIE_SECURE, or true when NODE_ENV=production. */
+  sessionCookieSecure: boolean;
   /** TEMPORAL_UI_URL, or the embedded UI's address. */
   temporalUiUrl: string;
   /** Where the worker and API connect: TEMPORAL_ADDRESS or the embedded dev server. */
@@ -116,10 +127,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (result.success) out[key] = result.data;
     else problems.push(`${spec.env}=${spec.secret ? '(secret, not shown)' : JSON.stringify(raw ?? spec.default)}: ${result.error.issues.map((i) => i.message).join('; ')}`);
   }
+  // Removed: a role given by username went to whoever signed up with the name first (issue 12).
+  if (env.VMFLOW_OPERATORS) problems.push('VMFLOW_OPERATORS is no longer read: roles are stored on the member; grant one with `npm run operator -- grant <username>` and unset the variable');
   if (problems.length) throw new ConfigError(problems);
-  const c = out as Omit<Config, 'temporalTarget' | 'mongodbTarget' | 'embeddedTemporal' | 'embeddedMongo' | 'temporalUiUrl'> & { temporalUiUrl?: string };
+  const c = out as Omit<Config, 'temporalTarget' | 'mongodbTarget' | 'embeddedTemporal' | 'embeddedMongo' | 'temporalUiUrl' | 'sessionCookieSecure'> & { temporalUiUrl?: string; sessionCookieSecure?: boolean };
   return {
     ...c,
+    sessionCookieSecure: c.sessionCookieSecure ?? c.nodeEnv === 'production',
     temporalUiUrl: c.temporalUiUrl ?? `http://127.0.0.1:${c.temporalUiPort}`,
     dataDir: path.resolve(c.dataDir),
     embeddedTemporal: !c.temporalAddress,

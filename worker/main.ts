@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../src/config';
 import { connectDatabase } from '../src/db/connection';
 import { CloudAccountResolver } from '../src/cloud-accounts/resolver';
 import { logger } from '../src/logger';
+import { OutboundGuard } from '../src/outbound/guard';
 import { loadKeyring } from '../src/secrets/keyring';
 import { ensureSearchAttributes } from '../src/temporal/search-attributes';
 import { connectTemporalClient } from '../src/temporal/client';
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
     deps: {
       db,
       logger: log,
-      cloudAccounts: new CloudAccountResolver({ db, keyring, logger: log }),
+      cloudAccounts: new CloudAccountResolver({ db, keyring, logger: log, outbound: new OutboundGuard({ allow: config.outboundAllow }) }),
       timing: { pollIntervalMs: config.activityPollIntervalMs },
       openstack: { network: config.openstackNetwork },
       temporalClient: temporal.client,

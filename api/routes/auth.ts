@@ -1,11 +1,11 @@
 /**
- * /api/v1/auth: sign up, log in, log out, who am I, withdraw. Thin: validate at the edge, call the
+ * /api/v1/auth: sign up, log in, log out (this session, or every session: logout-all), who am I, withdraw. Thin: validate at the edge, call the
  * AccountService, shape the answer.
  */
 import type { Request } from 'express';
 import type { AccountService } from '../../src/accounts/service';
 import type { Config } from '../../src/config';
-import { loginRequestSchema, loginResultSchema, meSchema, memberSchema, signupRequestSchema, withdrawRequestSchema, withdrawResultSchema } from '../../src/contracts/api/auth';
+import { loginRequestSchema, loginResultSchema, logoutAllResultSchema, meSchema, memberSchema, signupRequestSchema, withdrawRequestSchema, withdrawResultSchema } from '../../src/contracts/api/auth';
 import { parseInput } from '../../src/errors';
 import { clearSessionCookie, currentUser, setSessionCookie } from '../auth-middleware';
 import type { ApiScope } from '../openapi';
@@ -24,7 +24,7 @@ export function authRoutes(api: ApiScope, accounts: AccountService, config: Conf
       summary: 'Sign up',
       body: signupRequestSchema,
       responses: { 201: { description: 'the new member', body: memberSchema } },
-      errors: { 400: 'validation_failed: the username or password breaks the rules (fields name which)', 409: 'username_taken' },
+      errors: { 400: 'validation_failed: the username or password breaks the rules, or the username is reserved (fields name which)', 409: 'username_taken' },
     },
     async (req, res) => {
       const input = parseInput(signupRequestSchema, req.body);
@@ -67,6 +67,22 @@ export function authRoutes(api: ApiScope, accounts: AccountService, config: Conf
       if (req.sessionToken) await accounts.logout(req.sessionToken);
       clearSessionCookie(res, secure);
       res.status(204).end();
+    },
+  );
+
+  api.route(
+    {
+      method: 'post',
+      path: '/logout-all',
+      operationId: 'logoutEverywhere',
+      tag: 'auth',
+      summary: 'Log out everywhere: revoke every session of the caller, this one included',
+      responses: { 200: { description: 'how many sessions were revoked; the cookie is cleared', body: logoutAllResultSchema, headers: ['SetCookie'] } },
+    },
+    async (req, res) => {
+      const revoked = await accounts.logoutEverywhere(currentUser(req).id);
+      clearSessionCookie(res, secure);
+      res.json({ revoked });
     },
   );
 

@@ -4,7 +4,7 @@
  */
 import type { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
 import { toView, type CloudAccountStore } from '../../src/cloud-accounts/store';
-import { verifyCloudAccount } from '../../src/cloud-accounts/verify';
+import { assertAccountUrlAllowed, verifyCloudAccount } from '../../src/cloud-accounts/verify';
 import { cloudAccountListSchema, cloudAccountParams, cloudAccountSchema, createCloudAccountSchema, verifyResultSchema } from '../../src/contracts/api/cloud-accounts';
 import { AppError, parseInput } from '../../src/errors';
 import { currentUser } from '../auth-middleware';
@@ -22,9 +22,11 @@ export function cloudAccountsRoutes(api: ApiScope, store: CloudAccountStore, res
       summary: 'Register a cloud account (secrets are stored encrypted, never answered)',
       body: createCloudAccountSchema,
       responses: { 201: { description: 'registered', body: cloudAccountSchema, headers: ['Location'] } },
+      errors: { 400: 'validation_failed, or url_not_allowed: authUrl / apiUrl leads to a loopback, private, link-local or otherwise non-public address (fields name which)' },
     },
     async (req, res) => {
       const input = parseInput(createCloudAccountSchema, req.body);
+      await assertAccountUrlAllowed(resolver.outbound, input);
       const view = await store.createForMember(currentUser(req).id, input);
       req.log.info({ accountId: view.id, kind: view.kind }, 'cloud account registered');
       res.status(201).location(`${req.baseUrl}/${encodeURIComponent(view.id)}`).json(view);
@@ -94,7 +96,7 @@ export function cloudAccountsRoutes(api: ApiScope, store: CloudAccountStore, res
       summary: 'Check the credentials against the cloud',
       params: cloudAccountParams,
       responses: { 200: { description: 'what the cloud said (`ok: false` with a reason when it refused)', body: verifyResultSchema } },
-      errors: { 400: 'invalid id', 404: NOT_FOUND },
+      errors: { 400: 'invalid id, or url_not_allowed: the account’s URL leads to a non-public address; nothing was sent (fields name which)', 404: NOT_FOUND },
     },
     async (req, res) => {
       const { id } = parseInput(cloudAccountParams, req.params, 'path');

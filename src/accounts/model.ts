@@ -10,6 +10,12 @@ export interface UserRecord {
   _id: string;
   username: string;
   passwordHash: string;
+  /**
+   * Roles of this member (`operator`). Stored on the member, so they belong to this member id:
+   * a username freed by a withdrawal and signed up again starts with none. Granted only by
+   * `npm run operator -- grant` (src/accounts/roles.ts), never through the API.
+   */
+  roles?: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -30,6 +36,7 @@ const userSchema = new Schema<UserRecord>(
     _id: { type: String, required: true },
     username: { type: String, required: true, unique: true },
     passwordHash: { type: String, required: true },
+    roles: { type: [String], default: [] },
   },
   { timestamps: true, versionKey: false },
 );

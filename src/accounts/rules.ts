@@ -15,6 +15,21 @@ export const USERNAME_RE = /^[a-z0-9][a-z0-9._-]{2,31}$/;
 export const PASSWORD_MIN = 10;
 export const PASSWORD_MAX = 128;
 
+/**
+ * Names nobody may sign up with: they read as the system or its staff to other people (and in
+ * logs), and were once how the operator role was given. Roles are granted explicitly now
+ * (src/accounts/roles.ts), but a member called "admin" is still a lie waiting to be believed.
+ */
+export const RESERVED_USERNAMES: ReadonlySet<string> = new Set([
+  'admin', 'administrator', 'root', 'operator', 'operators', 'superuser', 'sysadmin', 'system',
+  'vmflow', 'temporal', 'support', 'security', 'staff', 'owner', 'api', 'service',
+]);
+
+/** A reserved name, also with separators or digits around it: `admin`, `admin-1`, `the.operator`. */
+export function isReservedUsername(username: string): boolean {
+  return username.split(/[._-]+/).some((part) => RESERVED_USERNAMES.has(part.replace(/\d+$/, '')));
+}
+
 // The rule applies after trimming and lower-casing, so the pattern is on the piped side: the
 // OpenAPI document shows the input side ("Alice" is accepted) and the rule in the description.
 export const usernameSchema = z
@@ -23,6 +38,9 @@ export const usernameSchema = z
   .toLowerCase()
   .pipe(z.string().regex(USERNAME_RE, 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit'))
   .meta({ description: 'Case-insensitive (trimmed and lower-cased first): 3–32 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit.' });
+
+/** A username for a new member: the rules, and not a reserved name. */
+export const newUsernameSchema = usernameSchema.refine((u) => !isReservedUsername(u), 'username is reserved (it would read as the system or its staff)');
 
 export function normalizePassword(p: string): string {
   return p.normalize('NFKC');
@@ -33,7 +51,7 @@ export const enteredPasswordSchema = z.string({ error: 'password is required' })
 
 export const signupSchema = z
   .object({
-    username: usernameSchema,
+    username: newUsernameSchema,
     password: z
       .string({ error: 'password is required' })
       .meta({ description: `${PASSWORD_MIN}–${PASSWORD_MAX} characters after Unicode NFKC normalisation; not one repeated character; must not contain the username.` }),

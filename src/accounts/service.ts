@@ -22,6 +22,8 @@ export type PublicUser = Member;
 export interface SessionUser {
   id: string;
   username: string;
+  /** Stored on the member (src/accounts/roles.ts); read at every request, so a revoke is immediate. */
+  roles: string[];
 }
 
 export interface LoginResult {
@@ -81,7 +83,8 @@ export class AccountService {
     await Users.init();
     const passwordHash = await hashPassword(input.password, this.o.scrypt);
     try {
-      const doc = await Users.create({ _id: crypto.randomUUID(), username: input.username, passwordHash });
+      // No roles, ever, at sign-up: they are granted from the operator's shell (roles.ts).
+      const doc = await Users.create({ _id: crypto.randomUUID(), username: input.username, passwordHash, roles: [] });
       this.o.log.info({ userId: doc._id, username: doc.username }, 'member signed up');
       return publicUser(doc);
     } catch (err) {
@@ -134,8 +137,21 @@ export class AccountService {
     if (!hash) return undefined;
     const session = await this.sessions.findById(hash).lean();
     if (!session || session.expiresAt.getTime() <= this.now()) return undefined;
-    const user = await this.users.findById(session.userId, { username: 1 }).lean();
-    return user ? { id: user._id, username: user.username } : undefined;
+    const user = await this.users.findById(session.userId, { username: 1, roles: 1 }).lean();
+    return user ? { id: user._id, username: user.username, roles: [...(user.roles ?? [])] } : undefined;
+  }
+
+  /** "Log out everywhere": revokes every session of the member (this one included); the count revoked. */
+  async logoutEverywhere(userId: string): Promise<number> {
+    const res = await this.sessions.deleteMany({ userId });
+    this.o.log.info({ userId, revoked: res.deletedCount ?? 0 }, 'member logged out everywhere');
+    return res.deletedCount ?? 0;
+  }
+
+  /** Deletes every expired session (FerretDB has no TTL index): run periodically by the API. */
+  async pruneExpiredSessions(): Promise<number> {
+    const res = await this.sessions.deleteMany({ expiresAt: { $lte: new Date(this.now()) } });
+    return res.deletedCount ?? 0;
   }
 
   /** Revokes the session of `token` (idempotent). */

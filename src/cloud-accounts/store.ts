@@ -17,9 +17,13 @@ import { OPERATOR_ACCOUNT_IDS, type CloudKind, type CloudStackAccountSettings, t
 // The request schema is the API contract's (src/contracts/api/cloud-accounts.ts).
 export { createCloudAccountSchema, type CreateCloudAccountInput };
 
-export type CloudCredentials =
+export type CloudCredentials = (
   | { kind: 'openstack'; settings: OpenStackAccountSettings; password: string }
-  | { kind: 'cloudstack'; settings: CloudStackAccountSettings; apiKey: string; secretKey: string };
+  | { kind: 'cloudstack'; settings: CloudStackAccountSettings; apiKey: string; secretKey: string }
+) & {
+  /** `operator`: configured by the operator (trusted endpoints); `user`: a member's, reached only through the outbound guard. */
+  scope: 'operator' | 'user';
+};
 
 function encryptAll(keyring: Keyring, id: string, values: Partial<Record<SecretField, string>>): CloudAccountRecord['secrets'] {
   const out: CloudAccountRecord['secrets'] = {};
@@ -116,8 +120,10 @@ export class CloudAccountStore {
       if (!enc) throw new Error(`cloud account ${doc._id} has no stored ${field}`);
       return decryptSecret(this.keyring, enc, secretAad(doc._id, field));
     };
-    if (doc.kind === 'openstack') return { kind: 'openstack', settings: doc.openstack!, password: open('password') };
-    return { kind: 'cloudstack', settings: doc.cloudstack!, apiKey: open('apiKey'), secretKey: open('secretKey') };
+    // Anything not marked operator is treated as a member's (untrusted) account.
+    const scope = doc.scope === 'operator' ? 'operator' : 'user';
+    if (doc.kind === 'openstack') return { kind: 'openstack', scope, settings: doc.openstack!, password: open('password') };
+    return { kind: 'cloudstack', scope, settings: doc.cloudstack!, apiKey: open('apiKey'), secretKey: open('secretKey') };
   }
 
   /**

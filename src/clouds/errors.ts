@@ -1,7 +1,7 @@
 /**
  * The one error type of every cloud client (OpenStack and CloudStack), shaped like gophercloud's
  * ErrUnexpectedResponseCode: it carries method, URL (credentials redacted), expected and actual
- * status and the response body, and says whether retrying can help. Activities turn a
+ * status and the response body (on `.body`, not in the message), and says whether retrying can help. Activities turn a
  * non-retryable CloudApiError into ApplicationFailure.nonRetryable with `type = error.kind`.
  */
 import { redactUrl } from '../logger';
@@ -27,6 +27,8 @@ export interface CloudApiErrorInit {
   status?: number;
   expected?: number[];
   body?: string;
+  /** The cloud's own short error message (a fault's `message`), the only part of a body a message carries. */
+  detail?: string;
   message?: string;
   retryAfterMs?: number;
   cause?: unknown;
@@ -45,7 +47,10 @@ export class CloudApiError extends Error {
     const url = redactUrl(init.url);
     const what = init.status !== undefined ? `${init.status}` : init.kind;
     const expected = init.expected?.length ? ` (expected ${init.expected.join('/')})` : '';
-    super(init.message ?? `${init.method} ${url}: ${what}${expected}${init.body ? `: ${init.body.slice(0, 300)}` : ''}`, {
+    // The body stays on `.body` (for code and debugging), never in the message: messages travel
+    // into workflow failures and a VM's lastError, which members read, and an upstream body is not
+    // theirs to read (a URL pointed at some internal service must not turn into a way to read it).
+    super(init.message ?? `${init.method} ${url}: ${what}${expected}${init.detail ? `: ${init.detail}` : ''}`, {
       cause: init.cause,
     });
     this.name = 'CloudApiError';
@@ -62,6 +67,22 @@ export class CloudApiError extends Error {
   get retryable(): boolean {
     return ['RateLimited', 'Unavailable', 'Timeout', 'Network', 'Conflict', 'Unexpected'].includes(this.kind);
   }
+}
+
+/**
+ * The message of an OpenStack fault body — `{"<faultName>": {"code", "message"}}` (Nova, Neutron,
+ * Glance) or `{"error": {"code", "message", "title"}}` (Keystone, Heat) — as one printable line of
+ * at most 200 characters; undefined for any other body, which is never quoted.
+ */
+export function faultMessage(json: unknown): string | undefined {
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return undefined;
+  const entries = Object.entries(json as Record<string, unknown>);
+  if (entries.length !== 1) return undefined;
+  const fault = entries[0]![1];
+  const message = fault && typeof fault === 'object' ? (fault as { message?: unknown }).message : undefined;
+  if (typeof message !== 'string' || !message.trim()) return undefined;
+  // eslint-disable-next-line no-control-regex
+  return message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, 200);
 }
 
 /** gophercloud's responseCodeIs: true when err is a CloudApiError with this HTTP status. */

@@ -6,7 +6,7 @@
  */
 import { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import { CloudApiError, kindForHttpStatus, type CloudErrorKind } from '../clouds/errors';
+import { CloudApiError, faultMessage, kindForHttpStatus, type CloudErrorKind } from '../clouds/errors';
 import { transportErrorKind } from '../clouds/transport-errors';
 import { keyToPath, validateKey } from './keys';
 import type { SignedUrl } from './signing';
@@ -140,7 +140,14 @@ export class ImageStoreClient {
     }
     const text = await res.body.text();
     if (!expected.includes(res.statusCode)) {
-      throw new CloudApiError({ kind: kindFor(res.statusCode), method, url, status: res.statusCode, expected, body: text });
+      let json: unknown;
+      try {
+        json = text ? JSON.parse(text) : undefined;
+      } catch {
+        json = undefined;
+      }
+      // The store is ours (operator-configured): its `{error: {code, message}}` message is quoted.
+      throw new CloudApiError({ kind: kindFor(res.statusCode), method, url, status: res.statusCode, expected, body: text, detail: faultMessage(json) });
     }
     return text ? (JSON.parse(text) as unknown) : undefined;
   }

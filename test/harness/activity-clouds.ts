@@ -21,6 +21,7 @@ import { CloudStackClient } from '../../src/clouds/cloudstack/client';
 import { createOpenStackClient, OpenStackSession, TokenCache, type OpenStackClient } from '../../src/clouds/openstack';
 import { ImageStoreClient, startImageStore, type RunningImageStore } from '../../src/imagestore';
 import type { Logger } from '../../src/logger';
+import { allowSimulators } from './clouds';
 import { startCloudStackSimulator, type CloudStackSimulator, type SimStateSummary as CsState } from '../../src/sim/cloudstack';
 import { startOpenStackSimulator, type OpenStackSimulator, type OpenStackTimings, type SimStateSummary as OsState } from '../../src/sim/openstack';
 
@@ -77,6 +78,8 @@ export async function startActivityClouds(opts: { logger: Logger; osTimings?: Pa
     startCloudStackSimulator({ timings: 'fast' }),
     startImageStore({ dir: storeDir, serviceToken, signingSecret, logger }),
   ]);
+  // Failback downloads the CloudStack extract URL through the outbound guard.
+  allowSimulators({ openstack: osSim, cloudstack: csSim });
   const storeClient = new ImageStoreClient({ baseUrl: store.url, serviceToken });
   const c = osSim.credentials;
   const osCredentials = { authUrl: osSim.authUrl, username: c.username, password: c.password, projectName: c.projectName, userDomainName: c.userDomainName, projectDomainName: c.projectDomainName, region: c.region };

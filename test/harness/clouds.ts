@@ -4,6 +4,7 @@
  */
 import { startCloudStackSimulator, type CloudStackSimulator } from '../../src/sim/cloudstack';
 import { startOpenStackSimulator, type OpenStackSimulator } from '../../src/sim/openstack';
+import { cloudstackSimulatorAllowList, openstackSimulatorAllowList } from '../../src/sim/allow-list';
 import { testLogger } from './secrets';
 
 export interface TestClouds {
@@ -15,9 +16,23 @@ export interface TestClouds {
 
 let shared: Promise<TestClouds> | undefined;
 
-/** The environment that points the operator cloud accounts at these simulators. */
+/**
+ * Opens the simulators' cloud APIs (never their /_sim routes) to member accounts, the way
+ * `npm start` does: appends them to VMFLOW_OUTBOUND_ALLOW of this process, which resolvers built
+ * without an explicit guard read at each check. Returns the whole list.
+ */
+export function allowSimulators(sims: { openstack?: { url: string }; cloudstack?: { url: string } }): string {
+  const entries = new Set((process.env.VMFLOW_OUTBOUND_ALLOW ?? '').split(',').filter(Boolean));
+  if (sims.openstack) for (const e of openstackSimulatorAllowList(sims.openstack.url)) entries.add(e);
+  if (sims.cloudstack) for (const e of cloudstackSimulatorAllowList(sims.cloudstack.url)) entries.add(e);
+  process.env.VMFLOW_OUTBOUND_ALLOW = [...entries].join(',');
+  return process.env.VMFLOW_OUTBOUND_ALLOW;
+}
+
+/** The environment that points the operator cloud accounts at these simulators (and lets member accounts reach their APIs). */
 export function simulatorEnv(openstack: OpenStackSimulator, cloudstack: CloudStackSimulator): NodeJS.ProcessEnv {
   return {
+    VMFLOW_OUTBOUND_ALLOW: allowSimulators({ openstack, cloudstack }),
     OPENSTACK_AUTH_URL: openstack.authUrl,
     OPENSTACK_USERNAME: openstack.credentials.username,
     OPENSTACK_PASSWORD: openstack.credentials.password,

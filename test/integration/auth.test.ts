@@ -27,7 +27,8 @@ describe('auth: sign-up, login, logout, me and withdraw', function () {
   let base: string;
 
   before(async () => {
-    api = await startTestApi();
+    // The cloud accounts registered below point at a closed local port, allow-listed for the purpose.
+    api = await startTestApi({ env: { VMFLOW_OUTBOUND_ALLOW: 'http://127.0.0.1:9/v3' } });
     base = `${api.url}/api/v1/auth`;
   });
   after(async () => {

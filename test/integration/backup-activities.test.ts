@@ -20,6 +20,7 @@ import { createBackupActivities, type BackupActivities } from '../../activities/
 import { createDrActivities } from '../../activities/dr';
 import { connectDatabase } from '../../src/db/connection';
 import { vmModel } from '../../src/vms/model';
+import { allowSimulators } from '../harness/clouds';
 import { sharedStack } from '../harness/stack';
 import type { ActivityDeps } from '../../activities/deps';
 import type { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
@@ -127,6 +128,7 @@ describe('backup activities against the simulators and the image store', functio
     db = await connectDatabase((await sharedStack()).mongoUri);
     osSim = await startOpenStackSimulator({ timings: { snapshotBytes: 3 * MiB + 12_345 }, logger });
     csSim = await startCloudStackSimulator({ timings: 'fast' });
+    allowSimulators({ openstack: osSim, cloudstack: csSim });
     storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmflow-backup-store-'));
     store = await startImageStore({ dir: storeDir, serviceToken: TOKEN, signingSecret: SECRET, logger });
     proxy = await startCorruptingProxy(`${osSim.url}/image`);

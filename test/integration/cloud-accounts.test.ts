@@ -56,7 +56,8 @@ describe('cloud accounts: operator and own accounts, encrypted secrets, verify, 
   before(async () => {
     clouds = await sharedClouds();
     registerTestSecret(clouds.openstack.credentials.password, clouds.cloudstack.credentials.apiKey, clouds.cloudstack.credentials.secretKey);
-    api = await startTestApi({ env: clouds.env });
+    // 127.0.0.1:1 (nothing listens) is allow-listed so "unreachable" can be shown; /_sim never is.
+    api = await startTestApi({ env: { ...clouds.env, VMFLOW_OUTBOUND_ALLOW: `${clouds.env.VMFLOW_OUTBOUND_ALLOW},http://127.0.0.1:1/identity/` } });
     alice = await signupAndLogin(api.url);
     bob = await signupAndLogin(api.url);
   });

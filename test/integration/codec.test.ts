@@ -6,6 +6,7 @@ import type { Connection as MongoConnection } from 'mongoose';
 import { CODEC_ENDPOINT_PATH } from '../../api/routes/codec';
 import { SELF_TEST_WORKFLOW, selfTestWorkflowId, type SelfTestResult } from '../../src/contracts/system';
 import { ENCRYPTED_ENCODING, METADATA_KEY_ID, payloadToJson, type JsonPayload } from '../../src/temporal/codec';
+import { grantRole, OPERATOR_ROLE } from '../../src/accounts/roles';
 import { startTestApi, type TestApi } from '../harness/api';
 import { apiFetch } from '../harness/http';
 import { registerTestSecret, testKeyring } from '../harness/secrets';
@@ -35,7 +36,7 @@ describe('Temporal payload encryption and the codec endpoint', function () {
   this.timeout(180_000);
   const marker = `marker-secret-${crypto.randomBytes(9).toString('hex')}`;
   const codecToken = `codec-${crypto.randomBytes(24).toString('base64url')}`;
-  const operatorName = uniqueUsername('operator');
+  const operatorName = uniqueUsername('ops');
   let tw: TestWorker;
   let api: TestApi;
   let workflowId: string;
@@ -47,8 +48,9 @@ describe('Temporal payload encryption and the codec endpoint', function () {
   before(async () => {
     registerTestSecret(marker, codecToken);
     tw = await startTestWorker();
-    api = await startTestApi({ env: { VMFLOW_CODEC_TOKEN: codecToken, VMFLOW_OPERATORS: `someone-else,${operatorName}` } });
+    api = await startTestApi({ env: { VMFLOW_CODEC_TOKEN: codecToken } });
     operator = await signupAndLogin(api.url, operatorName);
+    await grantRole(api.deps.db, operatorName, OPERATOR_ROLE, operator.userId);
     member = await signupAndLogin(api.url);
     workflowId = selfTestWorkflowId(`codec-${crypto.randomBytes(4).toString('hex')}`);
     result = await tw.client.workflow.execute<(i: { note: string }) => Promise<SelfTestResult>>(SELF_TEST_WORKFLOW, {

@@ -23,7 +23,7 @@ import { startOpenStackSimulator, type OpenStackSimulator } from '../../src/sim/
 import { vmModel } from '../../src/vms/model';
 import { DR_PROTECTIONS_COLLECTION } from '../../activities/dr-monitor';
 import { MONITOR_CHECK_NOW_SIGNAL, MONITOR_SETTINGS_SIGNAL, MONITOR_STATUS_QUERY, type MonitorStatus, type SentSignalRecord } from '../../src/contracts/dr-monitor';
-import { simAdmin } from '../harness/clouds';
+import { allowSimulators, simAdmin } from '../harness/clouds';
 import { registerTestSecret, testKeyring, testLogger } from '../harness/secrets';
 import { startTestWorker, type TestWorker } from '../harness/temporal';
 
@@ -92,6 +92,8 @@ describe('cloud monitor (DR) with Temporal, MongoDB and the OpenStack simulator'
 
   before(async () => {
     sim = await startOpenStackSimulator({ timings: 'fast', logger: testLogger('dr-monitor-sim') });
+    // The account below is a member's: its calls go through the outbound guard.
+    allowSimulators({ openstack: sim });
     registerTestSecret(sim.credentials.password);
     tw = await startTestWorker();
     const c = sim.credentials;

@@ -7,6 +7,7 @@
  */
 import type { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
+import { outboundRefusal } from '../../outbound/guard';
 import { CloudApiError, kindForHttpStatus, parseRetryAfter, type CloudErrorKind } from '../errors';
 import { transportErrorCode, transportErrorKind } from '../transport-errors';
 import { logger as rootLogger, redactUrl, type Logger } from '../../logger';
@@ -223,7 +224,9 @@ export class CloudStackClient {
     if (status !== 200 || code !== undefined || inner === undefined) {
       const effective = code ?? status;
       const kind: CloudErrorKind = inner === undefined && status === 200 ? 'Unexpected' : kindForCloudStackCode(effective);
-      const errortext = typeof inner?.errortext === 'string' ? inner.errortext : undefined;
+      // CloudStack's own errortext is quoted (one line, 300 characters at most); the raw body never is.
+      // eslint-disable-next-line no-control-regex
+      const errortext = typeof inner?.errortext === 'string' ? inner.errortext.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 300) : undefined;
       throw new CloudApiError({
         kind,
         method,
@@ -251,6 +254,9 @@ export class CloudStackClient {
   ): unknown {
     // The caller cancelled (e.g. Temporal activity cancellation): let its reason through untouched.
     if (outer?.aborted && !timedOut) return outer.reason;
+    const refused = outboundRefusal(err);
+    // A member's URL the outbound guard refused: no retry can make it allowed.
+    if (refused) return new CloudApiError({ kind: 'BadRequest', method, url, cause: refused, message: `CloudStack ${command}: ${refused.message}` });
     const code = transportErrorCode(err);
     const transportKind = transportErrorKind(err);
     if (timedOut || transportKind === 'Timeout') {

@@ -6,7 +6,9 @@
  */
 import { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import { CloudApiError, kindForHttpStatus, parseRetryAfter, type CloudErrorKind } from '../errors';
+import { outboundRefusal } from '../../outbound/guard';
+import { CloudApiError, faultMessage, kindForHttpStatus, parseRetryAfter, type CloudErrorKind } from '../errors';
+import { redactUrl } from '../../logger';
 import { transportErrorCode, transportErrorKind } from '../transport-errors';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -100,6 +102,7 @@ export function httpError(method: string, url: string, expected: number[], res: 
     status: res.status,
     expected,
     body: res.text,
+    detail: faultMessage(res.json),
     retryAfterMs,
   });
 }
@@ -140,6 +143,9 @@ export async function send(opts: SendOptions): Promise<SendResult> {
   } catch (err) {
     if (err instanceof CloudApiError) throw err;
     if (opts.signal?.aborted) throw opts.signal.reason ?? err;
+    const refused = outboundRefusal(err);
+    // A member's URL the outbound guard refused: no retry can make it allowed.
+    if (refused) throw new CloudApiError({ kind: 'BadRequest', method, url, message: `${method} ${redactUrl(url)}: ${refused.message}`, cause: refused });
     const transportKind = transportErrorKind(err);
     if (deadline.signal.aborted || transportKind === 'Timeout') {
       throw new CloudApiError({

@@ -15,7 +15,7 @@ export const memberSchema = z.strictObject({ id: z.uuid(), username: z.string(),
 export type Member = z.infer<typeof memberSchema>;
 
 export const meSchema = memberSchema
-  .extend({ roles: z.array(z.string()).meta({ description: '`operator` for members listed in VMFLOW_OPERATORS.' }) })
+  .extend({ roles: z.array(z.string()).meta({ description: 'Roles stored on the member: `operator` when granted with `npm run operator -- grant`.' }) })
   .meta({ id: 'Me' });
 
 export const loginResultSchema = z
@@ -26,6 +26,10 @@ export const loginResultSchema = z
     user: memberSchema,
   })
   .meta({ id: 'LoginResult' });
+
+export const logoutAllResultSchema = z
+  .strictObject({ revoked: z.number().int().meta({ description: 'Sessions revoked, this one included.' }) })
+  .meta({ id: 'LogoutAllResult' });
 
 export const withdrawResultSchema = z
   .strictObject({
