@@ -20,7 +20,6 @@ import {
   continueAsNew,
   defineQuery,
   defineSignal,
-  defineUpdate,
   executeChild,
   log,
   patched,
@@ -37,7 +36,9 @@ import {
   DELIVER_ALERT_WORKFLOW,
   DR_SIGNALS,
   DR_STATUS_QUERY,
-  DR_UPDATES,
+  approveFailbackUpdate,
+  failbackUpdate,
+  failoverUpdate,
   alertWorkflowId,
   failbackImageName,
   failbackStoreKey,
@@ -48,7 +49,6 @@ import {
   type DrStartInput,
   type DrStatus,
   type FailoverTarget,
-  type ManualFailoverRequest,
   type VmHealthSignal,
 } from '../src/contracts/dr';
 import type { VmPlacement } from '../src/contracts/vm';
@@ -60,9 +60,6 @@ export const vmHealthSignal = defineSignal<[VmHealthSignal]>(DR_SIGNALS.vmHealth
 export const cloudHealthSignal = defineSignal<[CloudHealthSignal]>(DR_SIGNALS.cloudHealth);
 export const stopProtectionSignal = defineSignal(DR_SIGNALS.stop);
 export const drSettingsSignal = defineSignal<[Partial<DrSettings>]>(DR_SIGNALS.settings);
-export const failoverUpdate = defineUpdate<DrStatus, [ManualFailoverRequest]>(DR_UPDATES.failover);
-export const failbackUpdate = defineUpdate<DrStatus, []>(DR_UPDATES.failback);
-export const approveFailbackUpdate = defineUpdate<DrStatus, []>(DR_UPDATES.approve);
 export const drStatusQuery = defineQuery<DrStatus>(DR_STATUS_QUERY);
 
 /** Where the VM lived in the base cloud before a failover: failback brings it back there. */

@@ -7,6 +7,8 @@
  *       ▲                                                                        │
  *       └──────────── FailingBack ◀──(base healthy long enough [+ approval])──────┘
  */
+import { defineUpdate } from '@temporalio/workflow';
+
 export const DR_WORKFLOW = 'drVm';
 export const CLOUD_MONITOR_WORKFLOW = 'cloudMonitor';
 export const DRILL_WORKFLOW = 'drDrill';
@@ -31,6 +33,13 @@ export type FailbackMode = 'automatic' | 'approval';
 /** Signals and updates (names as Temporal sees them). */
 export const DR_SIGNALS = { vmHealth: 'vmHealth', cloudHealth: 'cloudHealth', stop: 'stopProtection', settings: 'drSettings' } as const;
 export const DR_UPDATES = { failover: 'failover', failback: 'failback', approve: 'approveFailback' } as const;
+/**
+ * drVm's updates, typed once for both sides: the workflow sets their handlers, the API executes
+ * them (`defineUpdate` is a plain definition, safe outside a workflow).
+ */
+export const failoverUpdate = defineUpdate<DrStatus, [ManualFailoverRequest]>(DR_UPDATES.failover);
+export const failbackUpdate = defineUpdate<DrStatus, []>(DR_UPDATES.failback);
+export const approveFailbackUpdate = defineUpdate<DrStatus, []>(DR_UPDATES.approve);
 export const DR_STATUS_QUERY = 'drStatus';
 
 export interface DrSettings {

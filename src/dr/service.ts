@@ -12,7 +12,9 @@ import {
   DRILL_WORKFLOW,
   DR_SIGNALS,
   DR_STATUS_QUERY,
-  DR_UPDATES,
+  approveFailbackUpdate,
+  failbackUpdate,
+  failoverUpdate,
   DR_WORKFLOW,
   cloudMonitorWorkflowId,
   drWorkflowId,
@@ -166,17 +168,17 @@ export class DrService {
   async failover(ownerId: string, vmId: string, body: unknown): Promise<DrStatus> {
     await this.d.vms.get(ownerId, vmId);
     const req: ManualFailoverRequest = parseInput(failoverRequestSchema, body ?? {});
-    return this.update(vmId, (h, updateId) => h.executeUpdate<DrStatus, [ManualFailoverRequest]>(DR_UPDATES.failover, { args: [req], updateId }));
+    return this.update(vmId, (h, updateId) => h.executeUpdate(failoverUpdate, { args: [req], updateId }));
   }
 
   async failback(ownerId: string, vmId: string): Promise<DrStatus> {
     await this.d.vms.get(ownerId, vmId);
-    return this.update(vmId, (h, updateId) => h.executeUpdate<DrStatus, []>(DR_UPDATES.failback, { updateId }));
+    return this.update(vmId, (h, updateId) => h.executeUpdate(failbackUpdate, { updateId }));
   }
 
   async approve(ownerId: string, vmId: string): Promise<DrStatus> {
     await this.d.vms.get(ownerId, vmId);
-    return this.update(vmId, (h, updateId) => h.executeUpdate<DrStatus, []>(DR_UPDATES.approve, { updateId }));
+    return this.update(vmId, (h, updateId) => h.executeUpdate(approveFailbackUpdate, { updateId }));
   }
 
   /** Runs one of the DR workflow's updates; a refusal by its validator is a 409 (updateRefusal). */
