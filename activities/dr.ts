@@ -266,20 +266,33 @@ export function createDrActivities(deps: ActivityDeps) {
       }
     },
 
-    /** os-start when SHUTOFF (ACTIVE already is fine); waits for ACTIVE. ERROR or gone → non-retryable StandbyFailed. */
-    async osStartServerAndWait(input: { accountId: string; serverId: string }): Promise<{ status: string; addresses: VmAddress[] }> {
+    /**
+     * os-start when SHUTOFF (ACTIVE already is fine); waits for ACTIVE. ERROR or gone → non-retryable
+     * StandbyFailed. With `name`, a recorded server that is gone is looked up by that name: a
+     * backup that gave way to this failover may have replaced the standby without recording the
+     * new one. Answers the id of the server it started.
+     */
+    async osStartServerAndWait(input: { accountId: string; serverId: string; name?: string }): Promise<{ serverId: string; status: string; addresses: VmAddress[] }> {
       return translateCloudErrors(async () => {
         const ctx = Context.current();
         const signal = ctx.cancellationSignal;
         const os = await cloudAccounts(deps).openstack(input.accountId);
-        return pollUntil(`server ${input.serverId} to be ACTIVE`, pollMs, async () => {
-          const s = await getServerOrGone(os, input.serverId, signal);
-          if (!s) throw ApplicationFailure.nonRetryable(`standby server ${input.serverId} no longer exists`, 'StandbyFailed');
+        let serverId = input.serverId;
+        if (input.name && !(await getServerOrGone(os, serverId, signal))) {
+          const byName = byAge(await liveServersNamed(os, input.name, signal), (x) => x.created).filter((x) => x.status !== 'ERROR').pop();
+          if (byName) {
+            log.info({ recorded: serverId, found: byName.id, name: input.name }, 'recorded standby is gone; starting the one of the same name');
+            serverId = byName.id;
+          }
+        }
+        return pollUntil(`server ${serverId} to be ACTIVE`, pollMs, async () => {
+          const s = await getServerOrGone(os, serverId, signal);
+          if (!s) throw ApplicationFailure.nonRetryable(`standby server ${serverId} no longer exists`, 'StandbyFailed');
           const task = s['OS-EXT-STS:task_state'] ?? null;
           ctx.heartbeat({ serverId: s.id, status: s.status, task });
           if (s.status === 'ERROR') throw ApplicationFailure.nonRetryable(`standby server ${s.name} (${s.id}) is in ERROR: ${s.fault?.message ?? 'no fault reported'}`, 'StandbyFailed');
           if (task) return undefined;
-          if (s.status === 'ACTIVE') return { status: s.status, addresses: addressesOf(s) };
+          if (s.status === 'ACTIVE') return { serverId, status: s.status, addresses: addressesOf(s) };
           if (s.status === 'SHUTOFF') {
             try {
               await os.compute.startServer(s.id, { signal });
@@ -323,11 +336,24 @@ export function createDrActivities(deps: ActivityDeps) {
     },
 
     /** Starts a CloudStack instance (Running already is fine) and waits; Error or gone → non-retryable StandbyFailed. */
-    async csStartVmAndWait(input: { accountId: string; csVmId: string }): Promise<{ state: string; addresses: VmAddress[] }> {
+    /** Starts a CloudStack standby and waits for Running; with `name`, one recorded but gone is looked up by name (as osStartServerAndWait). */
+    async csStartVmAndWait(input: { accountId: string; csVmId: string; name?: string }): Promise<{ csVmId: string; state: string; addresses: VmAddress[] }> {
       return translateCloudErrors(async () => {
         const cs = await cloudAccounts(deps).cloudstack(input.accountId);
-        const vm = await startCsVm(cs, input.csVmId, 'StandbyFailed', Context.current().cancellationSignal);
-        return { state: vm.state, addresses: placementOf(input.accountId, vm).addresses };
+        const signal = Context.current().cancellationSignal;
+        let csVmId = input.csVmId;
+        if (input.name) {
+          const recorded = await cs.getVirtualMachine(csVmId, { signal });
+          if (!recorded || CS_GONE.has(recorded.state)) {
+            const byName = (await csVmsNamed(cs, input.name, signal)).filter((v) => v.state !== 'Error').sort((a, b) => String(a.created).localeCompare(String(b.created))).pop();
+            if (byName) {
+              log.info({ recorded: csVmId, found: byName.id, name: input.name }, 'recorded CloudStack standby is gone; starting the one of the same name');
+              csVmId = byName.id;
+            }
+          }
+        }
+        const vm = await startCsVm(cs, csVmId, 'StandbyFailed', signal);
+        return { csVmId, state: vm.state, addresses: placementOf(input.accountId, vm).addresses };
       });
     },
 

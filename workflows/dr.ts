@@ -31,7 +31,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
 } from '@temporalio/workflow';
-import { BACKUP_WORKFLOW, RESTORE_WORKFLOW, type BackupInput, type RestoreInput } from '../src/contracts/backup';
+import { BACKUP_WORKFLOW, RESTORE_WORKFLOW, standbyName, type BackupInput, type RestoreInput } from '../src/contracts/backup';
 import {
   DELIVER_ALERT_WORKFLOW,
   DR_SIGNALS,
@@ -339,12 +339,15 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
           const after = await store.drPlan({ vmId: input.vmId });
           placement = after.placement!;
         } else {
-          const sb = plan.baseStandby;
+          let sb = plan.baseStandby;
           let started: { addresses: VmPlacement['addresses'] };
           if (withOwner) {
             // The old server is the live copy until the switch: it is fenced right after it.
             s.step = 'starting the standby';
-            started = await statusPoll.osStartServerAndWait({ accountId: sb.accountId, serverId: sb.serverId });
+            const up = await statusPoll.osStartServerAndWait({ accountId: sb.accountId, serverId: sb.serverId, name: standbyName(input.vmId) });
+            // The standby started may be a newer one than recorded (found by its name).
+            if (up.serverId) sb = { ...sb, serverId: up.serverId };
+            started = up;
           } else {
             s.step = 'fencing the broken server and starting the standby';
             const [fenced, startedOld] = await Promise.all([
@@ -361,12 +364,14 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
           backupStartedAt = sb.backupStartedAt;
         }
       } else {
-        const sb = plan.backupCloudStandby;
+        let sb = plan.backupCloudStandby;
         if (!sb) throw new Error('no standby in the backup cloud yet (no backup has reached CloudStack)');
         let started: { state: string; addresses: VmPlacement['addresses'] };
         if (withOwner) {
           s.step = 'starting the CloudStack standby';
-          started = await statusPoll.csStartVmAndWait({ accountId: sb.accountId, csVmId: sb.csVmId });
+          const up = await statusPoll.csStartVmAndWait({ accountId: sb.accountId, csVmId: sb.csVmId, name: standbyName(input.vmId) });
+          if (up.csVmId) sb = { ...sb, csVmId: up.csVmId };
+          started = up;
         } else {
           s.step = 'fencing the old server and starting the CloudStack standby';
           const [fenced, startedOld] = await Promise.all([

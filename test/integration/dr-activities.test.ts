@@ -171,6 +171,16 @@ describe('DR activities against the simulators and the image store', function ()
       assert.equal(failure.nonRetryable, true);
     });
 
+    it('when the recorded standby is gone but one of its name exists (a backup replaced it unrecorded), then that one is started; without the name it fails', async () => {
+      const replacement = await bootServer('dr-standby-by-name');
+      const gone = crypto.randomUUID();
+      const started = await run(acts.osStartServerAndWait, { accountId: 'os', serverId: gone, name: 'dr-standby-by-name' });
+      assert.equal(started.serverId, replacement);
+      assert.equal(started.status, 'ACTIVE');
+      const failure = await failureOf(run(acts.osStartServerAndWait, { accountId: 'os', serverId: gone }));
+      assert.equal(failure.type, 'StandbyFailed');
+    });
+
     it('when the floating IP is moved twice, then it sits on the standby port, the standby addresses show it and the primary ones no longer do', async () => {
       const [publicNet] = await nova.network.listNetworks({ name: 'public' });
       const [primaryPort] = await nova.network.listPorts({ device_id: primaryId });
