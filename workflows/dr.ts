@@ -71,11 +71,13 @@ interface Home {
 }
 
 interface Pending {
-  failover?: { target?: FailoverTarget; reason: string; firstFailedAt: string; kind: 'disaster.vm' | 'disaster.cloud' | 'manual' };
+  /** `retry`: a later try of a failed failover (its disaster was told already: no new events until it ends). */
+  failover?: { target?: FailoverTarget; reason: string; firstFailedAt: string; kind: 'disaster.vm' | 'disaster.cloud' | 'manual'; retry?: boolean };
   failback?: { manual: boolean };
 }
 
-type Carried = DrStatus & { home?: Home };
+/** `cloudSignalAt`: observedAt of the newest cloud-health signal applied (older ones arriving late are ignored). */
+type Carried = DrStatus & { home?: Home; cloudSignalAt?: string };
 
 const MAX_RECENT_EVENTS = 20;
 /** Failback retries: 1 min, 2, 4, 8 … at most 30 min apart; after this many failures a command is needed. */
@@ -86,6 +88,8 @@ const FAILBACK_MAX_FAILURES = 6;
 const FAILOVER_RETRY_FIRST_MS = 15_000;
 const FAILOVER_RETRY_MAX_MS = 10 * 60_000;
 const FAILOVER_MAX_FAILURES = 8;
+/** Runs recorded before late cloud-health signals were ignored replay the old way. */
+const CLOUD_SIGNAL_ORDER_PATCH = 'cloud-signal-order';
 /** Runs recorded before failed failovers were retried replay the old way (Degraded until a signal). */
 const FAILOVER_RETRY_PATCH = 'failover-retry';
 /** The live CloudStack copy is lost after this many checks in a row finding it stopped, in Error or gone… */
@@ -116,7 +120,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
   const healthCheckMs = Math.max(1, input.healthCheckSeconds ?? 30) * 1000;
   const touch = () => (s.updatedAt = now());
   const status = (): DrStatus => {
-    const { home: _home, ...rest } = s;
+    const { home: _home, cloudSignalAt: _cloudSignalAt, ...rest } = s;
     return { ...rest, recentEvents: [...s.recentEvents] };
   };
 
@@ -149,6 +153,11 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     }
   });
   setHandler(cloudHealthSignal, (sig) => {
+    // The monitor's fan-out is an activity: a retry can deliver an older verdict after a newer one
+    // (an "unhealthy" after the "healthy" that followed it), which would fail a healthy VM over and
+    // leave the base cloud down here for good. Only newer verdicts apply.
+    if (s.cloudSignalAt && sig.observedAt <= s.cloudSignalAt && patched(CLOUD_SIGNAL_ORDER_PATCH)) return;
+    s.cloudSignalAt = sig.observedAt;
     const was = s.baseCloudHealthy;
     s.baseCloudHealthy = sig.healthy;
     if (sig.healthy && !was) s.baseHealthySince = sig.observedAt;
@@ -248,7 +257,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
         s.lastError = undefined;
         touch();
       } else {
-        pending.failover = { ...r.cause };
+        pending.failover = { ...r.cause, retry: true };
       }
     }
 
@@ -291,7 +300,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
 
   async function failover(p: NonNullable<Pending['failover']>): Promise<void> {
     const startedAt = now();
-    await event(p.kind === 'manual' ? 'failover.started' : p.kind, p.kind === 'manual' ? `failover requested: ${p.reason}` : `disaster detected: ${p.reason}`);
+    if (!p.retry) await event(p.kind === 'manual' ? 'failover.started' : p.kind, p.kind === 'manual' ? `failover requested: ${p.reason}` : `disaster detected: ${p.reason}`);
     s.step = 'taking over the VM (a running backup or drill gives way)';
     touch();
     // The lease: nothing else acts on the VM while it fails over; a backup in flight is cancelled.
@@ -318,7 +327,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     s.state = 'FailingOver';
     s.step = `failing over to ${target}`;
     touch();
-    if (p.kind !== 'manual') await event('failover.started', `failing over to the ${target === 'base-standby' ? 'standby in the base cloud' : 'backup cloud (CloudStack)'}`);
+    if (p.kind !== 'manual' && !p.retry) await event('failover.started', `failing over to the ${target === 'base-standby' ? 'standby in the base cloud' : 'backup cloud (CloudStack)'}`);
     const old = plan.placement;
     if (old?.cloud === 'openstack') {
       // A promoted standby has no stack: the VM's home stays the stack it was created in (failback

@@ -394,6 +394,8 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     assert.ok(during.state.failoverRetry.failures >= 2 && during.state.failoverRetry.failures <= 3, `retried, with back-off: ${JSON.stringify(during.state.failoverRetry)}`);
     const kinds = (await events(vmId)).map((e) => e.kind);
     assert.equal(kinds.filter((k) => k === 'failover.failed').length, 1, `one event for one distinct failure: ${kinds.join(', ')}`);
+    assert.equal(kinds.filter((k) => k === 'disaster.cloud').length, 1, `the disaster is told once, not per try: ${kinds.join(', ')}`);
+    assert.equal(kinds.filter((k) => k === 'failover.started').length, 1, `the failover is told once, not per try: ${kinds.join(', ')}`);
 
     // The base cloud answers again: the VM never left it, so it is Protected again where it runs.
     await simAdmin(clouds.openstack.url, 'DELETE', '/outage');
