@@ -4,7 +4,7 @@
  * retried step finds what an earlier attempt made. A create that fails after resources were made
  * deletes them (saga compensation) and records why.
  */
-import { CancellationScope, executeChild, getExternalWorkflowHandle, isCancellation, log, ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { CancellationScope, executeChild, getExternalWorkflowHandle, isCancellation, log, patched, ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 import { DR_SIGNALS, drWorkflowId } from '../src/contracts/dr';
 import { BACKUP_WORKFLOW, type BackupInput, type BackupResult } from '../src/contracts/backup';
 import {
@@ -105,6 +105,22 @@ async function createVmHoldingLease(input: CreateVmInput): Promise<VmOperationRe
   }
 }
 
+/**
+ * Runs recorded before a failed update completed with its error (instead of failing the workflow)
+ * replay the old way.
+ */
+const UPDATE_FAILURE_PATCH = 'update-failure-is-a-result';
+
+/**
+ * An update that could not be applied (the server broke meanwhile, the cloud refused) is news for
+ * the member, recorded on the VM (lastError, history) and in the result — not a crash of the
+ * workflow. A cancellation still ends it as cancelled.
+ */
+function failedUpdate(err: unknown, vmId: string, placement: VmPlacement): VmOperationResult | undefined {
+  if (isCancellation(err) || !patched(UPDATE_FAILURE_PATCH)) return undefined;
+  return { vmId, state: 'active', placement, error: rootMessage(err) };
+}
+
 export async function updateVm(input: UpdateVmInput): Promise<VmOperationResult> {
   return withVmLease(input.vmId, 'update', {}, (lease) => updateVmHoldingLease(input, lease));
 }
@@ -138,6 +154,8 @@ async function updateVmHoldingLease(input: UpdateVmInput, lease: Lease): Promise
     } catch (err) {
       progress.fail(err);
       await CancellationScope.nonCancellable(() => store.setVmState({ vmId: input.vmId, to: 'active', reason: `resize to ${input.requirements.size} failed`, lastError: rootMessage(err) }));
+      const failed = failedUpdate(err, input.vmId, placement0);
+      if (failed) return failed;
       throw err;
     }
   }
@@ -200,6 +218,8 @@ async function updateVmHoldingLease(input: UpdateVmInput, lease: Lease): Promise
     await CancellationScope.nonCancellable(() =>
       store.setVmState({ vmId: input.vmId, to: 'active', reason: `update to revision ${input.revision} failed`, lastError: rootMessage(err) }),
     );
+    const failed = failedUpdate(err, input.vmId, placement0);
+    if (failed) return failed;
     throw err;
   }
 }

@@ -69,4 +69,6 @@ export interface VmOperationResult {
   vmId: string;
   state: VmState;
   placement?: VmPlacement;
+  /** The change was not applied (the VM keeps its previous configuration): why. Also the VM's lastError. */
+  error?: string;
 }

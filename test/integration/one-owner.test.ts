@@ -445,4 +445,25 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     await simAdmin(clouds.cloudstack.url, 'DELETE', '/outage');
     await until('the backup recorded as cancelled', async () => ((await backups(vmId)).find((b) => b.trigger === 'manual' && b.status === 'cancelled') ? true : undefined), 120_000);
   });
+
+  it('when an update cannot be applied because the server broke, then the failure is recorded on the VM and the workflow completes (it does not fail)', async () => {
+    const r = await call('POST', '/api/v1/vms', { name: 'owner-update-broken', os: 'ubuntu-24.04', software: ['vim'], size: 'small', cloud: 'openstack' });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const vmId = r.body.vm.id as string;
+    const active = await until('VM active', async () => {
+      const v = await vm(vmId);
+      return v.state === 'active' ? v : undefined;
+    });
+    await simAdmin(clouds.openstack.url, 'POST', `/servers/${active.placement.serverId}/break`, { mode: 'error' });
+    const patch = await call('PATCH', `/api/v1/vms/${vmId}`, { size: 'medium' });
+    assert.equal(patch.status, 202, JSON.stringify(patch.body));
+    const handle = sys.tw.client.workflow.getHandle(patch.body.operation.workflowId);
+    const result = await handle.result();
+    assert.equal((await handle.describe()).status.name, 'COMPLETED');
+    assert.ok(result.error, `the result says why: ${JSON.stringify(result)}`);
+    const after = await vm(vmId);
+    assert.equal(after.state, 'active');
+    assert.ok(after.lastError, 'the VM record says why');
+    assert.equal(after.requirements.size, 'small', 'the change was not applied');
+  });
 });
