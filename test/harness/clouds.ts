@@ -3,6 +3,7 @@
  * hook, plus helpers to read their /_sim admin APIs (state counts, faults, outages).
  */
 import { startCloudStackSimulator, type CloudStackSimulator } from '../../src/sim/cloudstack';
+import { DEMO_ACCOUNT } from '../../src/sim/cloudstack/seed';
 import { startOpenStackSimulator, type OpenStackSimulator } from '../../src/sim/openstack';
 import { cloudstackSimulatorAllowList, openstackSimulatorAllowList } from '../../src/sim/allow-list';
 import { testLogger } from './secrets';
@@ -50,7 +51,8 @@ export function sharedClouds(): Promise<TestClouds> {
   shared ??= (async () => {
     const [openstack, cloudstack] = await Promise.all([
       startOpenStackSimulator({ timings: 'fast', logger: testLogger('openstack-sim') }),
-      startCloudStackSimulator({ timings: 'fast', logger: testLogger('cloudstack-sim') }),
+      // CloudStack's `demo` account allows 20 VMs by default: far fewer than the suites' VMs, standbys and drill copies.
+      startCloudStackSimulator({ timings: 'fast', logger: testLogger('cloudstack-sim'), accounts: [{ ...DEMO_ACCOUNT, vmLimit: 1000 }] }),
     ]);
     // Every suite shares these clouds: room for all their VMs, standbys and drill copies.
     await simAdmin(openstack.url, 'PATCH', '/quotas', { project: openstack.credentials.projectName, instances: 1000, cores: 4000, ram: 4_000_000 });
