@@ -150,7 +150,18 @@ export function createBackupActivities(deps: ActivityDeps) {
         const signal = Context.current().cancellationSignal;
         const existing = oldest(await imagesNamed(os, input.imageName, UNUSABLE_IMAGE, signal), (i) => i.created_at);
         if (existing) return { imageId: existing.id, created: false };
-        const { image_id } = await os.compute.createImage(input.serverId, { name: input.imageName, metadata: input.metadata, signal });
+        let image_id: string;
+        try {
+          ({ image_id } = await os.compute.createImage(input.serverId, { name: input.imageName, metadata: input.metadata, signal }));
+        } catch (err) {
+          // Nova answers 409 to a server in a task (retried: it clears) and to one in ERROR, which
+          // only a repair clears: a backup retrying that would hold the VM's lease for its whole
+          // 30-minute budget, which is DR's job to repair (soak seed 5).
+          if (err instanceof CloudApiError && err.kind === 'Conflict' && (await os.compute.getServer(input.serverId, { signal })).status === 'ERROR') {
+            throw ApplicationFailure.nonRetryable(`server ${input.serverId} is in ERROR: a broken server cannot be snapshotted`, 'ServerBroken');
+          }
+          throw err;
+        }
         // Another attempt may have raced us: everyone keeps the oldest; a loser removes its own.
         const winner = oldest(await imagesNamed(os, input.imageName, UNUSABLE_IMAGE, signal), (i) => i.created_at);
         if (winner && winner.id !== image_id) {

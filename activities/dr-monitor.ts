@@ -72,6 +72,8 @@ export interface CloudProbe {
   unhealthy: Record<string, string>;
   /** Tracked or unhealthy VMs that are protected now (see workflows/lib/health.ts). */
   checkedVmIds: string[];
+  /** vmId → placed server, for the VMs in `checkedVmIds` (see workflows/lib/health.ts). */
+  serverOf?: Record<string, string>;
   protectedCount: number;
   serversListed: number;
   /** HTTP calls this probe made to the cloud (Keystone + Nova pages). */
@@ -176,6 +178,7 @@ export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeou
       const dbMs = Date.now() - started;
       const base = { accountId: input.accountId, protectedCount: vms.length, dbMs };
       const protectedIds = new Set(vms.map((v) => v.vmId));
+      const serverIdOf = new Map(vms.map((v) => [v.vmId, v.serverId]));
       const checked = (unhealthy: Record<string, string>) => [...new Set([...(input.trackedVmIds ?? []).filter((id) => protectedIds.has(id)), ...Object.keys(unhealthy)])].sort();
       if (vms.length === 0) {
         // Nobody to protect: no reason to load the cloud. The monitor keeps running for new protections.
@@ -214,7 +217,9 @@ export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeou
           if (status !== 'ACTIVE') unhealthy[vm.vmId] = status;
         }
         const checkedAt = new Date().toISOString();
-        return { ...base, checkedAt, cloudOk: true, cloudDetail: 'ok', unhealthy, checkedVmIds: checked(unhealthy), serversListed: servers.length, apiCalls: counter.calls, elapsedMs: Date.now() - started };
+        const checkedVmIds = checked(unhealthy);
+        const serverOf = Object.fromEntries(checkedVmIds.map((id) => [id, serverIdOf.get(id)!]));
+        return { ...base, checkedAt, cloudOk: true, cloudDetail: 'ok', unhealthy, checkedVmIds, serverOf, serversListed: servers.length, apiCalls: counter.calls, elapsedMs: Date.now() - started };
       } catch (err) {
         if (signal.aborted) throw err;
         const detail = describeCloudFailure(stage, err);

@@ -190,6 +190,6 @@ export interface CloudMonitorInput {
 export interface CloudMonitorState {
   cloud: { healthy: boolean; failures: number; successes: number; firstFailedAt?: string };
   /** vmId → counters; only VMs whose state is not plain healthy are kept (healthy is the default). */
-  vms: Record<string, { healthy: boolean; failures: number; successes: number; firstFailedAt?: string; status: string }>;
+  vms: Record<string, { healthy: boolean; failures: number; successes: number; firstFailedAt?: string; status: string; /** The server counted (absent in states carried before it existed). */ serverId?: string }>;
   checks: number;
 }

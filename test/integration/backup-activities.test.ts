@@ -374,6 +374,25 @@ describe('backup activities against the simulators and the image store', functio
       await request(`${csSim.url}/_sim/faults`, { method: 'DELETE' }).then((r) => r.body.dump());
     });
 
+    it('when the server is in ERROR, then the snapshot fails non-retryable (ServerBroken) and leaves no image, while a busy server is retried', async () => {
+      const [flavor] = (await admin.compute.listFlavors()).filter((f) => f.name === 'm1.small');
+      const [network] = await admin.network.listNetworks({ name: 'private' });
+      const [image] = await admin.image.listImages();
+      const { id } = await admin.compute.createServer({ name: 'backup-broken', flavorRef: flavor.id, imageRef: image.id, networks: [{ uuid: network.id }] });
+      for (let i = 0; i < 200 && (await admin.compute.getServer(id)).status !== 'ACTIVE'; i++) await new Promise((r) => setTimeout(r, 20));
+      // Busy (a reboot in progress): Nova's 409 clears by itself, so it stays retryable.
+      await admin.compute.rebootServer(id, { type: 'HARD' });
+      const busy = await failureOf(run(acts.osSnapshotServer, { accountId: 'os', serverId: id, imageName: 'vmflow-vm3-backup-busy' }));
+      assert.equal(busy.type, 'Conflict');
+      assert.equal(busy.nonRetryable, false);
+      await postJson(`${osSim.url}/_sim/servers/${id}/break`, { mode: 'error' });
+      for (let i = 0; i < 200 && (await admin.compute.getServer(id)).status !== 'ERROR'; i++) await new Promise((r) => setTimeout(r, 20));
+      const broken = await failureOf(run(acts.osSnapshotServer, { accountId: 'os', serverId: id, imageName: 'vmflow-vm3-backup-broken' }));
+      assert.equal(broken.type, 'ServerBroken');
+      assert.equal(broken.nonRetryable, true);
+      assert.deepEqual(await imagesNamed('vmflow-vm3-backup-broken'), []);
+    });
+
     it('when Glance answers 503 to the download, then the export fails retryable and the next attempt stores one object', async () => {
       await postJson(`${osSim.url}/_sim/faults`, { service: 'image', method: 'GET', path: '/file$', status: 503, count: 1 });
       const storeKey = 'vm-vm2/backup-f1.qcow2';

@@ -186,6 +186,32 @@ describe('health verdicts (applyObservation)', () => {
     assert.deepEqual(Object.keys(m.state.vms).sort(), ['vm-00042', 'vm-07777']);
   });
 
+  it('when a VM that failed moves to another server which fails before the VM was seen healthy, then the new failure is signalled again (soak seed 5)', () => {
+    const m = new Monitor();
+    // Server A breaks: one "unhealthy" after three checks (the VM fails over to its base standby B).
+    for (let i = 0; i < 3; i++) m.check({ vm1: 'SHUTOFF' }, { serverOf: { vm1: 'server-a' } });
+    assert.equal(m.vmChanges.length, 1);
+    // B runs for one check (fewer than the success threshold), then breaks too.
+    m.check({}, { serverOf: { vm1: 'server-b' } });
+    for (let i = 0; i < 3; i++) m.check({ vm1: 'ERROR' }, { serverOf: { vm1: 'server-b' } });
+    assert.deepEqual(
+      m.vmChanges.map((c) => [c.healthy, c.status, c.firstFailedAt]),
+      [
+        [false, 'SHUTOFF', at(1)],
+        [false, 'ERROR', at(5)],
+      ],
+    );
+    assert.equal(m.state.vms.vm1?.serverId, 'server-b');
+  });
+
+  it('when probes carry no server (recorded before they did), then counters continue across a move as they did', () => {
+    const m = new Monitor();
+    for (let i = 0; i < 3; i++) m.check({ vm1: 'SHUTOFF' });
+    m.check();
+    for (let i = 0; i < 3; i++) m.check({ vm1: 'ERROR' });
+    assert.equal(m.vmChanges.length, 1);
+  });
+
   it('when a tracked VM is no longer protected, then it is dropped without a signal', () => {
     const m = new Monitor();
     for (let i = 0; i < 3; i++) m.check({ vm1: 'ERROR', vm2: 'ERROR' });

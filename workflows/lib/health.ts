@@ -13,6 +13,8 @@
  *   reported once; a run shorter than the threshold (a blip) reports nothing.
  * - A check whose cloud API failed (`cloudOk` false) says nothing about VMs: their counters stay
  *   as they are (no VM verdicts from a dead API). Only the cloud's own counters move.
+ * - Counters belong to the server the VM is placed on: when the VM moves to another server, the
+ *   new one starts from healthy (a failure there is a new disaster, signalled again).
  * - A tracked VM the probe no longer counts as protected (absent from `checkedVmIds`) is dropped
  *   without a signal: its protection ended, not its health.
  */
@@ -38,6 +40,14 @@ export interface Observation {
    * Only these ids travel, so the history stays small; tracked VMs missing here are forgotten.
    */
   checkedVmIds: string[];
+  /**
+   * vmId → the server the VM is placed on, for the VMs in `checkedVmIds`. Counters belong to a
+   * server: when a VM moves to another one (a failover to its base standby, a restore), the old
+   * server's run of failures says nothing about the new one, and the new one's first failure must
+   * be signalled even if the old one was never seen healthy again. Absent in probes recorded before
+   * it existed, which replay as they ran.
+   */
+  serverOf?: Record<string, string>;
 }
 
 export type VmChange = { vmId: string } & VmHealthSignal;
@@ -139,9 +149,13 @@ export function applyObservation(state: CloudMonitorState, obs: Observation, set
       }
       const status = obs.unhealthy[vmId];
       const bad = status !== undefined;
-      const before: VmCounters = vms[vmId] ?? { healthy: true, failures: 0, successes: 0, status: HEALTHY_STATUS };
+      const serverId = obs.serverOf?.[vmId];
+      const fresh: VmCounters = { healthy: true, failures: 0, successes: 0, status: HEALTHY_STATUS };
+      const known = vms[vmId];
+      const before: VmCounters = known && !(serverId && known.serverId && known.serverId !== serverId) ? known : fresh;
       const { next, changed } = step(before, bad, now, t);
       next.status = bad ? status : HEALTHY_STATUS;
+      if (serverId) next.serverId = serverId;
       if (changed) {
         vmChanges.push({
           vmId,
