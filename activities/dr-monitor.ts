@@ -41,9 +41,9 @@ const ID_CHUNK = 1000;
  * DR protection is enabled. Kept in one function so the DR module can narrow it (e.g. to its own
  * protection records) without touching the probe.
  */
-export function protectedVmQuery(accountId: string): { vms: Record<string, unknown>; protections: Record<string, unknown> } {
+export function protectedVmQuery(accountId: string, opts: { includeUpdating?: boolean } = {}): { vms: Record<string, unknown>; protections: Record<string, unknown> } {
   return {
-    vms: { 'placement.cloud': 'openstack', 'placement.accountId': accountId, 'placement.serverId': { $exists: true }, state: 'active' },
+    vms: { 'placement.cloud': 'openstack', 'placement.accountId': accountId, 'placement.serverId': { $exists: true }, state: opts.includeUpdating ? { $in: ['active', 'updating'] } : 'active' },
     protections: { enabled: true },
   };
 }
@@ -137,8 +137,8 @@ async function tokenStillValid(c: OpenStackCredentials, token: string, o: { disp
   throw result.error;
 }
 
-export async function loadProtectedVms(db: ActivityDeps['db'], accountId: string): Promise<ProtectedVm[]> {
-  const q = protectedVmQuery(accountId);
+export async function loadProtectedVms(db: ActivityDeps['db'], accountId: string, opts: { includeUpdating?: boolean } = {}): Promise<ProtectedVm[]> {
+  const q = protectedVmQuery(accountId, opts);
   const docs = await vmModel(db).find(q.vms, { _id: 1, 'placement.serverId': 1 }).lean<Array<{ _id: string; placement?: { serverId?: string } }>>();
   const placed = new Map<string, string>();
   for (const d of docs) if (d.placement?.serverId) placed.set(d._id, d.placement.serverId);
@@ -246,7 +246,10 @@ export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeou
       const client = deps.temporalClient;
       if (!client) throw ApplicationFailure.nonRetryable('the worker has no Temporal client configured', 'Misconfigured');
       const ctx = Context.current();
-      const ids = (await loadProtectedVms(deps.db, input.accountId)).map((v) => v.vmId);
+      // A VM being updated is not health-checked (its server may be resizing), but its DR workflow
+      // must hear the cloud's verdicts: one that missed "healthy" while an update held it kept
+      // retrying a failover whose cause had cleared (short soak seed 11).
+      const ids = (await loadProtectedVms(deps.db, input.accountId, { includeUpdating: true })).map((v) => v.vmId);
       const resumeAt = (ctx.info.heartbeatDetails as { done?: number } | undefined)?.done ?? 0;
       let signalled = 0;
       let notRunning = 0;

@@ -274,7 +274,10 @@ describe('cloud monitor (DR) with Temporal, MongoDB and the OpenStack simulator'
     }
   });
 
-  it('when the cloud answers again, then cloudHealth up is sent after successThreshold checks, and a repaired VM is reported healthy', async () => {
+  it('when the cloud answers again, then cloudHealth up is sent after successThreshold checks (also to a VM being updated), and a repaired VM is reported healthy', async () => {
+    // An update in progress: not health-checked, but its DR workflow must still hear that the cloud
+    // is back, or it keeps retrying a failover whose cause has cleared (short soak seed 11).
+    await vmModel(tw.db).updateOne({ _id: vm.a }, { $set: { state: 'updating' } });
     await sim_('DELETE', '/outage');
     const one = await checkNow();
     assert.equal(one.cloudHealthy, false, 'one good check is not enough');
@@ -287,6 +290,7 @@ describe('cloud monitor (DR) with Temporal, MongoDB and the OpenStack simulator'
       const cloud = (await signalsReceived(id)).filter((r) => r.name === DR_SIGNALS.cloudHealth).map((r) => (r.arg as CloudHealthSignal).healthy);
       assert.deepEqual(cloud, [false, true]);
     }
+    await vmModel(tw.db).updateOne({ _id: vm.a }, { $set: { state: 'active' } });
 
     await compute.rebootServer(server.b, { type: 'HARD' });
     await awaitStatus(server.b, 'ACTIVE');
