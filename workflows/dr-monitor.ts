@@ -18,8 +18,6 @@
  * - Ends only when its cloud account no longer exists (or when cancelled / terminated).
  */
 import {
-  ActivityFailure,
-  ApplicationFailure,
   condition,
   continueAsNew,
   defineQuery,
@@ -48,7 +46,7 @@ import {
   type SentSignalRecord,
 } from '../src/contracts/dr-monitor';
 import { applyObservation, initialMonitorState, normalizeMonitorSettings, type VmChange } from './lib/health';
-import { describeError } from './lib/task-graph';
+import { describeError, failureTypeOf } from './lib/task-graph';
 
 /** Checks per run before continue-as-new (≈ 11 events each, well below Temporal's limits). */
 export const MAX_ITERATIONS_PER_RUN = 500;
@@ -98,12 +96,6 @@ const fanOut = proxyActivities<Activities>({
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['Misconfigured'] },
 });
-
-function failureType(err: unknown): string | undefined {
-  let e: unknown = err;
-  while (e instanceof ActivityFailure && e.cause) e = e.cause;
-  return e instanceof ApplicationFailure ? (e.type ?? undefined) : undefined;
-}
 
 export async function cloudMonitor(input: CloudMonitorRunInput): Promise<CloudMonitorResult> {
   const { accountId } = input;
@@ -216,7 +208,7 @@ export async function cloudMonitor(input: CloudMonitorRunInput): Promise<CloudMo
       // The newest cloud verdict replaces one whose fan-out is still pending.
       if (verdict.cloudChange) pendingCloudSignal = verdict.cloudChange;
     } catch (err) {
-      if (failureType(err) === 'CloudAccountNotFound') {
+      if (failureTypeOf(err) === 'CloudAccountNotFound') {
         log.info('cloud account removed; monitor ends', { accountId });
         return { accountId, ended: 'account-gone', checks: state.checks };
       }

@@ -51,8 +51,9 @@ import {
   type FailoverTarget,
   type VmHealthSignal,
 } from '../src/contracts/dr';
+import type { DrPlan } from '../activities/dr-store';
 import type { VmPlacement } from '../src/contracts/vm';
-import { describeError, runTaskGraph, type TaskSpec } from './lib/task-graph';
+import { describeError, failureTypeOf, runTaskGraph, type TaskSpec } from './lib/task-graph';
 import { failoverCall, fenceCall, longTransfer, probe, statusPoll, store } from './lib/activity-presets';
 import { ownerAware, withVmLease, type Lease } from './lib/ownership';
 
@@ -92,6 +93,8 @@ const FAILOVER_MAX_FAILURES = 8;
 const CLOUD_SIGNAL_ORDER_PATCH = 'cloud-signal-order';
 /** Runs recorded before failed failovers were retried replay the old way (Degraded until a signal). */
 const FAILOVER_RETRY_PATCH = 'failover-retry';
+/** Runs recorded before a lost CloudStack standby was rebuilt at failover replay the old way (the failover fails). */
+const FAILOVER_REBUILDS_STANDBY_PATCH = 'failover-rebuilds-lost-standby';
 /** The live CloudStack copy is lost after this many checks in a row finding it stopped, in Error or gone… */
 const LIVE_COPY_BAD_CHECKS = 2;
 /** …or CloudStack not answering about it at all (then only recovered in the base cloud, if that is up). */
@@ -378,7 +381,18 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
         let started: { state: string; addresses: VmPlacement['addresses'] };
         if (withOwner) {
           s.step = 'starting the CloudStack standby';
-          const up = await statusPoll.csStartVmAndWait({ accountId: sb.accountId, csVmId: sb.csVmId, name: standbyName(input.vmId) });
+          let up: Awaited<ReturnType<typeof statusPoll.csStartVmAndWait>>;
+          try {
+            up = await statusPoll.csStartVmAndWait({ accountId: sb.accountId, csVmId: sb.csVmId, name: standbyName(input.vmId) });
+          } catch (err) {
+            // The standby is gone or broken — a failback consumed it and the re-protecting backup
+            // that would have replaced it gave way to this disaster (short soak seed 11): a new copy
+            // from the newest template in CloudStack, as a lost live copy is rebuilt.
+            const rebuilt = failureTypeOf(err) === 'StandbyFailed' ? await rebuildBackupCloudStandby(plan, sb) : undefined;
+            if (!rebuilt) throw err;
+            up = rebuilt.up;
+            sb = rebuilt.sb;
+          }
           if (up.csVmId) sb = { ...sb, csVmId: up.csVmId };
           started = up;
         } else {
@@ -434,6 +448,29 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
       s.step = undefined;
       touch();
     }
+  }
+
+  /**
+   * A new CloudStack copy for a failover whose standby is lost, from the newest template there;
+   * undefined (the failover fails as before) for runs recorded earlier or without a template.
+   * The lost standby is removed once the new copy runs.
+   */
+  async function rebuildBackupCloudStandby(
+    plan: DrPlan,
+    lost: NonNullable<DrPlan['backupCloudStandby']>,
+  ): Promise<{ up: Awaited<ReturnType<typeof statusPoll.csStartVmAndWait>>; sb: NonNullable<DrPlan['backupCloudStandby']> } | undefined> {
+    // The newest backup's template, when it is in the standby's account (else the standby's own).
+    const fromLatest = plan.latestImage?.templateAccountId === undefined || plan.latestImage.templateAccountId === lost.accountId ? plan.latestImage?.templateId : undefined;
+    const templateId = fromLatest ?? lost.templateId;
+    if (!templateId || !patched(FAILOVER_REBUILDS_STANDBY_PATCH)) return undefined;
+    s.step = 'rebuilding the CloudStack standby from the newest backup (the standby was lost)';
+    touch();
+    const sizes = await store.backupPlan({ vmId: input.vmId, trigger: 'manual' });
+    const made = await statusPoll.csEnsureStandby({ accountId: lost.accountId, name: `vmflow-${input.vmId}-recovered-${uuid4().slice(0, 8)}`, templateId, serviceOfferingName: sizes.serviceOfferingName });
+    const up = await statusPoll.csStartVmAndWait({ accountId: lost.accountId, csVmId: made.csVmId });
+    await statusPoll.csDestroyStandby({ accountId: lost.accountId, csVmId: lost.csVmId }).catch((err: unknown) => log.warn('could not remove the lost CloudStack standby', { error: describeError(err) }));
+    const backupStartedAt = fromLatest ? plan.latestImage!.startedAt : lost.backupStartedAt;
+    return { up: { ...up, csVmId: made.csVmId }, sb: { ...lost, csVmId: made.csVmId, templateId, backupStartedAt } };
   }
 
   /**

@@ -416,6 +416,30 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     assert.deepEqual({ cloud: after.placement.cloud, serverId: after.placement.serverId }, { cloud: before.cloud, serverId: before.serverId }, 'the VM still runs where it ran');
   });
 
+  it('when the CloudStack standby is lost before a failover to the backup cloud, then the failover rebuilds a copy from the newest template and runs there', async () => {
+    const name = 'owner-lost-cs-standby';
+    const vmId = await protectedVm(name);
+    const standby = (await csVms()).find((v) => v.name === `vmflow-${vmId}-standby` && v.state === 'Stopped');
+    assert.ok(standby, 'the first backup made a CloudStack standby');
+    // Gone without a trace, as when a failback consumed it and the backup that would replace it gave way.
+    await simAdmin(clouds.cloudstack.url, 'POST', `/vms/${standby.id}/break`, { mode: 'gone' });
+    const f = await call('POST', `/api/v1/vms/${vmId}/dr/failover`, { target: 'backup-cloud', reason: 'test' });
+    assert.equal(f.status, 202, JSON.stringify(f.body));
+    const done = await until('failed over or failed', async () => {
+      const kinds = (await events(vmId)).map((e) => e.kind);
+      return kinds.includes('failover.completed') || kinds.includes('failover.failed') ? kinds : undefined;
+    }, 120_000);
+    assert.ok(done.includes('failover.completed'), `events: ${done.join(', ')}`);
+    const placed = await vm(vmId);
+    assert.equal(placed.placement.cloud, 'cloudstack');
+    const copies = await until('one running copy', async () => {
+      const c = await runningCopies(vmId, name);
+      return c.length === 1 ? c : undefined;
+    }, 60_000);
+    assert.equal(copies[0].id, placed.placement.serverId);
+    assert.match(copies[0].name, new RegExp(`^vmflow-${vmId}-recovered-`));
+  });
+
   it('when a failover cancels a drill whose copy is still booting, then the copy is removed all the same', async () => {
     const vmId = await protectedVm('owner-drill-cancel');
     const osTimings = await simAdmin(clouds.openstack.url, 'GET', '/timings');

@@ -20,7 +20,7 @@
  * rethrown so the workflow ends as cancelled. A task that uses its own inner timeout scope and
  * wants that to count as a failure must catch the CancelledFailure and throw a plain error.
  */
-import { CancellationScope, inWorkflowContext, isCancellation } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, inWorkflowContext, isCancellation } from '@temporalio/workflow';
 
 export interface TaskSpec<Ctx> {
   /** Unique within the graph; appears in statuses, failures and skip reasons. */
@@ -152,6 +152,13 @@ export function describeError(err: unknown): string {
     cur = cur instanceof Error ? (cur as { cause?: unknown }).cause : undefined;
   }
   return parts.join(': ') || 'unknown error';
+}
+
+/** The `type` of the ApplicationFailure an activity failed with (ActivityFailure unwrapped), if any. */
+export function failureTypeOf(err: unknown): string | undefined {
+  let e: unknown = err;
+  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  return e instanceof ApplicationFailure ? (e.type ?? undefined) : undefined;
 }
 
 type Settled = { name: string; ok: true; value: unknown } | { name: string; ok: false; error: unknown };
