@@ -51,6 +51,8 @@ export function protectedVmQuery(accountId: string, opts: { includeUpdating?: bo
 export interface ProtectedVm {
   vmId: string;
   serverId: string;
+  /** Being updated or restored (only with `includeUpdating`): its server may be resizing or rebuilt, so it is not health-checked. */
+  updating?: boolean;
 }
 
 export interface ProbeCloudInput {
@@ -139,9 +141,14 @@ async function tokenStillValid(c: OpenStackCredentials, token: string, o: { disp
 
 export async function loadProtectedVms(db: ActivityDeps['db'], accountId: string, opts: { includeUpdating?: boolean } = {}): Promise<ProtectedVm[]> {
   const q = protectedVmQuery(accountId, opts);
-  const docs = await vmModel(db).find(q.vms, { _id: 1, 'placement.serverId': 1 }).lean<Array<{ _id: string; placement?: { serverId?: string } }>>();
+  const docs = await vmModel(db).find(q.vms, { _id: 1, state: 1, 'placement.serverId': 1 }).lean<Array<{ _id: string; state?: string; placement?: { serverId?: string } }>>();
   const placed = new Map<string, string>();
-  for (const d of docs) if (d.placement?.serverId) placed.set(d._id, d.placement.serverId);
+  const updating = new Set<string>();
+  for (const d of docs) {
+    if (!d.placement?.serverId) continue;
+    placed.set(d._id, d.placement.serverId);
+    if (d.state === 'updating') updating.add(d._id);
+  }
   const ids = [...placed.keys()];
   const protectedIds = new Set<string>();
   const protections = db.collection(DR_PROTECTIONS_COLLECTION);
@@ -153,7 +160,7 @@ export async function loadProtectedVms(db: ActivityDeps['db'], accountId: string
     // five $in queries of 1000 ids took 2.5 s where the whole 10,000-protection pass took 0.3 s).
     for await (const p of protections.find(q.protections, { projection: { _id: 1 } })) protectedIds.add(String(p._id));
   }
-  return ids.filter((id) => protectedIds.has(id)).sort().map((vmId) => ({ vmId, serverId: placed.get(vmId)! }));
+  return ids.filter((id) => protectedIds.has(id)).sort().map((vmId) => ({ vmId, serverId: placed.get(vmId)!, ...(updating.has(vmId) ? { updating: true } : {}) }));
 }
 
 async function credentialsOf(deps: ActivityDeps, accountId: string): Promise<{ credentials: OpenStackCredentials; dispatcher: Dispatcher | undefined }> {
@@ -174,13 +181,16 @@ export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeou
     /** One check of an OpenStack account: see the module comment. */
     async probeCloud(input: ProbeCloudInput): Promise<CloudProbe> {
       const started = Date.now();
-      const vms = await loadProtectedVms(deps.db, input.accountId);
+      // The cloud is checked for every protected VM; the servers of those being updated are not
+      // judged (a resize or rebuild is not a failure), but the cloud's health matters to them too.
+      const all = await loadProtectedVms(deps.db, input.accountId, { includeUpdating: true });
+      const vms = all.filter((v) => !v.updating);
       const dbMs = Date.now() - started;
-      const base = { accountId: input.accountId, protectedCount: vms.length, dbMs };
+      const base = { accountId: input.accountId, protectedCount: all.length, dbMs };
       const protectedIds = new Set(vms.map((v) => v.vmId));
       const serverIdOf = new Map(vms.map((v) => [v.vmId, v.serverId]));
       const checked = (unhealthy: Record<string, string>) => [...new Set([...(input.trackedVmIds ?? []).filter((id) => protectedIds.has(id)), ...Object.keys(unhealthy)])].sort();
-      if (vms.length === 0) {
+      if (all.length === 0) {
         // Nobody to protect: no reason to load the cloud. The monitor keeps running for new protections.
         return { ...base, checkedAt: new Date().toISOString(), cloudOk: true, cloudDetail: 'no protected VMs: cloud not probed', unhealthy: {}, checkedVmIds: checked({}), serversListed: 0, apiCalls: 0, elapsedMs: Date.now() - started };
       }

@@ -295,8 +295,10 @@ async function restoreVmHoldingLease(input: RestoreInput, withOwner: boolean): P
     return { backupId: chosen.backupId, status: 'succeeded' };
   } catch (err) {
     progress.fail(err);
+    // Cancelled: a failover took the VM over (workflows/owner.ts) and decides where it runs now.
+    const stopped = isCancellation(err) ? `restore from backup ${chosen.backupId} stopped: disaster recovery needed the VM` : undefined;
     await CancellationScope.nonCancellable(() =>
-      store.setVmState({ vmId: input.vmId, to: 'failed', reason: `restore from backup ${chosen.backupId} failed`, lastError: describeError(err) }),
+      store.setVmState({ vmId: input.vmId, to: stopped ? 'active' : 'failed', reason: stopped ?? `restore from backup ${chosen.backupId} failed`, lastError: stopped ?? describeError(err) }),
     );
     throw err;
   }

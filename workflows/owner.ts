@@ -8,7 +8,9 @@
  *                       │
  *                       └─ a waiting failover outranks a running backup or drill: that holder is
  *                          cancelled (it leaves the VM as it was) and the failover goes next, at
- *                          once (the cancelled run's clean-up of its own leftovers is not waited for)
+ *                          once (the cancelled run's clean-up of its own leftovers is not waited for);
+ *                          a running update or restore is cancelled too, and the failover goes next
+ *                          when it has recorded that on the VM and released
  *
  * A holder that ends without releasing (terminated, timed out) is noticed by a periodic check and
  * its lease freed. With nothing held or waiting for a while, the owner ends; the next request
@@ -21,6 +23,7 @@ import {
   OWNER_SIGNALS,
   OWNER_STATUS_QUERY,
   PREEMPTIBLE,
+  YIELDS_TO_FAILOVER,
   type LeaseGrant,
   type LeaseRelease,
   type LeaseRequest,
@@ -38,6 +41,8 @@ export const vmOwnerStatusQuery = defineQuery<VmOwnerStatus>(OWNER_STATUS_QUERY)
  * backup or drill to finish its clean-up) replay the old way.
  */
 const PASS_ON_PATCH = 'preempted-lease-passes-on';
+/** Runs recorded before a failover cancelled an update or restore (it waited for them) replay the old way. */
+const FAILOVER_PREEMPTS_CHANGES_PATCH = 'failover-preempts-changes';
 /** How often the owner checks that its holder still runs. */
 const HOLDER_CHECK_MS = 60_000;
 /** With nothing held or waiting this long, the owner ends (it is started again on demand). */
@@ -115,6 +120,20 @@ export async function vmOwner(input: VmOwnerInput): Promise<void> {
         log.info('VM lease passed on from a preempted holder', { vmId: input.vmId, holder: preempted.holderWorkflowId });
         if (holder?.leaseId === preempted.leaseId) holder = undefined;
         continue;
+      }
+    }
+
+    // A disaster does not wait for a member's update or restore either (with the base cloud down
+    // they retry for up to 30 minutes: soak seed 1). Cancelled, they record why on the VM and
+    // release; the lease passes on then, so the VM record has one writer at a time.
+    if (holder && head && !holder.preempting && head.operation === 'failover' && YIELDS_TO_FAILOVER.has(holder.operation) && patched(FAILOVER_PREEMPTS_CHANGES_PATCH)) {
+      const preempted = holder;
+      preempted.preempting = true;
+      log.info('VM lease preempted', { vmId: input.vmId, holder: preempted.holderWorkflowId, operation: preempted.operation, for: head.operation });
+      try {
+        await getExternalWorkflowHandle(preempted.holderWorkflowId, preempted.holderRunId).cancel();
+      } catch {
+        // already ended: the holder check below frees the lease
       }
     }
 

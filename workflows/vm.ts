@@ -153,7 +153,8 @@ async function updateVmHoldingLease(input: UpdateVmInput, lease: Lease): Promise
       return { vmId: input.vmId, state: 'active', placement };
     } catch (err) {
       progress.fail(err);
-      await CancellationScope.nonCancellable(() => store.setVmState({ vmId: input.vmId, to: 'active', reason: `resize to ${input.requirements.size} failed`, lastError: rootMessage(err) }));
+      const stopped = isCancellation(err) ? `resize to ${input.requirements.size} stopped: disaster recovery needed the VM; ask again once it is protected` : undefined;
+      await CancellationScope.nonCancellable(() => store.setVmState({ vmId: input.vmId, to: 'active', reason: stopped ?? `resize to ${input.requirements.size} failed`, lastError: stopped ?? rootMessage(err) }));
       const failed = failedUpdate(err, input.vmId, placement0);
       if (failed) return failed;
       throw err;
@@ -215,8 +216,10 @@ async function updateVmHoldingLease(input: UpdateVmInput, lease: Lease): Promise
   } catch (err) {
     progress.fail(err);
     // The VM keeps running on its previous configuration; the failure is recorded, not hidden.
+    // Cancelled: a failover took the VM over (workflows/owner.ts); the member may ask again.
+    const stopped = isCancellation(err) ? `update to revision ${input.revision} stopped: disaster recovery needed the VM; ask again once it is protected` : undefined;
     await CancellationScope.nonCancellable(() =>
-      store.setVmState({ vmId: input.vmId, to: 'active', reason: `update to revision ${input.revision} failed`, lastError: rootMessage(err) }),
+      store.setVmState({ vmId: input.vmId, to: 'active', reason: stopped ?? `update to revision ${input.revision} failed`, lastError: stopped ?? rootMessage(err) }),
     );
     const failed = failedUpdate(err, input.vmId, placement0);
     if (failed) return failed;

@@ -37,6 +37,13 @@ export const OPERATION_PRIORITY: Record<VmOperationKind, number> = {
 /** Holders the owner may cancel when a higher-priority operation waits: they leave the VM as it was. */
 export const PREEMPTIBLE: ReadonlySet<VmOperationKind> = new Set(['backup', 'drill']);
 
+/**
+ * Holders a waiting failover cancels too: a member's update or restore, whose cloud calls may be
+ * retrying against a base cloud that is down (for up to 30 minutes). Unlike a backup they write
+ * the VM record on their way out, so the lease passes on when they release it (one writer).
+ */
+export const YIELDS_TO_FAILOVER: ReadonlySet<VmOperationKind> = new Set(['update', 'restore']);
+
 export interface LeaseRequest {
   /** Chosen by the requester; it is also the lease id once granted. */
   leaseId: string;

@@ -197,7 +197,7 @@ describe('disaster recovery: monitor → failover → failback, drills and alert
     assert.equal(report.cleanedUp, true);
     assert.ok(report.bootSeconds >= 0);
     const cs2 = await csState();
-    assert.equal((cs2.vms.items as Json[]).filter((v) => v.name.includes('-drill-') && !['Destroyed', 'Expunging'].includes(v.state)).length, 0, 'drill copy removed');
+    assert.equal((cs2.vms.items as Json[]).filter((v) => v.name.startsWith(`vmflow-${vmId}-drill-`) && !['Destroyed', 'Expunging'].includes(v.state)).length, 0, 'drill copy removed');
     assert.equal((cs2.vms.items as Json[]).find((v) => v.id === standby1.id).state, 'Stopped', 'standby untouched');
     const after = await vm(vmId);
     assert.deepEqual(after.placement, before.placement, 'production untouched');
@@ -208,7 +208,8 @@ describe('disaster recovery: monitor → failover → failback, drills and alert
     const report2 = await until('base drill report', async () => ((await call(alice, 'GET', `/api/v1/vms/${vmId}/dr/drills`)).body.drills as Json[]).find((d) => d.target === 'base-standby'));
     assert.equal(report2.ok, true, JSON.stringify(report2));
     const os2 = await osState();
-    assert.equal((os2.servers.items as Json[]).filter((s) => s.name.includes('-drill-')).length, 0);
+    // This VM's drill copies only: other suites sharing the simulator run drills of their own.
+    assert.equal((os2.servers.items as Json[]).filter((s) => s.name.startsWith(`vmflow-${vmId}-drill-`)).length, 0);
   });
 
   it('when drills are scheduled, then the schedule runs drills that report, and unprotecting removes the schedule and ends the DR workflow', async () => {

@@ -440,6 +440,45 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     assert.match(copies[0].name, new RegExp(`^vmflow-${vmId}-recovered-`));
   });
 
+  it('when the base cloud goes down while an update holds the VM, then the failover cancels the update, the VM runs in the backup cloud, and it comes home after', async () => {
+    const name = 'owner-update-outage';
+    const vmId = await protectedVm(name);
+    await simAdmin(clouds.openstack.url, 'POST', '/outage', { mode: '503' });
+    try {
+      // The update's Heat call retries against the outage (for up to 30 minutes) while holding the VM.
+      const u = await call('PATCH', `/api/v1/vms/${vmId}`, { size: 'medium' });
+      assert.equal(u.status, 202, JSON.stringify(u.body));
+      await until('updating', async () => ((await vm(vmId)).state === 'updating' ? true : undefined));
+      const over = await until('failed over to the backup cloud', async () => {
+        const d = await dr(vmId);
+        return d.state.state === 'FailedOver' ? d : undefined;
+      }, 150_000).catch(async (err: Error) => {
+        const owner = await sys.tw.client.workflow.getHandle(`vm-owner:${vmId}`).query('vmOwnerStatus').catch((e: Error) => e.message);
+        throw new Error(`${err.message}; DR ${JSON.stringify((await dr(vmId)).state)}; owner ${JSON.stringify(owner)}; events ${(await events(vmId)).map((e) => e.kind).join(', ')}`);
+      });
+      assert.equal(over.state.target, 'backup-cloud');
+      const moved = await vm(vmId);
+      assert.equal(moved.placement.cloud, 'cloudstack');
+      assert.equal(moved.state, 'active');
+      // The update said why it stopped (the failover's switch cleared lastError after it).
+      assert.ok(
+        (moved.history as Json[]).some((h) => /^update to revision \d+ stopped: disaster recovery needed the VM/.test(h.reason)),
+        JSON.stringify(moved.history),
+      );
+    } finally {
+      await simAdmin(clouds.openstack.url, 'DELETE', '/outage');
+    }
+    await until('home and Protected', async () => {
+      const d = await dr(vmId);
+      return d.state.state === 'Protected' && (await vm(vmId)).placement.cloud === 'openstack' ? true : undefined;
+    }, 180_000);
+    const copies = await until('one running copy', async () => {
+      const c = await runningCopies(vmId, name);
+      return c.length === 1 ? c : undefined;
+    }, 60_000);
+    assert.equal(copies[0].cloud, 'openstack');
+  });
+
   it('when a failover cancels a drill whose copy is still booting, then the copy is removed all the same', async () => {
     const vmId = await protectedVm('owner-drill-cancel');
     const osTimings = await simAdmin(clouds.openstack.url, 'GET', '/timings');
