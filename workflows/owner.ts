@@ -85,6 +85,17 @@ export async function vmOwner(input: VmOwnerInput): Promise<void> {
     return [...queue].sort((a, b) => OPERATION_PRIORITY[b.operation] - OPERATION_PRIORITY[a.operation] || a.requestedAt.localeCompare(b.requestedAt));
   }
 
+  /** Cancels the holder once (marked, so it is not cancelled again); it releases on its way out. */
+  async function cancelHolder(preempted: Holder, forRequest: LeaseRequest): Promise<void> {
+    preempted.preempting = true;
+    log.info('VM lease preempted', { vmId: input.vmId, holder: preempted.holderWorkflowId, operation: preempted.operation, for: forRequest.operation });
+    try {
+      await getExternalWorkflowHandle(preempted.holderWorkflowId, preempted.holderRunId).cancel();
+    } catch {
+      // already ended: the holder check frees the lease
+    }
+  }
+
   let idleSince = Date.now();
   for (;;) {
     // Grant the lease to the next requester that is still there to take it.
@@ -106,13 +117,7 @@ export async function vmOwner(input: VmOwnerInput): Promise<void> {
     if (holder && head && !holder.preempting && PREEMPTIBLE.has(holder.operation) && OPERATION_PRIORITY[head.operation] > OPERATION_PRIORITY[holder.operation]) {
       // `holder` may change while the cancel is on its way (its release signal can arrive first).
       const preempted = holder;
-      preempted.preempting = true;
-      log.info('VM lease preempted', { vmId: input.vmId, holder: preempted.holderWorkflowId, operation: preempted.operation, for: head.operation });
-      try {
-        await getExternalWorkflowHandle(preempted.holderWorkflowId, preempted.holderRunId).cancel();
-      } catch {
-        // already ended: the holder check below frees the lease
-      }
+      await cancelHolder(preempted, head);
       if (patched(PASS_ON_PATCH)) {
         // On its way out the cancelled run only removes what it made itself (a half-made template,
         // its drill copy) — with a cloud down that can take many minutes, and recovery does not
@@ -127,14 +132,7 @@ export async function vmOwner(input: VmOwnerInput): Promise<void> {
     // they retry for up to 30 minutes: soak seed 1). Cancelled, they record why on the VM and
     // release; the lease passes on then, so the VM record has one writer at a time.
     if (holder && head && !holder.preempting && head.operation === 'failover' && YIELDS_TO_FAILOVER.has(holder.operation) && patched(FAILOVER_PREEMPTS_CHANGES_PATCH)) {
-      const preempted = holder;
-      preempted.preempting = true;
-      log.info('VM lease preempted', { vmId: input.vmId, holder: preempted.holderWorkflowId, operation: preempted.operation, for: head.operation });
-      try {
-        await getExternalWorkflowHandle(preempted.holderWorkflowId, preempted.holderRunId).cancel();
-      } catch {
-        // already ended: the holder check below frees the lease
-      }
+      await cancelHolder(holder, head);
     }
 
     if (holder || queue.length) idleSince = Date.now();
