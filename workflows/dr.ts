@@ -78,7 +78,11 @@ interface Pending {
 }
 
 /** `cloudSignalAt`: observedAt of the newest cloud-health signal applied (older ones arriving late are ignored). */
-type Carried = DrStatus & { home?: Home; cloudSignalAt?: string };
+/**
+ * `deferredVmDisaster`: a server reported broken while the VM was between states (failing back,
+ * recovering a lost copy), when the report cannot act; judged once the VM is Protected again.
+ */
+type Carried = DrStatus & { home?: Home; cloudSignalAt?: string; deferredVmDisaster?: VmHealthSignal & { serverId: string } };
 
 const MAX_RECENT_EVENTS = 20;
 /** Failback retries: 1 min, 2, 4, 8 … at most 30 min apart; after this many failures a command is needed. */
@@ -93,6 +97,8 @@ const FAILOVER_MAX_FAILURES = 8;
 const CLOUD_SIGNAL_ORDER_PATCH = 'cloud-signal-order';
 /** Runs recorded before failed failovers were retried replay the old way (Degraded until a signal). */
 const FAILOVER_RETRY_PATCH = 'failover-retry';
+/** Runs recorded before a broken-server report received while busy was acted on later replay the old way. */
+const DEFERRED_VM_DISASTER_PATCH = 'deferred-vm-disaster';
 /** Runs recorded before a lost CloudStack standby was rebuilt at failover replay the old way (the failover fails). */
 const FAILOVER_REBUILDS_STANDBY_PATCH = 'failover-rebuilds-lost-standby';
 /** The live CloudStack copy is lost after this many checks in a row finding it stopped, in Error or gone… */
@@ -123,7 +129,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
   const healthCheckMs = Math.max(1, input.healthCheckSeconds ?? 30) * 1000;
   const touch = () => (s.updatedAt = now());
   const status = (): DrStatus => {
-    const { home: _home, cloudSignalAt: _cloudSignalAt, ...rest } = s;
+    const { home: _home, cloudSignalAt: _cloudSignalAt, deferredVmDisaster: _deferred, ...rest } = s;
     return { ...rest, recentEvents: [...s.recentEvents] };
   };
 
@@ -153,7 +159,11 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     if (!sig.healthy && (s.state === 'Protected' || s.state === 'Degraded') && !pending.failover) {
       s.state = 'Degraded';
       pending.failover = { reason: `server ${sig.status}`, firstFailedAt: sig.firstFailedAt ?? sig.observedAt, kind: 'disaster.vm' };
+    } else if (!sig.healthy && sig.serverId && !pending.failover) {
+      // Busy (failing back, recovering a lost copy): the monitor reports once, so keep it for later.
+      s.deferredVmDisaster = { ...sig, serverId: sig.serverId };
     }
+    if (sig.healthy) s.deferredVmDisaster = undefined;
   });
   setHandler(cloudHealthSignal, (sig) => {
     // The monitor's fan-out is an activity: a retry can deliver an older verdict after a newer one
@@ -292,6 +302,20 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
       await failback();
       pending.failback = undefined;
       approved = false;
+    }
+    if (s.deferredVmDisaster && s.state === 'Protected' && !pending.failover && patched(DEFERRED_VM_DISASTER_PATCH)) {
+      // A server that broke while the VM was busy is a disaster now — if the VM still runs on it
+      // (soak seed 5: the home server broke as a lost copy was restored into it; Protected on a
+      // server in ERROR, and the monitor, having reported it, said nothing more).
+      const d = s.deferredVmDisaster;
+      s.deferredVmDisaster = undefined;
+      const plan = await store.drPlan({ vmId: input.vmId });
+      if (plan.state === 'active' && plan.placement?.cloud === 'openstack' && plan.placement.serverId === d.serverId) {
+        s.state = 'Degraded';
+        s.vmHealthy = false;
+        pending.failover = { reason: `server ${d.status}`, firstFailedAt: d.firstFailedAt ?? d.observedAt, kind: 'disaster.vm' };
+        touch();
+      }
     }
     if (workflowInfo().continueAsNewSuggested && !pending.failover && (s.state === 'Protected' || s.state === 'FailedOver')) {
       await condition(allHandlersFinished);

@@ -56,6 +56,8 @@ export interface VmHealthSignal {
   /** When the first failed check of this run of failures was seen (RTO starts here). */
   firstFailedAt?: string;
   observedAt: string;
+  /** The server judged (absent from monitors older than it): a verdict about a server the VM has left says nothing. */
+  serverId?: string;
 }
 
 /** From the cloud monitor: the cloud's API (Keystone, Nova) changed health. */

@@ -479,6 +479,49 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     assert.equal(copies[0].cloud, 'openstack');
   });
 
+  it('when the server a lost copy was restored into breaks while drVm is still busy with that recovery, then the break is handled once it is Protected (soak seed 5)', async () => {
+    const name = 'owner-deferred-break';
+    const vmId = await protectedVm(name);
+    // Approval mode: nothing fails back on its own, so only the loss brings the VM home.
+    assert.equal((await call('PUT', `/api/v1/vms/${vmId}/dr`, { failbackMode: 'approval' })).status, 200);
+    const f = await call('POST', `/api/v1/vms/${vmId}/dr/failover`, { target: 'backup-cloud', reason: 'test' });
+    assert.equal(f.status, 202, JSON.stringify(f.body));
+    const csId = (await until('failed over to CloudStack', async () => {
+      const v = await vm(vmId);
+      return v.placement?.cloud === 'cloudstack' ? v : undefined;
+    })).placement.serverId as string;
+    const osTimings = await simAdmin(clouds.openstack.url, 'GET', '/timings');
+    // The restore home takes a few seconds, so the slow CloudStack below starts after the loss was seen.
+    await simAdmin(clouds.openstack.url, 'PATCH', '/timings', { serverBuildMs: 5_000 });
+    try {
+      await simAdmin(clouds.cloudstack.url, 'POST', `/vms/${csId}/break`, { mode: 'gone' });
+      await until('the loss seen', async () => ((await events(vmId)).some((e) => e.kind === 'disaster.live-copy') ? true : undefined), 60_000);
+      // Removing the lost copy waits on a slow CloudStack: drVm is busy after the switch home.
+      await simAdmin(clouds.cloudstack.url, 'POST', '/faults', { command: 'listVirtualMachines', latencyMs: 20_000, count: 2 });
+      const home = await until('restored into its own stack', async () => {
+        const v = await vm(vmId);
+        return v.placement?.cloud === 'openstack' ? v : undefined;
+      }, 120_000);
+      assert.equal((await dr(vmId)).state.state, 'FailingBack', 'still busy removing the lost copy');
+      await simAdmin(clouds.openstack.url, 'POST', `/servers/${home.placement.serverId}/break`, { mode: 'error' });
+      const d = await until('the broken server handled as a disaster', async () => {
+        const r = await dr(vmId);
+        return r.events.some((e: Json) => e.kind === 'disaster.vm') ? r : undefined;
+      }, 120_000).catch(async (err: Error) => {
+        throw new Error(`${err.message}; DR ${JSON.stringify((await dr(vmId)).state)}; events ${(await events(vmId)).map((e) => e.kind).join(', ')}`);
+      });
+      assert.ok(d.events.some((e: Json) => e.kind === 'disaster.vm' && /ERROR/.test(e.message)), JSON.stringify(d.events));
+      const copies = await until('Protected on one running copy that is not the broken server', async () => {
+        const c = await runningCopies(vmId, name);
+        return (await dr(vmId)).state.state === 'Protected' && c.length === 1 && c[0].id !== home.placement.serverId ? c : undefined;
+      }, 180_000);
+      assert.equal((await vm(vmId)).placement.serverId, copies[0].id);
+    } finally {
+      await simAdmin(clouds.cloudstack.url, 'DELETE', '/faults');
+      await simAdmin(clouds.openstack.url, 'PATCH', '/timings', osTimings);
+    }
+  });
+
   it('when a failover cancels a drill whose copy is still booting, then the copy is removed all the same', async () => {
     const vmId = await protectedVm('owner-drill-cancel');
     const osTimings = await simAdmin(clouds.openstack.url, 'GET', '/timings');

@@ -163,6 +163,7 @@ export function applyObservation(state: CloudMonitorState, obs: Observation, set
           status: next.status,
           ...(next.firstFailedAt ? { firstFailedAt: next.firstFailedAt } : {}),
           observedAt: now,
+          ...(next.serverId ? { serverId: next.serverId } : {}),
         });
       }
       if (next.healthy && next.failures === 0) delete vms[vmId];
