@@ -54,7 +54,7 @@ import {
 import type { DrPlan } from '../activities/dr-store';
 import type { VmPlacement } from '../src/contracts/vm';
 import { describeError, failureTypeOf, runTaskGraph, type TaskSpec } from './lib/task-graph';
-import { failoverCall, fenceCall, longTransfer, probe, statusPoll, store } from './lib/activity-presets';
+import { failbackBaseCall, failbackBaseTransfer, failoverCall, fenceCall, longTransfer, probe, statusPoll, store } from './lib/activity-presets';
 import { ownerAware, withVmLease, type Lease } from './lib/ownership';
 
 export const vmHealthSignal = defineSignal<[VmHealthSignal]>(DR_SIGNALS.vmHealth);
@@ -97,6 +97,8 @@ const FAILOVER_MAX_FAILURES = 8;
 const CLOUD_SIGNAL_ORDER_PATCH = 'cloud-signal-order';
 /** Runs recorded before failed failovers were retried replay the old way (Degraded until a signal). */
 const FAILOVER_RETRY_PATCH = 'failover-retry';
+/** Runs recorded before a failback's base-cloud steps failed fast (CloudStack copy stopped) replay the old way. */
+const FAILBACK_FAILS_FAST_PATCH = 'failback-fails-fast';
 /** Runs recorded before a broken-server report received while busy was acted on later replay the old way. */
 const DEFERRED_VM_DISASTER_PATCH = 'deferred-vm-disaster';
 /** Runs recorded before a lost CloudStack standby was rebuilt at failover replay the old way (the failover fails). */
@@ -745,6 +747,11 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
         return;
       }
     }
+    // With the CloudStack copy stopped, the base cloud's steps fail fast (runs recorded earlier replay the old way).
+    const failFast = withOwner && patched(FAILBACK_FAILS_FAST_PATCH);
+    const baseTransfer = failFast ? failbackBaseTransfer : longTransfer;
+    const baseCall = failFast ? failbackBaseCall : failoverCall;
+    const baseWait = failFast ? failbackBaseTransfer : statusPoll;
     const startedAt = now();
     const firstAttempt = !s.failbackRetry;
     s.state = 'FailingBack';
@@ -782,16 +789,16 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
           }
         },
       },
-      { name: 'import-to-glance', requires: ['copy-to-store'], run: () => longTransfer.glanceImportFromStore({ accountId: home.accountId, imageName, storeKey, ttlSeconds: 6 * 3600 }) },
+      { name: 'import-to-glance', requires: ['copy-to-store'], run: () => baseTransfer.glanceImportFromStore({ accountId: home.accountId, imageName, storeKey, ttlSeconds: 6 * 3600 }) },
       {
         name: 'boot-in-base',
         requires: ['import-to-glance', 'fence'],
         run: async (_, r) => {
           const img = r['import-to-glance'] as { imageId: string };
           const handle = { accountId: home.accountId, stackName: home.stackName!, stackId: home.stackId! };
-          await failoverCall.osUpdateStack({ ...handle, parameters: { image: img.imageId } });
-          await statusPoll.osAwaitStack({ ...handle, action: 'UPDATE' });
-          return failoverCall.osReadServer(handle);
+          await baseCall.osUpdateStack({ ...handle, parameters: { image: img.imageId } });
+          await baseWait.osAwaitStack({ ...handle, action: 'UPDATE' });
+          return baseCall.osReadServer(handle);
         },
       },
     ];

@@ -340,6 +340,33 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     assert.deepEqual((await runningCopies(vmId, 'owner-cs-silent')).map((c) => c.id), [v.placement.serverId], 'one running copy, the reported one');
   });
 
+  it('when the base cloud stops answering while a failback has the CloudStack copy stopped, then the failback fails fast and the copy runs again (soak seed 6)', async () => {
+    const vmId = await protectedVm('owner-failback-fast-fail');
+    await call('PUT', `/api/v1/vms/${vmId}/backup-policy`, { intervalSeconds: 3600, retention: 2 });
+    // Glance answers 503 to every image import: the failback's base-cloud step after the
+    // CloudStack copy was stopped for imaging (a retryable error, as from a cloud that is down).
+    await simAdmin(clouds.openstack.url, 'POST', '/faults', { service: 'image', method: 'POST', path: '/import$', status: 503 });
+    try {
+      const f = await call('POST', `/api/v1/vms/${vmId}/dr/failover`, { target: 'backup-cloud', reason: 'test' });
+      assert.equal(f.status, 202, JSON.stringify(f.body));
+      const csId = (await until('failed over to CloudStack', async () => {
+        const v = await vm(vmId);
+        return v.placement?.cloud === 'cloudstack' ? v : undefined;
+      })).placement.serverId as string;
+      await until('the CloudStack copy stopped for imaging', async () => ((await csVms()).find((v) => v.id === csId)?.state === 'Stopped' ? true : undefined), 60_000);
+      // A long transfer's retries (up to a minute apart, ten of them) would keep it down for minutes.
+      const d = await until('the failback failed', async () => {
+        const r = await dr(vmId);
+        return r.state.failbackRetry ? r : undefined;
+      }, 90_000);
+      assert.equal(d.state.state, 'FailedOver');
+      assert.match(d.state.lastError ?? '', /import-to-glance/);
+      await until('the CloudStack copy running again', async () => ((await csVms()).find((v) => v.id === csId)?.state === 'Running' ? true : undefined), 30_000);
+    } finally {
+      await simAdmin(clouds.openstack.url, 'DELETE', '/faults');
+    }
+  });
+
   it('when failback keeps failing, then it backs off: one event per distinct failure, the VM keeps running in CloudStack', async () => {
     const vmId = await protectedVm('owner-backoff');
     await call('PUT', `/api/v1/vms/${vmId}/backup-policy`, { intervalSeconds: 3600, retention: 2 });

@@ -75,6 +75,23 @@ export const longTransfer = proxyActivities<Activities>({
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
+/**
+ * A failback's steps in the base cloud, taken while the VM's CloudStack copy is stopped for
+ * imaging: a base cloud that stops answering fails the failback in well under a minute, so the copy
+ * is started again (the VM runs) and the failback is tried later — instead of the VM staying down
+ * through a long transfer's retries (soak seed 6: minutes down while OpenStack was out). The first
+ * preset is for calls that heartbeat (the Glance import, the stack wait), the second for short calls.
+ */
+export const failbackBaseTransfer = proxyActivities<Activities>({
+  startToCloseTimeout: '6 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+export const failbackBaseCall = proxyActivities<Activities>({
+  startToCloseTimeout: '45 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
 /** Reads and writes of vmflow's own records. */
 export const store = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
