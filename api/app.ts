@@ -32,6 +32,7 @@ import { BackupService } from '../src/backups/service';
 import { loadCatalog } from '../src/catalog/load';
 import { OPERATOR_ACCOUNT_IDS } from '../src/cloud-accounts/types';
 import { OutboundGuard } from '../src/outbound/guard';
+import { ensureThrottleIndexes } from '../src/limits/throttle';
 import { VmService } from '../src/vms/service';
 import { registerMemberDataCleanups } from '../src/accounts/member-data';
 import { VM_MEMBER_DATA } from '../src/vms/member-data';
@@ -45,6 +46,11 @@ export interface ApiDeps {
   logger: Logger;
   /** Encryption keyring (loadKeyring(config)): cloud secrets at rest and Temporal payloads. */
   keyring: Keyring;
+  /**
+   * Prefix of the rate-limit counters' keys. Every API process of a deployment must use the same
+   * one (they share the counters); tests give each API instance its own so suites stay apart.
+   */
+  limiterNamespace?: string;
 }
 
 declare global {
@@ -60,7 +66,9 @@ declare global {
 export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // X-Forwarded-For is believed only from the configured proxies (none by default): otherwise any
+  // client could name its own address and walk around the per-address limits.
+  app.set('trust proxy', deps.config.trustedProxies.length ? deps.config.trustedProxies : false);
 
   // What withdrawal removes, area by area (each area's module says what it stores of a member).
   for (const area of [VM_MEMBER_DATA, BACKUP_MEMBER_DATA, DR_MEMBER_DATA]) registerMemberDataCleanups(area);
@@ -74,6 +82,7 @@ export function createApp(deps: ApiDeps): Express {
       perAddress: deps.config.loginLimitPerAddress,
       windowMs: deps.config.loginLimitWindowSeconds * 1000,
     },
+    limiterNamespace: deps.limiterNamespace,
   });
   app.locals.auth = { accounts } satisfies AuthLocals;
   const cloudAccounts = new CloudAccountStore(deps.db, deps.keyring);
@@ -212,7 +221,7 @@ const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
  */
 export async function prepareApi(deps: ApiDeps): Promise<void> {
   const log = deps.logger.child({ component: 'api-startup' });
-  await Promise.all([userModel(deps.db).init(), sessionModel(deps.db).init(), cloudAccountModel(deps.db).init()]);
+  await Promise.all([userModel(deps.db).init(), sessionModel(deps.db).init(), cloudAccountModel(deps.db).init(), ensureThrottleIndexes(deps.db)]);
   const store = new CloudAccountStore(deps.db, deps.keyring);
   await store.seedOperatorAccounts(deps.config, log);
   await store.reencryptStale(log);

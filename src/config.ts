@@ -7,6 +7,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import ipaddr from 'ipaddr.js';
 import { parseAllowList } from './outbound/guard';
 
 type Spec = {
@@ -23,6 +24,16 @@ const nonEmpty = z.string().min(1);
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+function isAddressOrCidr(s: string): boolean {
+  if (ipaddr.isValid(s)) return true;
+  try {
+    ipaddr.parseCIDR(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Declaration order is the order of the README table. */
 export const CONFIG_SPEC = {
@@ -76,9 +87,16 @@ export const CONFIG_SPEC = {
   sessionTtlHours: { env: 'SESSION_TTL_HOURS', doc: 'Lifetime of a login session (bearer token and cookie), in hours', default: '12', schema: z.coerce.number().positive().max(24 * 90) },
   sessionCookieSecure: { env: 'SESSION_COOKIE_SECURE', doc: 'Mark the session cookie `Secure` (sent over HTTPS only). Default: true when NODE_ENV=production, else false (the local stack is plain HTTP)', schema: bool.optional() },
   sessionPruneIntervalMinutes: { env: 'SESSION_PRUNE_INTERVAL_MINUTES', doc: 'How often the API deletes expired login sessions, in minutes', default: '15', schema: z.coerce.number().positive().max(24 * 60) },
-  loginLimitPerUsername: { env: 'LOGIN_RATE_LIMIT_PER_USERNAME', doc: 'Failed login attempts allowed per username within the window before 429', default: '5', schema: z.coerce.number().int().min(1) },
-  loginLimitPerAddress: { env: 'LOGIN_RATE_LIMIT_PER_ADDRESS', doc: 'Failed login attempts allowed per client address within the window before 429', default: '20', schema: z.coerce.number().int().min(1) },
-  loginLimitWindowSeconds: { env: 'LOGIN_RATE_LIMIT_WINDOW_SECONDS', doc: 'Sliding window of the login rate limits, in seconds', default: '900', schema: z.coerce.number().int().min(1) },
+  loginLimitPerUsername: { env: 'LOGIN_RATE_LIMIT_PER_USERNAME', doc: 'Failed login (and withdraw) attempts allowed per username *from one client address* within the window before 429; the same username from an address that has not failed is not affected', default: '5', schema: z.coerce.number().int().min(1) },
+  loginLimitPerAddress: { env: 'LOGIN_RATE_LIMIT_PER_ADDRESS', doc: 'Failed login attempts allowed per client address (any usernames) within the window before 429', default: '20', schema: z.coerce.number().int().min(1) },
+  loginLimitWindowSeconds: { env: 'LOGIN_RATE_LIMIT_WINDOW_SECONDS', doc: 'Window of the login rate limits, in seconds (fixed windows; the counters live in the database, shared by every API process)', default: '900', schema: z.coerce.number().int().min(1) },
+  trustedProxies: { env: 'VMFLOW_TRUSTED_PROXIES', doc: 'Comma-separated addresses or CIDRs of reverse proxies in front of the API whose `X-Forwarded-For` is believed (the client address is then the last one not in this list). Unset: the header is ignored and the client address is the TCP peer, loopback included', schema: z.string().optional().transform((v, ctx) => {
+    const list = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    for (const entry of list) {
+      if (!isAddressOrCidr(entry)) ctx.addIssue({ code: 'custom', message: `${entry} is not an IP address or CIDR` });
+    }
+    return list;
+  }) },
   passwordScryptLog2N: { env: 'PASSWORD_SCRYPT_LOG2N', doc: 'scrypt cost of new password hashes as log2(N) (r=8, p=1; 17 ⇒ 128 MiB and ~0.25 s per hash). Stored hashes keep their own parameters', default: '17', schema: z.coerce.number().int().min(14).max(20) },
   codecToken: { env: 'VMFLOW_CODEC_TOKEN', doc: 'Operator bearer token accepted by the Temporal codec endpoint `/codec/{encode,decode}` (at least 32 characters). Unset: only operator sessions are accepted', schema: z.string().min(32).optional(), secret: true },
   codecCorsOrigins: { env: 'VMFLOW_CODEC_CORS_ORIGINS', doc: 'Comma-separated origins (the Temporal Web UI) allowed to call the codec endpoint from a browser', default: 'http://127.0.0.1:8233,http://localhost:8233', schema: z.string().transform((v) => v.split(',').map((s) => s.trim().replace(/\/+$/, '')).filter(Boolean)) },
