@@ -82,6 +82,8 @@ export function createApp(deps: ApiDeps): Express {
       perAddress: deps.config.loginLimitPerAddress,
       windowMs: deps.config.loginLimitWindowSeconds * 1000,
     },
+    signupLimits: { perAddress: deps.config.signupLimitPerAddress, global: deps.config.signupLimitGlobal, windowSeconds: deps.config.signupLimitWindowSeconds },
+    hashing: { concurrency: deps.config.passwordHashConcurrency, maxQueued: deps.config.passwordHashQueue },
     limiterNamespace: deps.limiterNamespace,
   });
   app.locals.auth = { accounts } satisfies AuthLocals;

@@ -97,6 +97,11 @@ export const CONFIG_SPEC = {
     }
     return list;
   }) },
+  signupLimitPerAddress: { env: 'SIGNUP_RATE_LIMIT_PER_ADDRESS', doc: 'Sign-ups allowed per client address within the sign-up window before 429 (every attempt that passes validation counts)', default: '5', schema: z.coerce.number().int().min(1) },
+  signupLimitGlobal: { env: 'SIGNUP_RATE_LIMIT_GLOBAL', doc: 'Sign-ups allowed from all addresses together within the sign-up window before 429 (bounds what many addresses together can cost)', default: '200', schema: z.coerce.number().int().min(1) },
+  signupLimitWindowSeconds: { env: 'SIGNUP_RATE_LIMIT_WINDOW_SECONDS', doc: 'Sliding window of the sign-up limits, in seconds', default: '3600', schema: z.coerce.number().int().min(1) },
+  passwordHashConcurrency: { env: 'PASSWORD_HASH_CONCURRENCY', doc: 'Password hashes (scrypt, 128 MiB each at the default cost) computed at once per API process; sign-ups may use all but one, and waiting logins go first', default: '2', schema: z.coerce.number().int().min(1).max(64) },
+  passwordHashQueue: { env: 'PASSWORD_HASH_QUEUE', doc: 'Logins and sign-ups allowed to wait for a hashing slot per API process; more are answered 503 with Retry-After', default: '100', schema: z.coerce.number().int().min(1).max(100_000) },
   passwordScryptLog2N: { env: 'PASSWORD_SCRYPT_LOG2N', doc: 'scrypt cost of new password hashes as log2(N) (r=8, p=1; 17 ⇒ 128 MiB and ~0.25 s per hash). Stored hashes keep their own parameters', default: '17', schema: z.coerce.number().int().min(14).max(20) },
   codecToken: { env: 'VMFLOW_CODEC_TOKEN', doc: 'Operator bearer token accepted by the Temporal codec endpoint `/codec/{encode,decode}` (at least 32 characters). Unset: only operator sessions are accepted', schema: z.string().min(32).optional(), secret: true },
   codecCorsOrigins: { env: 'VMFLOW_CODEC_CORS_ORIGINS', doc: 'Comma-separated origins (the Temporal Web UI) allowed to call the codec endpoint from a browser', default: 'http://127.0.0.1:8233,http://localhost:8233', schema: z.string().transform((v) => v.split(',').map((s) => s.trim().replace(/\/+$/, '')).filter(Boolean)) },

@@ -13,6 +13,7 @@ import type { Connection } from 'mongoose';
 import type { Member, WithdrawResult } from '../contracts/api/auth';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
+import { HashGate } from './hash-gate';
 import { memberDataCleanups, countLiveVmsOwnedBy } from './member-data';
 import { userModel, sessionModel, type UserRecord } from './model';
 import { hashPassword, needsRehash, verifyPassword, type ScryptParams } from './passwords';
@@ -44,6 +45,10 @@ export interface AccountServiceOptions {
   sessionTtlMs: number;
   /** perUsername counts per (username, address). */
   loginLimits: { perUsername: number; perAddress: number; windowMs: number };
+  /** Sign-ups counted per client address and over all addresses, per window. */
+  signupLimits: { perAddress: number; global: number; windowSeconds: number };
+  /** Password hashes at once, and how many may wait (hash-gate.ts). */
+  hashing: { concurrency: number; maxQueued: number };
   /** Prefix of this service's counter keys (tests keep their API instances apart; deployments leave it empty). */
   limiterNamespace?: string;
   now?: () => number;
@@ -66,6 +71,9 @@ function publicUser(u: Pick<UserRecord, '_id' | 'username' | 'createdAt'>): Publ
 export class AccountService {
   private readonly byUsernameAddress: Throttle;
   private readonly byAddress: Throttle;
+  private readonly signupsByAddress: Throttle;
+  private readonly signupsOverall: Throttle;
+  private readonly hashGate: HashGate;
   private readonly now: () => number;
 
   constructor(private readonly o: AccountServiceOptions) {
@@ -73,6 +81,10 @@ export class AccountService {
     const windowSeconds = Math.max(1, Math.round(o.loginLimits.windowMs / 1000));
     this.byUsernameAddress = new Throttle(o.db, { name: 'login-username-address', points: o.loginLimits.perUsername, windowSeconds }, o.limiterNamespace);
     this.byAddress = new Throttle(o.db, { name: 'login-address', points: o.loginLimits.perAddress, windowSeconds }, o.limiterNamespace);
+    const signupWindow = o.signupLimits.windowSeconds;
+    this.signupsByAddress = new Throttle(o.db, { name: 'signup-address', points: o.signupLimits.perAddress, windowSeconds: signupWindow }, o.limiterNamespace);
+    this.signupsOverall = new Throttle(o.db, { name: 'signup-global', points: o.signupLimits.global, windowSeconds: signupWindow }, o.limiterNamespace);
+    this.hashGate = new HashGate(o.hashing.concurrency, o.hashing.maxQueued);
   }
 
   private get users() {
@@ -83,12 +95,25 @@ export class AccountService {
     return sessionModel(this.o.db);
   }
 
-  /** Creates a member; a taken username is 409 (decided by the unique index, so races are safe). */
-  async signup(input: { username: string; password: string }): Promise<PublicUser> {
+  /**
+   * Creates a member; a taken username is 409 (decided by the unique index, so races are safe).
+   * Sign-ups are counted per client address and overall (429 past either, every sign-up counts,
+   * taken names too), and their password hashes yield to logins' (hash-gate.ts).
+   */
+  async signup(input: { username: string; password: string }, clientAddress: string): Promise<PublicUser> {
     const Users = this.users;
+    const taken = await takeAll([
+      [this.signupsByAddress, clientAddress],
+      [this.signupsOverall, '*'],
+    ]);
+    if (!taken.allowed) {
+      this.o.log.warn({ address: clientAddress, limitedBy: taken.limitedBy }, 'sign-up rate limited');
+      const scope = taken.limitedBy.includes('signup-address') ? 'from this address' : 'right now';
+      throw AppError.tooManyRequests(`too many sign-ups ${scope}; try again in ${taken.retryAfterSeconds} s`, taken.retryAfterSeconds);
+    }
     // The unique index must exist before the first insert, or two racing sign-ups could both win.
     await Users.init();
-    const passwordHash = await hashPassword(input.password, this.o.scrypt);
+    const passwordHash = await this.hashGate.run('signup', () => hashPassword(input.password, this.o.scrypt));
     try {
       // No roles, ever, at sign-up: they are granted from the operator's shell (roles.ts).
       const doc = await Users.create({ _id: crypto.randomUUID(), username: input.username, passwordHash, roles: [] });
@@ -121,14 +146,15 @@ export class AccountService {
   async login(input: { username: string; password: string }, clientAddress: string): Promise<LoginResult> {
     const giveBack = await this.takeAttempt(input.username, clientAddress);
     const user = await this.users.findOne({ username: input.username }).lean();
-    const ok = await verifyPassword(user?.passwordHash, input.password, this.o.scrypt);
+    const ok = await this.hashGate.run('login', () => verifyPassword(user?.passwordHash, input.password, this.o.scrypt));
     if (!user || !ok) {
       this.o.log.info({ ...(user ? { userId: user._id } : { usernameFingerprint: nameFingerprint(input.username) }), address: clientAddress }, 'login refused');
       throw INVALID_CREDENTIALS();
     }
     await giveBack();
     if (needsRehash(user.passwordHash, this.o.scrypt)) {
-      await this.users.updateOne({ _id: user._id }, { $set: { passwordHash: await hashPassword(input.password, this.o.scrypt) } });
+      const rehashed = await this.hashGate.run('login', () => hashPassword(input.password, this.o.scrypt));
+      await this.users.updateOne({ _id: user._id }, { $set: { passwordHash: rehashed } });
     }
     const token = newSessionToken();
     const expiresAt = new Date(this.now() + this.o.sessionTtlMs);
@@ -182,7 +208,7 @@ export class AccountService {
     const user = await this.users.findById(userId).lean();
     if (!user) throw AppError.unauthorized('session is no longer valid');
     const giveBack = await this.takeAttempt(user.username, clientAddress);
-    if (!(await verifyPassword(user.passwordHash, password, this.o.scrypt))) {
+    if (!(await this.hashGate.run('login', () => verifyPassword(user.passwordHash, password, this.o.scrypt)))) {
       this.o.log.info({ userId }, 'withdraw refused: wrong password');
       throw new AppError(403, 'wrong_password', 'the password is incorrect; re-enter your password to withdraw');
     }

@@ -25,7 +25,9 @@ export interface TestApi {
 export async function startTestApi(opts: { env?: NodeJS.ProcessEnv; config?: Partial<Config>; limiterNamespace?: string } = {}): Promise<TestApi> {
   const stack = await sharedStack();
   scanLogsIn(stack.dir);
-  const config: Config = { ...loadConfig({ ...process.env, ...opts.env }), ...opts.config };
+  // Every suite signs its members up from loopback: the sign-up limits are lifted unless a test sets them.
+  const liftedSignupLimits = { SIGNUP_RATE_LIMIT_PER_ADDRESS: '100000', SIGNUP_RATE_LIMIT_GLOBAL: '100000' };
+  const config: Config = { ...loadConfig({ ...liftedSignupLimits, ...process.env, ...opts.env }), ...opts.config };
   const db = await connectDatabase(stack.mongoUri);
   const keyring = testKeyring();
   const temporal = await connectTemporalClient(stack.temporalAddress, stack.namespace, keyring);
