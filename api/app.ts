@@ -38,6 +38,9 @@ import { registerMemberDataCleanups } from '../src/accounts/member-data';
 import { VM_MEMBER_DATA } from '../src/vms/member-data';
 import { BACKUP_MEMBER_DATA } from '../src/backups/member-data';
 import { DR_MEMBER_DATA } from '../src/dr/member-data';
+import { WEBHOOK_MEMBER_DATA } from '../src/webhooks/member-data';
+import { WebhookService } from '../src/webhooks/service';
+import { webhookRoutes } from './routes/webhooks';
 
 export interface ApiDeps {
   config: Config;
@@ -71,7 +74,7 @@ export function createApp(deps: ApiDeps): Express {
   app.set('trust proxy', deps.config.trustedProxies.length ? deps.config.trustedProxies : false);
 
   // What withdrawal removes, area by area (each area's module says what it stores of a member).
-  for (const area of [VM_MEMBER_DATA, BACKUP_MEMBER_DATA, DR_MEMBER_DATA]) registerMemberDataCleanups(area);
+  for (const area of [VM_MEMBER_DATA, BACKUP_MEMBER_DATA, DR_MEMBER_DATA, WEBHOOK_MEMBER_DATA]) registerMemberDataCleanups(area);
   const accounts = new AccountService({
     db: deps.db,
     log: deps.logger.child({ component: 'accounts' }),
@@ -88,7 +91,8 @@ export function createApp(deps: ApiDeps): Express {
   });
   app.locals.auth = { accounts } satisfies AuthLocals;
   const cloudAccounts = new CloudAccountStore(deps.db, deps.keyring);
-  const resolver = new CloudAccountResolver({ db: deps.db, keyring: deps.keyring, logger: deps.logger, outbound: new OutboundGuard({ allow: deps.config.outboundAllow }) });
+  const outbound = new OutboundGuard({ allow: deps.config.outboundAllow });
+  const resolver = new CloudAccountResolver({ db: deps.db, keyring: deps.keyring, logger: deps.logger, outbound });
   // Loaded once and validated at start-up: a bad override file stops the API with the field named.
   const catalog = loadCatalog({ file: deps.config.catalogFile });
   const vms = new VmService({
@@ -180,6 +184,7 @@ export function createApp(deps: ApiDeps): Express {
     healthCheckSeconds: deps.config.drHealthCheckSeconds,
   });
   drRoutes(v1, dr);
+  webhookRoutes(v1.scope('/webhooks'), new WebhookService({ db: deps.db, keyring: deps.keyring, outbound }));
 
   app.use((req, _res, next) => next(AppError.notFound(`route ${req.method} ${req.path}`)));
   app.use(errorHandler);
