@@ -32,7 +32,8 @@ import { BackupService } from '../src/backups/service';
 import { loadCatalog } from '../src/catalog/load';
 import { OPERATOR_ACCOUNT_IDS } from '../src/cloud-accounts/types';
 import { OutboundGuard } from '../src/outbound/guard';
-import { ensureThrottleIndexes } from '../src/limits/throttle';
+import { ensureThrottleIndexes, Throttle } from '../src/limits/throttle';
+import type { MemberQuotas } from '../src/limits/quotas';
 import { VmService } from '../src/vms/service';
 import { registerMemberDataCleanups } from '../src/accounts/member-data';
 import { VM_MEMBER_DATA } from '../src/vms/member-data';
@@ -91,6 +92,15 @@ export function createApp(deps: ApiDeps): Express {
   });
   app.locals.auth = { accounts } satisfies AuthLocals;
   const cloudAccounts = new CloudAccountStore(deps.db, deps.keyring);
+  const quotas: MemberQuotas = {
+    vms: deps.config.quotaVms,
+    cloudAccounts: deps.config.quotaCloudAccounts,
+    backupsInFlight: deps.config.quotaBackupsInFlight,
+    drillsInFlight: deps.config.quotaDrillsInFlight,
+    drillMinIntervalSeconds: deps.config.drillMinIntervalSeconds,
+    backupRetention: deps.config.quotaBackupRetention,
+    imageStoreBytes: deps.config.quotaImageStoreBytes,
+  };
   const outbound = new OutboundGuard({ allow: deps.config.outboundAllow });
   const resolver = new CloudAccountResolver({ db: deps.db, keyring: deps.keyring, logger: deps.logger, outbound });
   // Loaded once and validated at start-up: a bad override file stops the API with the field named.
@@ -107,6 +117,7 @@ export function createApp(deps: ApiDeps): Express {
       return a ? { id: a._id, kind: a.kind } : undefined;
     },
     operatorAccountId: (cloud) => OPERATOR_ACCOUNT_IDS[cloud],
+    maxVmsPerMember: quotas.vms,
   });
 
   // Every route is declared with its contract (api/openapi.ts): mounted and documented at once.
@@ -158,7 +169,14 @@ export function createApp(deps: ApiDeps): Express {
     openApiHandler(contract),
   );
   authRoutes(v1.scope('/auth'), accounts, deps.config);
-  cloudAccountsRoutes(v1.scope('/cloud-accounts'), cloudAccounts, resolver);
+  const verifyWindow = deps.config.verifyLimitWindowSeconds;
+  cloudAccountsRoutes(v1.scope('/cloud-accounts'), cloudAccounts, resolver, {
+    maxPerMember: quotas.cloudAccounts,
+    verify: {
+      perMember: new Throttle(deps.db, { name: 'verify-member', points: deps.config.verifyLimitPerMember, windowSeconds: verifyWindow }, deps.limiterNamespace),
+      perAccount: new Throttle(deps.db, { name: 'verify-account', points: deps.config.verifyLimitPerAccount, windowSeconds: verifyWindow }, deps.limiterNamespace),
+    },
+  });
   catalogRoutes(v1, () => catalog, vms, deps.config.openstackNetwork);
   const backups = new BackupService({
     db: deps.db,
@@ -166,6 +184,7 @@ export function createApp(deps: ApiDeps): Express {
     taskQueue: deps.config.temporalTaskQueue,
     vms,
     minIntervalSeconds: deps.config.backupMinIntervalSeconds,
+    quotas,
     defaultBackupAccountId: OPERATOR_ACCOUNT_IDS.cloudstack,
     findAccount: async (id, userId) => {
       const a = await cloudAccounts.findVisible(id, userId);
@@ -182,6 +201,7 @@ export function createApp(deps: ApiDeps): Express {
     monitor: { intervalSeconds: deps.config.monitorIntervalSeconds, failureThreshold: deps.config.monitorFailureThreshold, successThreshold: deps.config.monitorSuccessThreshold },
     defaults: { failbackMode: 'automatic', failbackAfterHealthySeconds: deps.config.drFailbackAfterSeconds },
     healthCheckSeconds: deps.config.drHealthCheckSeconds,
+    quotas,
   });
   drRoutes(v1, dr);
   webhookRoutes(v1.scope('/webhooks'), new WebhookService({ db: deps.db, keyring: deps.keyring, outbound }));

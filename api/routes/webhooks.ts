@@ -3,7 +3,7 @@
  * signatures with a secret answered once) and each endpoint's delivery log. Another member's
  * endpoint is 404.
  */
-import { createdWebhookSchema, createWebhookSchema, webhookDeliveryListSchema, webhookListSchema, webhookParams, webhookSchema } from '../../src/contracts/api/webhooks';
+import { createdWebhookSchema, createWebhookSchema, webhookDeliveryListSchema, webhookListQuery, webhookListSchema, webhookParams, webhookSchema } from '../../src/contracts/api/webhooks';
 import { parseInput } from '../../src/errors';
 import type { WebhookService } from '../../src/webhooks/service';
 import { currentUser } from '../auth-middleware';
@@ -36,9 +36,18 @@ export function webhookRoutes(api: ApiScope, webhooks: WebhookService): void {
   );
 
   api.route(
-    { method: 'get', path: '/', operationId: 'listWebhooks', tag: 'webhooks', summary: 'Your webhook endpoints', responses: { 200: { description: 'the endpoints (no secrets)', body: webhookListSchema } } },
+    {
+      method: 'get',
+      path: '/',
+      operationId: 'listWebhooks',
+      tag: 'webhooks',
+      summary: 'Your webhook endpoints (paginated: limit, cursor)',
+      query: webhookListQuery,
+      responses: { 200: { description: 'the endpoints (no secrets)', body: webhookListSchema } },
+      errors: { 400: 'validation_failed: limit or cursor' },
+    },
     async (req, res) => {
-      res.json({ items: await webhooks.list(currentUser(req).id) });
+      res.json(await webhooks.list(currentUser(req).id, parseInput(webhookListQuery, { ...req.query }, 'query')));
     },
   );
 
@@ -83,14 +92,15 @@ export function webhookRoutes(api: ApiScope, webhooks: WebhookService): void {
       path: '/:id/deliveries',
       operationId: 'listWebhookDeliveries',
       tag: 'webhooks',
-      summary: 'The delivery log of one of your endpoints, newest first (at most 100)',
+      summary: 'The delivery log of one of your endpoints, newest first (paginated: limit, cursor)',
       params: webhookParams,
+      query: webhookListQuery,
       responses: { 200: { description: 'one record per event: status, attempts, last status code or error', body: webhookDeliveryListSchema } },
-      errors: { 400: 'invalid id', 404: NOT_FOUND },
+      errors: { 400: 'invalid id, limit or cursor', 404: NOT_FOUND },
     },
     async (req, res) => {
       const { id } = parseInput(webhookParams, req.params, 'path');
-      res.json({ items: await webhooks.deliveries(currentUser(req).id, id) });
+      res.json(await webhooks.deliveries(currentUser(req).id, id, parseInput(webhookListQuery, { ...req.query }, 'query')));
     },
   );
 }

@@ -25,6 +25,8 @@ import {
 import type { OperationStatus } from '../contracts/api/common';
 import { MUTABLE_REQUIREMENTS, type VmDetail, type VmView } from '../contracts/api/vms';
 import { AppError } from '../errors';
+import { quotaExceeded } from '../limits/quotas';
+import { pageOf, type PageRequest } from '../limits/pages';
 import { validateRequirements, vmRequirementsSchema, type VmRequirements } from '../templates';
 import { vmModel, type VmRecord } from './model';
 import { VMFLOW_OWNER_KEY } from './search';
@@ -43,6 +45,8 @@ export interface VmServiceDeps {
   findAccount(accountId: string, userId: string): Promise<{ id: string; kind: CloudKind } | undefined>;
   /** The operator account of a cloud, used when the request names none. */
   operatorAccountId(cloud: CloudKind): string;
+  /** VMs (not deleted) one member may have (src/limits/quotas.ts); unset: no limit. */
+  maxVmsPerMember?: number;
 }
 
 export interface StartedOperation {
@@ -112,6 +116,12 @@ export class VmService {
 
     const vmId = idempotencyKey ? vmIdForIdempotencyKey(ownerId, idempotencyKey) : crypto.randomUUID();
     const workflowId = createVmWorkflowId(vmId);
+    const max = this.d.maxVmsPerMember;
+    // A replayed idempotent request is answered even at the quota (its VM already counts).
+    if (max !== undefined && !(idempotencyKey && (await this.Vm.exists({ _id: vmId })))) {
+      const have = await this.Vm.countDocuments({ ownerId, state: { $ne: 'deleted' } });
+      if (have >= max) throw quotaExceeded('vms', max, `you have ${have} VMs; delete one before creating another`);
+    }
     const fingerprint = requestFingerprint({ requirements, accountId });
     let replay = false;
     try {
@@ -146,11 +156,11 @@ export class VmService {
     return { vm: toVmView(doc!), workflowId, temporalUiUrl: this.temporalUiLink(workflowId), started: started && !replay };
   }
 
-  async list(ownerId: string, opts: { includeDeleted?: boolean } = {}): Promise<VmView[]> {
+  async list(ownerId: string, opts: { includeDeleted?: boolean } & PageRequest = {}): Promise<{ vms: VmView[]; nextCursor?: string }> {
     const filter: Record<string, unknown> = { ownerId };
     if (!opts.includeDeleted) filter.state = { $ne: 'deleted' };
-    const docs = await this.Vm.find(filter).sort({ createdAt: -1 }).lean();
-    return docs.map(toVmView);
+    const page = await pageOf(this.Vm, filter, { field: 'createdAt', direction: -1 }, opts);
+    return { vms: page.items.map(toVmView), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   }
 
   /** The owner's VM or 404 (another member's VM is "not found", never its data). */

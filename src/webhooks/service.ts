@@ -8,6 +8,8 @@ import type { Connection } from 'mongoose';
 import type { CreateWebhookInput, WebhookDeliveryView, WebhookView } from '../contracts/api/webhooks';
 import { AppError } from '../errors';
 import { outboundRefusal, type OutboundGuard } from '../outbound/guard';
+import { pageOf, type PageRequest } from '../limits/pages';
+import { quotaExceeded } from '../limits/quotas';
 import { encryptSecret } from '../secrets/aead';
 import type { Keyring } from '../secrets/keyring';
 import { webhookDeliveryModel, webhookEndpointModel, webhookSecretAad, type WebhookDeliveryRecord, type WebhookEndpointRecord } from './model';
@@ -38,8 +40,6 @@ function deliveryView(d: WebhookDeliveryRecord): WebhookDeliveryView {
 
 /** Most endpoints one member may register. */
 export const MAX_WEBHOOKS_PER_MEMBER = 10;
-/** Most delivery records one answer lists (newest first). */
-export const MAX_DELIVERIES_LISTED = 100;
 
 export class WebhookService {
   constructor(private readonly o: { db: Connection; keyring: Keyring; outbound: OutboundGuard }) {}
@@ -58,7 +58,7 @@ export class WebhookService {
       throw new AppError(400, 'url_not_allowed', message, [{ field: 'url', message }]);
     }
     if ((await this.endpoints.countDocuments({ ownerId })) >= MAX_WEBHOOKS_PER_MEMBER) {
-      throw new AppError(409, 'quota_exceeded', `a member may register at most ${MAX_WEBHOOKS_PER_MEMBER} webhooks`, undefined, { details: { quota: 'webhooks', limit: MAX_WEBHOOKS_PER_MEMBER } });
+      throw quotaExceeded('webhooks', MAX_WEBHOOKS_PER_MEMBER, 'you have as many webhooks as a member may register');
     }
     const id = crypto.randomUUID();
     const secret = newWebhookSecret();
@@ -73,9 +73,9 @@ export class WebhookService {
     return { ...view(doc.toObject()), secret };
   }
 
-  async list(ownerId: string): Promise<WebhookView[]> {
-    const docs = await this.endpoints.find({ ownerId }).sort({ createdAt: 1 }).limit(MAX_WEBHOOKS_PER_MEMBER).lean();
-    return docs.map(view);
+  async list(ownerId: string, page: PageRequest = {}): Promise<{ items: WebhookView[]; nextCursor?: string }> {
+    const p = await pageOf(this.endpoints, { ownerId }, { field: 'createdAt', direction: 1 }, page);
+    return { items: p.items.map(view), ...(p.nextCursor ? { nextCursor: p.nextCursor } : {}) };
   }
 
   async get(ownerId: string, id: string): Promise<WebhookView> {
@@ -90,9 +90,9 @@ export class WebhookService {
     if (!res.deletedCount) throw AppError.notFound('webhook');
   }
 
-  async deliveries(ownerId: string, id: string): Promise<WebhookDeliveryView[]> {
+  async deliveries(ownerId: string, id: string, page: PageRequest = {}): Promise<{ items: WebhookDeliveryView[]; nextCursor?: string }> {
     await this.get(ownerId, id);
-    const docs = await webhookDeliveryModel(this.o.db).find({ ownerId, endpointId: id }).sort({ createdAt: -1 }).limit(MAX_DELIVERIES_LISTED).lean();
-    return docs.map(deliveryView);
+    const p = await pageOf(webhookDeliveryModel(this.o.db), { ownerId, endpointId: id }, { field: 'createdAt', direction: -1 }, page);
+    return { items: p.items.map(deliveryView), ...(p.nextCursor ? { nextCursor: p.nextCursor } : {}) };
   }
 }

@@ -45,6 +45,8 @@ export const errorBodySchema = z
       message: z.string().meta({ description: 'What went wrong, for a person to read.' }),
       fields: z.array(fieldErrorSchema).optional().meta({ description: 'On validation errors: every field at fault.' }),
       plan: updatePlanSchema.optional(),
+      quota: z.string().optional().meta({ description: 'On quota_exceeded: which quota (vms, cloudAccounts, backupsInFlight, drillsInFlight, imageStoreBytes, webhooks).' }),
+      limit: z.number().int().optional().meta({ description: 'On quota_exceeded: the quota\'s value.' }),
       requestId: z.string().meta({ description: 'The request id (also the X-Request-Id header); quote it when reporting a problem.' }),
     }),
   })
@@ -107,3 +109,25 @@ export interface StartedWorkflow {
 
 /** `GET /api/v1/workflows/:id` takes the id answered in `operation.workflowId`. */
 export const workflowIdParams = z.object({ id: z.string().min(1).max(300).meta({ description: 'A workflow id, as answered in `operation.workflowId`.' }) });
+
+// ─── Pages (every list; src/limits/pages.ts reads and writes the cursor) ─────────────────────────
+export const PAGE_MAX = 100;
+export const PAGE_DEFAULT = 50;
+
+/** Query fields of a paginated list whose pages hold at most `max` items (default PAGE_MAX). */
+export function pageQueryFieldsUpTo(max: number, def = PAGE_DEFAULT) {
+  return {
+    limit: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(max, `must be at most ${max}`).optional().meta({ description: `Items per page (default ${def}, at most ${max})` }),
+    cursor: z.string().max(512, 'is too long').optional().meta({ description: 'The `nextCursor` of the previous page' }),
+  };
+}
+
+/** Query fields of a paginated list (spread into the route's query schema). */
+export const pageQueryFields = pageQueryFieldsUpTo(PAGE_MAX);
+
+/** Events keep the larger page they always allowed (clients ask for up to 500). */
+export const EVENTS_PAGE_MAX = 500;
+export const EVENTS_PAGE_DEFAULT = 100;
+
+/** The field a paginated list answers beside its items. */
+export const nextCursorField = { nextCursor: z.string().optional().meta({ description: 'Present when more items follow: pass it as `cursor` for the next page' }) };

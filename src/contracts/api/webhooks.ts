@@ -3,7 +3,7 @@
  * secret is answered once, when the endpoint is created. Pure zod, no I/O.
  */
 import { z } from 'zod';
-import { dateTime } from './common';
+import { dateTime, nextCursorField, pageQueryFields } from './common';
 
 export const WEBHOOK_DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 
@@ -31,7 +31,8 @@ export const createdWebhookSchema = webhookSchema
   })
   .meta({ id: 'CreatedWebhook' });
 
-export const webhookListSchema = z.strictObject({ items: z.array(webhookSchema) }).meta({ id: 'WebhookList' });
+export const webhookListSchema = z.strictObject({ items: z.array(webhookSchema), ...nextCursorField }).meta({ id: 'WebhookList' });
+export const webhookListQuery = z.strictObject({ ...pageQueryFields });
 
 export const webhookParams = z.object({ id: z.string().min(1).max(64) });
 
@@ -51,4 +52,4 @@ export const webhookDeliverySchema = z
   .meta({ id: 'WebhookDelivery' });
 export type WebhookDeliveryView = z.infer<typeof webhookDeliverySchema>;
 
-export const webhookDeliveryListSchema = z.strictObject({ items: z.array(webhookDeliverySchema) }).meta({ id: 'WebhookDeliveryList' });
+export const webhookDeliveryListSchema = z.strictObject({ items: z.array(webhookDeliverySchema), ...nextCursorField }).meta({ id: 'WebhookDeliveryList' });
