@@ -110,7 +110,6 @@ export function createApp(deps: ApiDeps): Express {
     temporal: deps.temporal.client,
     taskQueue: deps.config.temporalTaskQueue,
     namespace: deps.config.temporalNamespace,
-    temporalUiUrl: deps.config.temporalUiUrl,
     catalog: () => catalog,
     findAccount: async (id, userId) => {
       const a = await cloudAccounts.findVisible(id, userId);

@@ -98,7 +98,7 @@ export function backupRoutes(api: ApiScope, backups: BackupService): void {
       res
         .status(202)
         .location(`/api/v1/vms/${vmId(req)}/backups`)
-        .json({ workflowId: started.workflowId, status: statusPath(started.workflowId), temporalUiUrl: started.temporalUiUrl });
+        .json({ workflowId: started.workflowId, status: statusPath(started.workflowId) });
     },
   );
   api.route(
@@ -137,7 +137,7 @@ export function backupRoutes(api: ApiScope, backups: BackupService): void {
       res
         .status(202)
         .location(`/api/v1/vms/${vmId(req)}`)
-        .json({ workflowId: started.workflowId, started: started.started, status: statusPath(started.workflowId), temporalUiUrl: started.temporalUiUrl });
+        .json({ workflowId: started.workflowId, started: started.started, status: statusPath(started.workflowId) });
     },
   );
 }

@@ -31,7 +31,6 @@ function accepted(op: StartedOperation): VmAccepted {
       workflowId: op.workflowId,
       started: op.started,
       status: `/api/v1/workflows/${encodeURIComponent(op.workflowId)}`,
-      temporalUiUrl: op.temporalUiUrl,
     },
   };
 }

@@ -157,7 +157,7 @@ export class BackupService {
     const workflowId = manualBackupWorkflowId(vmId, crypto.randomUUID());
     const input: BackupInput = { vmId, ownerId, trigger: 'manual' };
     await startOrJoin(this.d.temporal, BACKUP_WORKFLOW, { workflowId, taskQueue: this.d.taskQueue, args: [input], ownerId, vmId, cloud: 'openstack' });
-    return { workflowId, temporalUiUrl: this.d.vms.temporalUiLink(workflowId) };
+    return { workflowId };
   }
 
   /** Backups in flight and image-store bytes of the member (409 quota_exceeded past either). */
@@ -198,6 +198,6 @@ export class BackupService {
     const started = await startOrJoin(this.d.temporal, RESTORE_WORKFLOW, {
       workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE, ownerId, vmId, cloud: 'openstack',
     });
-    return { workflowId, temporalUiUrl: this.d.vms.temporalUiLink(workflowId), started };
+    return { workflowId, started };
   }
 }

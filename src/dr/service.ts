@@ -218,7 +218,7 @@ export class DrService {
     const workflowId = drillWorkflowId(vmId, crypto.randomUUID());
     const input: DrillInput = { vmId, ownerId, target };
     await startOrJoin(this.d.temporal, DRILL_WORKFLOW, { workflowId, taskQueue: this.d.taskQueue, args: [input], ownerId, vmId, cloud: vm.cloud });
-    return { workflowId, temporalUiUrl: this.d.vms.temporalUiLink(workflowId) };
+    return { workflowId };
   }
 
   async drills(ownerId: string, vmId: string, page: PageRequest = {}): Promise<{ drills: DrillView[]; nextCursor?: string }> {

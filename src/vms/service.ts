@@ -39,7 +39,6 @@ export interface VmServiceDeps {
   temporal: Client;
   taskQueue: string;
   namespace: string;
-  temporalUiUrl: string;
   catalog: () => Catalog;
   /** Resolves an account the member may use (own or operator); undefined → 404 for the member. */
   findAccount(accountId: string, userId: string): Promise<{ id: string; kind: CloudKind } | undefined>;
@@ -52,7 +51,6 @@ export interface VmServiceDeps {
 export interface StartedOperation {
   vm: VmView;
   workflowId: string;
-  temporalUiUrl: string;
   /** false when an Idempotency-Key replay found the operation already started. */
   started: boolean;
   /** PATCH: what the change does to the running VM. */
@@ -94,9 +92,6 @@ export class VmService {
     return vmModel(this.d.db);
   }
 
-  temporalUiLink(workflowId: string): string {
-    return `${this.d.temporalUiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(this.d.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
-  }
 
   /** Validates the requirements against the catalog; throws 400 naming every bad field. */
   validate(input: unknown): VmRequirements {
@@ -153,7 +148,7 @@ export class VmService {
       workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE, ownerId, vmId, cloud: requirements.cloud,
     });
     const doc = await this.Vm.findById(vmId).lean();
-    return { vm: toVmView(doc!), workflowId, temporalUiUrl: this.temporalUiLink(workflowId), started: started && !replay };
+    return { vm: toVmView(doc!), workflowId, started: started && !replay };
   }
 
   async list(ownerId: string, opts: { includeDeleted?: boolean } & PageRequest = {}): Promise<{ vms: VmView[]; nextCursor?: string }> {
@@ -213,7 +208,7 @@ export class VmService {
       workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE, ownerId, vmId, cloud: doc.cloud,
     });
     if (!started) throw AppError.conflict('another change to this VM is already running', 'vm_busy');
-    return { vm: toVmView(doc), workflowId, temporalUiUrl: this.temporalUiLink(workflowId), started: true, plan };
+    return { vm: toVmView(doc), workflowId, started: true, plan };
   }
 
   async delete(ownerId: string, vmId: string): Promise<StartedOperation> {
@@ -226,7 +221,7 @@ export class VmService {
     const started = await startOrJoin(this.d.temporal, DELETE_VM_WORKFLOW, {
       workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY, ownerId, vmId, cloud: doc.cloud,
     });
-    return { vm: toVmView(doc), workflowId, temporalUiUrl: this.temporalUiLink(workflowId), started };
+    return { vm: toVmView(doc), workflowId, started };
   }
 
   /**
@@ -251,7 +246,7 @@ export class VmService {
     try {
       status = (await handle.describe()).status.name;
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return { workflowId, status: 'NOT_STARTED', temporalUiUrl: this.temporalUiLink(workflowId) };
+      if (err instanceof WorkflowNotFoundError) return { workflowId, status: 'NOT_STARTED' };
       throw err;
     }
     let progress: WorkflowProgress | undefined;
@@ -260,6 +255,6 @@ export class VmService {
     } catch {
       // No worker to answer (or the workflow never ran a task): status alone still says something.
     }
-    return { workflowId, status, ...(progress ? { progress } : {}), temporalUiUrl: this.temporalUiLink(workflowId) };
+    return { workflowId, status, ...(progress ? { progress } : {}) };
   }
 }

@@ -85,7 +85,6 @@ export const operationStatusSchema = z
     workflowId: z.string(),
     status: z.string().meta({ description: 'Temporal’s execution status (RUNNING, COMPLETED, FAILED, …), NOT_STARTED, or UNKNOWN.', examples: ['RUNNING'] }),
     progress: workflowProgressSchema.optional(),
-    temporalUiUrl: z.url(),
   })
   .meta({ id: 'OperationStatus' });
 export type OperationStatus = z.infer<typeof operationStatusSchema>;
@@ -96,15 +95,13 @@ export const workflowAcceptedSchema = z
     workflowId: z.string(),
     started: z.boolean().optional().meta({ description: 'false when an Idempotency-Key replay joined a workflow already started.' }),
     status: z.string().meta({ description: 'Path of the workflow’s status (GET /api/v1/workflows/{id}).' }),
-    temporalUiUrl: z.url(),
   })
   .meta({ id: 'WorkflowAccepted' });
 export type WorkflowAccepted = z.infer<typeof workflowAcceptedSchema>;
 
-/** A workflow the API started: its id and where the Temporal UI shows it. */
+/** A workflow the API started (members get its status path, never a Temporal UI link: the UI shows every member's workflows). */
 export interface StartedWorkflow {
   workflowId: string;
-  temporalUiUrl: string;
 }
 
 /** `GET /api/v1/workflows/:id` takes the id answered in `operation.workflowId`. */

@@ -131,7 +131,7 @@ export type DrUnprotected = z.infer<typeof drUnprotectedSchema>;
 
 export const drAcceptedSchema = z.strictObject({ state: drStateSchema }).meta({ id: 'DrAccepted' });
 
-export const drillAcceptedSchema = z.strictObject({ workflowId: z.string(), status: z.string(), temporalUiUrl: z.url() }).meta({ id: 'DrillAccepted' });
+export const drillAcceptedSchema = z.strictObject({ workflowId: z.string(), status: z.string() }).meta({ id: 'DrillAccepted' });
 
 export const drillViewSchema = z.strictObject({
   id: z.string(),

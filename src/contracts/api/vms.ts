@@ -114,7 +114,6 @@ export const vmAcceptedSchema = z
       workflowId: z.string(),
       started: z.boolean().meta({ description: 'false when an Idempotency-Key replay or a repeated delete joined an operation already started.' }),
       status: z.string().meta({ description: 'Path of the operation’s status (GET /api/v1/workflows/{id}).' }),
-      temporalUiUrl: z.url(),
     }),
   })
   .meta({ id: 'VmAccepted' });
