@@ -12,6 +12,7 @@ import { backupModel } from '../src/backups/model';
 import { drEventModel, drillModel, drProtectionModel } from '../src/dr/model';
 import { vmModel } from '../src/vms/model';
 import { webhookEndpointModel } from '../src/webhooks/model';
+import { deleteDrillSchedule } from '../src/dr/schedules';
 import type { VmPlacement } from '../src/contracts/vm';
 import type { ActivityDeps } from './deps';
 import { translateCloudErrors } from './cloud-failures';
@@ -199,9 +200,13 @@ export function createDrStoreActivities(deps: ActivityDeps) {
       await drEventModel(deps.db).updateOne({ _id: input.eventId }, { $set: { delivery: { status: 'failed', attempts: ev.delivery?.attempts ?? 0, lastError: input.error } } });
     },
 
-    /** deleteVm: the VM is no longer protected (its DR workflow is told to stop separately). */
+    /**
+     * deleteVm: the VM is no longer protected (its DR workflow is told to stop separately), and its
+     * drill schedule goes with it — left behind, it would start drills of a VM that is gone.
+     */
     async disableProtection(input: { vmId: string }): Promise<void> {
       await drProtectionModel(deps.db).deleteOne({ _id: input.vmId });
+      if (deps.temporalClient) await deleteDrillSchedule(deps.temporalClient, input.vmId);
     },
 
     async recordDrill(input: DrillReport & { ownerId: string }): Promise<void> {

@@ -75,9 +75,11 @@ export function createApp(deps: ApiDeps): Express {
   app.set('trust proxy', deps.config.trustedProxies.length ? deps.config.trustedProxies : false);
 
   // What withdrawal removes, area by area (each area's module says what it stores of a member).
-  for (const area of [VM_MEMBER_DATA, BACKUP_MEMBER_DATA, DR_MEMBER_DATA, WEBHOOK_MEMBER_DATA]) registerMemberDataCleanups(area);
+  // DR first: its drill-schedule cleanup reads the member's VM ids before the VM records go.
+  for (const area of [DR_MEMBER_DATA, VM_MEMBER_DATA, BACKUP_MEMBER_DATA, WEBHOOK_MEMBER_DATA]) registerMemberDataCleanups(area);
   const accounts = new AccountService({
     db: deps.db,
+    temporal: deps.temporal.client,
     log: deps.logger.child({ component: 'accounts' }),
     scrypt: { log2N: deps.config.passwordScryptLog2N, r: 8, p: 1 },
     sessionTtlMs: deps.config.sessionTtlHours * 3600_000,

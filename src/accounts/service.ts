@@ -9,6 +9,7 @@
  * process.
  */
 import crypto from 'node:crypto';
+import type { Client as TemporalClient } from '@temporalio/client';
 import type { Connection } from 'mongoose';
 import type { Member, WithdrawResult } from '../contracts/api/auth';
 import { AppError } from '../errors';
@@ -47,6 +48,8 @@ export interface AccountServiceOptions {
   loginLimits: { perUsername: number; perAddress: number; windowMs: number };
   /** Sign-ups counted per client address and over all addresses, per window. */
   signupLimits: { perAddress: number; global: number; windowSeconds: number };
+  /** Temporal, for the member's schedules at withdrawal (member-data.ts). */
+  temporal?: TemporalClient;
   /** Password hashes at once, and how many may wait (hash-gate.ts). */
   hashing: { concurrency: number; maxQueued: number };
   /** Prefix of this service's counter keys (tests keep their API instances apart; deployments leave it empty). */
@@ -218,7 +221,7 @@ export class AccountService {
       throw AppError.conflict(`you still own ${liveVms} VM${liveVms === 1 ? '' : 's'}; delete ${liveVms === 1 ? 'it' : 'them'} before withdrawing`, 'member_owns_vms');
     }
     const removed: Record<string, number> = {};
-    for (const [name, cleanup] of memberDataCleanups()) removed[name] = await cleanup({ db: this.o.db, userId });
+    for (const [name, cleanup] of memberDataCleanups()) removed[name] = await cleanup({ db: this.o.db, userId, ...(this.o.temporal ? { temporal: this.o.temporal } : {}) });
     removed.sessions = (await this.sessions.deleteMany({ userId })).deletedCount ?? 0;
     removed.users = (await this.users.deleteOne({ _id: userId })).deletedCount ?? 0;
     this.o.log.info({ userId, removed }, 'member withdrew');
