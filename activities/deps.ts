@@ -3,6 +3,8 @@ import type { Connection } from 'mongoose';
 import type { ImageStoreClient } from '../src/imagestore/client';
 import type { CloudAccountResolver } from '../src/cloud-accounts/resolver';
 import type { Logger } from '../src/logger';
+import type { OutboundGuard } from '../src/outbound/guard';
+import type { Keyring } from '../src/secrets/keyring';
 
 /** What activities are built from (samples-typescript's createActivities(deps) factory pattern). */
 export interface ActivityDeps {
@@ -22,4 +24,9 @@ export interface ActivityDeps {
   temporalClient?: Client;
   /** Where disaster alerts are POSTed (HMAC-signed when a secret is set). */
   alerts?: { webhookUrl?: string; webhookSecret?: string };
+  /**
+   * Members' own webhook endpoints: the keyring their secrets are encrypted with and the guard their
+   * URLs go through (createVmflowWorker fills it from its keyring and an empty allow-list when absent).
+   */
+  webhooks?: { keyring: Keyring; outbound: OutboundGuard };
 }

@@ -11,6 +11,8 @@ import type { DrEvent, DrillReport, FailoverTarget } from '../src/contracts/dr';
 import { backupModel } from '../src/backups/model';
 import { drEventModel, drillModel, drProtectionModel } from '../src/dr/model';
 import { vmModel } from '../src/vms/model';
+import { webhookEndpointModel } from '../src/webhooks/model';
+import { deleteDrillSchedule } from '../src/dr/schedules';
 import type { VmPlacement } from '../src/contracts/vm';
 import type { ActivityDeps } from './deps';
 import { translateCloudErrors } from './cloud-failures';
@@ -127,9 +129,11 @@ export function createDrStoreActivities(deps: ActivityDeps) {
       }
     },
 
-    /** Inserts the event once (its id is chosen by the workflow). */
+    /** Inserts the event once (its id is chosen by the workflow); `deliver` when there is a webhook to send it to. */
     async recordDrEvent(input: DrEvent): Promise<{ deliver: boolean }> {
-      const deliver = !!deps.alerts?.webhookUrl;
+      // Delivered when the operator's webhook is configured or the member registered their own.
+      const toOperator = !!deps.alerts?.webhookUrl;
+      const deliver = toOperator || (await webhookEndpointModel(deps.db).exists({ ownerId: input.ownerId })) !== null;
       try {
         await drEventModel(deps.db).create({
           _id: input.id,
@@ -141,7 +145,8 @@ export function createDrStoreActivities(deps: ActivityDeps) {
           ...(input.rpoSeconds !== undefined ? { rpoSeconds: input.rpoSeconds } : {}),
           ...(input.rtoSeconds !== undefined ? { rtoSeconds: input.rtoSeconds } : {}),
           ...(input.details ? { details: input.details } : {}),
-          delivery: { status: deliver ? 'pending' : 'disabled', attempts: 0 },
+          // The operator's webhook; members' deliveries are in webhook_deliveries (src/webhooks).
+          delivery: { status: toOperator ? 'pending' : 'disabled', attempts: 0 },
         });
       } catch (err) {
         if ((err as { code?: number }).code !== 11000) throw err;
@@ -195,9 +200,13 @@ export function createDrStoreActivities(deps: ActivityDeps) {
       await drEventModel(deps.db).updateOne({ _id: input.eventId }, { $set: { delivery: { status: 'failed', attempts: ev.delivery?.attempts ?? 0, lastError: input.error } } });
     },
 
-    /** deleteVm: the VM is no longer protected (its DR workflow is told to stop separately). */
+    /**
+     * deleteVm: the VM is no longer protected (its DR workflow is told to stop separately), and its
+     * drill schedule goes with it — left behind, it would start drills of a VM that is gone.
+     */
     async disableProtection(input: { vmId: string }): Promise<void> {
       await drProtectionModel(deps.db).deleteOne({ _id: input.vmId });
+      if (deps.temporalClient) await deleteDrillSchedule(deps.temporalClient, input.vmId);
     },
 
     async recordDrill(input: DrillReport & { ownerId: string }): Promise<void> {

@@ -13,6 +13,7 @@ import { createDrStoreActivities } from './dr-store';
 import { createDrMonitorActivities } from './dr-monitor';
 import { createDrActivities } from './dr';
 import { createOwnerActivities } from './owner';
+import { createWebhookActivities } from './webhooks';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDrMonitorActivities(deps),
     ...createDrActivities(deps),
     ...createOwnerActivities(deps),
+    ...createWebhookActivities(deps),
   };
 }
 

@@ -32,11 +32,16 @@ import { BackupService } from '../src/backups/service';
 import { loadCatalog } from '../src/catalog/load';
 import { OPERATOR_ACCOUNT_IDS } from '../src/cloud-accounts/types';
 import { OutboundGuard } from '../src/outbound/guard';
+import { ensureThrottleIndexes, Throttle } from '../src/limits/throttle';
+import type { MemberQuotas } from '../src/limits/quotas';
 import { VmService } from '../src/vms/service';
 import { registerMemberDataCleanups } from '../src/accounts/member-data';
 import { VM_MEMBER_DATA } from '../src/vms/member-data';
 import { BACKUP_MEMBER_DATA } from '../src/backups/member-data';
 import { DR_MEMBER_DATA } from '../src/dr/member-data';
+import { WEBHOOK_MEMBER_DATA } from '../src/webhooks/member-data';
+import { WebhookService } from '../src/webhooks/service';
+import { webhookRoutes } from './routes/webhooks';
 
 export interface ApiDeps {
   config: Config;
@@ -45,6 +50,11 @@ export interface ApiDeps {
   logger: Logger;
   /** Encryption keyring (loadKeyring(config)): cloud secrets at rest and Temporal payloads. */
   keyring: Keyring;
+  /**
+   * Prefix of the rate-limit counters' keys. Every API process of a deployment must use the same
+   * one (they share the counters); tests give each API instance its own so suites stay apart.
+   */
+  limiterNamespace?: string;
 }
 
 declare global {
@@ -60,12 +70,16 @@ declare global {
 export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // X-Forwarded-For is believed only from the configured proxies (none by default): otherwise any
+  // client could name its own address and walk around the per-address limits.
+  app.set('trust proxy', deps.config.trustedProxies.length ? deps.config.trustedProxies : false);
 
   // What withdrawal removes, area by area (each area's module says what it stores of a member).
-  for (const area of [VM_MEMBER_DATA, BACKUP_MEMBER_DATA, DR_MEMBER_DATA]) registerMemberDataCleanups(area);
+  // DR first: its drill-schedule cleanup reads the member's VM ids before the VM records go.
+  for (const area of [DR_MEMBER_DATA, VM_MEMBER_DATA, BACKUP_MEMBER_DATA, WEBHOOK_MEMBER_DATA]) registerMemberDataCleanups(area);
   const accounts = new AccountService({
     db: deps.db,
+    temporal: deps.temporal.client,
     log: deps.logger.child({ component: 'accounts' }),
     scrypt: { log2N: deps.config.passwordScryptLog2N, r: 8, p: 1 },
     sessionTtlMs: deps.config.sessionTtlHours * 3600_000,
@@ -74,10 +88,23 @@ export function createApp(deps: ApiDeps): Express {
       perAddress: deps.config.loginLimitPerAddress,
       windowMs: deps.config.loginLimitWindowSeconds * 1000,
     },
+    signupLimits: { perAddress: deps.config.signupLimitPerAddress, global: deps.config.signupLimitGlobal, windowSeconds: deps.config.signupLimitWindowSeconds },
+    hashing: { concurrency: deps.config.passwordHashConcurrency, maxQueued: deps.config.passwordHashQueue },
+    limiterNamespace: deps.limiterNamespace,
   });
   app.locals.auth = { accounts } satisfies AuthLocals;
   const cloudAccounts = new CloudAccountStore(deps.db, deps.keyring);
-  const resolver = new CloudAccountResolver({ db: deps.db, keyring: deps.keyring, logger: deps.logger, outbound: new OutboundGuard({ allow: deps.config.outboundAllow }) });
+  const quotas: MemberQuotas = {
+    vms: deps.config.quotaVms,
+    cloudAccounts: deps.config.quotaCloudAccounts,
+    backupsInFlight: deps.config.quotaBackupsInFlight,
+    drillsInFlight: deps.config.quotaDrillsInFlight,
+    drillMinIntervalSeconds: deps.config.drillMinIntervalSeconds,
+    backupRetention: deps.config.quotaBackupRetention,
+    imageStoreBytes: deps.config.quotaImageStoreBytes,
+  };
+  const outbound = new OutboundGuard({ allow: deps.config.outboundAllow });
+  const resolver = new CloudAccountResolver({ db: deps.db, keyring: deps.keyring, logger: deps.logger, outbound });
   // Loaded once and validated at start-up: a bad override file stops the API with the field named.
   const catalog = loadCatalog({ file: deps.config.catalogFile });
   const vms = new VmService({
@@ -85,13 +112,13 @@ export function createApp(deps: ApiDeps): Express {
     temporal: deps.temporal.client,
     taskQueue: deps.config.temporalTaskQueue,
     namespace: deps.config.temporalNamespace,
-    temporalUiUrl: deps.config.temporalUiUrl,
     catalog: () => catalog,
     findAccount: async (id, userId) => {
       const a = await cloudAccounts.findVisible(id, userId);
       return a ? { id: a._id, kind: a.kind } : undefined;
     },
     operatorAccountId: (cloud) => OPERATOR_ACCOUNT_IDS[cloud],
+    maxVmsPerMember: quotas.vms,
   });
 
   // Every route is declared with its contract (api/openapi.ts): mounted and documented at once.
@@ -143,7 +170,14 @@ export function createApp(deps: ApiDeps): Express {
     openApiHandler(contract),
   );
   authRoutes(v1.scope('/auth'), accounts, deps.config);
-  cloudAccountsRoutes(v1.scope('/cloud-accounts'), cloudAccounts, resolver);
+  const verifyWindow = deps.config.verifyLimitWindowSeconds;
+  cloudAccountsRoutes(v1.scope('/cloud-accounts'), cloudAccounts, resolver, {
+    maxPerMember: quotas.cloudAccounts,
+    verify: {
+      perMember: new Throttle(deps.db, { name: 'verify-member', points: deps.config.verifyLimitPerMember, windowSeconds: verifyWindow }, deps.limiterNamespace),
+      perAccount: new Throttle(deps.db, { name: 'verify-account', points: deps.config.verifyLimitPerAccount, windowSeconds: verifyWindow }, deps.limiterNamespace),
+    },
+  });
   catalogRoutes(v1, () => catalog, vms, deps.config.openstackNetwork);
   const backups = new BackupService({
     db: deps.db,
@@ -151,6 +185,7 @@ export function createApp(deps: ApiDeps): Express {
     taskQueue: deps.config.temporalTaskQueue,
     vms,
     minIntervalSeconds: deps.config.backupMinIntervalSeconds,
+    quotas,
     defaultBackupAccountId: OPERATOR_ACCOUNT_IDS.cloudstack,
     findAccount: async (id, userId) => {
       const a = await cloudAccounts.findVisible(id, userId);
@@ -167,8 +202,10 @@ export function createApp(deps: ApiDeps): Express {
     monitor: { intervalSeconds: deps.config.monitorIntervalSeconds, failureThreshold: deps.config.monitorFailureThreshold, successThreshold: deps.config.monitorSuccessThreshold },
     defaults: { failbackMode: 'automatic', failbackAfterHealthySeconds: deps.config.drFailbackAfterSeconds },
     healthCheckSeconds: deps.config.drHealthCheckSeconds,
+    quotas,
   });
   drRoutes(v1, dr);
+  webhookRoutes(v1.scope('/webhooks'), new WebhookService({ db: deps.db, keyring: deps.keyring, outbound }));
 
   app.use((req, _res, next) => next(AppError.notFound(`route ${req.method} ${req.path}`)));
   app.use(errorHandler);
@@ -212,7 +249,7 @@ const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
  */
 export async function prepareApi(deps: ApiDeps): Promise<void> {
   const log = deps.logger.child({ component: 'api-startup' });
-  await Promise.all([userModel(deps.db).init(), sessionModel(deps.db).init(), cloudAccountModel(deps.db).init()]);
+  await Promise.all([userModel(deps.db).init(), sessionModel(deps.db).init(), cloudAccountModel(deps.db).init(), ensureThrottleIndexes(deps.db)]);
   const store = new CloudAccountStore(deps.db, deps.keyring);
   await store.seedOperatorAccounts(deps.config, log);
   await store.reencryptStale(log);

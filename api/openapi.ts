@@ -47,6 +47,7 @@ const TAG_DESCRIPTIONS = {
   workflows: 'Status and progress of VM workflows.',
   backups: 'Backup policies (a Temporal Schedule per VM), backups and restore.',
   dr: 'Disaster recovery: protection, failover, failback, drills and events.',
+  webhooks: 'A member\'s own webhook endpoints for their DR events (Standard Webhooks signatures) and their delivery logs.',
 } as const;
 export type Tag = keyof typeof TAG_DESCRIPTIONS;
 

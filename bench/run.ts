@@ -7,6 +7,7 @@
  *                  the naive one-check-per-VM design (10,000 protected VMs on two clouds)
  *   rto            RTO / RPO distribution of 20 end-to-end failovers vs the detection budget
  *                  (monitor interval × failure threshold)
+ *   login-flood    login p99 while 50 sign-ups hash passwords, with the hashing gate vs without
  *
  * Each benchmark prints its own table; a summary follows, and the figures go as JSON to stdout and
  * to <VMFLOW_DATA_DIR>/bench/latest.json (plus a timestamped copy). Modules are imported only when
@@ -119,6 +120,22 @@ const BENCHES: BenchSpec[] = [
             }
           : { measured: 'no failover completed', baseline: `detection budget ${r.config.detectionBudgetSeconds} s`, ratio: '—' },
         incomplete: r.incomplete.length ? `${r.incomplete.length} failover(s) did not complete: ${r.incomplete.map((i) => i.workflowId).join(', ')}` : undefined,
+      };
+    },
+  },
+  {
+    name: 'login-flood',
+    title: (quick) => `login latency while ${quick ? 20 : 50} sign-ups hash passwords: hashing gate vs none`,
+    async run({ quick }) {
+      const run = await load<typeof import('./login-flood').runLoginFloodBench>('./login-flood', 'runLoginFloodBench');
+      const r = await run({ signups: quick ? 20 : 50 });
+      return {
+        result: r,
+        summary: {
+          measured: `login p99 ${r.gated.p99} ms during ${r.signups} sign-ups (gate of ${r.gated.concurrency}); ${r.idle.p99} ms with no flood`,
+          baseline: `no gate: login p99 ${r.ungated.p99} ms`,
+          ratio: `no gate ÷ gate ×${r.gated.p99 ? Math.round((r.ungated.p99 / r.gated.p99) * 10) / 10 : '—'}`,
+        },
       };
     },
   },

@@ -7,6 +7,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import ipaddr from 'ipaddr.js';
 import { parseAllowList } from './outbound/guard';
 
 type Spec = {
@@ -24,6 +25,16 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+function isAddressOrCidr(s: string): boolean {
+  if (ipaddr.isValid(s)) return true;
+  try {
+    ipaddr.parseCIDR(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Declaration order is the order of the README table. */
 export const CONFIG_SPEC = {
   logLevel: { env: 'LOG_LEVEL', doc: 'pino log level (trace, debug, info, warn, error, fatal, silent)', default: 'info', schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) },
@@ -34,7 +45,7 @@ export const CONFIG_SPEC = {
   temporalTaskQueue: { env: 'TEMPORAL_TASK_QUEUE', doc: 'Task queue the worker polls and the API starts workflows on', default: 'vmflow', schema: nonEmpty },
   temporalPort: { env: 'TEMPORAL_PORT', doc: 'gRPC port of the embedded Temporal dev server', default: '7233', schema: port },
   temporalUiPort: { env: 'TEMPORAL_UI_PORT', doc: 'Port of the embedded Temporal Web UI', default: '8233', schema: port },
-  temporalUiUrl: { env: 'TEMPORAL_UI_URL', doc: 'Base URL of the Temporal Web UI, used for links in API answers (default http://127.0.0.1:TEMPORAL_UI_PORT)', schema: z.url().optional() },
+  temporalUiUrl: { env: 'TEMPORAL_UI_URL', doc: 'Base URL of the Temporal Web UI operators use (default http://127.0.0.1:TEMPORAL_UI_PORT). Members\' API answers never link to it: it lists every member\'s workflows', schema: z.url().optional() },
   temporalCliPath: { env: 'TEMPORAL_CLI_PATH', doc: 'Path to a `temporal` CLI binary to use instead of building v1.5.1 into the tools cache', schema: nonEmpty.optional() },
   mongodbUri: { env: 'MONGODB_URI', doc: 'MongoDB connection string. When set, no embedded FerretDB is started', schema: nonEmpty.optional() },
   ferretdbPort: { env: 'FERRETDB_PORT', doc: 'Port of the embedded FerretDB (MongoDB wire protocol)', default: '27017', schema: port },
@@ -76,9 +87,31 @@ export const CONFIG_SPEC = {
   sessionTtlHours: { env: 'SESSION_TTL_HOURS', doc: 'Lifetime of a login session (bearer token and cookie), in hours', default: '12', schema: z.coerce.number().positive().max(24 * 90) },
   sessionCookieSecure: { env: 'SESSION_COOKIE_SECURE', doc: 'Mark the session cookie `Secure` (sent over HTTPS only). Default: true when NODE_ENV=production, else false (the local stack is plain HTTP)', schema: bool.optional() },
   sessionPruneIntervalMinutes: { env: 'SESSION_PRUNE_INTERVAL_MINUTES', doc: 'How often the API deletes expired login sessions, in minutes', default: '15', schema: z.coerce.number().positive().max(24 * 60) },
-  loginLimitPerUsername: { env: 'LOGIN_RATE_LIMIT_PER_USERNAME', doc: 'Failed login attempts allowed per username within the window before 429', default: '5', schema: z.coerce.number().int().min(1) },
-  loginLimitPerAddress: { env: 'LOGIN_RATE_LIMIT_PER_ADDRESS', doc: 'Failed login attempts allowed per client address within the window before 429', default: '20', schema: z.coerce.number().int().min(1) },
-  loginLimitWindowSeconds: { env: 'LOGIN_RATE_LIMIT_WINDOW_SECONDS', doc: 'Sliding window of the login rate limits, in seconds', default: '900', schema: z.coerce.number().int().min(1) },
+  loginLimitPerUsername: { env: 'LOGIN_RATE_LIMIT_PER_USERNAME', doc: 'Failed login (and withdraw) attempts allowed per username *from one client address* within the window before 429; the same username from an address that has not failed is not affected', default: '5', schema: z.coerce.number().int().min(1) },
+  loginLimitPerAddress: { env: 'LOGIN_RATE_LIMIT_PER_ADDRESS', doc: 'Failed login attempts allowed per client address (any usernames) within the window before 429', default: '20', schema: z.coerce.number().int().min(1) },
+  loginLimitWindowSeconds: { env: 'LOGIN_RATE_LIMIT_WINDOW_SECONDS', doc: 'Window of the login rate limits, in seconds (fixed windows; the counters live in the database, shared by every API process)', default: '900', schema: z.coerce.number().int().min(1) },
+  trustedProxies: { env: 'VMFLOW_TRUSTED_PROXIES', doc: 'Comma-separated addresses or CIDRs of reverse proxies in front of the API whose `X-Forwarded-For` is believed (the client address is then the last one not in this list). Unset: the header is ignored and the client address is the TCP peer, loopback included', schema: z.string().optional().transform((v, ctx) => {
+    const list = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    for (const entry of list) {
+      if (!isAddressOrCidr(entry)) ctx.addIssue({ code: 'custom', message: `${entry} is not an IP address or CIDR` });
+    }
+    return list;
+  }) },
+  signupLimitPerAddress: { env: 'SIGNUP_RATE_LIMIT_PER_ADDRESS', doc: 'Sign-ups allowed per client address within the sign-up window before 429 (every attempt that passes validation counts)', default: '5', schema: z.coerce.number().int().min(1) },
+  signupLimitGlobal: { env: 'SIGNUP_RATE_LIMIT_GLOBAL', doc: 'Sign-ups allowed from all addresses together within the sign-up window before 429 (bounds what many addresses together can cost)', default: '200', schema: z.coerce.number().int().min(1) },
+  signupLimitWindowSeconds: { env: 'SIGNUP_RATE_LIMIT_WINDOW_SECONDS', doc: 'Sliding window of the sign-up limits, in seconds', default: '3600', schema: z.coerce.number().int().min(1) },
+  passwordHashConcurrency: { env: 'PASSWORD_HASH_CONCURRENCY', doc: 'Password hashes (scrypt, 128 MiB each at the default cost) computed at once per API process; sign-ups may use all but one, and waiting logins go first', default: '2', schema: z.coerce.number().int().min(1).max(64) },
+  passwordHashQueue: { env: 'PASSWORD_HASH_QUEUE', doc: 'Logins and sign-ups allowed to wait for a hashing slot per API process; more are answered 503 with Retry-After', default: '100', schema: z.coerce.number().int().min(1).max(100_000) },
+  verifyLimitPerMember: { env: 'VERIFY_RATE_LIMIT_PER_MEMBER', doc: 'Cloud-account verify calls one member may make within the verify window before 429 (each makes the API call a cloud)', default: '20', schema: z.coerce.number().int().min(1) },
+  verifyLimitPerAccount: { env: 'VERIFY_RATE_LIMIT_PER_ACCOUNT', doc: 'Verify calls for one cloud account within the verify window before 429', default: '5', schema: z.coerce.number().int().min(1) },
+  verifyLimitWindowSeconds: { env: 'VERIFY_RATE_LIMIT_WINDOW_SECONDS', doc: 'Sliding window of the verify limits, in seconds', default: '600', schema: z.coerce.number().int().min(1) },
+  quotaVms: { env: 'QUOTA_VMS', doc: 'VMs (not deleted) one member may have; past it, creating one is 409 quota_exceeded', default: '50', schema: z.coerce.number().int().min(1) },
+  quotaCloudAccounts: { env: 'QUOTA_CLOUD_ACCOUNTS', doc: 'Cloud accounts one member may register', default: '20', schema: z.coerce.number().int().min(1) },
+  quotaBackupsInFlight: { env: 'QUOTA_BACKUPS_IN_FLIGHT', doc: 'Backups of one member running at once when another is asked for through the API', default: '10', schema: z.coerce.number().int().min(1) },
+  quotaDrillsInFlight: { env: 'QUOTA_DRILLS_IN_FLIGHT', doc: 'Drills of one member running at once when another is asked for through the API', default: '5', schema: z.coerce.number().int().min(1) },
+  drillMinIntervalSeconds: { env: 'VMFLOW_DRILL_MIN_INTERVAL_SECONDS', doc: 'Shortest drill schedule period a member may ask for, in seconds', default: '3600', schema: z.coerce.number().int().min(60) },
+  quotaBackupRetention: { env: 'QUOTA_BACKUP_RETENTION', doc: 'Most good backups a backup policy may keep (its `retention`)', default: '30', schema: z.coerce.number().int().min(1).max(100) },
+  quotaImageStoreBytes: { env: 'QUOTA_IMAGE_STORE_BYTES', doc: 'Bytes of one member\'s unretired backups in the image store past which a manual backup is refused (unset: no limit)', schema: z.coerce.number().int().positive().optional() },
   passwordScryptLog2N: { env: 'PASSWORD_SCRYPT_LOG2N', doc: 'scrypt cost of new password hashes as log2(N) (r=8, p=1; 17 ⇒ 128 MiB and ~0.25 s per hash). Stored hashes keep their own parameters', default: '17', schema: z.coerce.number().int().min(14).max(20) },
   codecToken: { env: 'VMFLOW_CODEC_TOKEN', doc: 'Operator bearer token accepted by the Temporal codec endpoint `/codec/{encode,decode}` (at least 32 characters). Unset: only operator sessions are accepted', schema: z.string().min(32).optional(), secret: true },
   codecCorsOrigins: { env: 'VMFLOW_CODEC_CORS_ORIGINS', doc: 'Comma-separated origins (the Temporal Web UI) allowed to call the codec endpoint from a browser', default: 'http://127.0.0.1:8233,http://localhost:8233', schema: z.string().transform((v) => v.split(',').map((s) => s.trim().replace(/\/+$/, '')).filter(Boolean)) },

@@ -39,6 +39,7 @@ async function main(): Promise<void> {
       db,
       logger: log,
       cloudAccounts: new CloudAccountResolver({ db, keyring, logger: log, outbound: new OutboundGuard({ allow: config.outboundAllow }) }),
+      webhooks: { keyring, outbound: new OutboundGuard({ allow: config.outboundAllow }) },
       timing: { pollIntervalMs: config.activityPollIntervalMs },
       openstack: { network: config.openstackNetwork },
       temporalClient: temporal.client,

@@ -5,6 +5,7 @@
  */
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { OutboundGuard } from '../src/outbound/guard';
 import type { Keyring } from '../src/secrets/keyring';
 import { createDataConverter, FAILURE_CONVERTER_PATH } from '../src/temporal/data-converter';
 
@@ -29,7 +30,7 @@ export async function createVmflowWorker(o: VmflowWorkerOptions): Promise<Worker
     taskQueue: o.taskQueue,
     ...(o.identity ? { identity: o.identity } : {}),
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities(o.deps),
+    activities: createActivities({ ...o.deps, webhooks: o.deps.webhooks ?? { keyring: o.keyring, outbound: new OutboundGuard() } }),
     dataConverter: createDataConverter(o.keyring),
   });
 }

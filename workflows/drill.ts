@@ -4,8 +4,8 @@
  * or touching production or the standbys, measure how long it took to reach running, tear it down,
  * and store a report. The tear-down runs even when the drill fails or is cancelled.
  */
-import { CancellationScope, patched, uuid4 } from '@temporalio/workflow';
-import { drillServerName, type DrillInput, type DrillReport } from '../src/contracts/dr';
+import { CancellationScope, ParentClosePolicy, patched, startChild, uuid4 } from '@temporalio/workflow';
+import { alertWorkflowId, DELIVER_ALERT_WORKFLOW, drillServerName, type DrillInput, type DrillReport } from '../src/contracts/dr';
 import { Progress } from './lib/progress';
 import { withVmLease } from './lib/ownership';
 import { describeError } from './lib/task-graph';
@@ -13,6 +13,8 @@ import { statusPoll, store } from './lib/activity-presets';
 
 /** Drills recorded before a cancelled boot was cleaned up by name replay without it. */
 const TEARDOWN_BY_NAME_PATCH = 'drill-teardown-by-name';
+/** Drills recorded before their events were delivered to webhooks replay without the delivery. */
+const DRILL_ALERTS_PATCH = 'drill-event-delivery';
 
 export async function drDrill(input: DrillInput): Promise<DrillReport> {
   // A drill touches only its own copy, but it reads the VM's backups and standbys: it runs while
@@ -71,8 +73,9 @@ async function drillHoldingLease(input: DrillInput): Promise<DrillReport> {
       report.finishedAt = new Date().toISOString();
       progress.start('report');
       await store.recordDrill({ ...report, ownerId: input.ownerId });
-      await store.recordDrEvent({
-        id: uuid4(),
+      const eventId = uuid4();
+      const { deliver } = await store.recordDrEvent({
+        id: eventId,
         ownerId: input.ownerId,
         vmId: input.vmId,
         kind: report.ok ? 'drill.completed' : 'drill.failed',
@@ -81,6 +84,10 @@ async function drillHoldingLease(input: DrillInput): Promise<DrillReport> {
         ...(report.rpoSeconds !== undefined ? { rpoSeconds: report.rpoSeconds } : {}),
         details: { drillId, bootSeconds: report.bootSeconds, cleanedUp: report.cleanedUp },
       });
+      if (deliver && patched(DRILL_ALERTS_PATCH)) {
+        // Delivery retries on its own (deliverAlert, as for the DR workflow's events); the drill only starts it.
+        await startChild(DELIVER_ALERT_WORKFLOW, { workflowId: alertWorkflowId(eventId), args: [{ eventId }], parentClosePolicy: ParentClosePolicy.ABANDON });
+      }
     });
     progress.complete();
   }

@@ -24,11 +24,16 @@ export function authRoutes(api: ApiScope, accounts: AccountService, config: Conf
       summary: 'Sign up',
       body: signupRequestSchema,
       responses: { 201: { description: 'the new member', body: memberSchema } },
-      errors: { 400: 'validation_failed: the username or password breaks the rules, or the username is reserved (fields name which)', 409: 'username_taken' },
+      errors: {
+        400: 'validation_failed: the username or password breaks the rules, or the username is reserved (fields name which)',
+        409: 'username_taken',
+        429: 'too_many_requests: too many sign-ups from this address, or from everywhere (Retry-After)',
+        503: 'busy: too many passwords are being checked (Retry-After)',
+      },
     },
     async (req, res) => {
       const input = parseInput(signupRequestSchema, req.body);
-      const user = await accounts.signup(input);
+      const user = await accounts.signup(input, address(req));
       res.status(201).json(user);
     },
   );
@@ -43,7 +48,7 @@ export function authRoutes(api: ApiScope, accounts: AccountService, config: Conf
       summary: 'Log in: a session token, also set as the session cookie',
       body: loginRequestSchema,
       responses: { 200: { description: 'a new session', body: loginResultSchema, headers: ['SetCookie'] } },
-      errors: { 401: 'invalid_credentials', 429: 'too_many_requests: too many attempts for this username or address' },
+      errors: { 401: 'invalid_credentials', 429: 'too_many_requests: too many failed attempts for this username from this address, or from this address', 503: 'busy: too many passwords are being checked (Retry-After)' },
     },
     async (req, res) => {
       const input = parseInput(loginRequestSchema, req.body);

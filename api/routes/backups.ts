@@ -3,9 +3,10 @@
  * of backups, and restore. Thin: BackupService does the work and the owner scoping.
  */
 import type { BackupService } from '../../src/backups/service';
-import { backupListSchema, backupPolicyPatchSchema, backupPolicyViewSchema, restoreRequestSchema } from '../../src/contracts/api/backups';
+import { backupListQuery, backupListSchema, backupPolicyPatchSchema, backupPolicyViewSchema, restoreRequestSchema } from '../../src/contracts/api/backups';
 import { workflowAcceptedSchema } from '../../src/contracts/api/common';
 import { idempotencyKeyHeader, vmParams } from '../../src/contracts/api/vms';
+import { parseInput } from '../../src/errors';
 import type { ApiScope } from '../openapi';
 import { idempotencyKeyOf } from './idempotency';
 import { userId, vmId } from './params';
@@ -90,14 +91,14 @@ export function backupRoutes(api: ApiScope, backups: BackupService): void {
       summary: 'Back the VM up now (starts the backupVm workflow)',
       params: vmParams,
       responses: { 202: { description: 'the backup workflow started', body: workflowAcceptedSchema, headers: ['Location'] } },
-      errors: { 400: 'invalid id', 404: NOT_FOUND, 409: 'not_backupable; vm_busy: the VM is not active' },
+      errors: { 400: 'invalid id', 404: NOT_FOUND, 409: 'not_backupable; vm_busy: the VM is not active; quota_exceeded: backupsInFlight or imageStoreBytes (QUOTA_BACKUPS_IN_FLIGHT, QUOTA_IMAGE_STORE_BYTES)' },
     },
     async (req, res) => {
       const started = await backups.runNow(userId(req), vmId(req));
       res
         .status(202)
         .location(`/api/v1/vms/${vmId(req)}/backups`)
-        .json({ workflowId: started.workflowId, status: statusPath(started.workflowId), temporalUiUrl: started.temporalUiUrl });
+        .json({ workflowId: started.workflowId, status: statusPath(started.workflowId) });
     },
   );
   api.route(
@@ -106,13 +107,14 @@ export function backupRoutes(api: ApiScope, backups: BackupService): void {
       path: '/vms/:id/backups',
       operationId: 'listBackups',
       tag: 'backups',
-      summary: 'The VM’s backups with each task’s outcome, sizes and checksums',
+      summary: 'The VM’s backups with each task’s outcome, sizes and checksums (paginated: limit, cursor)',
       params: vmParams,
+      query: backupListQuery,
       responses: { 200: { description: 'the backups', body: backupListSchema } },
-      errors: { 400: 'invalid id', 404: NOT_FOUND },
+      errors: { 400: 'invalid id, limit or cursor', 404: NOT_FOUND },
     },
     async (req, res) => {
-      res.json({ backups: await backups.list(userId(req), vmId(req)) });
+      res.json(await backups.list(userId(req), vmId(req), parseInput(backupListQuery, { ...req.query }, 'query')));
     },
   );
 
@@ -135,7 +137,7 @@ export function backupRoutes(api: ApiScope, backups: BackupService): void {
       res
         .status(202)
         .location(`/api/v1/vms/${vmId(req)}`)
-        .json({ workflowId: started.workflowId, started: started.started, status: statusPath(started.workflowId), temporalUiUrl: started.temporalUiUrl });
+        .json({ workflowId: started.workflowId, started: started.started, status: statusPath(started.workflowId) });
     },
   );
 }

@@ -52,7 +52,9 @@ function cors(origins: string[]): RequestHandler {
 export function codecRoutes(api: ApiScope, o: { config: Config; keyring: Keyring }): void {
   const codec = new EncryptionCodec(o.keyring);
   api.router.use(cors(o.config.codecCorsOrigins));
-  api.router.use(express.json({ limit: '16mb' }));
+  // The body (up to 16 MB) is read only after the caller is authorised (see the routes below):
+  // a stranger's large or malformed body costs a 401, not a parse.
+  const readBody = express.json({ limit: '16mb' });
 
   const authorise: RequestHandler = async (req, res, next) => {
     const token = readSessionToken(req);
@@ -93,6 +95,7 @@ export function codecRoutes(api: ApiScope, o: { config: Config; keyring: Keyring
         },
       },
       authorise,
+      readBody,
       async (req, res) => {
         const { payloads } = parseInput(codecPayloadsSchema, req.body);
         try {

@@ -13,6 +13,7 @@ import {
   eventListSchema,
   eventsQuery,
   failoverRequestSchema,
+  drillListQuery,
 } from '../../src/contracts/api/dr';
 import { vmParams } from '../../src/contracts/api/vms';
 import type { DrService } from '../../src/dr/service';
@@ -129,7 +130,7 @@ export function drRoutes(api: ApiScope, dr: DrService): void {
       body: drillRequestSchema,
       bodyOptional: true,
       responses: { 202: { description: 'the drill started', body: drillAcceptedSchema, headers: ['Location'] } },
-      errors: { 400: 'validation_failed', 404: NOT_FOUND },
+      errors: { 400: 'validation_failed', 404: NOT_FOUND, 409: 'quota_exceeded: as many of the member\'s drills run as allowed (QUOTA_DRILLS_IN_FLIGHT)' },
     },
     async (req, res) => {
       const started = await dr.drill(userId(req), vmId(req), req.body);
@@ -142,13 +143,14 @@ export function drRoutes(api: ApiScope, dr: DrService): void {
       path: '/vms/:id/dr/drills',
       operationId: 'listDrills',
       tag: 'dr',
-      summary: 'Drill reports, newest first',
+      summary: 'Drill reports, newest first (paginated: limit, cursor)',
       params: vmParams,
+      query: drillListQuery,
       responses: { 200: { description: 'the reports', body: drillListSchema } },
-      errors: { 400: 'invalid id', 404: NOT_FOUND },
+      errors: { 400: 'invalid id, limit or cursor', 404: NOT_FOUND },
     },
     async (req, res) => {
-      res.json({ drills: await dr.drills(userId(req), vmId(req)) });
+      res.json(await dr.drills(userId(req), vmId(req), parseInput(drillListQuery, { ...req.query }, 'query')));
     },
   );
 
@@ -165,7 +167,7 @@ export function drRoutes(api: ApiScope, dr: DrService): void {
     },
     async (req, res) => {
       const q = parseInput(eventsQuery, { ...req.query }, 'query');
-      res.json({ events: await dr.events(userId(req), q) });
+      res.json(await dr.events(userId(req), q));
     },
   );
 }

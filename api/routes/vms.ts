@@ -31,7 +31,6 @@ function accepted(op: StartedOperation): VmAccepted {
       workflowId: op.workflowId,
       started: op.started,
       status: `/api/v1/workflows/${encodeURIComponent(op.workflowId)}`,
-      temporalUiUrl: op.temporalUiUrl,
     },
   };
 }
@@ -52,7 +51,7 @@ export function vmRoutes(api: ApiScope, vms: VmService, backups?: BackupService)
       responses: { 202: { description: 'the VM record and its create workflow', body: vmAcceptedSchema, headers: ['Location'] } },
       errors: {
         400: 'validation_failed: fields name every bad requirement, accountId, backup or the Idempotency-Key header',
-        409: 'idempotency_key_reused: the key was used for a different request',
+        409: 'idempotency_key_reused: the key was used for a different request; quota_exceeded: the member has as many VMs as allowed (QUOTA_VMS)',
       },
     },
     async (req, res) => {
@@ -86,12 +85,12 @@ export function vmRoutes(api: ApiScope, vms: VmService, backups?: BackupService)
       summary: 'The caller’s VMs',
       query: listVmsQuery,
       responses: { 200: { description: 'the VMs', body: vmListSchema } },
-      errors: { 400: 'validation_failed: includeDeleted is not true or false' },
+      errors: { 400: 'validation_failed: includeDeleted is not true or false, a bad limit or cursor' },
     },
     async (req, res) => {
       const query = parseInput(listVmsQuery, { ...req.query }, 'query');
       const includeDeleted = query.includeDeleted === 'true';
-      res.json({ vms: await vms.list(userId(req), { includeDeleted }) });
+      res.json(await vms.list(userId(req), { includeDeleted, limit: query.limit, cursor: query.cursor }));
     },
   );
 

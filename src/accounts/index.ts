@@ -4,4 +4,3 @@ export * from './passwords';
 export * from './rules';
 export * from './service';
 export * from './sessions';
-export * from './rate-limit';

@@ -10,11 +10,14 @@
  * FerretDB has no multi-document transactions, so the steps are not atomic together; ordering the
  * member record last is what makes a retry safe.
  */
+import type { Client } from '@temporalio/client';
 import type { Connection } from 'mongoose';
 
 export interface MemberDataContext {
   db: Connection;
   userId: string;
+  /** For what a member has in Temporal (schedules); absent where the caller has no client. */
+  temporal?: Client;
 }
 
 /** Removes one kind of record of a member; resolves to how many were removed. */

@@ -19,6 +19,8 @@ import {
 } from '../contracts/backup';
 import type { StartedWorkflow } from '../contracts/api/common';
 import { backupPolicySchema, restoreRequestSchema, type BackupPolicyView, type BackupView } from '../contracts/api/backups';
+import { quotaExceeded, runningWorkflowsOf, type MemberQuotas } from '../limits/quotas';
+import { pageOf, type PageRequest } from '../limits/pages';
 import { AppError, parseInput } from '../errors';
 import type { VmService } from '../vms/service';
 import { startOrJoin } from '../vms/start';
@@ -34,6 +36,8 @@ export interface BackupServiceDeps {
   /** The CloudStack account backup-cloud standbys go to unless the policy names one. */
   defaultBackupAccountId: string;
   findAccount(accountId: string, userId: string): Promise<{ id: string; kind: 'openstack' | 'cloudstack' } | undefined>;
+  /** Per-member quotas (src/limits/quotas.ts); unset: no limits. */
+  quotas?: Pick<MemberQuotas, 'backupsInFlight' | 'backupRetention' | 'imageStoreBytes'>;
 }
 
 export function toBackupView(d: BackupRecord): BackupView {
@@ -68,7 +72,12 @@ export class BackupService {
 
   /** Validates a policy as the API receives it (400 naming the field). */
   parsePolicy(input: unknown): ParsedPolicy {
-    return parseInput(this.policySchema, input, 'backup policy');
+    const p = parseInput(this.policySchema, input, 'backup policy');
+    const max = this.d.quotas?.backupRetention;
+    if (max !== undefined && p.retention > max) {
+      throw AppError.badRequest(`invalid backup policy: retention: at most ${max} backups may be kept`, [{ field: 'retention', message: `must be at most ${max} (quota)` }]);
+    }
+    return p;
   }
 
   private async requireBackupable(ownerId: string, vmId: string) {
@@ -144,16 +153,30 @@ export class BackupService {
   async runNow(ownerId: string, vmId: string): Promise<StartedWorkflow> {
     const vm = await this.requireBackupable(ownerId, vmId);
     if (vm.state !== 'active') throw AppError.conflict(`VM is ${vm.state}; back it up when it is active`, 'vm_busy');
+    await this.assertBackupQuotas(ownerId);
     const workflowId = manualBackupWorkflowId(vmId, crypto.randomUUID());
     const input: BackupInput = { vmId, ownerId, trigger: 'manual' };
     await startOrJoin(this.d.temporal, BACKUP_WORKFLOW, { workflowId, taskQueue: this.d.taskQueue, args: [input], ownerId, vmId, cloud: 'openstack' });
-    return { workflowId, temporalUiUrl: this.d.vms.temporalUiLink(workflowId) };
+    return { workflowId };
   }
 
-  async list(ownerId: string, vmId: string): Promise<BackupView[]> {
+  /** Backups in flight and image-store bytes of the member (409 quota_exceeded past either). */
+  private async assertBackupQuotas(ownerId: string): Promise<void> {
+    const q = this.d.quotas;
+    if (!q) return;
+    const running = await runningWorkflowsOf(this.d.temporal, BACKUP_WORKFLOW, ownerId);
+    if (running >= q.backupsInFlight) throw quotaExceeded('backupsInFlight', q.backupsInFlight, `${running} of your backups are running; wait for one to finish`);
+    if (q.imageStoreBytes !== undefined) {
+      let bytes = 0;
+      for await (const b of backupModel(this.d.db).find({ ownerId, retiredAt: { $exists: false } }).select({ store: 1 }).lean().cursor()) bytes += (b as { store?: { size?: number } }).store?.size ?? 0;
+      if (bytes >= q.imageStoreBytes) throw quotaExceeded('imageStoreBytes', q.imageStoreBytes, `your backups hold ${bytes} bytes in the image store; lower retention or delete VMs`);
+    }
+  }
+
+  async list(ownerId: string, vmId: string, page: PageRequest = {}): Promise<{ backups: BackupView[]; nextCursor?: string }> {
     await this.d.vms.get(ownerId, vmId);
-    const docs = await backupModel(this.d.db).find({ vmId }).sort({ startedAt: -1 }).limit(200).lean();
-    return docs.map(toBackupView);
+    const p = await pageOf(backupModel(this.d.db), { vmId }, { field: 'startedAt', direction: -1 }, page);
+    return { backups: p.items.map(toBackupView), ...(p.nextCursor ? { nextCursor: p.nextCursor } : {}) };
   }
 
   async restore(ownerId: string, vmId: string, body: unknown, idempotencyKey?: string): Promise<StartedWorkflow & { started: boolean }> {
@@ -175,6 +198,6 @@ export class BackupService {
     const started = await startOrJoin(this.d.temporal, RESTORE_WORKFLOW, {
       workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE, ownerId, vmId, cloud: 'openstack',
     });
-    return { workflowId, temporalUiUrl: this.d.vms.temporalUiLink(workflowId), started };
+    return { workflowId, started };
   }
 }

@@ -10,6 +10,7 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { decryptSecret, encryptSecret, needsReencryption } from '../secrets/aead';
 import type { Keyring } from '../secrets/keyring';
+import { pageOf, type PageRequest } from '../limits/pages';
 import { cloudAccountModel, secretAad, type CloudAccountRecord, type SecretField } from './model';
 import { createCloudAccountSchema, type CloudAccountView, type CreateCloudAccountInput } from '../contracts/api/cloud-accounts';
 import { OPERATOR_ACCOUNT_IDS, type CloudKind, type CloudStackAccountSettings, type OpenStackAccountSettings } from './types';
@@ -33,15 +34,21 @@ function encryptAll(keyring: Keyring, id: string, values: Partial<Record<SecretF
   return out;
 }
 
+/**
+ * What a member sees of an account: their own in full (never a secret's value); of the operator's,
+ * only that it exists — its URLs, usernames and which secrets it holds are the operator's (issue 12
+ * item 7).
+ */
 export function toView(r: CloudAccountRecord): CloudAccountView {
+  const operator = r.scope === 'operator';
   return {
     id: r._id,
     kind: r.kind,
     name: r.name,
-    scope: r.scope === 'operator' ? 'operator' : 'own',
-    ...(r.openstack ? { openstack: { ...r.openstack } } : {}),
-    ...(r.cloudstack ? { cloudstack: { ...r.cloudstack } } : {}),
-    secrets: Object.keys(r.secrets ?? {}).sort(),
+    scope: operator ? 'operator' : 'own',
+    ...(r.openstack && !operator ? { openstack: { ...r.openstack } } : {}),
+    ...(r.cloudstack && !operator ? { cloudstack: { ...r.cloudstack } } : {}),
+    secrets: operator ? [] : Object.keys(r.secrets ?? {}).sort(),
     createdAt: new Date(r.createdAt).toISOString(),
     updatedAt: new Date(r.updatedAt).toISOString(),
   };
@@ -83,12 +90,19 @@ export class CloudAccountStore {
     return toView(created.toObject());
   }
 
-  /** The member's own accounts and the operator accounts, operator first. */
-  async listVisibleTo(userId: string): Promise<CloudAccountView[]> {
-    const docs = await this.model.find({ $or: [{ scope: 'operator' }, { scope: 'user', ownerId: userId }] }).lean();
-    return docs
-      .sort((a, b) => (a.scope === b.scope ? new Date(a.createdAt).getTime() - new Date(b.createdAt).getTime() : a.scope === 'operator' ? -1 : 1))
-      .map(toView);
+  /** How many accounts the member registered. */
+  async countOwn(ownerId: string): Promise<number> {
+    return this.model.countDocuments({ scope: 'user', ownerId });
+  }
+
+  /**
+   * The operator accounts (on the first page only; a handful, from the configuration) and a page
+   * of the member's own, oldest first.
+   */
+  async listVisibleTo(userId: string, page: PageRequest = {}): Promise<{ items: CloudAccountView[]; nextCursor?: string }> {
+    const operator = page.cursor ? [] : await this.model.find({ scope: 'operator' }).sort({ createdAt: 1, _id: 1 }).limit(10).lean();
+    const own = await pageOf(this.model, { scope: 'user', ownerId: userId }, { field: 'createdAt', direction: 1 }, page);
+    return { items: [...operator, ...own.items].map(toView), ...(own.nextCursor ? { nextCursor: own.nextCursor } : {}) };
   }
 
   /** An account the member may use (own or operator), or undefined — another member's is "not found". */

@@ -31,6 +31,9 @@ import {
 } from '../contracts/dr';
 import type { StartedWorkflow } from '../contracts/api/common';
 import { drSettingsSchema, drillRequestSchema, failoverRequestSchema, type DrEventView, type DrillView, type DrUnprotected, type DrView } from '../contracts/api/dr';
+import { quotaExceeded, runningWorkflowsOf, type MemberQuotas } from '../limits/quotas';
+import { pageOf, type PageRequest } from '../limits/pages';
+import { EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX } from '../contracts/api/common';
 import { AppError, parseInput } from '../errors';
 import { sleep } from '../sleep';
 import type { VmService } from '../vms/service';
@@ -47,6 +50,8 @@ export interface DrServiceDeps {
   monitor: MonitorSettings;
   defaults: DrSettings;
   healthCheckSeconds: number;
+  /** Per-member quotas (src/limits/quotas.ts); unset: no limits. */
+  quotas?: Pick<MemberQuotas, 'drillsInFlight' | 'drillMinIntervalSeconds'>;
 }
 
 /**
@@ -85,6 +90,10 @@ export class DrService {
   async protect(ownerId: string, vmId: string, body: unknown): Promise<DrView> {
     const vm = await this.d.vms.get(ownerId, vmId);
     const input = parseInput(drSettingsSchema, body ?? {}, 'DR settings');
+    const minDrill = this.d.quotas?.drillMinIntervalSeconds;
+    if (minDrill !== undefined && typeof input.drillIntervalSeconds === 'number' && input.drillIntervalSeconds < minDrill) {
+      throw AppError.badRequest(`invalid DR settings: drillIntervalSeconds: drills may run at most every ${minDrill} s`, [{ field: 'drillIntervalSeconds', message: `must be at least ${minDrill} (quota)` }]);
+    }
     if (vm.cloud !== 'openstack') throw AppError.conflict('disaster recovery protects VMs of the base cloud (OpenStack)', 'not_protectable');
     if (vm.state === 'deleted' || vm.state === 'deleting') throw AppError.conflict(`VM is ${vm.state}`, 'vm_deleted');
     if (!input.enabled) {
@@ -201,16 +210,21 @@ export class DrService {
   async drill(ownerId: string, vmId: string, body: unknown): Promise<StartedWorkflow> {
     const vm = await this.d.vms.get(ownerId, vmId);
     const { target } = parseInput(drillRequestSchema, body ?? {});
+    const maxDrills = this.d.quotas?.drillsInFlight;
+    if (maxDrills !== undefined) {
+      const running = await runningWorkflowsOf(this.d.temporal, DRILL_WORKFLOW, ownerId);
+      if (running >= maxDrills) throw quotaExceeded('drillsInFlight', maxDrills, `${running} of your drills are running; wait for one to finish`);
+    }
     const workflowId = drillWorkflowId(vmId, crypto.randomUUID());
     const input: DrillInput = { vmId, ownerId, target };
     await startOrJoin(this.d.temporal, DRILL_WORKFLOW, { workflowId, taskQueue: this.d.taskQueue, args: [input], ownerId, vmId, cloud: vm.cloud });
-    return { workflowId, temporalUiUrl: this.d.vms.temporalUiLink(workflowId) };
+    return { workflowId };
   }
 
-  async drills(ownerId: string, vmId: string): Promise<DrillView[]> {
+  async drills(ownerId: string, vmId: string, page: PageRequest = {}): Promise<{ drills: DrillView[]; nextCursor?: string }> {
     await this.d.vms.get(ownerId, vmId);
-    const docs = await drillModel(this.d.db).find({ vmId }).sort({ startedAt: -1 }).limit(100).lean();
-    return docs.map((d) => ({
+    const p = await pageOf(drillModel(this.d.db), { vmId }, { field: 'startedAt', direction: -1 }, page);
+    const drills = p.items.map((d) => ({
       id: d._id,
       workflowId: d.workflowId,
       target: d.target,
@@ -223,6 +237,7 @@ export class DrService {
       startedAt: new Date(d.startedAt).toISOString(),
       finishedAt: new Date(d.finishedAt).toISOString(),
     }));
+    return { drills, ...(p.nextCursor ? { nextCursor: p.nextCursor } : {}) };
   }
 
   /** Drills on a schedule (ID `vm-drill:<vmId>`); `null` removes it. */
@@ -250,11 +265,11 @@ export class DrService {
     }
   }
 
-  async events(ownerId: string, q: { vmId?: string; limit?: number }): Promise<DrEventView[]> {
+  async events(ownerId: string, q: { vmId?: string } & PageRequest): Promise<{ events: DrEventView[]; nextCursor?: string }> {
     const filter: Record<string, unknown> = { ownerId };
     if (q.vmId) filter.vmId = q.vmId;
-    const docs = await drEventModel(this.d.db).find(filter).sort({ at: -1 }).limit(Math.min(Math.max(q.limit ?? 100, 1), 500)).lean();
-    return docs.map(toEventView);
+    const p = await pageOf(drEventModel(this.d.db), filter, { field: 'at', direction: -1 }, q, { max: EVENTS_PAGE_MAX, default: EVENTS_PAGE_DEFAULT });
+    return { events: p.items.map(toEventView), ...(p.nextCursor ? { nextCursor: p.nextCursor } : {}) };
   }
 }
 

@@ -25,6 +25,8 @@ import {
 import type { OperationStatus } from '../contracts/api/common';
 import { MUTABLE_REQUIREMENTS, type VmDetail, type VmView } from '../contracts/api/vms';
 import { AppError } from '../errors';
+import { quotaExceeded } from '../limits/quotas';
+import { pageOf, type PageRequest } from '../limits/pages';
 import { validateRequirements, vmRequirementsSchema, type VmRequirements } from '../templates';
 import { vmModel, type VmRecord } from './model';
 import { VMFLOW_OWNER_KEY } from './search';
@@ -37,18 +39,18 @@ export interface VmServiceDeps {
   temporal: Client;
   taskQueue: string;
   namespace: string;
-  temporalUiUrl: string;
   catalog: () => Catalog;
   /** Resolves an account the member may use (own or operator); undefined → 404 for the member. */
   findAccount(accountId: string, userId: string): Promise<{ id: string; kind: CloudKind } | undefined>;
   /** The operator account of a cloud, used when the request names none. */
   operatorAccountId(cloud: CloudKind): string;
+  /** VMs (not deleted) one member may have (src/limits/quotas.ts); unset: no limit. */
+  maxVmsPerMember?: number;
 }
 
 export interface StartedOperation {
   vm: VmView;
   workflowId: string;
-  temporalUiUrl: string;
   /** false when an Idempotency-Key replay found the operation already started. */
   started: boolean;
   /** PATCH: what the change does to the running VM. */
@@ -90,9 +92,6 @@ export class VmService {
     return vmModel(this.d.db);
   }
 
-  temporalUiLink(workflowId: string): string {
-    return `${this.d.temporalUiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(this.d.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
-  }
 
   /** Validates the requirements against the catalog; throws 400 naming every bad field. */
   validate(input: unknown): VmRequirements {
@@ -112,6 +111,12 @@ export class VmService {
 
     const vmId = idempotencyKey ? vmIdForIdempotencyKey(ownerId, idempotencyKey) : crypto.randomUUID();
     const workflowId = createVmWorkflowId(vmId);
+    const max = this.d.maxVmsPerMember;
+    // A replayed idempotent request is answered even at the quota (its VM already counts).
+    if (max !== undefined && !(idempotencyKey && (await this.Vm.exists({ _id: vmId })))) {
+      const have = await this.Vm.countDocuments({ ownerId, state: { $ne: 'deleted' } });
+      if (have >= max) throw quotaExceeded('vms', max, `you have ${have} VMs; delete one before creating another`);
+    }
     const fingerprint = requestFingerprint({ requirements, accountId });
     let replay = false;
     try {
@@ -143,14 +148,14 @@ export class VmService {
       workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE, ownerId, vmId, cloud: requirements.cloud,
     });
     const doc = await this.Vm.findById(vmId).lean();
-    return { vm: toVmView(doc!), workflowId, temporalUiUrl: this.temporalUiLink(workflowId), started: started && !replay };
+    return { vm: toVmView(doc!), workflowId, started: started && !replay };
   }
 
-  async list(ownerId: string, opts: { includeDeleted?: boolean } = {}): Promise<VmView[]> {
+  async list(ownerId: string, opts: { includeDeleted?: boolean } & PageRequest = {}): Promise<{ vms: VmView[]; nextCursor?: string }> {
     const filter: Record<string, unknown> = { ownerId };
     if (!opts.includeDeleted) filter.state = { $ne: 'deleted' };
-    const docs = await this.Vm.find(filter).sort({ createdAt: -1 }).lean();
-    return docs.map(toVmView);
+    const page = await pageOf(this.Vm, filter, { field: 'createdAt', direction: -1 }, opts);
+    return { vms: page.items.map(toVmView), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   }
 
   /** The owner's VM or 404 (another member's VM is "not found", never its data). */
@@ -203,7 +208,7 @@ export class VmService {
       workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE, ownerId, vmId, cloud: doc.cloud,
     });
     if (!started) throw AppError.conflict('another change to this VM is already running', 'vm_busy');
-    return { vm: toVmView(doc), workflowId, temporalUiUrl: this.temporalUiLink(workflowId), started: true, plan };
+    return { vm: toVmView(doc), workflowId, started: true, plan };
   }
 
   async delete(ownerId: string, vmId: string): Promise<StartedOperation> {
@@ -216,7 +221,7 @@ export class VmService {
     const started = await startOrJoin(this.d.temporal, DELETE_VM_WORKFLOW, {
       workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY, ownerId, vmId, cloud: doc.cloud,
     });
-    return { vm: toVmView(doc), workflowId, temporalUiUrl: this.temporalUiLink(workflowId), started };
+    return { vm: toVmView(doc), workflowId, started };
   }
 
   /**
@@ -241,7 +246,7 @@ export class VmService {
     try {
       status = (await handle.describe()).status.name;
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return { workflowId, status: 'NOT_STARTED', temporalUiUrl: this.temporalUiLink(workflowId) };
+      if (err instanceof WorkflowNotFoundError) return { workflowId, status: 'NOT_STARTED' };
       throw err;
     }
     let progress: WorkflowProgress | undefined;
@@ -250,6 +255,6 @@ export class VmService {
     } catch {
       // No worker to answer (or the workflow never ran a task): status alone still says something.
     }
-    return { workflowId, status, ...(progress ? { progress } : {}), temporalUiUrl: this.temporalUiLink(workflowId) };
+    return { workflowId, status, ...(progress ? { progress } : {}) };
   }
 }

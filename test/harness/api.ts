@@ -2,6 +2,7 @@
  * Starts the REST API on port 0 against the run's shared stack, with its own database and Temporal
  * connections. Later suites pass extra deps (cloud accounts, codec keys…) through `overrides`.
  */
+import crypto from 'node:crypto';
 import { loadConfig, type Config } from '../../src/config';
 import { connectDatabase } from '../../src/db/connection';
 import { connectTemporalClient } from '../../src/temporal/client';
@@ -17,14 +18,21 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(opts: { env?: NodeJS.ProcessEnv; config?: Partial<Config> } = {}): Promise<TestApi> {
+/**
+ * `limiterNamespace`: the rate-limit counters this API shares. Each test API gets its own unless
+ * one is given (two APIs given the same one act as two processes of one deployment).
+ */
+export async function startTestApi(opts: { env?: NodeJS.ProcessEnv; config?: Partial<Config>; limiterNamespace?: string } = {}): Promise<TestApi> {
   const stack = await sharedStack();
   scanLogsIn(stack.dir);
-  const config: Config = { ...loadConfig({ ...process.env, ...opts.env }), ...opts.config };
+  // Every suite signs its members up from loopback: the sign-up limits are lifted unless a test sets them.
+  const liftedSignupLimits = { SIGNUP_RATE_LIMIT_PER_ADDRESS: '100000', SIGNUP_RATE_LIMIT_GLOBAL: '100000' };
+  const config: Config = { ...loadConfig({ ...liftedSignupLimits, ...process.env, ...opts.env }), ...opts.config };
   const db = await connectDatabase(stack.mongoUri);
   const keyring = testKeyring();
   const temporal = await connectTemporalClient(stack.temporalAddress, stack.namespace, keyring);
-  const deps: ApiDeps = { config, db, temporal, keyring, logger: testLogger('vmflow-test-api') };
+  const limiterNamespace = opts.limiterNamespace ?? `test-${crypto.randomBytes(4).toString('hex')}-`;
+  const deps: ApiDeps = { config, db, temporal, keyring, logger: testLogger('vmflow-test-api'), limiterNamespace };
   const web = await startWebServer(deps, { host: '127.0.0.1', port: 0 });
   return {
     url: web.url,

@@ -202,7 +202,7 @@ describe('auth: sign-up, login, logout, me and withdraw', function () {
       await limited?.close();
     });
 
-    it('when a username collects too many failed logins, then even the right password gets 429 with Retry-After, and other usernames are unaffected', async () => {
+    it('when a username collects too many failed logins from one address, then even the right password from that address gets 429 with Retry-After, and other usernames are unaffected', async () => {
       const victim = await signupAndLogin(limited.url);
       const bystander = await signupAndLogin(limited.url);
       const wrong = testPassword();

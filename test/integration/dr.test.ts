@@ -210,6 +210,12 @@ describe('disaster recovery: monitor → failover → failback, drills and alert
     const os2 = await osState();
     // This VM's drill copies only: other suites sharing the simulator run drills of their own.
     assert.equal((os2.servers.items as Json[]).filter((s) => s.name.startsWith(`vmflow-${vmId}-drill-`)).length, 0);
+    // Drill events reach the webhook too (issue 12 item 8; before, they were only stored).
+    const drillAlerts = await until('drill events at the webhook', async () => {
+      const got = received.filter((d) => d.kind === 'drill.completed' && d.body.vmId === vmId);
+      return got.length >= 2 ? got : undefined;
+    });
+    for (const d of drillAlerts) assert.equal(d.signature, `sha256=${crypto.createHmac('sha256', webhookSecret).update(d.raw).digest('hex')}`);
   });
 
   it('when drills are scheduled, then the schedule runs drills that report, and unprotecting removes the schedule and ends the DR workflow', async () => {

@@ -102,7 +102,9 @@ describe('VM lifecycle through the REST API', function () {
       const vmId = created.body.vm.id as string;
       assert.equal(created.headers.get('location'), `/api/v1/vms/${vmId}`);
       assert.equal(created.body.operation.workflowId, `vm-create:${vmId}`);
-      assert.match(created.body.operation.temporalUiUrl, /\/namespaces\/default\/workflows\/vm-create%3A/);
+      // Members are pointed at their own status page, never at the Temporal UI (it lists every member's workflows).
+      assert.equal(created.body.operation.status, `/api/v1/workflows/${encodeURIComponent(`vm-create:${vmId}`)}`);
+      assert.ok(!JSON.stringify(created.body).includes(api.deps.config.temporalUiUrl), 'no Temporal UI link');
 
       const active = await waitForVm(api, alice, vmId, (vm, b) => vm.state === 'failed' || (vm.state === 'active' && b.operation?.status === 'COMPLETED'));
       assert.equal(active.vm.state, 'active', JSON.stringify(active.vm));

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { hashPassword, needsRehash, verifyPassword, type ScryptParams } from '../../src/accounts/passwords';
-import { SlidingWindowLimiter } from '../../src/accounts/rate-limit';
 import { loginSchema, signupSchema } from '../../src/accounts/rules';
 import { newSessionToken, sessionTokenHash } from '../../src/accounts/sessions';
 import { isPublicApiRoute } from '../../api/auth-middleware';
@@ -62,41 +61,6 @@ describe('accounts: passwords, rules, tokens and the login limiter', () => {
 
     it('when something not shaped like a token is presented, then it has no hash (no database lookup)', () => {
       for (const t of ['', 'vmf_short', `xyz_${'a'.repeat(43)}`, `vmf_${'a'.repeat(43)}!`]) assert.equal(sessionTokenHash(t), undefined, t);
-    });
-  });
-
-  describe('SlidingWindowLimiter', () => {
-    it('when the limit is reached, then further attempts are refused until the oldest leaves the window', () => {
-      let now = 1_000_000;
-      const limiter = new SlidingWindowLimiter(3, 60_000, () => now);
-      for (let i = 0; i < 3; i++) {
-        assert.equal(limiter.take('k').allowed, true);
-        now += 10_000;
-      }
-      const refused = limiter.take('k');
-      assert.equal(refused.allowed, false);
-      assert.equal(refused.retryAfterSeconds, 30);
-      now += 30_000;
-      assert.equal(limiter.take('k').allowed, true, 'the first attempt has left the window');
-      assert.equal(limiter.take('other').allowed, true, 'keys are independent');
-    });
-
-    it('when an attempt is given back, then it no longer counts', () => {
-      const limiter = new SlidingWindowLimiter(1, 60_000, () => 0);
-      assert.equal(limiter.take('k').allowed, true);
-      limiter.giveBack('k');
-      assert.equal(limiter.take('k').allowed, true);
-      assert.equal(limiter.take('k').allowed, false);
-    });
-
-    it('when more keys than the bound arrive, then memory stays bounded and new keys are still served', () => {
-      let now = 0;
-      const limiter = new SlidingWindowLimiter(1, 1_000, () => now, 10);
-      for (let i = 0; i < 50; i++) {
-        now += 1;
-        assert.equal(limiter.take(`k${i}`).allowed, true);
-      }
-      assert.ok((limiter as unknown as { attempts: Map<string, number[]> }).attempts.size <= 10);
     });
   });
 

@@ -64,6 +64,10 @@ describe('deployment: docker-compose.yml and Dockerfile', () => {
     assert.ok(services.imagestore, 'the image store is its own service');
     assert.equal(services.worker.environment!.IMAGE_STORE_URL, 'http://imagestore:8090');
     assert.equal(services.worker.ports, undefined, 'worker publishes no ports');
+    // Issue 12 item 3: Temporal's gRPC port and UI are for operators, never published on every interface.
+    for (const name of ['temporal', 'temporal-ui']) {
+      for (const p of services[name]!.ports ?? []) assert.match(p, /^127\.0\.0\.1:/, `${name} publishes ${p} beyond loopback`);
+    }
     assert.equal(services.worker.container_name, undefined, 'worker has no fixed container name');
     assert.match(dockerfile, /RUN npm run build/);
     assert.match(dockerfile, /npm ci --omit=dev/);

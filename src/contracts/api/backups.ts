@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { cronProblem } from '../../backups/cron';
 import type { BackupPolicy } from '../backup';
-import { assertSameType, dateTime, taskProgressSchema } from './common';
+import { assertSameType, dateTime, taskProgressSchema, nextCursorField, pageQueryFields } from './common';
 
 /** Five cron fields (minute hour day-of-month month day-of-week), as Temporal accepts them. */
 const CRON = /^\s*(\S+\s+){4}\S+\s*$/;
@@ -106,4 +106,5 @@ export const backupViewSchema = z
   .meta({ id: 'Backup' });
 export type BackupView = z.infer<typeof backupViewSchema>;
 
-export const backupListSchema = z.strictObject({ backups: z.array(backupViewSchema).meta({ description: 'Newest first.' }) }).meta({ id: 'BackupList' });
+export const backupListSchema = z.strictObject({ backups: z.array(backupViewSchema).meta({ description: 'Newest first (a page: limit, cursor).' }), ...nextCursorField }).meta({ id: 'BackupList' });
+export const backupListQuery = z.strictObject({ ...pageQueryFields });

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { CloudStackAccountSettings, OpenStackAccountSettings } from '../../cloud-accounts/types';
-import { assertSameType, dateTime } from './common';
+import { assertSameType, dateTime, nextCursorField, pageQueryFields } from './common';
 
 const CLOUDS = ['openstack', 'cloudstack'] as const;
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -71,8 +71,10 @@ export const cloudAccountSchema = z
 export type CloudAccountView = z.infer<typeof cloudAccountSchema>;
 
 export const cloudAccountListSchema = z
-  .strictObject({ items: z.array(cloudAccountSchema).meta({ description: 'The operator accounts first, then the caller’s own.' }) })
+  .strictObject({ items: z.array(cloudAccountSchema).meta({ description: 'The operator accounts first (first page only; id, kind and name), then a page of the caller’s own.' }), ...nextCursorField })
   .meta({ id: 'CloudAccountList' });
+
+export const cloudAccountListQuery = z.strictObject({ ...pageQueryFields });
 
 export const VERIFY_FAILURE_REASONS = ['credentials_rejected', 'unreachable', 'invalid_settings', 'endpoint_not_found', 'zone_not_found', 'cloud_error'] as const;
 export type VerifyFailureReason = (typeof VERIFY_FAILURE_REASONS)[number];

@@ -45,6 +45,8 @@ export const errorBodySchema = z
       message: z.string().meta({ description: 'What went wrong, for a person to read.' }),
       fields: z.array(fieldErrorSchema).optional().meta({ description: 'On validation errors: every field at fault.' }),
       plan: updatePlanSchema.optional(),
+      quota: z.string().optional().meta({ description: 'On quota_exceeded: which quota (vms, cloudAccounts, backupsInFlight, drillsInFlight, imageStoreBytes, webhooks).' }),
+      limit: z.number().int().optional().meta({ description: 'On quota_exceeded: the quota\'s value.' }),
       requestId: z.string().meta({ description: 'The request id (also the X-Request-Id header); quote it when reporting a problem.' }),
     }),
   })
@@ -83,7 +85,6 @@ export const operationStatusSchema = z
     workflowId: z.string(),
     status: z.string().meta({ description: 'Temporal’s execution status (RUNNING, COMPLETED, FAILED, …), NOT_STARTED, or UNKNOWN.', examples: ['RUNNING'] }),
     progress: workflowProgressSchema.optional(),
-    temporalUiUrl: z.url(),
   })
   .meta({ id: 'OperationStatus' });
 export type OperationStatus = z.infer<typeof operationStatusSchema>;
@@ -94,16 +95,36 @@ export const workflowAcceptedSchema = z
     workflowId: z.string(),
     started: z.boolean().optional().meta({ description: 'false when an Idempotency-Key replay joined a workflow already started.' }),
     status: z.string().meta({ description: 'Path of the workflow’s status (GET /api/v1/workflows/{id}).' }),
-    temporalUiUrl: z.url(),
   })
   .meta({ id: 'WorkflowAccepted' });
 export type WorkflowAccepted = z.infer<typeof workflowAcceptedSchema>;
 
-/** A workflow the API started: its id and where the Temporal UI shows it. */
+/** A workflow the API started (members get its status path, never a Temporal UI link: the UI shows every member's workflows). */
 export interface StartedWorkflow {
   workflowId: string;
-  temporalUiUrl: string;
 }
 
 /** `GET /api/v1/workflows/:id` takes the id answered in `operation.workflowId`. */
 export const workflowIdParams = z.object({ id: z.string().min(1).max(300).meta({ description: 'A workflow id, as answered in `operation.workflowId`.' }) });
+
+// ─── Pages (every list; src/limits/pages.ts reads and writes the cursor) ─────────────────────────
+export const PAGE_MAX = 100;
+export const PAGE_DEFAULT = 50;
+
+/** Query fields of a paginated list whose pages hold at most `max` items (default PAGE_MAX). */
+export function pageQueryFieldsUpTo(max: number, def = PAGE_DEFAULT) {
+  return {
+    limit: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(max, `must be at most ${max}`).optional().meta({ description: `Items per page (default ${def}, at most ${max})` }),
+    cursor: z.string().max(512, 'is too long').optional().meta({ description: 'The `nextCursor` of the previous page' }),
+  };
+}
+
+/** Query fields of a paginated list (spread into the route's query schema). */
+export const pageQueryFields = pageQueryFieldsUpTo(PAGE_MAX);
+
+/** Events keep the larger page they always allowed (clients ask for up to 500). */
+export const EVENTS_PAGE_MAX = 500;
+export const EVENTS_PAGE_DEFAULT = 100;
+
+/** The field a paginated list answers beside its items. */
+export const nextCursorField = { nextCursor: z.string().optional().meta({ description: 'Present when more items follow: pass it as `cursor` for the next page' }) };

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { DrEventKind, DrStatus } from '../dr';
-import { assertSameType, dateTime } from './common';
+import { assertSameType, dateTime, EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, nextCursorField, pageQueryFields, pageQueryFieldsUpTo } from './common';
 import { vmIdParam } from './vms';
 
 const TARGETS = ['base-standby', 'backup-cloud'] as const;
@@ -32,8 +32,9 @@ export const drillRequestSchema = z.strictObject({ target: z.enum(TARGETS).defau
 
 export const eventsQuery = z.strictObject({
   vmId: vmIdParam.optional().meta({ description: 'Only this VM’s events.' }),
-  limit: z.coerce.number().int().min(1).max(500).optional().meta({ description: 'At most this many (1–500, default 100).' }),
+  ...pageQueryFieldsUpTo(EVENTS_PAGE_MAX, EVENTS_PAGE_DEFAULT),
 });
+export const drillListQuery = z.strictObject({ ...pageQueryFields });
 
 const drSettingsViewSchema = z.strictObject({ failbackMode: z.enum(['automatic', 'approval']), failbackAfterHealthySeconds: z.number().int() });
 
@@ -130,7 +131,7 @@ export type DrUnprotected = z.infer<typeof drUnprotectedSchema>;
 
 export const drAcceptedSchema = z.strictObject({ state: drStateSchema }).meta({ id: 'DrAccepted' });
 
-export const drillAcceptedSchema = z.strictObject({ workflowId: z.string(), status: z.string(), temporalUiUrl: z.url() }).meta({ id: 'DrillAccepted' });
+export const drillAcceptedSchema = z.strictObject({ workflowId: z.string(), status: z.string() }).meta({ id: 'DrillAccepted' });
 
 export const drillViewSchema = z.strictObject({
   id: z.string(),
@@ -147,6 +148,6 @@ export const drillViewSchema = z.strictObject({
 });
 export type DrillView = z.infer<typeof drillViewSchema>;
 
-export const drillListSchema = z.strictObject({ drills: z.array(drillViewSchema).meta({ description: 'Newest first.' }) }).meta({ id: 'DrillList' });
+export const drillListSchema = z.strictObject({ drills: z.array(drillViewSchema).meta({ description: 'Newest first (a page: limit, cursor).' }), ...nextCursorField }).meta({ id: 'DrillList' });
 
-export const eventListSchema = z.strictObject({ events: z.array(drEventSchema).meta({ description: 'Newest first.' }) }).meta({ id: 'EventList' });
+export const eventListSchema = z.strictObject({ events: z.array(drEventSchema).meta({ description: 'Newest first (a page: limit, cursor).' }), ...nextCursorField }).meta({ id: 'EventList' });

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { vmRequirementsSchema as requirementsSchema } from '../../templates/requirements';
 import type { VmPlacement } from '../vm';
-import { assertSameType, dateTime, operationStatusSchema, updatePlanSchema } from './common';
+import { assertSameType, dateTime, operationStatusSchema, updatePlanSchema, nextCursorField, pageQueryFields } from './common';
 
 const CLOUDS = ['openstack', 'cloudstack'] as const;
 const VM_STATES = ['creating', 'active', 'updating', 'deleting', 'deleted', 'failed'] as const;
@@ -38,6 +38,7 @@ export const idempotencyKeyHeader = z.object({
 
 export const listVmsQuery = z.object({
   includeDeleted: z.enum(['true', 'false'], { error: 'true or false' }).optional().meta({ description: '`true` lists deleted VMs too.', default: 'false' }),
+  ...pageQueryFields,
 });
 
 export const updateVmQuery = z.object({
@@ -100,7 +101,7 @@ export const vmViewSchema = z
   .meta({ id: 'Vm' });
 export type VmView = z.infer<typeof vmViewSchema>;
 
-export const vmListSchema = z.strictObject({ vms: z.array(vmViewSchema).meta({ description: 'Newest first.' }) }).meta({ id: 'VmList' });
+export const vmListSchema = z.strictObject({ vms: z.array(vmViewSchema).meta({ description: 'Newest first (a page: limit, cursor).' }), ...nextCursorField }).meta({ id: 'VmList' });
 
 export const vmDetailSchema = z.strictObject({ vm: vmViewSchema, operation: operationStatusSchema.optional() }).meta({ id: 'VmDetail' });
 export type VmDetail = z.infer<typeof vmDetailSchema>;
@@ -113,7 +114,6 @@ export const vmAcceptedSchema = z
       workflowId: z.string(),
       started: z.boolean().meta({ description: 'false when an Idempotency-Key replay or a repeated delete joined an operation already started.' }),
       status: z.string().meta({ description: 'Path of the operation’s status (GET /api/v1/workflows/{id}).' }),
-      temporalUiUrl: z.url(),
     }),
   })
   .meta({ id: 'VmAccepted' });

@@ -1,0 +1,170 @@
+/**
+ * Issue 12, items 4 and 7: what one member may make the service hold or do. Each test performs the
+ * attack on a real API (FerretDB, Temporal) and shows it is refused with a 4xx naming the quota or
+ * field:
+ *   - more VMs, cloud accounts or drills in flight than the quota; a retention or drill period
+ *     beyond the bounds;
+ *   - a list asked for in one go (every list is a page: limit capped, cursor to go on);
+ *   - verify called again and again (per member and per account), and against the operator's
+ *     accounts, whose settings members do not see.
+ */
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { DRILL_WORKFLOW } from '../../src/contracts/dr';
+import { OPERATOR_ACCOUNT_IDS } from '../../src/cloud-accounts/types';
+import { vmSearchAttributes } from '../../src/vms/search';
+import { startTestApi, type TestApi } from '../harness/api';
+import { apiFetch, waitUntil } from '../harness/http';
+import { uniqueTaskQueue } from '../harness/stack';
+import { signupAndLogin, testPassword, type TestUser } from '../harness/users';
+
+type Json = any;
+
+describe('quotas, pages and verify limits (issue 12 items 4 and 7)', function () {
+  this.timeout(120_000);
+  let api: TestApi;
+
+  async function call(user: TestUser, method: string, path: string, body?: unknown): Promise<{ status: number; body: Json; headers: Headers }> {
+    const res = await apiFetch(`${api.url}${path}`, { method, headers: { ...user.authHeaders, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body !== undefined ? JSON.stringify(body) : undefined });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+  }
+
+  const account = (name: string) => ({ kind: 'openstack', name, authUrl: 'http://127.0.0.1:9/v3', projectName: 'p', username: 'u', password: testPassword() });
+
+  /** A VM record of `owner` (no cloud behind it: quotas and lists read the records). */
+  async function vmRecord(owner: TestUser, state = 'active'): Promise<string> {
+    const id = `quota-vm-${crypto.randomUUID()}`;
+    await api.deps.db.collection('vms').insertOne({ _id: id as never, ownerId: owner.userId, name: id.slice(0, 20), cloud: 'openstack', accountId: OPERATOR_ACCOUNT_IDS.openstack, state, revision: 0, requirements: { name: 'quota-vm', os: 'ubuntu-24.04', software: [], size: 'small', cloud: 'openstack' }, workflowIds: [], history: [], createdAt: new Date(), updatedAt: new Date() });
+    return id;
+  }
+
+  before(async () => {
+    api = await startTestApi({
+      env: {
+        // Cloud accounts below point at a closed local port, allow-listed for the purpose.
+        VMFLOW_OUTBOUND_ALLOW: 'http://127.0.0.1:9/v3',
+        QUOTA_VMS: '2',
+        QUOTA_CLOUD_ACCOUNTS: '2',
+        QUOTA_DRILLS_IN_FLIGHT: '1',
+        QUOTA_BACKUP_RETENTION: '10',
+        VMFLOW_DRILL_MIN_INTERVAL_SECONDS: '3600',
+        VERIFY_RATE_LIMIT_PER_MEMBER: '3',
+        VERIFY_RATE_LIMIT_PER_ACCOUNT: '2',
+      },
+    });
+  });
+  after(async () => {
+    await api?.close();
+  });
+
+  it('when a member registers more cloud accounts than the quota, then 409 quota_exceeded names cloudAccounts and nothing more is stored', async () => {
+    const m = await signupAndLogin(api.url);
+    for (const n of ['a', 'b']) assert.equal((await call(m, 'POST', '/api/v1/cloud-accounts', account(n))).status, 201);
+    const over = await call(m, 'POST', '/api/v1/cloud-accounts', account('c'));
+    assert.equal(over.status, 409);
+    assert.equal(over.body.error.code, 'quota_exceeded');
+    assert.deepEqual([over.body.error.quota, over.body.error.limit], ['cloudAccounts', 2]);
+    assert.equal(await api.deps.db.collection('cloudaccounts').countDocuments({ ownerId: m.userId }), 2);
+  });
+
+  it('when a member creates more VMs than the quota, then 409 quota_exceeded names vms before any workflow starts', async () => {
+    const m = await signupAndLogin(api.url);
+    await vmRecord(m);
+    await vmRecord(m);
+    await vmRecord(m, 'deleted'); // deleted VMs do not count
+    const over = await call(m, 'POST', '/api/v1/vms', { name: 'one-too-many', os: 'ubuntu-24.04', software: ['vim'], size: 'small', cloud: 'openstack' });
+    assert.equal(over.status, 409, JSON.stringify(over.body));
+    assert.deepEqual([over.body.error.code, over.body.error.quota], ['quota_exceeded', 'vms']);
+    assert.equal(await api.deps.db.collection('vms').countDocuments({ ownerId: m.userId }), 3);
+  });
+
+  it('when a policy keeps more backups than allowed or drills more often than allowed, then 400 names retention or drillIntervalSeconds', async () => {
+    const m = await signupAndLogin(api.url);
+    const vmId = await vmRecord(m);
+    const policy = await call(m, 'PUT', `/api/v1/vms/${vmId}/backup-policy`, { intervalSeconds: 3600, retention: 50 });
+    assert.equal(policy.status, 400);
+    assert.deepEqual(policy.body.error.fields.map((f: Json) => f.field), ['retention']);
+    const drills = await call(m, 'PUT', `/api/v1/vms/${vmId}/dr`, { drillIntervalSeconds: 60 });
+    assert.equal(drills.status, 400);
+    assert.deepEqual(drills.body.error.fields.map((f: Json) => f.field), ['drillIntervalSeconds']);
+  });
+
+  it('when a member asks for another drill while one of theirs runs, then 409 quota_exceeded names drillsInFlight', async () => {
+    const m = await signupAndLogin(api.url);
+    const vmId = await vmRecord(m);
+    // A drill of this member that runs (its task queue has no worker, so it stays running).
+    const client = api.deps.temporal.client;
+    const handle = await client.workflow.start(DRILL_WORKFLOW, {
+      workflowId: `quota-drill-${crypto.randomUUID()}`,
+      taskQueue: uniqueTaskQueue('no-worker'),
+      args: [{ vmId, ownerId: m.userId, target: 'backup-cloud' }],
+      typedSearchAttributes: vmSearchAttributes(m.userId, vmId, 'openstack'),
+    });
+    try {
+      await waitUntil('the running drill is visible', async () => ((await client.workflow.count(`WorkflowId = "${handle.workflowId}" AND ExecutionStatus = "Running"`)).count === 1 ? true : undefined), 30_000);
+      const over = await call(m, 'POST', `/api/v1/vms/${vmId}/dr/drill`, { target: 'backup-cloud' });
+      assert.equal(over.status, 409, JSON.stringify(over.body));
+      assert.deepEqual([over.body.error.code, over.body.error.quota], ['quota_exceeded', 'drillsInFlight']);
+    } finally {
+      await handle.terminate('test done');
+    }
+  });
+
+  it('when a member lists their events, then each answer is a page of at most the limit, the cursor walks the rest without repeats, and a limit over the cap or a forged cursor is 400 naming it', async () => {
+    const m = await signupAndLogin(api.url);
+    const t0 = Date.now();
+    const ids = Array.from({ length: 7 }, (_, i) => ({ _id: `quota-ev-${i}-${crypto.randomUUID()}`, ownerId: m.userId, vmId: 'quota-vm', kind: 'drill.completed', message: `event ${i}`, at: new Date(t0 - (i % 3) * 1000), delivery: { status: 'disabled', attempts: 0 } }));
+    await api.deps.db.collection('events').insertMany(ids as never);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    const sizes: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const page = await call(m, 'GET', `/api/v1/events?limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      sizes.push(page.body.events.length);
+      seen.push(...page.body.events.map((e: Json) => e.id));
+      cursor = page.body.nextCursor;
+      if (!cursor) break;
+    }
+    assert.deepEqual(sizes, [3, 3, 1]);
+    assert.deepEqual([...seen].sort(), ids.map((e) => e._id).sort());
+    const tooMany = await call(m, 'GET', '/api/v1/events?limit=501');
+    assert.equal(tooMany.status, 400);
+    assert.deepEqual(tooMany.body.error.fields.map((f: Json) => f.field), ['limit']);
+    const forged = await call(m, 'GET', `/api/v1/events?cursor=${Buffer.from('{"v":{"$gt":""},"id":"x"}').toString('base64url')}`);
+    assert.equal(forged.status, 400);
+    assert.deepEqual(forged.body.error.fields.map((f: Json) => f.field), ['cursor']);
+
+    for (let i = 0; i < 3; i++) await vmRecord(m);
+    const vms = await call(m, 'GET', '/api/v1/vms?limit=2');
+    assert.equal(vms.body.vms.length, 2);
+    const rest = await call(m, 'GET', `/api/v1/vms?limit=2&cursor=${encodeURIComponent(vms.body.nextCursor)}`);
+    assert.equal(rest.body.vms.length, 1);
+    assert.equal(rest.body.nextCursor, undefined);
+    assert.equal((await call(m, 'GET', '/api/v1/vms?limit=101')).status, 400);
+  });
+
+  it('when a member verifies again and again, then 429 past the per-account and per-member limits; the operator\'s accounts cannot be verified and show no settings', async () => {
+    const m = await signupAndLogin(api.url);
+    const one = (await call(m, 'POST', '/api/v1/cloud-accounts', account('v1'))).body.id as string;
+    const two = (await call(m, 'POST', '/api/v1/cloud-accounts', account('v2'))).body.id as string;
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await call(m, 'POST', `/api/v1/cloud-accounts/${one}/verify`)).status);
+    assert.deepEqual(statuses, [200, 200, 429], 'per account');
+    assert.equal((await call(m, 'POST', `/api/v1/cloud-accounts/${two}/verify`)).status, 200);
+    const memberLimited = await call(m, 'POST', `/api/v1/cloud-accounts/${two}/verify`);
+    assert.equal(memberLimited.status, 429, 'per member: 3 verifies');
+    assert.ok(Number(memberLimited.headers.get('retry-after')) > 0);
+
+    const other = await signupAndLogin(api.url);
+    for (const id of Object.values(OPERATOR_ACCOUNT_IDS)) {
+      const r = await call(other, 'POST', `/api/v1/cloud-accounts/${id}/verify`);
+      assert.equal(r.status, 403, id);
+      const view = await call(other, 'GET', `/api/v1/cloud-accounts/${id}`);
+      assert.equal(view.status, 200);
+      assert.deepEqual(Object.keys(view.body).sort(), ['createdAt', 'id', 'kind', 'name', 'scope', 'secrets', 'updatedAt']);
+      assert.deepEqual(view.body.secrets, []);
+    }
+  });
+});
