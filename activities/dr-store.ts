@@ -14,6 +14,7 @@ import { vmModel } from '../src/vms/model';
 import type { VmPlacement } from '../src/contracts/vm';
 import type { ActivityDeps } from './deps';
 import { translateCloudErrors } from './cloud-failures';
+import { recordDrEventMetrics } from '../src/metrics/activity-metrics';
 
 export interface DrPlan {
   vmId: string;
@@ -143,6 +144,8 @@ export function createDrStoreActivities(deps: ActivityDeps) {
           ...(input.details ? { details: input.details } : {}),
           delivery: { status: deliver ? 'pending' : 'disabled', attempts: 0 },
         });
+        // Counted once: a retried activity finds the event already there (11000) and counts nothing.
+        recordDrEventMetrics(input);
       } catch (err) {
         if ((err as { code?: number }).code !== 11000) throw err;
       }

@@ -37,6 +37,7 @@ import { registerMemberDataCleanups } from '../src/accounts/member-data';
 import { VM_MEMBER_DATA } from '../src/vms/member-data';
 import { BACKUP_MEMBER_DATA } from '../src/backups/member-data';
 import { DR_MEMBER_DATA } from '../src/dr/member-data';
+import { httpMetrics } from '../src/metrics/http';
 
 export interface ApiDeps {
   config: Config;
@@ -100,6 +101,7 @@ export function createApp(deps: ApiDeps): Express {
   const root = contract.scope(app);
 
   app.use(requestContext(deps.logger));
+  app.use(httpMetrics());
   // Before the JSON parser: codec bodies (whole histories' payloads) get their own, larger limit.
   codecRoutes(root.scope(CODEC_ENDPOINT_PATH), deps);
   app.use(express.json({ limit: '256kb' }));
