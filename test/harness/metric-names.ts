@@ -1,5 +1,5 @@
 /** The metric names vmflow can expose, and the names a PromQL expression refers to. */
-import { Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Connection } from 'mongoose';
 import type { Client } from '@temporalio/client';
 import { FleetMetrics } from '../../src/metrics/fleet';
@@ -10,8 +10,14 @@ import { testLogger } from './secrets';
 export function declaredMetricNames(): Set<string> {
   const fleet = new Registry();
   new FleetMetrics({ db: {} as Connection, temporal: {} as Client, logger: testLogger('metric-names'), perVm: true }).register(fleet);
+  // The Node process metrics each process adds (src/metrics/index.ts), under its prefix.
+  const processes = ['vmflow_api_', 'vmflow_worker_'].map((prefix) => {
+    const r = new Registry();
+    collectDefaultMetrics({ register: r, prefix });
+    return r;
+  });
   const names = new Set<string>();
-  for (const r of [apiRegistry, cloudRegistry, workerRegistry, fleet]) {
+  for (const r of [apiRegistry, cloudRegistry, workerRegistry, fleet, ...processes]) {
     for (const m of r.getMetricsAsArray()) {
       const { name, type } = m as unknown as { name: string; type: string };
       names.add(name);
@@ -25,4 +31,9 @@ export function declaredMetricNames(): Set<string> {
 export function metricNamesIn(expr: string): string[] {
   const withoutStrings = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
   return [...new Set([...withoutStrings.matchAll(/\b((?:vmflow|temporal)_[a-zA-Z0-9_]+)\b/g)].map((m) => m[1]))];
+}
+
+/** Every PromQL expression of the Grafana dashboard, with its panel's title. */
+export function dashboardExpressions(dashboard: { panels: Array<{ title: string; type: string; targets?: Array<{ expr?: string }> }> }): Array<{ panel: string; expr: string }> {
+  return dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: String(t.expr ?? '') })));
 }
