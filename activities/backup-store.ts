@@ -14,6 +14,7 @@ import { deleteBackupSchedule } from '../src/backups/schedule';
 import { OPERATOR_ACCOUNT_IDS } from '../src/cloud-accounts/types';
 import type { ActivityDeps } from './deps';
 import { recordBackupEnd, recordBackupSkipped } from '../src/metrics/activity-metrics';
+import { writeCatalogEntry } from '../src/backups/catalog-store';
 
 export interface BackupPlan {
   /** false: nothing to back up now (VM not active, deleted, not on OpenStack, policy paused…). */
@@ -95,6 +96,11 @@ export function createBackupStoreActivities(deps: ActivityDeps) {
       const before = ending ? await backupModel(deps.db).findById(input.backupId, { status: 1, startedAt: 1, trigger: 1 }).lean() : null;
       await backupModel(deps.db).updateOne({ _id: input.backupId }, { $set: set });
       if (before?.status === 'running' && input.set.status) recordBackupEnd(input.set.status, before.trigger, before.startedAt, input.set.finishedAt);
+      // A finished backup's record is also kept beside its image in the store (catalog rebuild).
+      if (ending && (input.set.status === 'succeeded' || input.set.status === 'partial') && deps.imageStore) {
+        const record = await backupModel(deps.db).findById(input.backupId).lean();
+        if (record) await writeCatalogEntry(deps.imageStore.client, record, deps.logger);
+      }
     },
 
     /**
