@@ -1,0 +1,121 @@
+/**
+ * Fast workflow tests: Temporal's time-skipping test server (TestWorkflowEnvironment) with the
+ * workflows bundled once per run and activities mocked as plain functions. A timer of hours runs
+ * in milliseconds of real time; assert on queries, on activity calls and on skipped time
+ * (env.currentTimeMs()), never on the wall clock.
+ *
+ * The server is the Java one from Maven Central that `scripts/setup.sh --test` (npm test) installs
+ * into the tools cache, started through a launcher that binds it to 127.0.0.1 only
+ * (test/harness/time-skipping/LoopbackTestServer.java). One server serves the whole run (it takes
+ * seconds to start); each test has its own task queue and workflow ids. The root hooks stop it.
+ */
+import crypto from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../../src/temporal/data-converter';
+import { assertExecutable, timeSkippingServerPath } from '../../src/tools';
+import { WORKFLOWS_PATH } from '../../worker/worker';
+import { SELF_TEST_WORKFLOW } from '../../src/contracts/system';
+import { installTestRuntime } from './temporal';
+
+export { SUGGEST_CONTINUE_AS_NEW_SIGNAL } from './time-skipping/suggest-continue-as-new';
+
+let env: Promise<TestWorkflowEnvironment> | undefined;
+let bundle: Promise<WorkflowBundle> | undefined;
+
+/**
+ * The production workflows plus one test interceptor (time-skipping/suggest-continue-as-new.ts:
+ * the test server never suggests continue-as-new, a test does). Built once per run.
+ */
+function testBundle(): Promise<WorkflowBundle> {
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+    workflowInterceptorModules: [require.resolve('./time-skipping/suggest-continue-as-new')],
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as never,
+  });
+  return bundle;
+}
+
+/** The run's time-skipping environment (started on first use). */
+export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  env ??= (async () => {
+    installTestRuntime();
+    const exe = timeSkippingServerPath(process.env.VMFLOW_TOOLS_DIR || path.join(os.homedir(), '.cache', 'vmflow', 'tools'));
+    assertExecutable(exe, "Temporal's time-skipping test server (bash scripts/setup.sh --test installs it; it needs Java and Maven)");
+    return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: exe } } });
+  })();
+  return env;
+}
+
+export async function stopTimeSkippingEnv(): Promise<void> {
+  if (!env) return;
+  const started = env;
+  env = undefined;
+  const e = await started.catch(() => undefined);
+  await e?.teardown();
+}
+
+export const uniqueId = (prefix: string): string => `${prefix}-${crypto.randomBytes(5).toString('hex')}`;
+
+/**
+ * Runs `body` while a worker with the real workflows and these activities polls a fresh task
+ * queue of the time-skipping server. The worker stops when `body` settles.
+ */
+/** Builds the bundle ahead (a suite's before hook), so no test's own time includes it. */
+export async function prepareTimeSkipping(): Promise<TestWorkflowEnvironment> {
+  await testBundle();
+  const e = await timeSkippingEnv();
+  warmedUp ??= withWorkflowWorker(e, { recordSelfTest: async (i: { note: string }) => ({ recordId: 'warm-up', readBack: i.note, writtenAt: new Date().toISOString() }) }, (taskQueue) =>
+    e.client.workflow.execute(SELF_TEST_WORKFLOW, { taskQueue, workflowId: uniqueId('warm-up'), args: [{ note: 'warm-up' }] }),
+  ).then(() => undefined);
+  // One workflow end to end first (server, worker and workflow sandbox warm), so that no test's own time includes it.
+  await warmedUp;
+  return e;
+}
+let warmedUp: Promise<void> | undefined;
+
+export async function withWorkflowWorker<T>(
+  e: TestWorkflowEnvironment,
+  activities: Record<string, (...args: never[]) => Promise<unknown>>,
+  body: (taskQueue: string) => Promise<T>,
+): Promise<T> {
+  const taskQueue = uniqueId('ts');
+  const worker = await Worker.create({
+    connection: e.nativeConnection,
+    namespace: e.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: await testBundle(),
+    activities,
+    dataConverter: { failureConverterPath: FAILURE_CONVERTER_PATH },
+    // Activities are in-memory mocks: no need to wait long for them at shutdown.
+    shutdownGraceTime: '1 second',
+  });
+  return worker.runUntil(body(taskQueue));
+}
+
+/**
+ * Lets skipped time pass in steps of `stepMs` until `done()` holds; fails after `maxMs` of skipped
+ * time (a workflow that never gets there fails the test instead of hanging it).
+ */
+export async function skipUntil(e: TestWorkflowEnvironment, what: string, done: () => boolean | Promise<boolean>, opts: { stepMs: number; maxMs: number }): Promise<void> {
+  for (let waited = 0; ; waited += opts.stepMs) {
+    if (await done()) return;
+    if (waited >= opts.maxMs) throw new Error(`not reached within ${opts.maxMs / 1000} s of skipped time: ${what}`);
+    await e.sleep(opts.stepMs);
+  }
+}
+
+/**
+ * Waits in real time (no time skipped) until `done()` holds: for states reached by activities and
+ * signals alone, while an activity is held open (skipping time then would time it out).
+ */
+export async function pollUntil(what: string, done: () => boolean | Promise<boolean>, timeoutMs = 8_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > until) throw new Error(`not reached within ${timeoutMs / 1000} s: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
