@@ -3,7 +3,7 @@
 #   1. npm packages (npm ci when node_modules is missing or older than package-lock.json);
 #   2. the Temporal CLI (dev server + Web UI), built with `go install` into the per-user tools cache;
 #   3. FerretDB with its SQLite backend, built from scripts/ferretdb into the same cache;
-#   4. with --test (npm test): Temporal's time-skipping test server, the Java library from Maven
+#   4. with --test (npm test) or --test-server-only (npm run test:unit, which skips 2 and 3): Temporal's time-skipping test server, the Java library from Maven
 #      Central with a small launcher that binds it to 127.0.0.1 (test/harness/time-skipping),
 #      compiled with javac into the same cache. Needs Java 11+ (java, javac) and Maven.
 # The cache lives outside the work tree (VMFLOW_TOOLS_DIR, default ~/.cache/vmflow/tools) and is keyed
@@ -12,10 +12,12 @@
 set -euo pipefail
 
 with_test_server=false
+servers=true
 for arg in "$@"; do
   case "$arg" in
     --test) with_test_server=true ;;
-    *) printf '[setup] ERROR: unknown argument %s (known: --test)\n' "$arg" >&2; exit 2 ;;
+    --test-server-only) with_test_server=true; servers=false ;;   # npm run test:unit: no Temporal CLI or FerretDB
+    *) printf '[setup] ERROR: unknown argument %s (known: --test, --test-server-only)\n' "$arg" >&2; exit 2 ;;
   esac
 done
 
@@ -49,7 +51,9 @@ need_go() {
 
 # ---- 2. Temporal CLI -------------------------------------------------------------------------
 temporal_bin="$tools/temporal-$TEMPORAL_CLI_VERSION/temporal"
-if [ -n "${TEMPORAL_CLI_PATH:-}" ]; then
+if [ "$servers" != true ]; then
+  :
+elif [ -n "${TEMPORAL_CLI_PATH:-}" ]; then
   [ -x "$TEMPORAL_CLI_PATH" ] || die "TEMPORAL_CLI_PATH=$TEMPORAL_CLI_PATH is not an executable file"
 elif [ -z "${TEMPORAL_ADDRESS:-}" ] && [ ! -x "$temporal_bin" ]; then
   need_go "the Temporal CLI v$TEMPORAL_CLI_VERSION"
@@ -66,7 +70,7 @@ fi
 # Keyed by version and by the wrapper's source, so a change to scripts/ferretdb rebuilds it.
 src_hash="$(cat "$here/ferretdb/main.go" "$here/ferretdb/go.mod" "$here/ferretdb/go.sum" | sha256sum | cut -c1-12)"
 ferret_bin="$tools/ferretdb-$FERRETDB_VERSION-$src_hash/ferretdb"
-if [ -z "${MONGODB_URI:-}" ] && [ ! -x "$ferret_bin" ]; then
+if [ "$servers" = true ] && [ -z "${MONGODB_URI:-}" ] && [ ! -x "$ferret_bin" ]; then
   need_go "FerretDB v$FERRETDB_VERSION"
   say "building FerretDB v$FERRETDB_VERSION (SQLite backend) from scripts/ferretdb (first run only)…"
   start=$(date +%s)
