@@ -6,8 +6,8 @@
  *
  * The server is the Java one from Maven Central that `scripts/setup.sh --test` (npm test) installs
  * into the tools cache, started through a launcher that binds it to 127.0.0.1 only
- * (test/harness/time-skipping/LoopbackTestServer.java). One server serves the whole run (it takes
- * seconds to start); each test has its own task queue and workflow ids. The root hooks stop it.
+ * (test/harness/time-skipping/LoopbackTestServer.java). One server per suite (it takes seconds to
+ * start); each test has its own task queue and workflow ids.
  */
 import crypto from 'node:crypto';
 import os from 'node:os';
@@ -22,7 +22,7 @@ import { installTestRuntime } from './temporal';
 
 export { SUGGEST_CONTINUE_AS_NEW_SIGNAL } from './time-skipping/suggest-continue-as-new';
 
-let env: Promise<TestWorkflowEnvironment> | undefined;
+const open = new Set<TestWorkflowEnvironment>();
 let bundle: Promise<WorkflowBundle> | undefined;
 
 /**
@@ -39,23 +39,26 @@ function testBundle(): Promise<WorkflowBundle> {
   return bundle;
 }
 
-/** The run's time-skipping environment (started on first use). */
-export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
-  env ??= (async () => {
-    installTestRuntime();
-    const exe = timeSkippingServerPath(process.env.VMFLOW_TOOLS_DIR || path.join(os.homedir(), '.cache', 'vmflow', 'tools'));
-    assertExecutable(exe, "Temporal's time-skipping test server (bash scripts/setup.sh --test installs it; it needs Java and Maven)");
-    return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: exe } } });
-  })();
-  return env;
+/** A new time-skipping environment (its own test server process). */
+async function startTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  installTestRuntime();
+  const exe = timeSkippingServerPath(process.env.VMFLOW_TOOLS_DIR || path.join(os.homedir(), '.cache', 'vmflow', 'tools'));
+  assertExecutable(exe, "Temporal's time-skipping test server (bash scripts/setup.sh --test installs it; it needs Java and Maven)");
+  const e = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: exe } } });
+  open.add(e);
+  return e;
 }
 
+/** Stops a suite's environment (its after hook). */
+export async function stopTimeSkipping(e: TestWorkflowEnvironment | undefined): Promise<void> {
+  if (!e || !open.delete(e)) return;
+  // Fails only when a timed-out test left a worker running; the server process ends with the run then.
+  await e.teardown().catch((err: unknown) => console.warn(`time-skipping server not stopped: ${String(err)}`));
+}
+
+/** Stops what a suite left open (the root hooks). */
 export async function stopTimeSkippingEnv(): Promise<void> {
-  if (!env) return;
-  const started = env;
-  env = undefined;
-  const e = await started.catch(() => undefined);
-  await e?.teardown();
+  for (const e of [...open]) await stopTimeSkipping(e);
 }
 
 export const uniqueId = (prefix: string): string => `${prefix}-${crypto.randomBytes(5).toString('hex')}`;
@@ -64,18 +67,21 @@ export const uniqueId = (prefix: string): string => `${prefix}-${crypto.randomBy
  * Runs `body` while a worker with the real workflows and these activities polls a fresh task
  * queue of the time-skipping server. The worker stops when `body` settles.
  */
-/** Builds the bundle ahead (a suite's before hook), so no test's own time includes it. */
+/**
+ * A suite's environment (its before hook; stopTimeSkipping in its after hook). Time skipping is
+ * global to a server, so each suite has its own: workflows a suite leaves behind (an owner waiting
+ * out its idle timer) cannot hold up another suite's clock. The bundle is built once per run, and
+ * one workflow runs end to end first (server, worker and sandbox warm) so that no test's own time
+ * includes either.
+ */
 export async function prepareTimeSkipping(): Promise<TestWorkflowEnvironment> {
   await testBundle();
-  const e = await timeSkippingEnv();
-  warmedUp ??= withWorkflowWorker(e, { recordSelfTest: async (i: { note: string }) => ({ recordId: 'warm-up', readBack: i.note, writtenAt: new Date().toISOString() }) }, (taskQueue) =>
+  const e = await startTimeSkippingEnv();
+  await withWorkflowWorker(e, { recordSelfTest: async (i: { note: string }) => ({ recordId: 'warm-up', readBack: i.note, writtenAt: new Date().toISOString() }) }, (taskQueue) =>
     e.client.workflow.execute(SELF_TEST_WORKFLOW, { taskQueue, workflowId: uniqueId('warm-up'), args: [{ note: 'warm-up' }] }),
-  ).then(() => undefined);
-  // One workflow end to end first (server, worker and workflow sandbox warm), so that no test's own time includes it.
-  await warmedUp;
+  );
   return e;
 }
-let warmedUp: Promise<void> | undefined;
 
 export async function withWorkflowWorker<T>(
   e: TestWorkflowEnvironment,

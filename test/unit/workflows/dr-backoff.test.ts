@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { cloudHealthSignal } from './dr-signals';
 import { FakeDrWorld, cloudSignal, hardFailure, startDr } from './dr-fake';
-import { prepareTimeSkipping, skipUntil, withWorkflowWorker } from '../../harness/time-skipping';
+import { prepareTimeSkipping, stopTimeSkipping, skipUntil, withWorkflowWorker } from '../../harness/time-skipping';
 
 /** Health-check ticks: the waits are multiples of them (each tick of a failed-over VM runs three activities: keep them few). */
 const FAILOVER_TICK_S = 15;
@@ -31,6 +31,7 @@ describe('drVm (time skipping): back-off of failing steps', function () {
     this.timeout(180_000);
     env = await prepareTimeSkipping();
   });
+  after(() => stopTimeSkipping(env));
 
   it('when every failover attempt fails, then it is retried after 15, 30, 60 … 600 s, gives up after 8, with one event per distinct failure', async () => {
     const w = new FakeDrWorld();
@@ -55,7 +56,7 @@ describe('drVm (time skipping): back-off of failing steps', function () {
       const [first, second] = w.events.filter((e) => e.kind === 'failover.failed');
       assert.match(first.message, /next try in 15 s: .*no capacity/);
       assert.match(second.message, /next try in 120 s: .*host in maintenance/);
-      await dr.handle.terminate('test done');
+      await w.stop(env.client);
     });
   });
 
@@ -83,7 +84,7 @@ describe('drVm (time skipping): back-off of failing steps', function () {
       const failback = w.eventKinds().filter((k) => k.startsWith('failback'));
       assert.deepEqual(failback, ['failback.started', 'failback.failed', 'failback.gave-up']);
       assert.match(w.events.find((e) => e.kind === 'failback.failed')!.message, /next try in 60 s: stop-cloudstack-vm: .*did not stop/);
-      await dr.handle.terminate('test done');
+      await w.stop(env.client);
     });
   });
 });

@@ -12,7 +12,7 @@ import { BACKUP_WORKFLOW, type BackupInput, type BackupResult } from '../../../s
 import { OWNER_STATUS_QUERY, vmOwnerWorkflowId, type VmOwnerStatus } from '../../../src/contracts/owner';
 import { cloudHealthSignal } from './dr-signals';
 import { FakeDrWorld, cloudSignal, startDr } from './dr-fake';
-import { pollUntil, prepareTimeSkipping, uniqueId, withWorkflowWorker } from '../../harness/time-skipping';
+import { pollUntil, prepareTimeSkipping, stopTimeSkipping, uniqueId, withWorkflowWorker } from '../../harness/time-skipping';
 
 describe('drVm (time skipping): a backup requested during a failover', function () {
   this.timeout(60_000);
@@ -21,6 +21,7 @@ describe('drVm (time skipping): a backup requested during a failover', function 
     this.timeout(180_000);
     env = await prepareTimeSkipping();
   });
+  after(() => stopTimeSkipping(env));
 
   const startBackup = (w: FakeDrWorld, taskQueue: string) =>
     env.client.workflow.start(BACKUP_WORKFLOW, { taskQueue, workflowId: uniqueId(`vm-backup:${w.vmId}`), args: [{ vmId: w.vmId, ownerId: w.ownerId, trigger: 'schedule' } satisfies BackupInput] });
@@ -49,7 +50,7 @@ describe('drVm (time skipping): a backup requested during a failover', function 
       const order = w.calls.map((c) => c.name);
       assert.ok(order.indexOf('backupPlan') > order.indexOf('setVmState'), `the backup ran after the switch: ${order.join(', ')}`);
       assert.equal((await dr.status()).state, 'FailedOver');
-      await dr.handle.terminate('test done');
+      await w.stop(env.client);
     });
   });
 
@@ -73,7 +74,7 @@ describe('drVm (time skipping): a backup requested during a failover', function 
         const events = w.eventKinds();
         assert.deepEqual(events.slice(0, 3), ['disaster.cloud', 'failover.started', 'failover.completed']);
         releasePlan(); // before the worker stops: it waits for its activities
-        await dr.handle.terminate('test done');
+        await w.stop(env.client);
       });
     } finally {
       releasePlan();

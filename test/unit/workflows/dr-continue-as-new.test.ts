@@ -10,7 +10,7 @@ import { defineSignal } from '@temporalio/workflow';
 import { DR_SIGNALS, type DrSettings } from '../../../src/contracts/dr';
 import { approveFailbackUpdate, cloudHealthSignal } from './dr-signals';
 import { FakeDrWorld, cloudSignal, hardFailure, startDr, type StartedDr } from './dr-fake';
-import { SUGGEST_CONTINUE_AS_NEW_SIGNAL, prepareTimeSkipping, skipUntil, withWorkflowWorker } from '../../harness/time-skipping';
+import { SUGGEST_CONTINUE_AS_NEW_SIGNAL, prepareTimeSkipping, stopTimeSkipping, skipUntil, withWorkflowWorker } from '../../harness/time-skipping';
 
 const TICK_S = 30;
 const suggestContinueAsNew = defineSignal(SUGGEST_CONTINUE_AS_NEW_SIGNAL);
@@ -23,6 +23,7 @@ describe('drVm (time skipping): continue-as-new carries what the next run needs'
     this.timeout(180_000);
     env = await prepareTimeSkipping();
   });
+  after(() => stopTimeSkipping(env));
 
   async function failedOver(w: FakeDrWorld, taskQueue: string, settings: DrSettings): Promise<StartedDr> {
     w.baseHealthy = false;
@@ -68,7 +69,7 @@ describe('drVm (time skipping): continue-as-new carries what the next run needs'
       await skipUntil(env, 'failed back', async () => (await dr.status()).state === 'Protected', { stepMs: 5_000, maxMs: 120_000 });
       const [update] = w.callsOf('osUpdateStack');
       assert.deepEqual({ stackId: (update.input as { stackId: string }).stackId, stackName: (update.input as { stackName: string }).stackName }, { stackId: 'stack-1', stackName: `vmflow-${w.vmId}` });
-      await dr.handle.terminate('test done');
+      await w.stop(env.client);
     });
   });
 
@@ -91,7 +92,7 @@ describe('drVm (time skipping): continue-as-new carries what the next run needs'
       await dr.handle.executeUpdate(approveFailbackUpdate);
       await skipUntil(env, 'failed back', async () => (await dr.status()).state === 'Protected', { stepMs: 5_000, maxMs: 120_000 });
       assert.equal(w.plan.placement?.cloud, 'openstack');
-      await dr.handle.terminate('test done');
+      await w.stop(env.client);
     });
   });
 
@@ -111,7 +112,7 @@ describe('drVm (time skipping): continue-as-new carries what the next run needs'
       const gap = (second.at - first.at) / 1000;
       assert.ok(gap >= 60 && gap <= 60 + TICK_S + 1, `second try ${gap} s after the first`);
       assert.equal(w.events.filter((e) => e.kind === 'failback.started').length, 1);
-      await dr.handle.terminate('test done');
+      await w.stop(env.client);
     });
   });
 });

@@ -9,7 +9,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { approveFailbackUpdate, cloudHealthSignal } from './dr-signals';
 import { FakeDrWorld, cloudSignal, startDr, type StartedDr } from './dr-fake';
-import { prepareTimeSkipping, skipUntil, withWorkflowWorker } from '../../harness/time-skipping';
+import { prepareTimeSkipping, stopTimeSkipping, skipUntil, withWorkflowWorker } from '../../harness/time-skipping';
 
 const HEALTHY_FOR_S = 300;
 const TICK_S = 30;
@@ -22,6 +22,7 @@ describe('drVm (time skipping): approval-mode failback', function () {
     this.timeout(180_000);
     env = await prepareTimeSkipping();
   });
+  after(() => stopTimeSkipping(env));
 
   /** Base cloud down → failed over to the backup cloud. */
   async function failedOver(w: FakeDrWorld, taskQueue: string): Promise<StartedDr> {
@@ -62,7 +63,7 @@ describe('drVm (time skipping): approval-mode failback', function () {
       assert.ok(Date.parse(started.at) >= approvedAt, 'the failback started after the approval');
       assert.ok(w.eventKinds().includes('failback.completed'));
       assert.equal(w.plan.placement?.cloud, 'openstack');
-      await dr.handle.terminate('test done');
+      await w.stop(env.client);
     });
   });
 
@@ -88,7 +89,7 @@ describe('drVm (time skipping): approval-mode failback', function () {
         ['failback.waiting-approval', 'failback.started', 'failback.completed'],
       );
       assert.equal(w.plan.placement?.cloud, 'openstack');
-      await dr.handle.terminate('test done');
+      await w.stop(env.client);
     });
   });
 });

@@ -79,6 +79,20 @@ export class FakeDrWorld {
     };
   }
 
+  /**
+   * Ends this VM's drVm and owner (a test calls it last, while its worker still runs). One server
+   * serves the whole run: a workflow left waiting on a stopped worker's queue must not keep timers
+   * or activities pending into the next test.
+   */
+  async stop(client: Client): Promise<void> {
+    for (const id of [drWorkflowId(this.vmId), vmOwnerWorkflowId(this.vmId)]) {
+      await client.workflow
+        .getHandle(id)
+        .terminate('test done')
+        .catch(() => undefined);
+    }
+  }
+
   /** The activities drVm, the VM owner and a backup call, with this world behind them. */
   activities(client: Client): Record<string, (input: never) => Promise<unknown>> {
     return worldActivities(this, client);

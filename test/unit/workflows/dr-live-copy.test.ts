@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { cloudHealthSignal } from './dr-signals';
 import { CS_ACCOUNT, FakeDrWorld, cloudSignal, startDr, type StartedDr } from './dr-fake';
-import { prepareTimeSkipping, skipUntil, withWorkflowWorker } from '../../harness/time-skipping';
+import { prepareTimeSkipping, stopTimeSkipping, skipUntil, withWorkflowWorker } from '../../harness/time-skipping';
 
 const TICK_S = 30;
 
@@ -19,6 +19,7 @@ describe('drVm (time skipping): a vanished live copy in the backup cloud', funct
     this.timeout(180_000);
     env = await prepareTimeSkipping();
   });
+  after(() => stopTimeSkipping(env));
 
   async function failedOver(w: FakeDrWorld, taskQueue: string): Promise<StartedDr> {
     w.baseHealthy = false;
@@ -61,7 +62,7 @@ describe('drVm (time skipping): a vanished live copy in the backup cloud', funct
       // The new copy is watched too, and it is fine: no further disaster.
       await env.sleep(5 * TICK_S * 1000);
       assert.equal(w.events.filter((e) => e.kind === 'disaster.live-copy').length, 1);
-      await dr.handle.terminate('test done');
+      await w.stop(env.client);
     });
   });
 
@@ -84,7 +85,7 @@ describe('drVm (time skipping): a vanished live copy in the backup cloud', funct
         w.eventKinds().filter((k) => k.includes('live-copy')),
         ['disaster.live-copy', 'live-copy.recovered'],
       );
-      await dr.handle.terminate('test done');
+      await w.stop(env.client);
     });
   });
 });
