@@ -5,11 +5,13 @@
  * (env.currentTimeMs()), never on the wall clock.
  *
  * The server is the Java one from Maven Central that `scripts/setup.sh --test` (npm test) installs
- * into the tools cache, started through a launcher that binds it to 127.0.0.1 only
+ * into the tools cache, started here (on a free port) through a launcher that binds it to 127.0.0.1 only
  * (test/harness/time-skipping/LoopbackTestServer.java). One server per suite (it takes seconds to
  * start); each test has its own task queue and workflow ids.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -44,16 +46,69 @@ async function startTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   installTestRuntime();
   const exe = timeSkippingServerPath(process.env.VMFLOW_TOOLS_DIR || path.join(os.homedir(), '.cache', 'vmflow', 'tools'));
   assertExecutable(exe, "Temporal's time-skipping test server (bash scripts/setup.sh --test installs it; it needs Java and Maven)");
-  const e = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: exe } } });
-  open.add(e);
-  return e;
+  // The SDK can start it (server.executable = existing-path) but gives it 5 s to listen, and a JVM
+  // on two busy cores can take longer: so it is started here, waited for, and connected to.
+  const port = await freeLoopbackPort();
+  const child = spawn(exe, [String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  try {
+    await waitForPort(port, child, () => stderr);
+    // TestWorkflowEnvironment.create is what createTimeSkipping() calls after starting its own
+    // server; given an existing one it only connects (and teardown leaves the process to us).
+    const create = (TestWorkflowEnvironment as unknown as { create(o: object): Promise<TestWorkflowEnvironment> }).create.bind(TestWorkflowEnvironment);
+    const e = await create({ server: { type: 'existing' }, address: `127.0.0.1:${port}`, namespace: 'default', supportsTimeSkipping: true, connectionOptions: {} });
+    servers.set(e, child);
+    open.add(e);
+    return e;
+  } catch (err) {
+    child.kill();
+    throw err;
+  }
+}
+
+const servers = new Map<TestWorkflowEnvironment, ChildProcess>();
+
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, stderr: () => string, timeoutMs = 90_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the time-skipping test server exited (${child.exitCode}): ${stderr()}`);
+    const up = await new Promise<boolean>((resolve) => {
+      const sock = net.connect({ host: '127.0.0.1', port }, () => {
+        sock.destroy();
+        resolve(true);
+      });
+      sock.once('error', () => resolve(false));
+    });
+    if (up) return;
+    if (Date.now() > until) throw new Error(`the time-skipping test server did not listen on 127.0.0.1:${port} within ${timeoutMs / 1000} s: ${stderr()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Stops a suite's environment (its after hook). */
 export async function stopTimeSkipping(e: TestWorkflowEnvironment | undefined): Promise<void> {
   if (!e || !open.delete(e)) return;
   // Fails only when a timed-out test left a worker running; the server process ends with the run then.
-  await e.teardown().catch((err: unknown) => console.warn(`time-skipping server not stopped: ${String(err)}`));
+  await e.teardown().catch((err: unknown) => console.warn(`time-skipping environment not closed: ${String(err)}`));
+  const child = servers.get(e);
+  servers.delete(e);
+  if (child && child.exitCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill();
+    await exited;
+  }
 }
 
 /** Stops what a suite left open (the root hooks). */

@@ -9,8 +9,8 @@
 import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { cloudHealthSignal } from './dr-signals';
-import { FakeDrWorld, cloudSignal, hardFailure, startDr } from './dr-fake';
-import { prepareTimeSkipping, stopTimeSkipping, skipUntil, withWorkflowWorker } from '../../harness/time-skipping';
+import { FakeDrWorld, cloudSignal, hardFailure, startDr, withDrWorker } from './dr-fake';
+import { prepareTimeSkipping, stopTimeSkipping, skipUntil } from '../../harness/time-skipping';
 
 /** Health-check ticks: the waits are multiples of them (each tick of a failed-over VM runs three activities: keep them few). */
 const FAILOVER_TICK_S = 15;
@@ -38,7 +38,7 @@ describe('drVm (time skipping): back-off of failing steps', function () {
     w.baseHealthy = false;
     // Starting the CloudStack standby fails: three times one way, then another way.
     w.fail.csStartVmAndWait = () => hardFailure(w.callsOf('csStartVmAndWait').length <= 3 ? 'CloudStack job failed: no capacity' : 'CloudStack job failed: host in maintenance');
-    await withWorkflowWorker(env, w.activities(env.client), async (taskQueue) => {
+    await withDrWorker(env, w, async (taskQueue) => {
       const dr = await startDr(env.client, taskQueue, w, { failbackMode: 'automatic', failbackAfterHealthySeconds: 300 }, FAILOVER_TICK_S);
       await dr.handle.signal(cloudHealthSignal, cloudSignal(false, await env.currentTimeMs()));
       await skipUntil(env, 'failover gave up', async () => !!(await dr.status()).failoverRetry?.gaveUp, { stepMs: 60_000, maxMs: 3600_000 });
@@ -56,7 +56,6 @@ describe('drVm (time skipping): back-off of failing steps', function () {
       const [first, second] = w.events.filter((e) => e.kind === 'failover.failed');
       assert.match(first.message, /next try in 15 s: .*no capacity/);
       assert.match(second.message, /next try in 120 s: .*host in maintenance/);
-      await w.stop(env.client);
     });
   });
 
@@ -64,7 +63,7 @@ describe('drVm (time skipping): back-off of failing steps', function () {
     const w = new FakeDrWorld();
     w.baseHealthy = false;
     w.fail.csStopVmAndWait = () => hardFailure('the CloudStack VM did not stop', 'VmNotStopped');
-    await withWorkflowWorker(env, w.activities(env.client), async (taskQueue) => {
+    await withDrWorker(env, w, async (taskQueue) => {
       const dr = await startDr(env.client, taskQueue, w, { failbackMode: 'automatic', failbackAfterHealthySeconds: 60 }, FAILBACK_TICK_S);
       await dr.handle.signal(cloudHealthSignal, cloudSignal(false, await env.currentTimeMs()));
       await skipUntil(env, 'failed over', async () => (await dr.status()).state === 'FailedOver', { stepMs: 15_000, maxMs: 300_000 });
@@ -84,7 +83,6 @@ describe('drVm (time skipping): back-off of failing steps', function () {
       const failback = w.eventKinds().filter((k) => k.startsWith('failback'));
       assert.deepEqual(failback, ['failback.started', 'failback.failed', 'failback.gave-up']);
       assert.match(w.events.find((e) => e.kind === 'failback.failed')!.message, /next try in 60 s: stop-cloudstack-vm: .*did not stop/);
-      await w.stop(env.client);
     });
   });
 });

@@ -11,8 +11,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { BACKUP_WORKFLOW, type BackupInput, type BackupResult } from '../../../src/contracts/backup';
 import { OWNER_STATUS_QUERY, vmOwnerWorkflowId, type VmOwnerStatus } from '../../../src/contracts/owner';
 import { cloudHealthSignal } from './dr-signals';
-import { FakeDrWorld, cloudSignal, startDr } from './dr-fake';
-import { pollUntil, prepareTimeSkipping, stopTimeSkipping, uniqueId, withWorkflowWorker } from '../../harness/time-skipping';
+import { FakeDrWorld, cloudSignal, startDr, withDrWorker } from './dr-fake';
+import { pollUntil, prepareTimeSkipping, stopTimeSkipping, uniqueId } from '../../harness/time-skipping';
 
 describe('drVm (time skipping): a backup requested during a failover', function () {
   this.timeout(60_000);
@@ -31,7 +31,7 @@ describe('drVm (time skipping): a backup requested during a failover', function 
     const w = new FakeDrWorld();
     w.baseHealthy = false;
     const releaseStandby = w.hold('csStartVmAndWait');
-    await withWorkflowWorker(env, w.activities(env.client), async (taskQueue) => {
+    await withDrWorker(env, w, async (taskQueue) => {
       const dr = await startDr(env.client, taskQueue, w, { failbackMode: 'automatic', failbackAfterHealthySeconds: 600 });
       await dr.handle.signal(cloudHealthSignal, cloudSignal(false, await env.currentTimeMs()));
       await pollUntil('the failover is starting the standby', () => w.callsOf('csStartVmAndWait').length === 1);
@@ -50,7 +50,6 @@ describe('drVm (time skipping): a backup requested during a failover', function 
       const order = w.calls.map((c) => c.name);
       assert.ok(order.indexOf('backupPlan') > order.indexOf('setVmState'), `the backup ran after the switch: ${order.join(', ')}`);
       assert.equal((await dr.status()).state, 'FailedOver');
-      await w.stop(env.client);
     });
   });
 
@@ -58,7 +57,7 @@ describe('drVm (time skipping): a backup requested during a failover', function 
     const w = new FakeDrWorld();
     const releasePlan = w.hold('backupPlan');
     try {
-      await withWorkflowWorker(env, w.activities(env.client), async (taskQueue) => {
+      await withDrWorker(env, w, async (taskQueue) => {
         const dr = await startDr(env.client, taskQueue, w, { failbackMode: 'automatic', failbackAfterHealthySeconds: 600 });
         const backup = await startBackup(w, taskQueue);
         await pollUntil('the backup holds the VM', () => w.callsOf('backupPlan').length === 1);
@@ -74,8 +73,7 @@ describe('drVm (time skipping): a backup requested during a failover', function 
         const events = w.eventKinds();
         assert.deepEqual(events.slice(0, 3), ['disaster.cloud', 'failover.started', 'failover.completed']);
         releasePlan(); // before the worker stops: it waits for its activities
-        await w.stop(env.client);
-      });
+        });
     } finally {
       releasePlan();
     }

@@ -9,8 +9,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { defineSignal } from '@temporalio/workflow';
 import { DR_SIGNALS, type DrSettings } from '../../../src/contracts/dr';
 import { approveFailbackUpdate, cloudHealthSignal } from './dr-signals';
-import { FakeDrWorld, cloudSignal, hardFailure, startDr, type StartedDr } from './dr-fake';
-import { SUGGEST_CONTINUE_AS_NEW_SIGNAL, prepareTimeSkipping, stopTimeSkipping, skipUntil, withWorkflowWorker } from '../../harness/time-skipping';
+import { FakeDrWorld, cloudSignal, hardFailure, startDr, withDrWorker, type StartedDr } from './dr-fake';
+import { SUGGEST_CONTINUE_AS_NEW_SIGNAL, prepareTimeSkipping, stopTimeSkipping, skipUntil } from '../../harness/time-skipping';
 
 const TICK_S = 30;
 const suggestContinueAsNew = defineSignal(SUGGEST_CONTINUE_AS_NEW_SIGNAL);
@@ -44,7 +44,7 @@ describe('drVm (time skipping): continue-as-new carries what the next run needs'
 
   it('when failed over to the backup cloud with a fence pending and changed settings, then the next run keeps them and later fails back into the same home stack', async () => {
     const w = new FakeDrWorld();
-    await withWorkflowWorker(env, w.activities(env.client), async (taskQueue) => {
+    await withDrWorker(env, w, async (taskQueue) => {
       const dr = await failedOver(w, taskQueue, { failbackMode: 'approval', failbackAfterHealthySeconds: 3600 });
       await dr.handle.signal(settingsSignal, { failbackAfterHealthySeconds: 120 });
       const old = await dr.status();
@@ -69,13 +69,12 @@ describe('drVm (time skipping): continue-as-new carries what the next run needs'
       await skipUntil(env, 'failed back', async () => (await dr.status()).state === 'Protected', { stepMs: 5_000, maxMs: 120_000 });
       const [update] = w.callsOf('osUpdateStack');
       assert.deepEqual({ stackId: (update.input as { stackId: string }).stackId, stackName: (update.input as { stackName: string }).stackName }, { stackId: 'stack-1', stackName: `vmflow-${w.vmId}` });
-      await w.stop(env.client);
     });
   });
 
   it('when a failback waits for approval, then the next run still waits for it and the approval brings the VM home', async () => {
     const w = new FakeDrWorld();
-    await withWorkflowWorker(env, w.activities(env.client), async (taskQueue) => {
+    await withDrWorker(env, w, async (taskQueue) => {
       const dr = await failedOver(w, taskQueue, { failbackMode: 'approval', failbackAfterHealthySeconds: 120 });
       w.baseHealthy = true;
       await skipUntil(env, 'waiting for approval', async () => (await dr.status()).awaitingApproval, { stepMs: 10_000, maxMs: 300_000 });
@@ -92,14 +91,13 @@ describe('drVm (time skipping): continue-as-new carries what the next run needs'
       await dr.handle.executeUpdate(approveFailbackUpdate);
       await skipUntil(env, 'failed back', async () => (await dr.status()).state === 'Protected', { stepMs: 5_000, maxMs: 120_000 });
       assert.equal(w.plan.placement?.cloud, 'openstack');
-      await w.stop(env.client);
     });
   });
 
   it('when a failback has failed once, then the next run keeps its back-off: the second try comes on schedule and is not announced again', async () => {
     const w = new FakeDrWorld();
     w.fail.csStopVmAndWait = (call) => (w.callsOf('csStopVmAndWait').indexOf(call) === 0 ? hardFailure('the CloudStack VM did not stop', 'VmNotStopped') : undefined);
-    await withWorkflowWorker(env, w.activities(env.client), async (taskQueue) => {
+    await withDrWorker(env, w, async (taskQueue) => {
       const dr = await failedOver(w, taskQueue, { failbackMode: 'automatic', failbackAfterHealthySeconds: 60 });
       w.baseHealthy = true;
       await skipUntil(env, 'one failed failback', async () => (await dr.status()).failbackRetry?.failures === 1, { stepMs: 10_000, maxMs: 300_000 });
@@ -112,7 +110,6 @@ describe('drVm (time skipping): continue-as-new carries what the next run needs'
       const gap = (second.at - first.at) / 1000;
       assert.ok(gap >= 60 && gap <= 60 + TICK_S + 1, `second try ${gap} s after the first`);
       assert.equal(w.events.filter((e) => e.kind === 'failback.started').length, 1);
-      await w.stop(env.client);
     });
   });
 });

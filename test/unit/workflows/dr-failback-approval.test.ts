@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { approveFailbackUpdate, cloudHealthSignal } from './dr-signals';
-import { FakeDrWorld, cloudSignal, startDr, type StartedDr } from './dr-fake';
-import { prepareTimeSkipping, stopTimeSkipping, skipUntil, withWorkflowWorker } from '../../harness/time-skipping';
+import { FakeDrWorld, cloudSignal, startDr, withDrWorker, type StartedDr } from './dr-fake';
+import { prepareTimeSkipping, stopTimeSkipping, skipUntil } from '../../harness/time-skipping';
 
 const HEALTHY_FOR_S = 300;
 const TICK_S = 30;
@@ -38,7 +38,7 @@ describe('drVm (time skipping): approval-mode failback', function () {
 
   it('when the owner approves before the base cloud recovers, then the approval is refused and the failback still waits for one after recovery', async () => {
     const w = new FakeDrWorld();
-    await withWorkflowWorker(env, w.activities(env.client), async (taskQueue) => {
+    await withDrWorker(env, w, async (taskQueue) => {
       const dr = await failedOver(w, taskQueue);
       await assert.rejects(dr.handle.executeUpdate(approveFailbackUpdate), (err: unknown) => err instanceof WorkflowUpdateFailedError);
 
@@ -63,13 +63,12 @@ describe('drVm (time skipping): approval-mode failback', function () {
       assert.ok(Date.parse(started.at) >= approvedAt, 'the failback started after the approval');
       assert.ok(w.eventKinds().includes('failback.completed'));
       assert.equal(w.plan.placement?.cloud, 'openstack');
-      await w.stop(env.client);
     });
   });
 
   it('when the owner approves after the base cloud has recovered, then the failback starts at once and the VM is home', async () => {
     const w = new FakeDrWorld();
-    await withWorkflowWorker(env, w.activities(env.client), async (taskQueue) => {
+    await withDrWorker(env, w, async (taskQueue) => {
       const dr = await failedOver(w, taskQueue);
       w.baseHealthy = true;
       await skipUntil(env, 'waiting for approval', async () => (await dr.status()).awaitingApproval, { stepMs: 10_000, maxMs: (HEALTHY_FOR_S + 3 * TICK_S) * 1000 });
@@ -89,7 +88,6 @@ describe('drVm (time skipping): approval-mode failback', function () {
         ['failback.waiting-approval', 'failback.started', 'failback.completed'],
       );
       assert.equal(w.plan.placement?.cloud, 'openstack');
-      await w.stop(env.client);
     });
   });
 });

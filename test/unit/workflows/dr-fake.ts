@@ -16,7 +16,8 @@ import type { BackupPlan } from '../../../activities/backup-store';
 import { DR_STATUS_QUERY, DR_WORKFLOW, drWorkflowId, type DrEvent, type DrSettings, type DrStatus } from '../../../src/contracts/dr';
 import { OWNER_SIGNALS, VM_OWNER_WORKFLOW, vmOwnerWorkflowId, type LeaseRequest, type VmOwnerInput } from '../../../src/contracts/owner';
 import type { VmPlacement } from '../../../src/contracts/vm';
-import { uniqueId } from '../../harness/time-skipping';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { uniqueId, withWorkflowWorker } from '../../harness/time-skipping';
 
 export const T0 = '2026-01-01T00:00:00.000Z';
 export const OS_ACCOUNT = 'os-acct';
@@ -202,3 +203,18 @@ export const cloudSignal = (healthy: boolean, nowMs: number, detail = healthy ? 
   observedAt: new Date(nowMs).toISOString(),
   ...(healthy ? {} : { firstFailedAt: new Date(nowMs - 90_000).toISOString() }),
 });
+
+/**
+ * Runs `body` with a worker serving this world's activities, and ends the VM's drVm and owner
+ * afterwards whatever happened: a workflow whose timers fire with no worker left to run them
+ * stops the server's clock (an outstanding workflow task locks time skipping) for the next test.
+ */
+export function withDrWorker<T>(env: TestWorkflowEnvironment, w: FakeDrWorld, body: (taskQueue: string) => Promise<T>): Promise<T> {
+  return withWorkflowWorker(env, w.activities(env.client), async (taskQueue) => {
+    try {
+      return await body(taskQueue);
+    } finally {
+      await w.stop(env.client);
+    }
+  });
+}

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { cloudHealthSignal } from './dr-signals';
-import { CS_ACCOUNT, FakeDrWorld, cloudSignal, startDr, type StartedDr } from './dr-fake';
-import { prepareTimeSkipping, stopTimeSkipping, skipUntil, withWorkflowWorker } from '../../harness/time-skipping';
+import { CS_ACCOUNT, FakeDrWorld, cloudSignal, startDr, withDrWorker, type StartedDr } from './dr-fake';
+import { prepareTimeSkipping, stopTimeSkipping, skipUntil } from '../../harness/time-skipping';
 
 const TICK_S = 30;
 
@@ -41,7 +41,7 @@ describe('drVm (time skipping): a vanished live copy in the backup cloud', funct
 
   it('when the copy is gone and the base cloud is still down, then after two checks it is rebuilt in CloudStack from the newest template', async () => {
     const w = new FakeDrWorld();
-    await withWorkflowWorker(env, w.activities(env.client), async (taskQueue) => {
+    await withDrWorker(env, w, async (taskQueue) => {
       const dr = await failedOver(w, taskQueue);
       await vanishForOneCheck(w);
       assert.ok(!w.eventKinds().includes('disaster.live-copy'), 'one check finding it gone is not a disaster yet');
@@ -62,13 +62,12 @@ describe('drVm (time skipping): a vanished live copy in the backup cloud', funct
       // The new copy is watched too, and it is fine: no further disaster.
       await env.sleep(5 * TICK_S * 1000);
       assert.equal(w.events.filter((e) => e.kind === 'disaster.live-copy').length, 1);
-      await w.stop(env.client);
     });
   });
 
   it('when the copy is gone and the base cloud is back, then it is restored into its own stack from the newest backup and protected again', async () => {
     const w = new FakeDrWorld();
-    await withWorkflowWorker(env, w.activities(env.client), async (taskQueue) => {
+    await withDrWorker(env, w, async (taskQueue) => {
       const dr = await failedOver(w, taskQueue);
       w.baseHealthy = true;
       await skipUntil(env, 'base cloud seen healthy', async () => (await dr.status()).baseCloudHealthy, { stepMs: 5_000, maxMs: 2 * TICK_S * 1000 });
@@ -85,7 +84,6 @@ describe('drVm (time skipping): a vanished live copy in the backup cloud', funct
         w.eventKinds().filter((k) => k.includes('live-copy')),
         ['disaster.live-copy', 'live-copy.recovered'],
       );
-      await w.stop(env.client);
     });
   });
 });

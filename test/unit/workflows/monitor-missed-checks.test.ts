@@ -57,10 +57,13 @@ async function runMonitor(env: TestWorkflowEnvironment, script: Check[], checks:
   const status = await withWorkflowWorker(env, activities, async (taskQueue) => {
     const handle = await env.client.workflow.start(CLOUD_MONITOR_WORKFLOW, { taskQueue, workflowId: cloudMonitorWorkflowId(accountId), args: [{ accountId, settings: SETTINGS }] });
     const query = () => handle.query<MonitorStatus>(MONITOR_STATUS_QUERY);
-    await skipUntil(env, `${checks} checks`, async () => seen.probes >= checks && (await query()).phase === 'waiting', { stepMs: (INTERVAL_S * 1000) / 2, maxMs: (checks + 2) * INTERVAL_S * 1000 });
-    const s = await query();
-    await handle.terminate('test done');
-    return s;
+    try {
+      await skipUntil(env, `${checks} checks`, async () => seen.probes >= checks && (await query()).phase === 'waiting', { stepMs: (INTERVAL_S * 1000) / 2, maxMs: (checks + 2) * INTERVAL_S * 1000 });
+      return await query();
+    } finally {
+      // Its timers must not fire with no worker left (that would stop the server's clock).
+      await handle.terminate('test done');
+    }
   });
   return { seen, status, vmId };
 }
