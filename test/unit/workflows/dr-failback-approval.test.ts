@@ -50,8 +50,8 @@ describe('drVm (time skipping): approval-mode failback', function () {
       assert.ok(Date.parse(recovered.at) <= recoveredBy, 'the workflow saw the base cloud recover within one check');
       assert.ok(Date.parse(asked.at) - Date.parse(recovered.at) >= HEALTHY_FOR_S * 1000, 'asked only after the base cloud was healthy long enough');
 
-      // The early approval was not remembered: ten minutes later nothing has moved.
-      await env.sleep(600_000);
+      // The early approval was not remembered: five minutes later nothing has moved.
+      await env.sleep(300_000);
       assert.equal((await dr.status()).state, 'FailedOver');
       assert.deepEqual(w.callsOf('csStopVmAndWait'), []);
       assert.equal(w.events.filter((e) => e.kind === 'failback.waiting-approval').length, 1, 'asked once');
