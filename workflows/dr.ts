@@ -717,6 +717,18 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     else if (distinct) await event('failback.failed', `failback failed, still running in the backup cloud; next try in ${Math.round(waitMs / 1000)} s: ${message}`);
   }
 
+  /** Best effort: the template, store object and Glance image a failed failback attempt made. */
+  async function discardFailbackAttempt(csAccountId: string, homeAccountId: string, results: Record<string, unknown>, storeKey: string): Promise<void> {
+    const template = results.template as { templateId: string } | undefined;
+    const imported = results['import-to-glance'] as { imageId: string } | undefined;
+    const quietly = (what: string) => (err: unknown) => log.warn(`could not remove a failed failback's ${what}`, { error: describeError(err) });
+    await Promise.all([
+      template ? failoverCall.csDeleteTemplate({ accountId: csAccountId, templateId: template.templateId, forced: true }).catch(quietly('template')) : undefined,
+      results['copy-to-store'] ? failoverCall.storeDeleteImage({ key: storeKey }).catch(quietly('store object')) : undefined,
+      imported ? failoverCall.osDeleteImage({ accountId: homeAccountId, imageId: imported.imageId }).catch(quietly('image')) : undefined,
+    ]);
+  }
+
   /** The home stack as it is now: a restore may have made it anew (same name, new id). */
   async function currentHome(): Promise<Home | undefined> {
     const home = s.home;
@@ -809,6 +821,11 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
       // Keep the user running: the CloudStack copy was stopped for imaging, start it again.
       if (csStopped) {
         await CancellationScope.nonCancellable(() => statusPoll.csStartVmAndWait({ accountId: cs.accountId, csVmId: cs.serverId })).catch((e) => log.error('could not restart the CloudStack VM after a failed failback', { error: describeError(e) }));
+      }
+      if (failFast) {
+        // What this attempt made is of no use to the next one (it images the copy anew): removed
+        // now, or it stays for good — failing fast, attempts fail more often (soak seed 2).
+        await CancellationScope.nonCancellable(() => discardFailbackAttempt(cs.accountId, home.accountId, graph.results, storeKey));
       }
       if (withOwner) await failbackFailed(why, withOwner);
       else {

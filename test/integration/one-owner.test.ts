@@ -362,6 +362,8 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
       assert.equal(d.state.state, 'FailedOver');
       assert.match(d.state.lastError ?? '', /import-to-glance/);
       await until('the CloudStack copy running again', async () => ((await csVms()).find((v) => v.id === csId)?.state === 'Running' ? true : undefined), 30_000);
+      // The failed attempt's template is removed (the next attempt images the copy anew).
+      await until('no failback template left', async () => ((await csTemplates()).some((t) => t.name.startsWith(`vmflow-${vmId}-failback-`)) ? undefined : true), 30_000);
     } finally {
       await simAdmin(clouds.openstack.url, 'DELETE', '/faults');
     }
