@@ -10,7 +10,6 @@ import { conformanceChecked, conformanceReport, enableConformance } from './conf
 import { assertNoSecretsInLogs } from './secrets';
 import { stopSharedStack } from './stack';
 import { stopSharedClouds } from './clouds';
-import { stopTimeSkippingEnv } from './time-skipping';
 
 enableConformance();
 
@@ -35,7 +34,6 @@ export const mochaHooks = {
       assertNoSecretsInLogs();
       assertAnswersConform();
     } finally {
-      await stopTimeSkippingEnv();
       await stopSharedClouds();
       await stopSharedStack();
     }
