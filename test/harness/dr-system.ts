@@ -20,8 +20,6 @@ export interface DrSystem {
   api: TestApi;
   tw: TestWorker;
   store: RunningImageStore;
-  /** The worker's client of the store (its service token). */
-  storeClient: ImageStoreClient;
   stop(): Promise<void>;
 }
 
@@ -42,13 +40,12 @@ export async function startDrSystem(opts: { alerts?: { webhookUrl: string; webho
       VMFLOW_BACKUP_MIN_INTERVAL_SECONDS: '1',
     },
   });
-  const storeClient = new ImageStoreClient({ baseUrl: store.url, serviceToken: token });
   const tw = await startTestWorker({
     taskQueue: api.deps.config.temporalTaskQueue,
     deps: {
       timing: { pollIntervalMs: 50 },
       cloudAccounts: new CloudAccountResolver({ db: api.deps.db, keyring: testKeyring(), logger: testLogger(), openstack: { timeoutMs: 3000 }, cloudstack: { timeoutMs: 3000, pollIntervalMs: 50 } }),
-      imageStore: { client: storeClient, publicBaseUrl: store.url, signingSecret },
+      imageStore: { client: new ImageStoreClient({ baseUrl: store.url, serviceToken: token }), publicBaseUrl: store.url, signingSecret },
       ...(opts.alerts ? { alerts: opts.alerts } : {}),
     },
   });
@@ -57,7 +54,6 @@ export async function startDrSystem(opts: { alerts?: { webhookUrl: string; webho
     api,
     tw,
     store,
-    storeClient,
     async stop() {
       await tw.stop();
       await api.close();

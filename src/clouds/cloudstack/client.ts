@@ -10,7 +10,6 @@ import { request, type Dispatcher } from 'undici';
 import { outboundRefusal } from '../../outbound/guard';
 import { CloudApiError, kindForHttpStatus, parseRetryAfter, type CloudErrorKind } from '../errors';
 import { transportErrorCode, transportErrorKind } from '../transport-errors';
-import { callStatus, cloudstackOperation, recordCloudCall } from '../../metrics/cloud-calls';
 import { logger as rootLogger, redactUrl, type Logger } from '../../logger';
 import { sleep } from '../../sleep';
 import { encodeParams, signedParams } from './signing';
@@ -205,13 +204,10 @@ export class CloudStackClient {
       headers = res.headers;
       text = await res.body.text();
     } catch (err) {
-      const failure = this.transportError(err, method, where, command, call.timedOut(), timeoutMs, opts.signal);
-      recordCloudCall('cloudstack', method, cloudstackOperation(command), callStatus(undefined, failure), (Date.now() - started) / 1000);
-      throw failure;
+      throw this.transportError(err, method, where, command, call.timedOut(), timeoutMs, opts.signal);
     } finally {
       call.done();
     }
-    recordCloudCall('cloudstack', method, cloudstackOperation(command), String(status), (Date.now() - started) / 1000);
     this.log.debug({ command, method, status, ms: Date.now() - started }, 'cloudstack call');
 
     let parsed: Record<string, unknown> | undefined;
