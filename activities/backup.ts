@@ -98,6 +98,8 @@ export { DEFAULT_CS_OS_TYPE, mib, progressText, templateStatusFailed } from './c
 // ---- helpers -------------------------------------------------------------------------------
 
 const UNUSABLE_IMAGE: ReadonlySet<string> = new Set(['killed', 'deleted', 'pending_delete']);
+/** Images already on their way out: nothing to delete. */
+const DELETED_IMAGE: ReadonlySet<string> = new Set(['deleted', 'pending_delete']);
 
 async function serversNamed(os: OpenStackClient, name: string, signal: AbortSignal): Promise<Server[]> {
   return (await os.compute.listServers({ name, signal })).filter((s) => s.name === name && s.status !== 'DELETED');
@@ -480,28 +482,39 @@ export function createBackupActivities(deps: ActivityDeps) {
 
     // ---- retention: every delete treats "already gone" as success --------------------------
 
-    async osDeleteImage(input: { accountId: string; imageId: string }): Promise<{ existed: boolean }> {
+    /**
+     * By id, or by `name`: every image of that name in our project — what a step that failed
+     * after Glance made its image (so its id never reached the workflow) leaves behind.
+     */
+    async osDeleteImage(input: { accountId: string; imageId?: string; name?: string }): Promise<{ existed: boolean }> {
       return translateCloudErrors(async () => {
+        const signal = Context.current().cancellationSignal;
         const os = await cloudAccounts(deps).openstack(input.accountId);
-        return { existed: await os.image.deleteImage(input.imageId, { ignoreNotFound: true, signal: Context.current().cancellationSignal }) };
+        const ids = input.imageId ? [input.imageId] : input.name ? (await imagesNamed(os, input.name, DELETED_IMAGE, signal)).map((i) => i.id) : [];
+        let existed = false;
+        for (const id of ids) existed = (await os.image.deleteImage(id, { ignoreNotFound: true, signal })) || existed;
+        return { existed };
       });
     },
 
-    async csDeleteTemplate(input: { accountId: string; templateId: string; forced?: boolean }): Promise<{ existed: boolean }> {
+    /** By id, or by `name`: every template of that name of ours (see osDeleteImage). */
+    async csDeleteTemplate(input: { accountId: string; templateId?: string; name?: string; forced?: boolean }): Promise<{ existed: boolean }> {
       return translateCloudErrors(async () => {
         const ctx = Context.current();
         const signal = ctx.cancellationSignal;
         const cs = await cloudAccounts(deps).cloudstack(input.accountId);
-        if ((await ownTemplates(cs, { id: input.templateId }, signal)).length === 0) return { existed: false };
-        try {
-          const { jobid } = await cs.deleteTemplate(input.templateId, input.forced ? { forced: true } : {}, { signal });
-          await cs.waitForJob(jobid, { signal, pollIntervalMs: pollMs, onProgress: (j) => ctx.heartbeat({ templateId: input.templateId, jobstatus: j.jobstatus }) });
-        } catch (err) {
-          // Deleted by someone else between the look-up and the delete.
-          if ((await ownTemplates(cs, { id: input.templateId }, signal)).length === 0) return { existed: true };
-          throw err;
+        const found = input.templateId ? await ownTemplates(cs, { id: input.templateId }, signal) : input.name ? await ownTemplates(cs, { name: input.name }, signal) : [];
+        for (const { id } of found) {
+          try {
+            const { jobid } = await cs.deleteTemplate(id, input.forced ? { forced: true } : {}, { signal });
+            await cs.waitForJob(jobid, { signal, pollIntervalMs: pollMs, onProgress: (j) => ctx.heartbeat({ templateId: id, jobstatus: j.jobstatus }) });
+          } catch (err) {
+            // Deleted by someone else between the look-up and the delete.
+            if ((await ownTemplates(cs, { id }, signal)).length === 0) continue;
+            throw err;
+          }
         }
-        return { existed: true };
+        return { existed: found.length > 0 };
       });
     },
 

@@ -54,7 +54,7 @@ import {
 import type { DrPlan } from '../activities/dr-store';
 import type { VmPlacement } from '../src/contracts/vm';
 import { describeError, failureTypeOf, runTaskGraph, type TaskSpec } from './lib/task-graph';
-import { failbackBaseCall, failbackBaseTransfer, failoverCall, fenceCall, longTransfer, probe, statusPoll, store } from './lib/activity-presets';
+import { failbackBaseCall, failbackBaseTransfer, failoverCall, fenceCall, longTransfer, probe, recoveryPoll, statusPoll, store } from './lib/activity-presets';
 import { ownerAware, withVmLease, type Lease } from './lib/ownership';
 
 export const vmHealthSignal = defineSignal<[VmHealthSignal]>(DR_SIGNALS.vmHealth);
@@ -103,6 +103,10 @@ const FAILBACK_FAILS_FAST_PATCH = 'failback-fails-fast';
 const DEFERRED_VM_DISASTER_PATCH = 'deferred-vm-disaster';
 /** Runs recorded before a lost CloudStack standby was rebuilt at failover replay the old way (the failover fails). */
 const FAILOVER_REBUILDS_STANDBY_PATCH = 'failover-rebuilds-lost-standby';
+/** Runs recorded before a failed failback's template and image were also found by name replay the old way. */
+const FAILBACK_DISCARDS_BY_NAME_PATCH = 'failback-discards-by-name';
+/** Runs recorded before the recovery path's CloudStack starts were retried at most 10 s apart replay the old way. */
+const RECOVERY_POLL_PATCH = 'recovery-poll-fast';
 /** The live CloudStack copy is lost after this many checks in a row finding it stopped, in Error or gone… */
 const LIVE_COPY_BAD_CHECKS = 2;
 /** …or CloudStack not answering about it at all (then only recovered in the base cloud, if that is up). */
@@ -327,6 +331,11 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
 
   // ---------------------------------------------------------------------------------------------
 
+  /** The preset a recovery-path start of a CloudStack copy runs with. */
+  function recoveryStart(): typeof statusPoll {
+    return patched(RECOVERY_POLL_PATCH) ? recoveryPoll : statusPoll;
+  }
+
   async function failover(p: NonNullable<Pending['failover']>): Promise<void> {
     const startedAt = now();
     if (!p.retry) await event(p.kind === 'manual' ? 'failover.started' : p.kind, p.kind === 'manual' ? `failover requested: ${p.reason}` : `disaster detected: ${p.reason}`);
@@ -409,7 +418,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
           s.step = 'starting the CloudStack standby';
           let up: Awaited<ReturnType<typeof statusPoll.csStartVmAndWait>>;
           try {
-            up = await statusPoll.csStartVmAndWait({ accountId: sb.accountId, csVmId: sb.csVmId, name: standbyName(input.vmId) });
+            up = await recoveryStart().csStartVmAndWait({ accountId: sb.accountId, csVmId: sb.csVmId, name: standbyName(input.vmId) });
           } catch (err) {
             // The standby is gone or broken — a failback consumed it and the re-protecting backup
             // that would have replaced it gave way to this disaster (short soak seed 11): a new copy
@@ -425,7 +434,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
           s.step = 'fencing the old server and starting the CloudStack standby';
           const [fenced, startedOld] = await Promise.all([
             old?.cloud === 'openstack' ? fenceCall.osFenceServer({ accountId: old.accountId, serverId: old.serverId }) : Promise.resolve({ fenced: true, reason: 'not in the base cloud' }),
-            statusPoll.csStartVmAndWait({ accountId: sb.accountId, csVmId: sb.csVmId }),
+            recoveryStart().csStartVmAndWait({ accountId: sb.accountId, csVmId: sb.csVmId }),
           ]);
           started = startedOld;
           if (!fenced.fenced && old) s.fencePending = { cloud: 'openstack', accountId: old.accountId, serverId: old.serverId };
@@ -493,7 +502,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     touch();
     const sizes = await store.backupPlan({ vmId: input.vmId, trigger: 'manual' });
     const made = await statusPoll.csEnsureStandby({ accountId: lost.accountId, name: `vmflow-${input.vmId}-recovered-${uuid4().slice(0, 8)}`, templateId, serviceOfferingName: sizes.serviceOfferingName });
-    const up = await statusPoll.csStartVmAndWait({ accountId: lost.accountId, csVmId: made.csVmId });
+    const up = await recoveryStart().csStartVmAndWait({ accountId: lost.accountId, csVmId: made.csVmId });
     await statusPoll.csDestroyStandby({ accountId: lost.accountId, csVmId: lost.csVmId }).catch((err: unknown) => log.warn('could not remove the lost CloudStack standby', { error: describeError(err) }));
     const backupStartedAt = fromLatest ? plan.latestImage!.startedAt : lost.backupStartedAt;
     return { up: { ...up, csVmId: made.csVmId }, sb: { ...lost, csVmId: made.csVmId, templateId, backupStartedAt } };
@@ -561,7 +570,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     try {
       if (seenState === 'Stopped') {
         s.step = 'starting the stopped copy in the backup cloud again';
-        const started = await statusPoll.csStartVmAndWait({ accountId: lost.accountId, csVmId: lost.serverId });
+        const started = await recoveryStart().csStartVmAndWait({ accountId: lost.accountId, csVmId: lost.serverId });
         await store.setVmState({ vmId: input.vmId, to: 'active', reason: 'the stopped copy in the backup cloud was started again', placement: { ...lost, status: started.state, addresses: started.addresses.length ? started.addresses : lost.addresses }, lastError: null });
         s.state = 'FailedOver';
         await event('live-copy.recovered', 'the copy in the backup cloud had stopped; it runs again', { rtoSeconds: (Date.now() - Date.parse(firstFailedAt)) / 1000 });
@@ -578,7 +587,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
       s.step = 'rebuilding the copy in the backup cloud from the newest backup';
       const sizes = await store.backupPlan({ vmId: input.vmId, trigger: 'manual' });
       const made = await statusPoll.csEnsureStandby({ accountId: lost.accountId, name: `vmflow-${input.vmId}-recovered-${uuid4().slice(0, 8)}`, templateId, serviceOfferingName: sizes.serviceOfferingName });
-      const started = await statusPoll.csStartVmAndWait({ accountId: lost.accountId, csVmId: made.csVmId });
+      const started = await recoveryStart().csStartVmAndWait({ accountId: lost.accountId, csVmId: made.csVmId });
       const placement: VmPlacement = { cloud: 'cloudstack', accountId: lost.accountId, serverId: made.csVmId, status: started.state, addresses: started.addresses };
       await store.setVmState({ vmId: input.vmId, to: 'active', reason: 'rebuilt in the backup cloud from the newest backup (its copy there was lost)', placement, lastError: null });
       await statusPoll.csDestroyStandby({ accountId: lost.accountId, csVmId: lost.serverId }).catch((err: unknown) => log.warn('could not remove the lost CloudStack copy', { error: describeError(err) }));
@@ -718,14 +727,25 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
   }
 
   /** Best effort: the template, store object and Glance image a failed failback attempt made. */
-  async function discardFailbackAttempt(csAccountId: string, homeAccountId: string, results: Record<string, unknown>, storeKey: string): Promise<void> {
+  async function discardFailbackAttempt(csAccountId: string, homeAccountId: string, results: Record<string, unknown>, made: { storeKey: string; templateName: string; imageName: string; csStopped: boolean }): Promise<void> {
     const template = results.template as { templateId: string } | undefined;
     const imported = results['import-to-glance'] as { imageId: string } | undefined;
     const quietly = (what: string) => (err: unknown) => log.warn(`could not remove a failed failback's ${what}`, { error: describeError(err) });
+    // A step that failed after the cloud made its template or image never returned the id: those
+    // are found by their names (soak seed 2: a Glance import failing on 503 left a queued image).
+    const byName = patched(FAILBACK_DISCARDS_BY_NAME_PATCH);
     await Promise.all([
-      template ? failoverCall.csDeleteTemplate({ accountId: csAccountId, templateId: template.templateId, forced: true }).catch(quietly('template')) : undefined,
-      results['copy-to-store'] ? failoverCall.storeDeleteImage({ key: storeKey }).catch(quietly('store object')) : undefined,
-      imported ? failoverCall.osDeleteImage({ accountId: homeAccountId, imageId: imported.imageId }).catch(quietly('image')) : undefined,
+      template
+        ? failoverCall.csDeleteTemplate({ accountId: csAccountId, templateId: template.templateId, forced: true }).catch(quietly('template'))
+        : byName && made.csStopped
+          ? failoverCall.csDeleteTemplate({ accountId: csAccountId, name: made.templateName, forced: true }).catch(quietly('template'))
+          : undefined,
+      results['copy-to-store'] ? failoverCall.storeDeleteImage({ key: made.storeKey }).catch(quietly('store object')) : undefined,
+      imported
+        ? failoverCall.osDeleteImage({ accountId: homeAccountId, imageId: imported.imageId }).catch(quietly('image'))
+        : byName && results['copy-to-store']
+          ? failoverCall.osDeleteImage({ accountId: homeAccountId, name: made.imageName }).catch(quietly('image'))
+          : undefined,
     ]);
   }
 
@@ -820,12 +840,12 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
       const why = graph.failures.map((f) => `${f.task}: ${f.error}`).join('; ');
       // Keep the user running: the CloudStack copy was stopped for imaging, start it again.
       if (csStopped) {
-        await CancellationScope.nonCancellable(() => statusPoll.csStartVmAndWait({ accountId: cs.accountId, csVmId: cs.serverId })).catch((e) => log.error('could not restart the CloudStack VM after a failed failback', { error: describeError(e) }));
+        await CancellationScope.nonCancellable(() => recoveryStart().csStartVmAndWait({ accountId: cs.accountId, csVmId: cs.serverId })).catch((e) => log.error('could not restart the CloudStack VM after a failed failback', { error: describeError(e) }));
       }
       if (failFast) {
         // What this attempt made is of no use to the next one (it images the copy anew): removed
         // now, or it stays for good — failing fast, attempts fail more often (soak seed 2).
-        await CancellationScope.nonCancellable(() => discardFailbackAttempt(cs.accountId, home.accountId, graph.results, storeKey));
+        await CancellationScope.nonCancellable(() => discardFailbackAttempt(cs.accountId, home.accountId, graph.results, { storeKey, templateName: failbackTemplateName(input.vmId, failbackId), imageName, csStopped }));
       }
       if (withOwner) await failbackFailed(why, withOwner);
       else {

@@ -38,6 +38,7 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
   const osServers = async () => (await simAdmin(clouds.openstack.url, 'GET', '/state')).servers.items as Json[];
   const csVms = async () => (await simAdmin(clouds.cloudstack.url, 'GET', '/state')).vms.items as Json[];
   const csTemplates = async () => (await simAdmin(clouds.cloudstack.url, 'GET', '/state')).templates.items as Json[];
+  const glanceImages = async () => (await simAdmin(clouds.openstack.url, 'GET', '/state')).images.items as Json[];
   /**
    * The VM's running copies in both clouds (drill copies aside): its Heat server carries the name
    * the member gave, standbys and promoted standbys are named after the VM id.
@@ -362,8 +363,10 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
       assert.equal(d.state.state, 'FailedOver');
       assert.match(d.state.lastError ?? '', /import-to-glance/);
       await until('the CloudStack copy running again', async () => ((await csVms()).find((v) => v.id === csId)?.state === 'Running' ? true : undefined), 30_000);
-      // The failed attempt's template is removed (the next attempt images the copy anew).
+      // The failed attempt's template is removed (the next attempt images the copy anew), and so
+      // is the Glance image the failed import had made (its id never reached the workflow: soak seed 2).
       await until('no failback template left', async () => ((await csTemplates()).some((t) => t.name.startsWith(`vmflow-${vmId}-failback-`)) ? undefined : true), 30_000);
+      await until('no failback image left', async () => ((await glanceImages()).some((i) => i.name.startsWith(`vmflow-${vmId}-failback-`) && i.status !== 'deleted') ? undefined : true), 30_000);
     } finally {
       await simAdmin(clouds.openstack.url, 'DELETE', '/faults');
     }

@@ -68,6 +68,19 @@ export const statusPoll = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
+/**
+ * Waiting for a copy to run on the recovery path (a failover's standby start, a lost copy's
+ * rebuild, the copy restarted after a failed failback): as statusPoll, but retried at most 10 s
+ * apart — the VM is down meanwhile, and a 30 s back-off after a cloud outage can hit the next
+ * fault and keep it down for minutes after the cloud answered again (soak seed 2). About the same
+ * budget as statusPoll's 20 tries (some 8 minutes), then drVm's own failover retries take over.
+ */
+export const recoveryPoll = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 50, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
 /** Copying image bytes: hours at most, heartbeating with the bytes copied. */
 export const longTransfer = proxyActivities<Activities>({
   startToCloseTimeout: '6 hours',
