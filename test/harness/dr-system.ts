@@ -20,6 +20,8 @@ export interface DrSystem {
   api: TestApi;
   tw: TestWorker;
   store: RunningImageStore;
+  /** The worker's client of the store (its service token). */
+  storeClient: ImageStoreClient;
   stop(): Promise<void>;
 }
 
@@ -40,12 +42,13 @@ export async function startDrSystem(opts: { alerts?: { webhookUrl: string; webho
       VMFLOW_BACKUP_MIN_INTERVAL_SECONDS: '1',
     },
   });
+  const storeClient = new ImageStoreClient({ baseUrl: store.url, serviceToken: token });
   const tw = await startTestWorker({
     taskQueue: api.deps.config.temporalTaskQueue,
     deps: {
       timing: { pollIntervalMs: 50 },
       cloudAccounts: new CloudAccountResolver({ db: api.deps.db, keyring: testKeyring(), logger: testLogger(), openstack: { timeoutMs: 3000 }, cloudstack: { timeoutMs: 3000, pollIntervalMs: 50 } }),
-      imageStore: { client: new ImageStoreClient({ baseUrl: store.url, serviceToken: token }), publicBaseUrl: store.url, signingSecret },
+      imageStore: { client: storeClient, publicBaseUrl: store.url, signingSecret },
       ...(opts.alerts ? { alerts: opts.alerts } : {}),
     },
   });
@@ -54,6 +57,7 @@ export async function startDrSystem(opts: { alerts?: { webhookUrl: string; webho
     api,
     tw,
     store,
+    storeClient,
     async stop() {
       await tw.stop();
       await api.close();
