@@ -46,7 +46,8 @@ describe('metrics: what an on-call engineer scrapes', function () {
   const dr = async (vmId: string) => (await call('GET', `/api/v1/vms/${vmId}/dr`)).body;
 
   before(async () => {
-    sys = await startDrSystem();
+    // A namespace and database of its own: the fleet gauges count everything in them.
+    sys = await startDrSystem({ isolated: true });
     api = sys.api;
     const logger = testLogger('metrics');
     // cacheMs 0: each scrape reads the fleet afresh, so a test sees a change at its next scrape.
@@ -64,9 +65,10 @@ describe('metrics: what an on-call engineer scrapes', function () {
   it('when a VM is created, backed up, failed over and failed back, then both endpoints show each step with bounded labels', async () => {
     const w0 = (await scrape(workerMetrics.url)).samples;
     const delta = (now: Sample[], name: string, labels: Record<string, string> = {}) => value(now, name, labels) - value(w0, name, labels);
-    // The fleet gauges count every VM in the database, which the suites of one run share: this
-    // test's VMs are what changed since this first scrape (the VMs earlier suites left stay still).
+    // The fleet starts empty; `fleet` still reads each gauge against this first scrape, so the
+    // figures stay this test's own if the suite is pointed at a shared namespace and database.
     const a0 = (await scrape(apiMetrics.url)).samples;
+    assert.equal(value(a0, 'vmflow_vms', { state: 'active' }), 0, 'an empty fleet to start');
     const fleet = (now: Sample[], name: string, labels: Record<string, string> = {}) => value(now, name, labels) - value(a0, name, labels);
 
     // Create with a backup policy (hourly: the schedule will not run during the test), back up now, protect.
