@@ -13,6 +13,8 @@ import { vmModel } from '../src/vms/model';
 import { deleteBackupSchedule } from '../src/backups/schedule';
 import { OPERATOR_ACCOUNT_IDS } from '../src/cloud-accounts/types';
 import type { ActivityDeps } from './deps';
+import { recordBackupEnd, recordBackupSkipped } from '../src/metrics/activity-metrics';
+import { writeCatalogEntry } from '../src/backups/catalog-store';
 
 export interface BackupPlan {
   /** false: nothing to back up now (VM not active, deleted, not on OpenStack, policy paused…). */
@@ -66,7 +68,10 @@ export function createBackupStoreActivities(deps: ActivityDeps) {
           ? { intervalSeconds: policy.intervalSeconds, cron: policy.cron, retention: policy.retention, targets: { baseStandby: !!policy.targets?.baseStandby, backupCloudStandby: !!policy.targets?.backupCloudStandby }, paused: policy.paused }
           : { retention: 3, targets: { baseStandby: true, backupCloudStandby: true }, paused: false },
       };
-      const no = (reason: string): BackupPlan => ({ ...plan, ok: false, reason });
+      const no = (reason: string): BackupPlan => {
+        recordBackupSkipped(input.trigger);
+        return { ...plan, ok: false, reason };
+      };
       if (vm.state !== 'active') return no(`VM is ${vm.state}`);
       if (!vm.placement || vm.placement.cloud !== 'openstack') return no('only VMs running in the base cloud (OpenStack) are backed up');
       if (policy?.paused && input.trigger === 'schedule') return no('backups are paused');
@@ -86,7 +91,16 @@ export function createBackupStoreActivities(deps: ActivityDeps) {
     async updateBackupRecord(input: { backupId: string; set: BackupRecordPatch }): Promise<void> {
       const set: Record<string, unknown> = { ...input.set };
       if (input.set.finishedAt) set.finishedAt = new Date(input.set.finishedAt);
+      const ending = input.set.status !== undefined && input.set.status !== 'running';
+      // The run's end is counted once: only the write that takes the record out of `running`.
+      const before = ending ? await backupModel(deps.db).findById(input.backupId, { status: 1, startedAt: 1, trigger: 1 }).lean() : null;
       await backupModel(deps.db).updateOne({ _id: input.backupId }, { $set: set });
+      if (before?.status === 'running' && input.set.status) recordBackupEnd(input.set.status, before.trigger, before.startedAt, input.set.finishedAt);
+      // A finished backup's record is also kept beside its image in the store (catalog rebuild).
+      if (ending && (input.set.status === 'succeeded' || input.set.status === 'partial') && deps.imageStore) {
+        const record = await backupModel(deps.db).findById(input.backupId).lean();
+        if (record) await writeCatalogEntry(deps.imageStore.client, record, deps.logger);
+      }
     },
 
     /**

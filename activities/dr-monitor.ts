@@ -22,6 +22,7 @@ import { DR_SIGNALS, drWorkflowId, type CloudHealthSignal } from '../src/contrac
 import { vmModel } from '../src/vms/model';
 import type { ActivityDeps } from './deps';
 import { cloudAccounts } from './cloud-helpers';
+import { recordMonitorCheck } from '../src/metrics/activity-metrics';
 
 /** Deadline of each cloud call of a probe: a cloud slower than this counts as down. */
 export const PROBE_CALL_TIMEOUT_MS = 5_000;
@@ -177,7 +178,7 @@ export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeou
   const timeoutMs = opts.callTimeoutMs ?? PROBE_CALL_TIMEOUT_MS;
   const log = deps.logger.child({ component: 'dr-monitor' });
 
-  return {
+  const activities = {
     /** One check of an OpenStack account: see the module comment. */
     async probeCloud(input: ProbeCloudInput): Promise<CloudProbe> {
       const started = Date.now();
@@ -277,6 +278,22 @@ export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeou
       log.info({ accountId: input.accountId, healthy: input.signal.healthy, signalled, notRunning }, 'cloud health signalled to DR workflows');
       return { protectedCount: ids.length, signalled, notRunning };
     },
+  };
+  return { ...activities, probeCloud: countedProbe(activities.probeCloud) };
+}
+
+/** Each check counted by outcome, with its duration (vmflow_monitor_checks_total, vmflow_monitor_probe_duration_seconds). */
+function countedProbe(probe: (input: ProbeCloudInput) => Promise<CloudProbe>): (input: ProbeCloudInput) => Promise<CloudProbe> {
+  return async (input) => {
+    const started = Date.now();
+    try {
+      const p = await probe(input);
+      recordMonitorCheck(p.protectedCount === 0 ? 'idle' : p.cloudOk ? 'ok' : p.throttled ? 'throttled' : 'cloud_down', (Date.now() - started) / 1000);
+      return p;
+    } catch (err) {
+      recordMonitorCheck('error', (Date.now() - started) / 1000);
+      throw err;
+    }
   };
 }
 

@@ -16,6 +16,7 @@ import { deleteDrillSchedule } from '../src/dr/schedules';
 import type { VmPlacement } from '../src/contracts/vm';
 import type { ActivityDeps } from './deps';
 import { translateCloudErrors } from './cloud-failures';
+import { recordDrEventMetrics } from '../src/metrics/activity-metrics';
 
 export interface DrPlan {
   vmId: string;
@@ -148,6 +149,8 @@ export function createDrStoreActivities(deps: ActivityDeps) {
           // The operator's webhook; members' deliveries are in webhook_deliveries (src/webhooks).
           delivery: { status: toOperator ? 'pending' : 'disabled', attempts: 0 },
         });
+        // Counted once: a retried activity finds the event already there (11000) and counts nothing.
+        recordDrEventMetrics(input);
       } catch (err) {
         if ((err as { code?: number }).code !== 11000) throw err;
       }

@@ -42,6 +42,7 @@ import { DR_MEMBER_DATA } from '../src/dr/member-data';
 import { WEBHOOK_MEMBER_DATA } from '../src/webhooks/member-data';
 import { WebhookService } from '../src/webhooks/service';
 import { webhookRoutes } from './routes/webhooks';
+import { httpMetrics } from '../src/metrics/http';
 
 export interface ApiDeps {
   config: Config;
@@ -127,6 +128,7 @@ export function createApp(deps: ApiDeps): Express {
   const root = contract.scope(app);
 
   app.use(requestContext(deps.logger));
+  app.use(httpMetrics());
   // Before the JSON parser: codec bodies (whole histories' payloads) get their own, larger limit.
   codecRoutes(root.scope(CODEC_ENDPOINT_PATH), deps);
   app.use(express.json({ limit: '256kb' }));

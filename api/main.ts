@@ -5,6 +5,7 @@ import { logger } from '../src/logger';
 import { loadKeyring } from '../src/secrets/keyring';
 import { connectTemporalClient } from '../src/temporal/client';
 import { startWebServer } from './server';
+import { startApiMetrics } from '../src/metrics';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -14,9 +15,15 @@ async function main(): Promise<void> {
   const temporal = await connectTemporalClient(config.temporalTarget, config.temporalNamespace, keyring);
   const web = await startWebServer({ config, db, temporal, keyring, logger: log }, { host: config.apiHost, port: config.apiPort });
   log.info({ url: web.url }, 'API listening');
+  // Prometheus scrapes a port of its own, never the public API port (see README, Operations).
+  const metrics = config.metricsEnabled
+    ? await startApiMetrics({ listen: { host: config.metricsHost, port: config.apiMetricsPort }, db, temporal: temporal.client, logger: log.child({ component: 'metrics' }), perVm: config.metricsPerVm })
+    : undefined;
+  if (metrics) log.info({ url: metrics.url }, 'API metrics listening');
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'API shutting down');
     await web.close();
+    await metrics?.close();
     await temporal.close();
     await db.close();
     process.exit(0);

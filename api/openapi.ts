@@ -247,7 +247,13 @@ export class ApiScope {
   /** Mounts the handlers at `spec.path` and documents the route. */
   route<R extends Record<number, ResponseSpec>>(spec: RouteSpec<R>, ...handlers: Array<RequestHandler<Record<string, string>, ResponseBodyOf<R>>>): void {
     this.contract.declare(joinPaths(this.prefix, spec.path), spec);
-    (this.router as Router)[spec.method](spec.path, ...(handlers as RequestHandler[]));
+    // The route template names the request in metrics (src/metrics/http.ts), never its path.
+    const template = joinPaths(this.prefix, spec.path);
+    const named: RequestHandler = (_req, res, next) => {
+      res.locals.routeTemplate = template;
+      next();
+    };
+    (this.router as Router)[spec.method](spec.path, named, ...(handlers as RequestHandler[]));
   }
 }
 

@@ -162,6 +162,12 @@ async function main(): Promise<void> {
     config.embeddedTemporal ? `Temporal gRPC   127.0.0.1:${config.temporalPort}` : '',
     config.embeddedMongo ? `MongoDB (FerretDB) ${config.mongodbTarget}` : 'MongoDB         (MONGODB_URI)',
     ...(await simulatorLines(config)),
+    ...(config.metricsEnabled
+      ? [
+          `API metrics     http://${config.metricsHost}:${config.apiMetricsPort}/metrics`,
+          `worker metrics  http://${config.metricsHost}:${config.workerMetricsPort}/metrics   Temporal SDK: http://${config.metricsHost}:${config.temporalMetricsPort}/metrics`,
+        ]
+      : []),
     `data            ${dataDir}   logs: ${logDir}`,
   ].filter(Boolean);
   say('ready');

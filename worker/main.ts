@@ -10,6 +10,7 @@ import { ensureSearchAttributes } from '../src/temporal/search-attributes';
 import { connectTemporalClient } from '../src/temporal/client';
 import { ImageStoreClient, imageStoreOptionsFromEnv } from '../src/imagestore';
 import { createVmflowWorker } from './worker';
+import { startWorkerMetrics } from '../src/metrics';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -18,8 +19,14 @@ async function main(): Promise<void> {
   const sdkLog = log.child({ component: 'temporal-sdk' });
   Runtime.install({
     logger: new DefaultLogger('WARN', (e) => sdkLog[e.level === 'ERROR' ? 'error' : 'warn'](withReadableError(e.meta), e.message)),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) },
+      // The SDK's own metrics (temporal_* : task slots, poll and schedule-to-start latencies) for Prometheus.
+      ...(config.metricsEnabled ? { metrics: { prometheus: { bindAddress: `${config.metricsHost}:${config.temporalMetricsPort}` } } } : {}),
+    },
   });
+  const metrics = config.metricsEnabled ? await startWorkerMetrics({ listen: { host: config.metricsHost, port: config.workerMetricsPort }, logger: log.child({ component: 'metrics' }) }) : undefined;
+  if (metrics) log.info({ url: metrics.url, temporalSdk: `http://${config.metricsHost}:${config.temporalMetricsPort}/metrics` }, 'worker metrics listening');
   const added = await ensureSearchAttributes(config.temporalTarget, config.temporalNamespace);
   if (added.length) log.info({ added }, 'registered search attributes');
   const keyring = loadKeyring(config, log);
@@ -55,6 +62,7 @@ async function main(): Promise<void> {
   // Worker.run() resolves after SIGINT/SIGTERM once in-flight tasks are done (Runtime's shutdown signals).
   await worker.run();
   await connection.close();
+  await metrics?.close();
   await temporal.close();
   await db.close();
   log.info('worker stopped');

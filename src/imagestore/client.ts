@@ -89,6 +89,17 @@ export class ImageStoreClient {
     }
   }
 
+  /** Replaces the image's annotations (small JSON kept beside it); undefined when there is no such image. */
+  async annotate(key: string, annotations: Record<string, unknown>, signal?: AbortSignal): Promise<ImageMeta | undefined> {
+    validateKey(key);
+    try {
+      return (await this.call('PUT', `/images/${keyToPath(key)}/annotations`, [200], { headers: { 'content-type': 'application/json' }, body: JSON.stringify(annotations), signal })) as ImageMeta;
+    } catch (err) {
+      if (err instanceof CloudApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
   async list(prefix = '', signal?: AbortSignal): Promise<ImageMeta[]> {
     const q = prefix ? `?prefix=${encodeURIComponent(prefix)}` : '';
     return ((await this.call('GET', `/images${q}`, [200], { signal })) as { images: ImageMeta[] }).images;

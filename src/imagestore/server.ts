@@ -132,7 +132,7 @@ async function readJsonBody(req: http.IncomingMessage): Promise<Record<string, u
 }
 
 function metaBody(meta: ImageMeta): ImageMeta {
-  return { key: meta.key, size: meta.size, sha256: meta.sha256, md5: meta.md5, created: meta.created };
+  return { key: meta.key, size: meta.size, sha256: meta.sha256, md5: meta.md5, created: meta.created, ...(meta.annotations ? { annotations: meta.annotations } : {}) };
 }
 
 export function createImageStoreHandler(
@@ -252,6 +252,12 @@ export function createImageStoreHandler(
         return sendJson(res, 200, metaBody(meta));
       }
       if (method === 'POST' && last === 'url' && rest.length > 1) return signUrl(req, res, keyFromPathSegments(rest.slice(0, -1)));
+      if (method === 'PUT' && last === 'annotations' && rest.length > 1) {
+        const key = keyFromPathSegments(rest.slice(0, -1));
+        const meta = await storage.annotate(key, await readJsonBody(req));
+        if (!meta) throw new HttpError(404, 'not_found', `no image '${key}'`);
+        return sendJson(res, 200, metaBody(meta));
+      }
       if (method === 'PUT') return upload(req, res, keyFromPathSegments(rest), query);
       if (method === 'DELETE') {
         const key = keyFromPathSegments(rest);

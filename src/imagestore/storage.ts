@@ -30,6 +30,11 @@ export interface ImageMeta {
   md5: string;
   /** ISO-8601 time this content was stored. */
   created: string;
+  /**
+   * Small JSON the owner keeps beside the content (vmflow: the backup record, so the catalog can
+   * be rebuilt from the store); replaced whole by `annotate`, gone with the image.
+   */
+  annotations?: Record<string, unknown>;
 }
 
 interface StoredMeta extends ImageMeta {
@@ -79,7 +84,7 @@ export interface OpenedImage {
 const fileName = (key: string) => key.replaceAll('/', '~');
 
 function publicMeta(m: StoredMeta): ImageMeta {
-  return { key: m.key, size: m.size, sha256: m.sha256, md5: m.md5, created: m.created };
+  return { key: m.key, size: m.size, sha256: m.sha256, md5: m.md5, created: m.created, ...(m.annotations ? { annotations: m.annotations } : {}) };
 }
 
 export class ImageStorage {
@@ -172,6 +177,18 @@ export class ImageStorage {
       .filter((m) => m.key.startsWith(prefix))
       .map(publicMeta)
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** Replaces the image's annotations; undefined when there is no such image. */
+  async annotate(key: string, annotations: Record<string, unknown>): Promise<ImageMeta | undefined> {
+    validateKey(key);
+    return this.withKeyLock(key, async () => {
+      const existing = await this.readMeta(key);
+      if (!existing) return undefined;
+      const meta: StoredMeta = { ...existing, annotations };
+      await this.writeMeta(meta);
+      return publicMeta(meta);
+    });
   }
 
   /** Removes the image; false when there was none (deleting is idempotent). */

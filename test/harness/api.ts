@@ -9,7 +9,7 @@ import { connectTemporalClient } from '../../src/temporal/client';
 import type { ApiDeps } from '../../api/app';
 import { startWebServer, type WebServer } from '../../api/server';
 import { scanLogsIn, testKeyring, testLogger } from './secrets';
-import { sharedStack } from './stack';
+import { sharedStack, type IsolatedPlace } from './stack';
 
 export interface TestApi {
   url: string;
@@ -20,17 +20,19 @@ export interface TestApi {
 
 /**
  * `limiterNamespace`: the rate-limit counters this API shares. Each test API gets its own unless
- * one is given (two APIs given the same one act as two processes of one deployment).
+ * one is given (two APIs given the same one act as two processes of one deployment). `place`: a
+ * namespace and database of the suite's own instead of the run's shared ones.
  */
-export async function startTestApi(opts: { env?: NodeJS.ProcessEnv; config?: Partial<Config>; limiterNamespace?: string } = {}): Promise<TestApi> {
+export async function startTestApi(opts: { env?: NodeJS.ProcessEnv; config?: Partial<Config>; limiterNamespace?: string; place?: IsolatedPlace } = {}): Promise<TestApi> {
   const stack = await sharedStack();
   scanLogsIn(stack.dir);
   // Every suite signs its members up from loopback: the sign-up limits are lifted unless a test sets them.
   const liftedSignupLimits = { SIGNUP_RATE_LIMIT_PER_ADDRESS: '100000', SIGNUP_RATE_LIMIT_GLOBAL: '100000' };
-  const config: Config = { ...loadConfig({ ...liftedSignupLimits, ...process.env, ...opts.env }), ...opts.config };
-  const db = await connectDatabase(stack.mongoUri);
+  const place = opts.place ?? { namespace: stack.namespace, mongoUri: stack.mongoUri };
+  const config: Config = { ...loadConfig({ ...liftedSignupLimits, ...process.env, ...opts.env }), temporalNamespace: place.namespace, ...opts.config };
+  const db = await connectDatabase(place.mongoUri);
   const keyring = testKeyring();
-  const temporal = await connectTemporalClient(stack.temporalAddress, stack.namespace, keyring);
+  const temporal = await connectTemporalClient(stack.temporalAddress, place.namespace, keyring);
   const limiterNamespace = opts.limiterNamespace ?? `test-${crypto.randomBytes(4).toString('hex')}-`;
   const deps: ApiDeps = { config, db, temporal, keyring, logger: testLogger('vmflow-test-api'), limiterNamespace };
   const web = await startWebServer(deps, { host: '127.0.0.1', port: 0 });

@@ -13,6 +13,7 @@ import { ImageStoreClient, startImageStore, type RunningImageStore } from '../..
 import { startTestApi, type TestApi } from './api';
 import { sharedClouds, type TestClouds } from './clouds';
 import { registerTestSecret, testKeyring, testLogger } from './secrets';
+import { isolatedPlace } from './stack';
 import { startTestWorker, type TestWorker } from './temporal';
 
 export interface DrSystem {
@@ -20,15 +21,23 @@ export interface DrSystem {
   api: TestApi;
   tw: TestWorker;
   store: RunningImageStore;
+  /** The worker's client of the store (its service token). */
+  storeClient: ImageStoreClient;
   stop(): Promise<void>;
 }
 
-export async function startDrSystem(opts: { alerts?: { webhookUrl: string; webhookSecret: string } } = {}): Promise<DrSystem> {
+/**
+ * `isolated`: the system gets a Temporal namespace and a database of its own, for a suite that
+ * counts the whole fleet (otherwise the DR workflows earlier suites left on the shared task queue
+ * run on this worker and change the counts).
+ */
+export async function startDrSystem(opts: { alerts?: { webhookUrl: string; webhookSecret: string }; isolated?: boolean } = {}): Promise<DrSystem> {
   const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmflow-dr-store-'));
   const token = crypto.randomBytes(24).toString('base64url');
   const signingSecret = crypto.randomBytes(32).toString('base64url');
   for (const s of [token, signingSecret]) registerTestSecret(s);
   const clouds = await sharedClouds();
+  const place = opts.isolated ? await isolatedPlace('dr-system') : undefined;
   const store = await startImageStore({ dir: storeDir, serviceToken: token, signingSecret, logger: testLogger('imagestore') });
   const api = await startTestApi({
     env: {
@@ -39,13 +48,16 @@ export async function startDrSystem(opts: { alerts?: { webhookUrl: string; webho
       VMFLOW_DR_HEALTH_CHECK_SECONDS: '1',
       VMFLOW_BACKUP_MIN_INTERVAL_SECONDS: '1',
     },
+    place,
   });
+  const storeClient = new ImageStoreClient({ baseUrl: store.url, serviceToken: token });
   const tw = await startTestWorker({
     taskQueue: api.deps.config.temporalTaskQueue,
+    place,
     deps: {
       timing: { pollIntervalMs: 50 },
       cloudAccounts: new CloudAccountResolver({ db: api.deps.db, keyring: testKeyring(), logger: testLogger(), openstack: { timeoutMs: 3000 }, cloudstack: { timeoutMs: 3000, pollIntervalMs: 50 } }),
-      imageStore: { client: new ImageStoreClient({ baseUrl: store.url, serviceToken: token }), publicBaseUrl: store.url, signingSecret },
+      imageStore: { client: storeClient, publicBaseUrl: store.url, signingSecret },
       ...(opts.alerts ? { alerts: opts.alerts } : {}),
     },
   });
@@ -54,6 +66,7 @@ export async function startDrSystem(opts: { alerts?: { webhookUrl: string; webho
     api,
     tw,
     store,
+    storeClient,
     async stop() {
       await tw.stop();
       await api.close();

@@ -8,7 +8,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import { loadConfig } from '../../src/config';
+import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
 import { freePort, startFerretDb, startTemporalDevServer, type ManagedProcess } from '../../src/embedded/processes';
 import { assertExecutable, ferretDbPath, temporalCliPath } from '../../src/tools';
 
@@ -103,4 +106,43 @@ export async function stopSharedStack(): Promise<void> {
 /** A task queue no other test uses, so workers of different tests never steal each other's tasks. */
 export function uniqueTaskQueue(prefix = 'test'): string {
   return `${prefix}-${crypto.randomBytes(6).toString('hex')}`;
+}
+
+/** Where a suite runs when it must not see what earlier suites of the run left behind. */
+export interface IsolatedPlace {
+  namespace: string;
+  mongoUri: string;
+}
+
+/**
+ * A Temporal namespace and a database of their own on the run's stack. For suites that assert on
+ * whole-fleet figures: in the shared namespace the workflows earlier suites left running (DR
+ * workflows, backup schedules on the default task queue) keep changing those figures.
+ */
+export async function isolatedPlace(prefix: string): Promise<IsolatedPlace> {
+  const stack = await sharedStack();
+  const namespace = `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  try {
+    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+    // The frontend learns of a new namespace on its next cache refresh: retry until it serves it.
+    const deadline = Date.now() + 60_000;
+    for (let delayMs = 200; ; delayMs = Math.min(delayMs * 2, 2_000)) {
+      try {
+        await ensureSearchAttributes(stack.temporalAddress, namespace);
+        await connection.workflowService.listWorkflowExecutions({ namespace, pageSize: 1 });
+        const listed = await connection.operatorService.listSearchAttributes({ namespace });
+        if (Object.keys(listed.customAttributes ?? {}).includes('VmflowVmId')) break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+      }
+      if (Date.now() > deadline) throw new Error(`namespace ${namespace} not ready in 60 s`);
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  } finally {
+    await connection.close();
+  }
+  const u = new URL(stack.mongoUri);
+  u.pathname = `/${prefix.replace(/[^a-z0-9_]/gi, '_')}_${crypto.randomBytes(4).toString('hex')}`;
+  return { namespace, mongoUri: u.toString() };
 }

@@ -11,7 +11,7 @@ import { bundleWorkflows, createVmflowWorker } from '../../worker/worker';
 import type { ActivityDeps } from '../../activities';
 import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
 import { scanLogsIn, testKeyring, testLogger } from './secrets';
-import { sharedStack, uniqueTaskQueue } from './stack';
+import { sharedStack, uniqueTaskQueue, type IsolatedPlace } from './stack';
 
 let bundle: Promise<WorkflowBundle> | undefined;
 let runtimeInstalled = false;
@@ -48,20 +48,21 @@ export function installTestRuntime(): void {
 }
 
 /** Starts a worker (real activities unless `deps` overrides parts) polling a fresh task queue. */
-export async function startTestWorker(opts: { deps?: Partial<ActivityDeps>; taskQueue?: string } = {}): Promise<TestWorker> {
+export async function startTestWorker(opts: { deps?: Partial<ActivityDeps>; taskQueue?: string; place?: IsolatedPlace } = {}): Promise<TestWorker> {
   installTestRuntime();
   const stack = await sharedStack();
   scanLogsIn(stack.dir);
   const keyring = testKeyring();
   const logger = testLogger('vmflow-test-worker');
   const taskQueue = opts.taskQueue ?? uniqueTaskQueue();
-  const db = await connectDatabase(stack.mongoUri);
+  const place = opts.place ?? { namespace: stack.namespace, mongoUri: stack.mongoUri };
+  const db = await connectDatabase(place.mongoUri);
   const nativeConnection = await NativeConnection.connect({ address: stack.temporalAddress });
   const connection = await Connection.connect({ address: stack.temporalAddress });
-  const client = new Client({ connection, namespace: stack.namespace, dataConverter: createDataConverter(keyring) });
+  const client = new Client({ connection, namespace: place.namespace, dataConverter: createDataConverter(keyring) });
   const worker = await createVmflowWorker({
     connection: nativeConnection,
-    namespace: stack.namespace,
+    namespace: place.namespace,
     taskQueue,
     workflowBundle: await workflowBundle(),
     keyring,

@@ -45,7 +45,7 @@ describe('deployment: docker-compose.yml and Dockerfile', () => {
     for (const [name, svc] of Object.entries(services)) {
       if (svc.build || builtImages.has(svc.image)) continue; // built from this repository
       assert.ok(svc.image, `${name} has an image`);
-      assert.match(svc.image!, /^[\w./-]+:\d+(\.\d+)+[\w.-]*$/, `${name} image ${svc.image} is pinned`);
+      assert.match(svc.image!, /^[\w./-]+:v?\d+(\.\d+)+[\w.-]*$/, `${name} image ${svc.image} is pinned`);
     }
   });
 

@@ -10,6 +10,7 @@ import { request, type Dispatcher } from 'undici';
 import { outboundRefusal } from '../../outbound/guard';
 import { CloudApiError, kindForHttpStatus, parseRetryAfter, type CloudErrorKind } from '../errors';
 import { transportErrorCode, transportErrorKind } from '../transport-errors';
+import { callStatus, cloudstackOperation, recordCloudCall } from '../../metrics/cloud-calls';
 import { logger as rootLogger, redactUrl, type Logger } from '../../logger';
 import { sleep } from '../../sleep';
 import { encodeParams, signedParams } from './signing';
@@ -204,10 +205,13 @@ export class CloudStackClient {
       headers = res.headers;
       text = await res.body.text();
     } catch (err) {
-      throw this.transportError(err, method, where, command, call.timedOut(), timeoutMs, opts.signal);
+      const failure = this.transportError(err, method, where, command, call.timedOut(), timeoutMs, opts.signal);
+      recordCloudCall('cloudstack', method, cloudstackOperation(command), callStatus(undefined, failure), (Date.now() - started) / 1000);
+      throw failure;
     } finally {
       call.done();
     }
+    recordCloudCall('cloudstack', method, cloudstackOperation(command), String(status), (Date.now() - started) / 1000);
     this.log.debug({ command, method, status, ms: Date.now() - started }, 'cloudstack call');
 
     let parsed: Record<string, unknown> | undefined;

@@ -10,6 +10,7 @@ import { outboundRefusal } from '../../outbound/guard';
 import { CloudApiError, faultMessage, kindForHttpStatus, parseRetryAfter, type CloudErrorKind } from '../errors';
 import { redactUrl } from '../../logger';
 import { transportErrorCode, transportErrorKind } from '../transport-errors';
+import { callStatus, openstackOperation, recordCloudCall } from '../../metrics/cloud-calls';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
@@ -109,6 +110,20 @@ export function httpError(method: string, url: string, expected: number[], res: 
 
 /** Sends one request. Throws CloudApiError for transport failures; see SendResult for statuses. */
 export async function send(opts: SendOptions): Promise<SendResult> {
+  // Every OpenStack call is counted here (vmflow_cloud_api_requests_total): status or transport failure.
+  const started = process.hrtime.bigint();
+  const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+  try {
+    const result = await sendUncounted(opts);
+    recordCloudCall('openstack', opts.method, openstackOperation(opts.url), String(result.response.status), seconds());
+    return result;
+  } catch (err) {
+    recordCloudCall('openstack', opts.method, openstackOperation(opts.url), callStatus(undefined, err), seconds());
+    throw err;
+  }
+}
+
+async function sendUncounted(opts: SendOptions): Promise<SendResult> {
   const { method, url, expected, timeoutMs } = opts;
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
