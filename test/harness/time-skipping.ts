@@ -68,6 +68,8 @@ async function startTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
 }
 
 const servers = new Map<TestWorkflowEnvironment, ChildProcess>();
+/** Workers running now, with their run: a suite's teardown stops any a failed test left. */
+const workers = new Map<Worker, { env: TestWorkflowEnvironment; run: Promise<unknown> }>();
 
 function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -100,7 +102,12 @@ async function waitForPort(port: number, child: ChildProcess, stderr: () => stri
 /** Stops a suite's environment (its after hook). */
 export async function stopTimeSkipping(e: TestWorkflowEnvironment | undefined): Promise<void> {
   if (!e || !open.delete(e)) return;
-  // Fails only when a timed-out test left a worker running; the server process ends with the run then.
+  // The connection cannot close while a worker holds it: stop what a failed test left running.
+  for (const [worker, { env, run }] of workers) {
+    if (env !== e) continue;
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await Promise.race([run.catch(() => undefined), new Promise((r) => setTimeout(r, 15_000))]);
+  }
   await e.teardown().catch((err: unknown) => console.warn(`time-skipping environment not closed: ${String(err)}`));
   const child = servers.get(e);
   servers.delete(e);
@@ -144,6 +151,7 @@ export async function withWorkflowWorker<T>(
   body: (taskQueue: string) => Promise<T>,
 ): Promise<T> {
   const taskQueue = uniqueId('ts');
+  lastStep = 'starting the worker';
   const worker = await Worker.create({
     connection: e.nativeConnection,
     namespace: e.namespace ?? 'default',
@@ -154,7 +162,29 @@ export async function withWorkflowWorker<T>(
     // Activities are in-memory mocks: no need to wait long for them at shutdown.
     shutdownGraceTime: '1 second',
   });
-  return worker.runUntil(body(taskQueue));
+  const running = worker.runUntil(withinBudget(body(taskQueue)));
+  workers.set(worker, { env: e, run: running });
+  try {
+    return await running;
+  } finally {
+    workers.delete(worker);
+  }
+}
+
+/**
+ * A test body that has not settled in this much real time fails with the step it was at, before
+ * mocha's own timeout (120 s in these suites): the worker then shuts down with it, so the suite's
+ * environment closes cleanly instead of leaving a worker polling a stopped server.
+ */
+const BODY_BUDGET_MS = 100_000;
+let lastStep = '';
+
+function withinBudget<T>(body: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the test body did not settle in ${BODY_BUDGET_MS / 1000} s of real time; last step: ${lastStep}`)), BODY_BUDGET_MS);
+  });
+  return Promise.race([body, expired]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -162,6 +192,7 @@ export async function withWorkflowWorker<T>(
  * time (a workflow that never gets there fails the test instead of hanging it).
  */
 export async function skipUntil(e: TestWorkflowEnvironment, what: string, done: () => boolean | Promise<boolean>, opts: { stepMs: number; maxMs: number }): Promise<void> {
+  lastStep = `skipping time until: ${what}`;
   for (let waited = 0; ; waited += opts.stepMs) {
     if (await done()) return;
     if (waited >= opts.maxMs) throw new Error(`not reached within ${opts.maxMs / 1000} s of skipped time: ${what}`);
@@ -174,6 +205,7 @@ export async function skipUntil(e: TestWorkflowEnvironment, what: string, done: 
  * signals alone, while an activity is held open (skipping time then would time it out).
  */
 export async function pollUntil(what: string, done: () => boolean | Promise<boolean>, timeoutMs = 8_000): Promise<void> {
+  lastStep = `waiting in real time until: ${what}`;
   const until = Date.now() + timeoutMs;
   while (!(await done())) {
     if (Date.now() > until) throw new Error(`not reached within ${timeoutMs / 1000} s: ${what}`);

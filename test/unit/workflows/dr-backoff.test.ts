@@ -25,7 +25,7 @@ function assertGaps(actual: number[], expected: number[], tickS: number): void {
 }
 
 describe('drVm (time skipping): back-off of failing steps', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let env: TestWorkflowEnvironment;
   before(async function () {
     this.timeout(180_000);

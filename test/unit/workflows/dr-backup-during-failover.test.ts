@@ -15,7 +15,7 @@ import { FakeDrWorld, cloudSignal, startDr, withDrWorker } from './dr-fake';
 import { pollUntil, prepareTimeSkipping, stopTimeSkipping, uniqueId } from '../../harness/time-skipping';
 
 describe('drVm (time skipping): a backup requested during a failover', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let env: TestWorkflowEnvironment;
   before(async function () {
     this.timeout(180_000);

@@ -17,7 +17,7 @@ const suggestContinueAsNew = defineSignal(SUGGEST_CONTINUE_AS_NEW_SIGNAL);
 const settingsSignal = defineSignal<[Partial<DrSettings>]>(DR_SIGNALS.settings);
 
 describe('drVm (time skipping): continue-as-new carries what the next run needs', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let env: TestWorkflowEnvironment;
   before(async function () {
     this.timeout(180_000);

@@ -16,7 +16,7 @@ const TICK_S = 30;
 const SETTINGS = { failbackMode: 'approval' as const, failbackAfterHealthySeconds: HEALTHY_FOR_S };
 
 describe('drVm (time skipping): approval-mode failback', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let env: TestWorkflowEnvironment;
   before(async function () {
     this.timeout(180_000);

@@ -13,7 +13,7 @@ import { prepareTimeSkipping, stopTimeSkipping, skipUntil } from '../../harness/
 const TICK_S = 30;
 
 describe('drVm (time skipping): a vanished live copy in the backup cloud', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let env: TestWorkflowEnvironment;
   before(async function () {
     this.timeout(180_000);

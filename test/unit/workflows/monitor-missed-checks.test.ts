@@ -69,7 +69,7 @@ async function runMonitor(env: TestWorkflowEnvironment, script: Check[], checks:
 }
 
 describe('cloudMonitor (time skipping): missed checks', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let env: TestWorkflowEnvironment;
   before(async function () {
     this.timeout(180_000);
