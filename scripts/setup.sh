@@ -2,11 +2,24 @@
 # Installs what `npm start`, `npm test` and `npm run bench` need, idempotently:
 #   1. npm packages (npm ci when node_modules is missing or older than package-lock.json);
 #   2. the Temporal CLI (dev server + Web UI), built with `go install` into the per-user tools cache;
-#   3. FerretDB with its SQLite backend, built from scripts/ferretdb into the same cache.
+#   3. FerretDB with its SQLite backend, built from scripts/ferretdb into the same cache;
+#   4. with --test (npm test) or --test-server-only (npm run test:unit, which skips 2 and 3): Temporal's time-skipping test server, the Java library from Maven
+#      Central with a small launcher that binds it to 127.0.0.1 (test/harness/time-skipping),
+#      compiled with javac into the same cache. Needs Java 11+ (java, javac) and Maven.
 # The cache lives outside the work tree (VMFLOW_TOOLS_DIR, default ~/.cache/vmflow/tools) and is keyed
 # by version, so every clone and every CI run on this machine reuses one build.
 # TEMPORAL_ADDRESS / MONGODB_URI skip a server entirely; TEMPORAL_CLI_PATH uses a binary you have.
 set -euo pipefail
+
+with_test_server=false
+servers=true
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_test_server=true ;;
+    --test-server-only) with_test_server=true; servers=false ;;   # npm run test:unit: no Temporal CLI or FerretDB
+    *) printf '[setup] ERROR: unknown argument %s (known: --test, --test-server-only)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -38,7 +51,9 @@ need_go() {
 
 # ---- 2. Temporal CLI -------------------------------------------------------------------------
 temporal_bin="$tools/temporal-$TEMPORAL_CLI_VERSION/temporal"
-if [ -n "${TEMPORAL_CLI_PATH:-}" ]; then
+if [ "$servers" != true ]; then
+  :
+elif [ -n "${TEMPORAL_CLI_PATH:-}" ]; then
   [ -x "$TEMPORAL_CLI_PATH" ] || die "TEMPORAL_CLI_PATH=$TEMPORAL_CLI_PATH is not an executable file"
 elif [ -z "${TEMPORAL_ADDRESS:-}" ] && [ ! -x "$temporal_bin" ]; then
   need_go "the Temporal CLI v$TEMPORAL_CLI_VERSION"
@@ -55,7 +70,7 @@ fi
 # Keyed by version and by the wrapper's source, so a change to scripts/ferretdb rebuilds it.
 src_hash="$(cat "$here/ferretdb/main.go" "$here/ferretdb/go.mod" "$here/ferretdb/go.sum" | sha256sum | cut -c1-12)"
 ferret_bin="$tools/ferretdb-$FERRETDB_VERSION-$src_hash/ferretdb"
-if [ -z "${MONGODB_URI:-}" ] && [ ! -x "$ferret_bin" ]; then
+if [ "$servers" = true ] && [ -z "${MONGODB_URI:-}" ] && [ ! -x "$ferret_bin" ]; then
   need_go "FerretDB v$FERRETDB_VERSION"
   say "building FerretDB v$FERRETDB_VERSION (SQLite backend) from scripts/ferretdb (first run only)…"
   start=$(date +%s)
@@ -64,4 +79,38 @@ if [ -z "${MONGODB_URI:-}" ] && [ ! -x "$ferret_bin" ]; then
     || { rm -f "$ferret_bin.tmp"; die "building FerretDB failed (is the Go module proxy reachable?)"; }
   mv "$ferret_bin.tmp" "$ferret_bin"
   say "FerretDB ready in $(( $(date +%s) - start ))s: $ferret_bin"
+fi
+
+# ---- 4. Time-skipping test server (npm test only) --------------------------------------------
+# The SDK's TestWorkflowEnvironment.createTimeSkipping() would download this server from the
+# internet; the same server is a Java library on Maven Central. Maven puts the jars in ~/.m2; the
+# launcher class, its classpath and a wrapper script go into the cache, keyed by version and by
+# the launcher's source (src/tools.ts computes the same path).
+if [ "$with_test_server" = true ]; then
+  tts_src="$root/test/harness/time-skipping"
+  tts_hash="$(cat "$tts_src/LoopbackTestServer.java" "$tts_src/pom.xml" | sha256sum | cut -c1-12)"
+  tts_home="$tools/temporal-test-server-$TEMPORAL_TEST_SERVER_VERSION-$tts_hash"
+  if [ ! -x "$tts_home/test-server" ]; then
+    missing=""
+    for cmd in java javac mvn; do command -v "$cmd" >/dev/null 2>&1 || missing="$missing $cmd"; done
+    [ -z "$missing" ] || die "npm test needs Java 11 or newer (a JDK: java and javac) and Maven for the time-skipping workflow tests; missing:$missing.
+  Install them, e.g. 'apt-get install openjdk-17-jdk-headless maven' (Debian/Ubuntu) or 'brew install openjdk maven'.
+  Maven downloads io.temporal:temporal-test-server:$TEMPORAL_TEST_SERVER_VERSION from Maven Central into ~/.m2 (once)."
+    say "fetching Temporal's time-skipping test server $TEMPORAL_TEST_SERVER_VERSION with Maven and compiling its loopback launcher (first run only)…"
+    start=$(date +%s)
+    tmp="$(mktemp -d "$tools/.tts.XXXXXX")"
+    (cd "$tmp" && mvn -q -B -Dstyle.color=never -f "$tts_src/pom.xml" -Dtts.version="$TEMPORAL_TEST_SERVER_VERSION" dependency:build-classpath -Dmdep.outputFile="$tmp/classpath.txt") >"$tmp/mvn.log" 2>&1 \
+      || { cat "$tmp/mvn.log" >&2; rm -rf "$tmp"; die "Maven could not fetch io.temporal:temporal-test-server:$TEMPORAL_TEST_SERVER_VERSION (is Maven Central reachable? see ~/.m2/settings.xml for a mirror)"; }
+    javac -nowarn -d "$tmp/classes" -cp "$(cat "$tmp/classpath.txt")" "$tts_src/LoopbackTestServer.java" >&2 \
+      || { rm -rf "$tmp"; die "javac could not compile test/harness/time-skipping/LoopbackTestServer.java"; }
+    java_bin="$(command -v java)"
+    # The SDK runs this with `<port>` (and flags); a small heap and one GC thread: 2 cores are shared.
+    cat >"$tmp/test-server" <<WRAPPER
+#!/bin/sh
+exec "$java_bin" -XX:+UseSerialGC -Xms32m -Xmx256m -XX:TieredStopAtLevel=1 -cp "$tts_home/classes:$(cat "$tmp/classpath.txt")" LoopbackTestServer "\$@"
+WRAPPER
+    chmod +x "$tmp/test-server"
+    rm -rf "$tts_home" && mv "$tmp" "$tts_home"
+    say "time-skipping test server ready in $(( $(date +%s) - start ))s: $tts_home/test-server"
+  fi
 fi

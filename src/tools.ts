@@ -41,3 +41,14 @@ export function assertExecutable(file: string, what: string): void {
     throw new Error(`${what} not found at ${file}; run 'bash scripts/setup.sh' (npm start and npm test do) or set the override described in the README`);
   }
 }
+
+/** Temporal's time-skipping test server wrapper (`setup.sh --test`): keyed like setup.sh, by version and the launcher's source. */
+export function timeSkippingServerPath(toolsDir: string): string {
+  const dir = path.join(repoRoot, 'test', 'harness', 'time-skipping');
+  const hash = crypto
+    .createHash('sha256')
+    .update(Buffer.concat(['LoopbackTestServer.java', 'pom.xml'].map((f) => fs.readFileSync(path.join(dir, f)))))
+    .digest('hex')
+    .slice(0, 12);
+  return path.join(toolsDir, `temporal-test-server-${toolVersions().TEMPORAL_TEST_SERVER_VERSION}-${hash}`, 'test-server');
+}

@@ -10,6 +10,7 @@ import { conformanceChecked, conformanceReport, enableConformance } from './conf
 import { assertNoSecretsInLogs } from './secrets';
 import { stopSharedStack } from './stack';
 import { stopSharedClouds } from './clouds';
+import { stopTimeSkippingEnv } from './time-skipping';
 
 enableConformance();
 
@@ -34,6 +35,7 @@ export const mochaHooks = {
       assertNoSecretsInLogs();
       assertAnswersConform();
     } finally {
+      await stopTimeSkippingEnv();
       await stopSharedClouds();
       await stopSharedStack();
     }

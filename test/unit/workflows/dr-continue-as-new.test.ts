@@ -1,0 +1,115 @@
+/**
+ * drVm continuing as new (time skipping, mocked clouds): Temporal suggests it when a history grows
+ * long (here a test suggests it: the test server never does, see harness/time-skipping). The new
+ * run goes on where the old one was — state, target, settings, the home stack, a pending fence,
+ * an open approval request and the failback back-off all carried.
+ */
+import assert from 'node:assert/strict';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { defineSignal } from '@temporalio/workflow';
+import { DR_SIGNALS, type DrSettings } from '../../../src/contracts/dr';
+import { approveFailbackUpdate, cloudHealthSignal } from './dr-signals';
+import { FakeDrWorld, cloudSignal, hardFailure, startDr, withDrWorker, type StartedDr } from './dr-fake';
+import { SUGGEST_CONTINUE_AS_NEW_SIGNAL, prepareTimeSkipping, stopTimeSkipping, skipUntil } from '../../harness/time-skipping';
+
+const TICK_S = 30;
+const suggestContinueAsNew = defineSignal(SUGGEST_CONTINUE_AS_NEW_SIGNAL);
+const settingsSignal = defineSignal<[Partial<DrSettings>]>(DR_SIGNALS.settings);
+
+describe('drVm (time skipping): continue-as-new carries what the next run needs', function () {
+  this.timeout(120_000);
+  let env: TestWorkflowEnvironment;
+  before(async function () {
+    this.timeout(180_000);
+    env = await prepareTimeSkipping();
+  });
+  after(() => stopTimeSkipping(env));
+
+  async function failedOver(w: FakeDrWorld, taskQueue: string, settings: DrSettings): Promise<StartedDr> {
+    w.baseHealthy = false;
+    const dr = await startDr(env.client, taskQueue, w, settings, TICK_S);
+    await dr.handle.signal(cloudHealthSignal, cloudSignal(false, await env.currentTimeMs()));
+    await skipUntil(env, 'failed over to the backup cloud', async () => (await dr.status()).target === 'backup-cloud', { stepMs: 5_000, maxMs: 120_000 });
+    return dr;
+  }
+
+  /** Suggests continue-as-new and waits for the next run; returns its run id. */
+  async function continuedAsNew(dr: StartedDr): Promise<string> {
+    const before = (await dr.handle.describe()).runId;
+    await dr.handle.signal(suggestContinueAsNew);
+    let runId = before;
+    await skipUntil(env, 'continued as new', async () => (runId = (await dr.handle.describe()).runId) !== before, { stepMs: 5_000, maxMs: 2 * TICK_S * 1000 });
+    return runId;
+  }
+
+  it('when failed over to the backup cloud with a fence pending and changed settings, then the next run keeps them and later fails back into the same home stack', async () => {
+    const w = new FakeDrWorld();
+    await withDrWorker(env, w, async (taskQueue) => {
+      const dr = await failedOver(w, taskQueue, { failbackMode: 'approval', failbackAfterHealthySeconds: 3600 });
+      await dr.handle.signal(settingsSignal, { failbackAfterHealthySeconds: 120 });
+      const old = await dr.status();
+      assert.equal(old.fencePending?.serverId, 'srv-1', 'the old server could not be stopped (base cloud down)');
+
+      await continuedAsNew(dr);
+      const s = await dr.status();
+      assert.equal(s.state, 'FailedOver');
+      assert.equal(s.target, 'backup-cloud');
+      assert.equal(s.settings.failbackAfterHealthySeconds, 120);
+      assert.deepEqual(s.fencePending, old.fencePending);
+      assert.deepEqual(s.recentEvents, old.recentEvents);
+
+      // The next run finishes what the last one started: fence, ask after 120 s, fail back home.
+      w.baseHealthy = true;
+      await skipUntil(env, 'waiting for approval', async () => (await dr.status()).awaitingApproval, { stepMs: 10_000, maxMs: 300_000 });
+      assert.ok(w.eventKinds().includes('fence.completed'));
+      const recovered = Date.parse(w.events.find((e) => e.kind === 'cloud.recovered')!.at);
+      const asked = Date.parse(w.events.find((e) => e.kind === 'failback.waiting-approval')!.at);
+      assert.ok(asked - recovered >= 120_000 && asked - recovered < 120_000 + 2 * TICK_S * 1000, `asked ${(asked - recovered) / 1000} s after recovery`);
+      await dr.handle.executeUpdate(approveFailbackUpdate);
+      await skipUntil(env, 'failed back', async () => (await dr.status()).state === 'Protected', { stepMs: 5_000, maxMs: 120_000 });
+      const [update] = w.callsOf('osUpdateStack');
+      assert.deepEqual({ stackId: (update.input as { stackId: string }).stackId, stackName: (update.input as { stackName: string }).stackName }, { stackId: 'stack-1', stackName: `vmflow-${w.vmId}` });
+    });
+  });
+
+  it('when a failback waits for approval, then the next run still waits for it and the approval brings the VM home', async () => {
+    const w = new FakeDrWorld();
+    await withDrWorker(env, w, async (taskQueue) => {
+      const dr = await failedOver(w, taskQueue, { failbackMode: 'approval', failbackAfterHealthySeconds: 120 });
+      w.baseHealthy = true;
+      await skipUntil(env, 'waiting for approval', async () => (await dr.status()).awaitingApproval, { stepMs: 10_000, maxMs: 300_000 });
+
+      await continuedAsNew(dr);
+      const s = await dr.status();
+      assert.equal(s.awaitingApproval, true);
+      assert.equal(s.state, 'FailedOver');
+      assert.ok(s.baseHealthySince, 'when the base cloud became healthy is carried');
+      await env.sleep(5 * TICK_S * 1000);
+      assert.equal(w.events.filter((e) => e.kind === 'failback.waiting-approval').length, 1, 'the owner is not asked twice');
+      assert.deepEqual(w.callsOf('csStopVmAndWait'), []);
+
+      await dr.handle.executeUpdate(approveFailbackUpdate);
+      await skipUntil(env, 'failed back', async () => (await dr.status()).state === 'Protected', { stepMs: 5_000, maxMs: 120_000 });
+      assert.equal(w.plan.placement?.cloud, 'openstack');
+    });
+  });
+
+  it('when a failback has failed once, then the next run keeps its back-off: the second try comes on schedule and is not announced again', async () => {
+    const w = new FakeDrWorld();
+    w.fail.csStopVmAndWait = (call) => (w.callsOf('csStopVmAndWait').indexOf(call) === 0 ? hardFailure('the CloudStack VM did not stop', 'VmNotStopped') : undefined);
+    await withDrWorker(env, w, async (taskQueue) => {
+      const dr = await failedOver(w, taskQueue, { failbackMode: 'automatic', failbackAfterHealthySeconds: 60 });
+      w.baseHealthy = true;
+      await skipUntil(env, 'one failed failback', async () => (await dr.status()).failbackRetry?.failures === 1, { stepMs: 10_000, maxMs: 300_000 });
+      const retry = (await dr.status()).failbackRetry;
+
+      await continuedAsNew(dr);
+      assert.deepEqual((await dr.status()).failbackRetry, retry);
+      await skipUntil(env, 'failed back', async () => (await dr.status()).state === 'Protected', { stepMs: 10_000, maxMs: 300_000 });
+      const [first, second] = w.callsOf('csStopVmAndWait');
+      const gap = (second.at - first.at) / 1000;
+      assert.ok(gap >= 60 && gap <= 60 + TICK_S + 1, `second try ${gap} s after the first`);
+      assert.equal(w.events.filter((e) => e.kind === 'failback.started').length, 1);
+    });
+  });
+});
