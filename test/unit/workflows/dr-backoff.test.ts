@@ -7,6 +7,7 @@
  * looks at the schedule once per tick).
  */
 import assert from 'node:assert/strict';
+import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { cloudHealthSignal } from './dr-signals';
 import { FakeDrWorld, cloudSignal, hardFailure, startDr, withDrWorker } from './dr-fake';
@@ -83,6 +84,26 @@ describe('drVm (time skipping): back-off of failing steps', function () {
       const failback = w.eventKinds().filter((k) => k.startsWith('failback'));
       assert.deepEqual(failback, ['failback.started', 'failback.failed', 'failback.gave-up']);
       assert.match(w.events.find((e) => e.kind === 'failback.failed')!.message, /next try in 60 s: stop-cloudstack-vm: .*did not stop/);
+    });
+  });
+  it('when CloudStack answers 503 to the standby start for 70 s, then the start is retried at most 10 s apart and the VM runs within 10 s of CloudStack answering again (soak seed 2)', async () => {
+    const w = new FakeDrWorld();
+    w.baseHealthy = false;
+    let answersAgainAt = Number.POSITIVE_INFINITY;
+    // A retryable failure, as from a cloud that is down: the activity's own retries, not drVm's.
+    w.fail.csStartVmAndWait = (call) => (call.at < answersAgainAt ? ApplicationFailure.retryable('CloudStack listVirtualMachines: 503', 'Unavailable') : undefined);
+    await withDrWorker(env, w, async (taskQueue) => {
+      const dr = await startDr(env.client, taskQueue, w, { failbackMode: 'approval', failbackAfterHealthySeconds: 24 * 3600 }, FAILOVER_TICK_S);
+      answersAgainAt = (await env.currentTimeMs()) + 70_000;
+      await dr.handle.signal(cloudHealthSignal, cloudSignal(false, await env.currentTimeMs()));
+      await skipUntil(env, 'failed over', async () => (await dr.status()).state === 'FailedOver', { stepMs: 2_000, maxMs: 600_000 });
+
+      const attempts = w.callsOf('csStartVmAndWait').map((c) => c.at);
+      assert.ok(attempts.length >= 8, `retried through the outage: ${attempts.length} attempts`);
+      for (const g of gaps(attempts)) assert.ok(g <= 10.5, `attempts at most 10 s apart: ${JSON.stringify(gaps(attempts))}`);
+      const started = attempts[attempts.length - 1];
+      assert.ok(started >= answersAgainAt && started - answersAgainAt <= 10_500, `started ${(started - answersAgainAt) / 1000} s after CloudStack answered`);
+      assert.deepEqual(w.eventKinds().slice(0, 3), ['disaster.cloud', 'failover.started', 'failover.completed']);
     });
   });
 });
