@@ -127,6 +127,8 @@ describe('a worker process killed mid-work', function () {
         TEMPORAL_TASK_QUEUE: taskQueue,
         VMFLOW_ENCRYPTION_KEYS: formatKeyring(testKeyring()),
         VMFLOW_POLL_INTERVAL_MS: '100',
+        // Several worker processes of a run would want the same default metrics ports.
+        VMFLOW_METRICS: 'false',
         IMAGE_STORE_URL: throttle.url,
         // The clouds fetch from the store directly; only the worker's uploads pass the throttle.
         IMAGE_STORE_PUBLIC_URL: store.url,

@@ -286,6 +286,8 @@ describe('VM lifecycle through the REST API', function () {
           TEMPORAL_TASK_QUEUE: taskQueue,
           VMFLOW_ENCRYPTION_KEYS: formatKeyring(testKeyring()),
           LOG_LEVEL: 'warn',
+          // Several worker processes of a run would want the same default metrics ports.
+          VMFLOW_METRICS: 'false',
         },
         stdio: 'ignore',
       });

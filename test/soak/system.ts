@@ -14,6 +14,7 @@ import pino from 'pino';
 import type { ApiDeps } from '../../api/app';
 import { startWebServer, type WebServer } from '../../api/server';
 import { loadConfig } from '../../src/config';
+import { freePort } from '../../src/embedded/processes';
 import { connectDatabase } from '../../src/db/connection';
 import { ImageStoreClient, startImageStore, type RunningImageStore } from '../../src/imagestore';
 import { createLogger, type Logger } from '../../src/logger';
@@ -200,6 +201,9 @@ export async function startSoakSystem(opts: { seed: number; say: (line: string) 
       VMFLOW_POLL_INTERVAL_MS: String(timings.pollIntervalMs),
       PASSWORD_SCRYPT_LOG2N: '14',
       LOG_LEVEL: 'info',
+      // Ports of its own: soaks run side by side, and the worker's metrics are served under load too.
+      WORKER_METRICS_PORT: String(await freePort()),
+      TEMPORAL_METRICS_PORT: String(await freePort()),
     };
 
     // The worker first: it registers the search attributes the API's workflow starts carry.
