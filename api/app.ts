@@ -43,6 +43,7 @@ import { WEBHOOK_MEMBER_DATA } from '../src/webhooks/member-data';
 import { WebhookService } from '../src/webhooks/service';
 import { webhookRoutes } from './routes/webhooks';
 import { httpMetrics } from '../src/metrics/http';
+import { httpServerSpans } from '../src/tracing';
 
 export interface ApiDeps {
   config: Config;
@@ -129,6 +130,7 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use(requestContext(deps.logger));
   app.use(httpMetrics());
+  app.use(httpServerSpans());
   // Before the JSON parser: codec bodies (whole histories' payloads) get their own, larger limit.
   codecRoutes(root.scope(CODEC_ENDPOINT_PATH), deps);
   app.use(express.json({ limit: '256kb' }));

@@ -6,13 +6,15 @@ import { loadKeyring } from '../src/secrets/keyring';
 import { connectTemporalClient } from '../src/temporal/client';
 import { startWebServer } from './server';
 import { startApiMetrics } from '../src/metrics';
+import { startTracing } from '../src/tracing';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = logger.child({ component: 'api' });
   const keyring = loadKeyring(config, log);
+  const tracing = startTracing(config, 'vmflow-api', log);
   const db = await connectDatabase(config.mongodbTarget);
-  const temporal = await connectTemporalClient(config.temporalTarget, config.temporalNamespace, keyring);
+  const temporal = await connectTemporalClient(config.temporalTarget, config.temporalNamespace, keyring, { tracing: !!tracing });
   const web = await startWebServer({ config, db, temporal, keyring, logger: log }, { host: config.apiHost, port: config.apiPort });
   log.info({ url: web.url }, 'API listening');
   // Prometheus scrapes a port of its own, never the public API port (see README, Operations).
@@ -24,6 +26,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'API shutting down');
     await web.close();
     await metrics?.close();
+    await tracing?.shutdown();
     await temporal.close();
     await db.close();
     process.exit(0);

@@ -11,6 +11,7 @@ import { connectTemporalClient } from '../src/temporal/client';
 import { ImageStoreClient, imageStoreOptionsFromEnv } from '../src/imagestore';
 import { createVmflowWorker } from './worker';
 import { startWorkerMetrics } from '../src/metrics';
+import { startTracing } from '../src/tracing';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -30,9 +31,10 @@ async function main(): Promise<void> {
   const added = await ensureSearchAttributes(config.temporalTarget, config.temporalNamespace);
   if (added.length) log.info({ added }, 'registered search attributes');
   const keyring = loadKeyring(config, log);
+  const tracing = startTracing(config, 'vmflow-worker', log);
   const db = await connectDatabase(config.mongodbTarget);
   // Schedules (deleteVm removes a VM's backup schedule) are managed through a client connection.
-  const temporal = await connectTemporalClient(config.temporalTarget, config.temporalNamespace, keyring);
+  const temporal = await connectTemporalClient(config.temporalTarget, config.temporalNamespace, keyring, { tracing: !!tracing });
   // Same token and signing secret as the image store process (env, or the dev secrets file both read).
   const store = imageStoreOptionsFromEnv().options;
   const storeUrl = config.imageStoreUrl ?? `http://127.0.0.1:${config.imageStorePort}`;
@@ -42,6 +44,7 @@ async function main(): Promise<void> {
     namespace: config.temporalNamespace,
     taskQueue: config.temporalTaskQueue,
     keyring,
+    tracing,
     deps: {
       db,
       logger: log,
@@ -63,6 +66,7 @@ async function main(): Promise<void> {
   await worker.run();
   await connection.close();
   await metrics?.close();
+  await tracing?.shutdown();
   await temporal.close();
   await db.close();
   log.info('worker stopped');

@@ -2,6 +2,7 @@
  * Counting cloud HTTP calls with bounded labels: the operation is a route template (OpenStack)
  * or the API command (CloudStack), never a URL with ids, names or query strings in it.
  */
+import { cloudCallSpan } from '../tracing';
 import { cloudApiDuration, cloudApiRequests } from './registry';
 
 /** Distinct operations kept per cloud; any further one is counted as `other`. */
@@ -63,4 +64,6 @@ export function recordCloudCall(cloud: 'openstack' | 'cloudstack', method: strin
   const op = seen[cloud].admit(operation);
   cloudApiRequests.inc({ cloud, method, operation: op, status });
   cloudApiDuration.observe({ cloud, operation: op }, seconds);
+  // The same call as a span under the activity that made it (a no-op unless tracing is on).
+  cloudCallSpan(cloud, method, op, status, seconds);
 }

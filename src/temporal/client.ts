@@ -1,5 +1,6 @@
 /** Temporal client connection used by the API and scripts. */
 import { Client, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import type { Keyring } from '../secrets/keyring';
 import { createDataConverter } from './data-converter';
 
@@ -9,10 +10,18 @@ export interface TemporalClientHandle {
   close(): Promise<void>;
 }
 
-/** `keyring` must be the one the worker uses (loadKeyring(config)): payloads are encrypted with it. */
-export async function connectTemporalClient(address: string, namespace: string, keyring: Keyring): Promise<TemporalClientHandle> {
+/**
+ * `keyring` must be the one the worker uses (loadKeyring(config)): payloads are encrypted with it.
+ * `tracing`: workflow starts, signals and queries carry the current trace context (src/tracing).
+ */
+export async function connectTemporalClient(address: string, namespace: string, keyring: Keyring, opts: { tracing?: boolean } = {}): Promise<TemporalClientHandle> {
   const connection = await Connection.connect({ address, connectTimeout: 10_000 });
-  const client = new Client({ connection, namespace, dataConverter: createDataConverter(keyring) });
+  const client = new Client({
+    connection,
+    namespace,
+    dataConverter: createDataConverter(keyring),
+    ...(opts.tracing ? { interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } } : {}),
+  });
   return { client, connection, close: () => connection.close() };
 }
 
