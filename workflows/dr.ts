@@ -103,6 +103,8 @@ const FAILBACK_FAILS_FAST_PATCH = 'failback-fails-fast';
 const DEFERRED_VM_DISASTER_PATCH = 'deferred-vm-disaster';
 /** Runs recorded before a lost CloudStack standby was rebuilt at failover replay the old way (the failover fails). */
 const FAILOVER_REBUILDS_STANDBY_PATCH = 'failover-rebuilds-lost-standby';
+/** Runs recorded before drVm's idle (Protected) wait woke for a continue-as-new suggestion replay the old way. */
+const IDLE_CONTINUE_AS_NEW_PATCH = 'dr-idle-continue-as-new';
 /** Runs recorded before a failed failback's template and image were also found by name replay the old way. */
 const FAILBACK_DISCARDS_BY_NAME_PATCH = 'failback-discards-by-name';
 /** Runs recorded before the recovery path's CloudStack starts were retried at most 10 s apart replay the old way. */
@@ -128,7 +130,8 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
   };
   const pending: Pending = {};
   let stopped = false;
-  let approved = false;
+  // An approval accepted before continue-as-new still counts (runs before it was carried passed none).
+  let approved = input.approvedFailback ?? false;
   /** Checks in a row that found the live CloudStack copy not running (not carried: a restart re-counts). */
   let liveCopyBad = 0;
   let liveCopyUnreachable = 0;
@@ -258,10 +261,17 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     return !r.gaveUp && (!r.nextAttemptAt || Date.now() >= Date.parse(r.nextAttemptAt));
   }
 
+  /** Continue-as-new is safe between operations, in a steady state. */
+  const continueAsNewDue = () => workflowInfo().continueAsNewSuggested && !pending.failover && (s.state === 'Protected' || s.state === 'FailedOver');
+  // Runs recorded before the idle wait looked at the suggestion replay the old way.
+  const continueAsNewWhenIdle = patched(IDLE_CONTINUE_AS_NEW_PATCH);
+
   while (!stopped) {
     const waitingForBase = s.state === 'FailedOver' && s.target === 'backup-cloud';
     const fenceDue = () => !!s.fencePending && s.baseCloudHealthy;
-    const woken = () => stopped || !!pending.failover || failbackDue() || fenceDue() || failoverRetryDue();
+    // A Protected VM waits without a timeout: the signals that grow its history must also wake it
+    // when Temporal suggests continuing as new, or it never does (issue 17).
+    const woken = () => stopped || !!pending.failover || failbackDue() || fenceDue() || failoverRetryDue() || (continueAsNewWhenIdle && continueAsNewDue());
     // (failoverRetry is only ever set by runs with the FAILOVER_RETRY_PATCH.)
     if (waitingForBase || s.fencePending || s.failoverRetry) await condition(woken, healthCheckMs);
     else await condition(woken);
@@ -323,9 +333,9 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
         touch();
       }
     }
-    if (workflowInfo().continueAsNewSuggested && !pending.failover && (s.state === 'Protected' || s.state === 'FailedOver')) {
+    if (continueAsNewDue()) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof drVm>({ ...input, carried: s });
+      await continueAsNew<typeof drVm>({ ...input, carried: s, approvedFailback: approved });
     }
   }
 

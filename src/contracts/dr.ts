@@ -75,6 +75,8 @@ export interface DrStartInput {
   settings: DrSettings;
   /** Carried over continue-as-new. */
   carried?: DrStatus;
+  /** Carried over continue-as-new: the owner approved the failback that waits for approval. */
+  approvedFailback?: boolean;
 }
 
 export interface ManualFailoverRequest {

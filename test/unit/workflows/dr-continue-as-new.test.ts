@@ -2,7 +2,8 @@
  * drVm continuing as new (time skipping, mocked clouds): Temporal suggests it when a history grows
  * long (here a test suggests it: the test server never does, see harness/time-skipping). The new
  * run goes on where the old one was — state, target, settings, the home stack, a pending fence,
- * an open approval request and the failback back-off all carried.
+ * an open approval request, an accepted approval and the failback back-off all carried; and a
+ * Protected drVm, which waits without a timer, still wakes to continue as new.
  */
 import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -13,6 +14,7 @@ import { FakeDrWorld, cloudSignal, hardFailure, startDr, withDrWorker, type Star
 import { SUGGEST_CONTINUE_AS_NEW_SIGNAL, prepareTimeSkipping, stopTimeSkipping, skipUntil } from '../../harness/time-skipping';
 
 const TICK_S = 30;
+const HEALTHY_FOR_S = 120;
 const suggestContinueAsNew = defineSignal(SUGGEST_CONTINUE_AS_NEW_SIGNAL);
 const settingsSignal = defineSignal<[Partial<DrSettings>]>(DR_SIGNALS.settings);
 
@@ -110,6 +112,49 @@ describe('drVm (time skipping): continue-as-new carries what the next run needs'
       const gap = (second.at - first.at) / 1000;
       assert.ok(gap >= 60 && gap <= 60 + TICK_S + 1, `second try ${gap} s after the first`);
       assert.equal(w.events.filter((e) => e.kind === 'failback.started').length, 1);
+    });
+  });
+
+  /** Failed over; the base came back, the owner was asked, then the base went down again and the owner approved meanwhile. */
+  async function approvedWhileBaseDown(w: FakeDrWorld, taskQueue: string): Promise<StartedDr> {
+    w.baseHealthy = false;
+    const dr = await startDr(env.client, taskQueue, w, { failbackMode: 'approval', failbackAfterHealthySeconds: HEALTHY_FOR_S }, TICK_S);
+    await dr.handle.signal(cloudHealthSignal, cloudSignal(false, await env.currentTimeMs()));
+    await skipUntil(env, 'failed over', async () => (await dr.status()).target === 'backup-cloud', { stepMs: 5_000, maxMs: 120_000 });
+    w.baseHealthy = true;
+    await skipUntil(env, 'waiting for approval', async () => (await dr.status()).awaitingApproval, { stepMs: 10_000, maxMs: 300_000 });
+    w.baseHealthy = false;
+    await skipUntil(env, 'base seen down again', async () => !(await dr.status()).baseCloudHealthy, { stepMs: 5_000, maxMs: 2 * TICK_S * 1000 });
+    await dr.handle.executeUpdate(approveFailbackUpdate); // accepted: a failback is waiting for approval
+    return dr;
+  }
+
+  it('when the owner approved while the base cloud was down again, then the failback runs once it is back for long enough', async () => {
+    const w = new FakeDrWorld();
+    await withDrWorker(env, w, async (taskQueue) => {
+      const dr = await approvedWhileBaseDown(w, taskQueue);
+      w.baseHealthy = true;
+      await skipUntil(env, 'failed back without a second approval', async () => (await dr.status()).state === 'Protected', { stepMs: 30_000, maxMs: 900_000 });
+    });
+  });
+
+  it('when drVm continues as new after the owner approved, then the approval is kept and the failback runs once the base is back', async () => {
+    const w = new FakeDrWorld();
+    await withDrWorker(env, w, async (taskQueue) => {
+      const dr = await approvedWhileBaseDown(w, taskQueue);
+      await continuedAsNew(dr);
+      w.baseHealthy = true;
+      await skipUntil(env, 'failed back without a second approval', async () => (await dr.status()).state === 'Protected', { stepMs: 30_000, maxMs: 600_000 });
+      assert.equal(w.eventKinds().filter((k) => k === 'failback.waiting-approval').length, 1, 'the owner was asked once');
+    });
+  });
+
+  it('when Temporal suggests continue-as-new while the VM is Protected and idle, then drVm continues as new, still Protected', async () => {
+    const w = new FakeDrWorld();
+    await withDrWorker(env, w, async (taskQueue) => {
+      const dr = await startDr(env.client, taskQueue, w, { failbackMode: 'automatic', failbackAfterHealthySeconds: 300 }, TICK_S);
+      await continuedAsNew(dr);
+      assert.equal((await dr.status()).state, 'Protected');
     });
   });
 });
