@@ -54,7 +54,7 @@ import {
 import type { DrPlan } from '../activities/dr-store';
 import type { VmPlacement } from '../src/contracts/vm';
 import { describeError, failureTypeOf, runTaskGraph, type TaskSpec } from './lib/task-graph';
-import { failbackBaseCall, failbackBaseTransfer, failoverCall, fenceCall, longTransfer, probe, recoveryPoll, statusPoll, store } from './lib/activity-presets';
+import { cleanupCall, failbackBaseCall, failbackBaseTransfer, failoverCall, fenceCall, longTransfer, probe, recoveryPoll, statusPoll, store } from './lib/activity-presets';
 import { ownerAware, withVmLease, type Lease } from './lib/ownership';
 
 export const vmHealthSignal = defineSignal<[VmHealthSignal]>(DR_SIGNALS.vmHealth);
@@ -82,7 +82,9 @@ interface Pending {
  * `deferredVmDisaster`: a server reported broken while the VM was between states (failing back,
  * recovering a lost copy), when the report cannot act; judged once the VM is Protected again.
  */
-type Carried = DrStatus & { home?: Home; cloudSignalAt?: string; deferredVmDisaster?: VmHealthSignal & { serverId: string } };
+/** Something a finished switch left behind, removed on a later tick unless it is in use again. */
+type Leftover = { kind: 'os-server'; accountId: string; id: string } | { kind: 'cs-vm'; accountId: string; id: string } | { kind: 'cs-template'; accountId: string; id: string } | { kind: 'store-object'; id: string };
+type Carried = DrStatus & { home?: Home; cloudSignalAt?: string; deferredVmDisaster?: VmHealthSignal & { serverId: string }; leftovers?: Leftover[] };
 
 const MAX_RECENT_EVENTS = 20;
 /** Failback retries: 1 min, 2, 4, 8 … at most 30 min apart; after this many failures a command is needed. */
@@ -103,6 +105,8 @@ const FAILBACK_FAILS_FAST_PATCH = 'failback-fails-fast';
 const DEFERRED_VM_DISASTER_PATCH = 'deferred-vm-disaster';
 /** Runs recorded before a lost CloudStack standby was rebuilt at failover replay the old way (the failover fails). */
 const FAILOVER_REBUILDS_STANDBY_PATCH = 'failover-rebuilds-lost-standby';
+/** Runs recorded before a switch's clean-up was left to later ticks (not done before the VM is Protected) replay the old way. */
+const CLEANUP_LATER_PATCH = 'cleanup-later';
 /** Runs recorded before drVm's idle (Protected) wait woke for a continue-as-new suggestion replay the old way. */
 const IDLE_CONTINUE_AS_NEW_PATCH = 'dr-idle-continue-as-new';
 /** Runs recorded before a failed failback's template and image were also found by name replay the old way. */
@@ -135,10 +139,13 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
   /** Checks in a row that found the live CloudStack copy not running (not carried: a restart re-counts). */
   let liveCopyBad = 0;
   let liveCopyUnreachable = 0;
+  /** Back-off of removing leftovers (not carried: a new run tries at once). */
+  let leftoverFailures = 0;
+  let leftoversRetryAt = 0;
   const healthCheckMs = Math.max(1, input.healthCheckSeconds ?? 30) * 1000;
   const touch = () => (s.updatedAt = now());
   const status = (): DrStatus => {
-    const { home: _home, cloudSignalAt: _cloudSignalAt, deferredVmDisaster: _deferred, ...rest } = s;
+    const { home: _home, cloudSignalAt: _cloudSignalAt, deferredVmDisaster: _deferred, leftovers: _leftovers, ...rest } = s;
     return { ...rest, recentEvents: [...s.recentEvents] };
   };
 
@@ -273,7 +280,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     // when Temporal suggests continuing as new, or it never does (issue 17).
     const woken = () => stopped || !!pending.failover || failbackDue() || fenceDue() || failoverRetryDue() || (continueAsNewWhenIdle && continueAsNewDue());
     // (failoverRetry is only ever set by runs with the FAILOVER_RETRY_PATCH.)
-    if (waitingForBase || s.fencePending || s.failoverRetry) await condition(woken, healthCheckMs);
+    if (waitingForBase || s.fencePending || s.failoverRetry || s.leftovers) await condition(woken, healthCheckMs);
     else await condition(woken);
     if (stopped) break;
 
@@ -314,6 +321,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
       touch();
     }
     if (fenceDue()) await fence();
+    if (s.leftovers && !pending.failover && (s.state === 'Protected' || s.state === 'FailedOver') && Date.now() >= leftoversRetryAt) await removeLeftovers();
     if (failbackDue()) {
       await failback();
       pending.failback = undefined;
@@ -464,7 +472,8 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
         if (!fenced.fenced) s.fencePending = { cloud: 'openstack', accountId: old.accountId, serverId: old.serverId };
         else if (!old.stackId) {
           // A promoted standby that broke in turn: no stack keeps it as the VM's home, so it goes.
-          await statusPoll.osDeleteServer({ accountId: old.accountId, serverId: old.serverId }).catch((err: unknown) => log.warn('could not remove the replaced primary', { error: describeError(err) }));
+          if (patched(CLEANUP_LATER_PATCH)) leaveBehind({ kind: 'os-server', accountId: old.accountId, id: old.serverId });
+          else await statusPoll.osDeleteServer({ accountId: old.accountId, serverId: old.serverId }).catch((err: unknown) => log.warn('could not remove the replaced primary', { error: describeError(err) }));
         }
       }
       s.lastRtoSeconds = Math.max(0, (Date.parse(done) - Date.parse(p.firstFailedAt)) / 1000);
@@ -653,8 +662,44 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
    * stack's own (Heat replaced it), but a promoted standby it ran on before is no stack's and
    * stays behind, fenced: it is removed (already gone is fine).
    */
+  function leaveBehind(l: Leftover): void {
+    s.leftovers = [...(s.leftovers ?? []), l];
+  }
+
+  /**
+   * Removes what earlier switches left behind, a few quick tries each; what still fails waits for
+   * the next tick. A leftover the VM uses again (its placement or a standby now) is dropped, not
+   * removed; the activities refuse to touch the live copy in any case.
+   */
+  async function removeLeftovers(): Promise<void> {
+    if (!s.leftovers?.length) return;
+    const plan = await store.drPlan({ vmId: input.vmId });
+    const inUse = new Set([plan.placement?.serverId, plan.baseStandby?.serverId, plan.backupCloudStandby?.csVmId].filter((x): x is string => !!x));
+    const kept: Leftover[] = [];
+    for (const l of s.leftovers ?? []) {
+      if (l.kind !== 'store-object' && l.kind !== 'cs-template' && inUse.has(l.id)) continue;
+      try {
+        if (l.kind === 'os-server') await cleanupCall.osDeleteServer({ accountId: l.accountId, serverId: l.id });
+        else if (l.kind === 'cs-vm') await cleanupCall.csDestroyStandby({ accountId: l.accountId, csVmId: l.id });
+        else if (l.kind === 'cs-template') await cleanupCall.csDeleteTemplate({ accountId: l.accountId, templateId: l.id, forced: true });
+        else await cleanupCall.storeDeleteImage({ key: l.id });
+      } catch (err) {
+        // Now the live copy after all: not a leftover.
+        if (failureTypeOf(err) === 'LiveCopyProtected') continue;
+        kept.push(l);
+        if (kept.length === 1) log.warn('could not remove what a switch left behind yet; trying again later', { kind: l.kind, error: describeError(err) });
+      }
+    }
+    s.leftovers = kept.length ? kept : undefined;
+    // A cloud that stays down is asked again after 1, then every 2 minutes, not every tick.
+    leftoverFailures = kept.length ? leftoverFailures + 1 : 0;
+    leftoversRetryAt = kept.length ? Date.now() + Math.min(60_000 * 2 ** (leftoverFailures - 1), 120_000) : 0;
+    touch();
+  }
+
   async function removeReplacedHomeServer(previousServerId: string, now: VmPlacement): Promise<void> {
     if (previousServerId === now.serverId) return;
+    if (patched(CLEANUP_LATER_PATCH)) return leaveBehind({ kind: 'os-server', accountId: now.accountId, id: previousServerId });
     await statusPoll.osDeleteServer({ accountId: now.accountId, serverId: previousServerId }).catch((err: unknown) => log.warn('could not remove the server the VM ran on before', { error: describeError(err) }));
   }
 
@@ -872,11 +917,20 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     if (withOwner) await removeReplacedHomeServer(home.serverId, placement);
     const rto = (Date.now() - Date.parse(startedAt)) / 1000;
     s.home = { accountId: placement.accountId, serverId: placement.serverId, stackId: placement.stackId, stackName: placement.stackName };
-    // Clean up the backup-cloud copy and the transfer's leftovers, and record the image we came home with.
+    // Clean up the backup-cloud copy and the transfer's leftovers, and record the image we came home
+    // with. The clean-up waits for later ticks: the VM runs at home now, and drVm must be free to
+    // answer if that copy breaks while CloudStack or the store is slow to answer.
+    const templateId = (graph.results.template as { templateId: string }).templateId;
+    const cleanUpLater = withOwner && patched(CLEANUP_LATER_PATCH);
+    if (cleanUpLater) {
+      leaveBehind({ kind: 'cs-vm', accountId: cs.accountId, id: cs.serverId });
+      leaveBehind({ kind: 'cs-template', accountId: cs.accountId, id: templateId });
+      leaveBehind({ kind: 'store-object', id: storeKey });
+    }
     await Promise.all([
-      statusPoll.csDestroyStandby({ accountId: cs.accountId, csVmId: cs.serverId }),
-      failoverCall.csDeleteTemplate({ accountId: cs.accountId, templateId: (graph.results.template as { templateId: string }).templateId, forced: true }),
-      failoverCall.storeDeleteImage({ key: storeKey }),
+      cleanUpLater ? undefined : statusPoll.csDestroyStandby({ accountId: cs.accountId, csVmId: cs.serverId }),
+      cleanUpLater ? undefined : failoverCall.csDeleteTemplate({ accountId: cs.accountId, templateId, forced: true }),
+      cleanUpLater ? undefined : failoverCall.storeDeleteImage({ key: storeKey }),
       store.recordFailbackImage({
         backupId: failbackId,
         vmId: input.vmId,

@@ -170,7 +170,11 @@ describe('disaster recovery: monitor → failover → failback, drills and alert
     assert.equal(homeServer.status, 'ACTIVE');
     const cs2 = await csState();
     assert.ok(!(cs2.vms.items as Json[]).some((v) => v.id === csStandby.id && v.state === 'Running'), 'the CloudStack copy is no longer running');
-    assert.equal((cs2.templates.items as Json[]).filter((t) => t.name.startsWith(`vmflow-${vmId}-failback-`)).length, 0, 'no failback template left');
+    // The failback's template and the CloudStack copy go on drVm's next ticks (after Protected).
+    await until('no failback template and no CloudStack copy left', async () => {
+      const cs = await csState();
+      return (cs.templates.items as Json[]).some((t) => t.name.startsWith(`vmflow-${vmId}-failback-`)) || (cs.vms.items as Json[]).some((v) => v.id === csStandby.id) ? undefined : true;
+    }, 60_000);
   });
 
   it('when the cloud blips for less than the threshold, then nothing fails over', async () => {

@@ -105,6 +105,18 @@ export const failbackBaseCall = proxyActivities<Activities>({
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
+/**
+ * Removing what a finished switch left behind (the server the VM ran on before, the CloudStack
+ * copy and template a failback came home from): a few quick tries, then drVm keeps the leftover
+ * and tries again on a later tick — never minutes of retries while the VM's new copy could break
+ * unwatched (soak seed 5: a failback stayed FailingBack for minutes deleting the old server through
+ * an OpenStack outage while its new home server broke).
+ */
+export const cleanupCall = proxyActivities<Activities>({
+  startToCloseTimeout: '45 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
 /** Reads and writes of vmflow's own records. */
 export const store = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
