@@ -648,7 +648,9 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
     s.fencePending = undefined;
     s.failbackRetry = undefined;
     s.lastError = undefined;
-    await statusPoll.csDestroyStandby({ accountId: lost.accountId, csVmId: lost.serverId }).catch((err: unknown) => log.warn('could not remove the lost CloudStack copy', { error: describeError(err) }));
+    // The lost copy goes on a later tick (CloudStack may be what lost it): the VM runs at home now.
+    if (patched(CLEANUP_LATER_PATCH)) leaveBehind({ kind: 'cs-vm', accountId: lost.accountId, id: lost.serverId });
+    else await statusPoll.csDestroyStandby({ accountId: lost.accountId, csVmId: lost.serverId }).catch((err: unknown) => log.warn('could not remove the lost CloudStack copy', { error: describeError(err) }));
     await event('live-copy.recovered', `${why}: restored in the base cloud from the newest backup`, {
       rtoSeconds: (Date.now() - Date.parse(firstFailedAt)) / 1000,
       rpoSeconds: Math.max(0, (Date.now() - Date.parse(image.startedAt)) / 1000),
