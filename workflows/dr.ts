@@ -139,9 +139,8 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
   /** Checks in a row that found the live CloudStack copy not running (not carried: a restart re-counts). */
   let liveCopyBad = 0;
   let liveCopyUnreachable = 0;
-  /** Back-off of removing leftovers (not carried: a new run tries at once). */
+  /** Failed tries in a row at removing leftovers (only to log the start of a streak). */
   let leftoverFailures = 0;
-  let leftoversRetryAt = 0;
   const healthCheckMs = Math.max(1, input.healthCheckSeconds ?? 30) * 1000;
   const touch = () => (s.updatedAt = now());
   const status = (): DrStatus => {
@@ -321,7 +320,7 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
       touch();
     }
     if (fenceDue()) await fence();
-    if (s.leftovers && !pending.failover && (s.state === 'Protected' || s.state === 'FailedOver') && Date.now() >= leftoversRetryAt) await removeLeftovers();
+    if (s.leftovers && !pending.failover && (s.state === 'Protected' || s.state === 'FailedOver')) await removeLeftovers();
     if (failbackDue()) {
       await failback();
       pending.failback = undefined;
@@ -689,13 +688,15 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
         // Now the live copy after all: not a leftover.
         if (failureTypeOf(err) === 'LiveCopyProtected') continue;
         kept.push(l);
-        if (kept.length === 1) log.warn('could not remove what a switch left behind yet; trying again later', { kind: l.kind, error: describeError(err) });
+        // One line when a streak of failures starts, not one per tick.
+        if (kept.length === 1 && leftoverFailures === 0) log.warn('could not remove what a switch left behind yet; trying again every health tick', { kind: l.kind, error: describeError(err) });
       }
     }
     s.leftovers = kept.length ? kept : undefined;
-    // A cloud that stays down is asked again after 1, then every 2 minutes, not every tick.
+    // Tried again on every health tick (never faster): a CloudStack copy left behind may still be
+    // running, and it must go as soon as its cloud answers (soak seed 1: a 1–2 minute back-off kept
+    // a second running copy for over a minute after CloudStack came back).
     leftoverFailures = kept.length ? leftoverFailures + 1 : 0;
-    leftoversRetryAt = kept.length ? Date.now() + Math.min(60_000 * 2 ** (leftoverFailures - 1), 120_000) : 0;
     touch();
   }
 

@@ -108,7 +108,7 @@ export const failbackBaseCall = proxyActivities<Activities>({
 /**
  * Removing what a finished switch left behind (the server the VM ran on before, the CloudStack
  * copy and template a failback came home from): a few quick tries, then drVm keeps the leftover
- * and tries again on a later tick — never minutes of retries while the VM's new copy could break
+ * and tries again on its next health tick — never minutes of retries while the VM's new copy could break
  * unwatched (soak seed 5: a failback stayed FailingBack for minutes deleting the old server through
  * an OpenStack outage while its new home server broke).
  */
