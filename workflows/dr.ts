@@ -320,7 +320,11 @@ export async function drVm(input: DrStartInput & { carried?: Carried; healthChec
       touch();
     }
     if (fenceDue()) await fence();
-    if (s.leftovers && !pending.failover && (s.state === 'Protected' || s.state === 'FailedOver')) await removeLeftovers();
+    // Also while Degraded (a failover waiting for its retry): a copy left running elsewhere must go
+    // as soon as its cloud answers (soak seed 1: a restore home left the CloudStack copy that
+    // CloudStack had stopped answering about; the VM then broke, its failover waited for a retry,
+    // and that copy ran on beside the placement).
+    if (s.leftovers && !pending.failover && (s.state === 'Protected' || s.state === 'FailedOver' || s.state === 'Degraded')) await removeLeftovers();
     if (failbackDue()) {
       await failback();
       pending.failback = undefined;
