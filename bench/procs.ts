@@ -1,0 +1,113 @@
+/**
+ * vmflow's own processes (api/main.ts, worker/main.ts) and the bare baseline server as child
+ * processes of a benchmark, so the load generator does not share an event loop or a core's time
+ * slice accounting with what it measures. Each child's output goes to a log file; its CPU time and
+ * RSS are read from /proc (Linux) between two points of the run. Every child is stopped by the
+ * benchmark's cleanup (SIGTERM, then SIGKILL after 5 s).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sleep } from '../src/sleep';
+
+export interface BenchChild {
+  name: string;
+  pid: number;
+  child: ChildProcess;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+const repoRoot = path.resolve(__dirname, '..');
+
+/** Starts `node --import tsx <entry>` with `env`; resolves when `ready(outputSoFar)` holds (bounded). */
+export async function startChild(o: { name: string; entry: string; env: NodeJS.ProcessEnv; logDir: string; ready: (out: string) => boolean | Promise<boolean>; timeoutMs?: number }): Promise<BenchChild> {
+  const logFile = path.join(o.logDir, `${o.name}.log`);
+  const log = fs.createWriteStream(logFile);
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(repoRoot, o.entry)], { cwd: repoRoot, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const onData = (b: Buffer) => {
+    log.write(b);
+    if (out.length < 200_000) out += b.toString();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  let exited: number | null | undefined;
+  const exit = new Promise<void>((resolve) => child.once('exit', (code) => ((exited = code), resolve())));
+  const stop = async () => {
+    if (exited !== undefined) return;
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exit;
+    clearTimeout(killer);
+    log.end();
+  };
+  const deadline = Date.now() + (o.timeoutMs ?? 60_000);
+  while (!(await o.ready(out))) {
+    if (exited !== undefined) throw new Error(`${o.name} exited (${exited}) before it was ready; see ${logFile}`);
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`${o.name} was not ready in time; see ${logFile}`);
+    }
+    await sleep(100);
+  }
+  return { name: o.name, pid: child.pid!, child, logFile, stop };
+}
+
+/** True once GET url answers (any status). */
+export async function answers(url: string): Promise<boolean> {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(1000) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface ProcUsage {
+  /** CPU seconds (user + system) so far. */
+  cpuSeconds: number;
+  rssMiB: number;
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** CPU time and RSS of a process, from /proc; undefined elsewhere or when it is gone. */
+export function procUsage(pid: number): ProcUsage | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    const rssPages = Number(fs.readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]);
+    return { cpuSeconds, rssMiB: Math.round((rssPages * 4096) / 2 ** 20) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Samples a process's CPU and RSS while a phase runs: mean CPU % of one core and peak RSS. */
+export class UsageMeter {
+  private readonly t0 = performance.now();
+  private readonly cpu0: number;
+  private peakRss = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly pid: number) {
+    this.cpu0 = procUsage(pid)?.cpuSeconds ?? 0;
+    this.timer = setInterval(() => (this.peakRss = Math.max(this.peakRss, procUsage(pid)?.rssMiB ?? 0)), 250);
+    this.timer.unref();
+  }
+
+  stop(): { cpuPercent: number; cpuSeconds: number; peakRssMiB: number } {
+    clearInterval(this.timer);
+    const u = procUsage(this.pid);
+    const cpuSeconds = (u?.cpuSeconds ?? this.cpu0) - this.cpu0;
+    const wall = (performance.now() - this.t0) / 1000;
+    return { cpuPercent: Math.round((cpuSeconds / wall) * 100), cpuSeconds: Math.round(cpuSeconds * 10) / 10, peakRssMiB: Math.max(this.peakRss, u?.rssMiB ?? 0) };
+  }
+}
+
+export function benchLogDir(name: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `vmflow-bench-${name}-`));
+}
