@@ -9,6 +9,8 @@ import type { Catalog } from '../src/catalog';
 import type { CloudKind, VmPlacement, VmState } from '../src/contracts/vm';
 import { renderHeatTemplate, stackParameters, RequirementsError, type VmRequirements } from '../src/templates';
 import { vmModel } from '../src/vms/model';
+import { vmOperationModel } from '../src/vms/operations';
+import type { WorkflowProgress } from '../src/contracts/progress';
 import type { ActivityDeps } from './deps';
 
 export interface SetVmStateInput {
@@ -54,6 +56,21 @@ export function createVmStoreActivities(deps: ActivityDeps) {
       const doc = await vmModel(deps.db).findById(input.vmId).lean();
       if (!doc) throw ApplicationFailure.nonRetryable(`VM ${input.vmId} has no record`, 'VmNotFound');
       return { vmId: doc._id, ownerId: doc.ownerId, cloud: doc.cloud, accountId: doc.accountId, state: doc.state, placement: doc.placement ?? undefined, requirements: doc.requirements };
+    },
+
+    /**
+     * The calling workflow's progress, for readers (src/vms/operations.ts): run as a local
+     * activity at every step boundary, one after another, so the last write is the newest step.
+     */
+    async recordOperationProgress(input: { vmId: string; ownerId: string; progress: WorkflowProgress }): Promise<void> {
+      const run = Context.current().info.workflowExecution;
+      if (!run?.workflowId) return;
+      // `closed` belongs to an earlier run of this id (a delete retried after it failed).
+      await vmOperationModel(deps.db).updateOne(
+        { _id: run.workflowId },
+        { $set: { vmId: input.vmId, ownerId: input.ownerId, runId: run.runId, progress: JSON.parse(JSON.stringify(input.progress)) as WorkflowProgress }, $unset: { closed: 1 } },
+        { upsert: true },
+      );
     },
 
     /** Moves the VM to a state and appends the change to its history; a repeat is a no-op. */

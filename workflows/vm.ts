@@ -19,8 +19,9 @@ import {
   type VmPlacement,
 } from '../src/contracts/vm';
 import { Progress } from './lib/progress';
+import type { WorkflowProgress } from '../src/contracts/progress';
 import { withVmLease, type Lease } from './lib/ownership';
-import { cloudCall, statusPoll, store } from './lib/activity-presets';
+import { cloudCall, progressWrite, statusPoll, store } from './lib/activity-presets';
 import { describeError } from './lib/task-graph';
 
 type Undo = { what: string; run: () => Promise<unknown> };
@@ -47,12 +48,32 @@ function rootMessage(err: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-export async function createVm(input: CreateVmInput): Promise<VmOperationResult> {
-  return withVmLease(input.vmId, 'create', {}, () => createVmHoldingLease(input));
+/**
+ * Runs recorded before the progress was written for readers (src/vms/operations.ts) replay
+ * without those local activities; readers of such a run fall back to asking Temporal.
+ */
+const RECORD_PROGRESS_PATCH = 'progress-on-record';
+
+/**
+ * The operation's progress, written at every step boundary for readers (GET /vms/:id reads it
+ * from the database instead of querying the workflow), and `fn` run with it; the last write lands
+ * before the workflow ends.
+ */
+async function withRecordedProgress<T>(kind: string, steps: readonly string[], vm: { vmId: string; ownerId: string }, fn: (progress: Progress) => Promise<T>): Promise<T> {
+  const record = patched(RECORD_PROGRESS_PATCH) ? (progress: WorkflowProgress) => progressWrite.recordOperationProgress({ vmId: vm.vmId, ownerId: vm.ownerId, progress }) : undefined;
+  const progress = new Progress(kind, steps, record);
+  try {
+    return await fn(progress);
+  } finally {
+    await progress.flush();
+  }
 }
 
-async function createVmHoldingLease(input: CreateVmInput): Promise<VmOperationResult> {
-  const progress = new Progress('createVm', CREATE_VM_STEPS);
+export async function createVm(input: CreateVmInput): Promise<VmOperationResult> {
+  return withVmLease(input.vmId, 'create', {}, () => withRecordedProgress('createVm', CREATE_VM_STEPS, input, (progress) => createVmHoldingLease(input, progress)));
+}
+
+async function createVmHoldingLease(input: CreateVmInput, progress: Progress): Promise<VmOperationResult> {
   const undos: Undo[] = [];
   const name = cloudResourceName(input.vmId);
   try {
@@ -122,12 +143,11 @@ function failedUpdate(err: unknown, vmId: string, placement: VmPlacement): VmOpe
 }
 
 export async function updateVm(input: UpdateVmInput): Promise<VmOperationResult> {
-  return withVmLease(input.vmId, 'update', {}, (lease) => updateVmHoldingLease(input, lease));
+  return withVmLease(input.vmId, 'update', {}, (lease) => withRecordedProgress('updateVm', UPDATE_VM_STEPS, input, (progress) => updateVmHoldingLease(input, lease, progress)));
 }
 
-async function updateVmHoldingLease(input: UpdateVmInput, lease: Lease): Promise<VmOperationResult> {
+async function updateVmHoldingLease(input: UpdateVmInput, lease: Lease, progress: Progress): Promise<VmOperationResult> {
   const withOwner = lease.leaseId !== undefined;
-  const progress = new Progress('updateVm', UPDATE_VM_STEPS);
   const vm = await store.getVm({ vmId: input.vmId });
   const placement0 = vm.placement;
   if (withOwner && (vm.state === 'deleting' || vm.state === 'deleted')) {
@@ -228,11 +248,10 @@ async function updateVmHoldingLease(input: UpdateVmInput, lease: Lease): Promise
 }
 
 export async function deleteVm(input: DeleteVmInput): Promise<VmOperationResult> {
-  return withVmLease(input.vmId, 'delete', {}, (lease) => deleteVmHoldingLease(input, lease.leaseId !== undefined));
+  return withVmLease(input.vmId, 'delete', {}, (lease) => withRecordedProgress('deleteVm', DELETE_VM_STEPS, input, (progress) => deleteVmHoldingLease(input, lease.leaseId !== undefined, progress)));
 }
 
-async function deleteVmHoldingLease(input: DeleteVmInput, withOwner: boolean): Promise<VmOperationResult> {
-  const progress = new Progress('deleteVm', DELETE_VM_STEPS);
+async function deleteVmHoldingLease(input: DeleteVmInput, withOwner: boolean, progress: Progress): Promise<VmOperationResult> {
   const vm = await store.getVm({ vmId: input.vmId });
   const name = cloudResourceName(input.vmId);
   try {

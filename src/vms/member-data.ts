@@ -5,7 +5,9 @@
  */
 import type { MemberDataCleanup } from '../accounts/member-data';
 import { vmModel } from './model';
+import { vmOperationModel } from './operations';
 
 export const VM_MEMBER_DATA: Record<string, MemberDataCleanup> = {
   vms: async ({ db, userId }) => (await vmModel(db).deleteMany({ ownerId: userId })).deletedCount ?? 0,
+  vmOperations: async ({ db, userId }) => (await vmOperationModel(db).deleteMany({ ownerId: userId })).deletedCount ?? 0,
 };

@@ -11,8 +11,11 @@ import type { Connection } from 'mongoose';
 import { findSize, type Catalog } from '../catalog';
 import { PROGRESS_QUERY, type WorkflowProgress } from '../contracts/progress';
 import {
+  CREATE_VM_STEPS,
   CREATE_VM_WORKFLOW,
+  DELETE_VM_STEPS,
   DELETE_VM_WORKFLOW,
+  UPDATE_VM_STEPS,
   UPDATE_VM_WORKFLOW,
   createVmWorkflowId,
   deleteVmWorkflowId,
@@ -29,10 +32,12 @@ import { quotaExceeded } from '../limits/quotas';
 import { pageOf, type PageRequest } from '../limits/pages';
 import { validateRequirements, vmRequirementsSchema, type VmRequirements } from '../templates';
 import { vmModel, type VmRecord } from './model';
-import { VMFLOW_OWNER_KEY } from './search';
+import { VMFLOW_OWNER_KEY, VMFLOW_VM_KEY } from './search';
+import { recordOperationStarting, vmOperationModel, type VmOperationRecord } from './operations';
 import { startOrJoin } from './start';
 import { planUpdate, type UpdatePlan } from './update-plan';
 import { backupPolicyModel } from '../backups/model';
+import { drWorkflowId } from '../contracts/dr';
 
 export interface VmServiceDeps {
   db: Connection;
@@ -92,6 +97,9 @@ export class VmService {
     return vmModel(this.d.db);
   }
 
+  private get Ops() {
+    return vmOperationModel(this.d.db);
+  }
 
   /** Validates the requirements against the catalog; throws 400 naming every bad field. */
   validate(input: unknown): VmRequirements {
@@ -143,6 +151,7 @@ export class VmService {
     }
 
     const input: CreateVmInput = { vmId, ownerId, accountId, cloud: requirements.cloud, requirements };
+    await recordOperationStarting(this.d.db, { workflowId, vmId, ownerId, kind: 'createVm', steps: CREATE_VM_STEPS });
     // Not started: a replayed request, the create already runs or ran.
     const started = await startOrJoin(this.d.temporal, CREATE_VM_WORKFLOW, {
       workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE, ownerId, vmId, cloud: requirements.cloud,
@@ -165,11 +174,14 @@ export class VmService {
     return doc;
   }
 
-  /** The VM with the live progress of its newest workflow. */
+  /**
+   * The VM with the progress of its newest workflow: the VM and that operation's record, each read
+   * by _id; Temporal is asked only while the workflow has not been seen closed (see operationStatus).
+   */
   async getWithProgress(ownerId: string, vmId: string): Promise<VmDetail> {
     const doc = await this.get(ownerId, vmId);
     const workflowId = doc.workflowIds[doc.workflowIds.length - 1];
-    return { vm: toVmView(doc), ...(workflowId ? { operation: await this.operationStatus(workflowId) } : {}) };
+    return { vm: toVmView(doc), ...(workflowId ? { operation: await this.operationStatus(workflowId, { vmId, ownerId }) } : {}) };
   }
 
   async update(ownerId: string, vmId: string, patch: Record<string, unknown>, confirm?: 'replace'): Promise<StartedOperation> {
@@ -204,6 +216,7 @@ export class VmService {
     const revision = (doc.revision ?? 0) + 1;
     const workflowId = updateVmWorkflowId(vmId, revision);
     const input: UpdateVmInput = { vmId, ownerId, requirements, revision, ...(plan.replaced.length && hasBackupPolicy ? { backupFirst: true } : {}) };
+    await recordOperationStarting(this.d.db, { workflowId, vmId, ownerId, kind: 'updateVm', steps: UPDATE_VM_STEPS });
     const started = await startOrJoin(this.d.temporal, UPDATE_VM_WORKFLOW, {
       workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE, ownerId, vmId, cloud: doc.cloud,
     });
@@ -217,6 +230,7 @@ export class VmService {
     if (doc.state === 'creating' || doc.state === 'updating') throw AppError.conflict(`VM is ${doc.state}; delete it when that finishes`, 'vm_busy');
     const workflowId = deleteVmWorkflowId(vmId);
     const input: DeleteVmInput = { vmId, ownerId };
+    await recordOperationStarting(this.d.db, { workflowId, vmId, ownerId, kind: 'deleteVm', steps: DELETE_VM_STEPS });
     // A failed delete may be retried by deleting again; a running one is joined.
     const started = await startOrJoin(this.d.temporal, DELETE_VM_WORKFLOW, {
       workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY, ownerId, vmId, cloud: doc.cloud,
@@ -225,30 +239,68 @@ export class VmService {
   }
 
   /**
-   * Status and progress of a workflow the member owns (its VmflowOwnerId search attribute), or 404.
+   * Status and progress of a workflow the member owns (its VmflowOwnerId search attribute, or the
+   * owner on its operation record), or 404.
    */
   async workflowFor(ownerId: string, workflowId: string): Promise<OperationStatus> {
+    const rec = await this.Ops.findById(workflowId).lean();
+    if (rec) {
+      if (rec.ownerId !== ownerId) throw AppError.notFound('workflow');
+      return this.operationStatus(workflowId, { vmId: rec.vmId, ownerId }, rec);
+    }
     let owner: string | undefined;
+    let vmId: string | undefined;
     try {
       const desc = await this.d.temporal.workflow.getHandle(workflowId).describe();
       owner = desc.typedSearchAttributes.get(VMFLOW_OWNER_KEY);
+      vmId = desc.typedSearchAttributes.get(VMFLOW_VM_KEY);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw AppError.notFound('workflow');
       throw err;
     }
     if (owner !== ownerId) throw AppError.notFound('workflow');
-    return this.operationStatus(workflowId);
+    return this.operationStatus(workflowId, vmId ? { vmId, ownerId } : undefined, null);
   }
 
-  async operationStatus(workflowId: string): Promise<OperationStatus> {
+  /**
+   * A workflow's status and progress, for readers (issue 13: reads never replay histories).
+   * - Seen closed before (its record says so): the record alone; Temporal is not asked.
+   * - Otherwise one describe (the workflow's status, no history replay). Closed now: the status
+   *   is recorded for every later read (`owner` given), with the progress the workflow wrote.
+   * - Running: the progress the workflow writes at every step; only a run that writes none (begun
+   *   by a worker from before progress was written) is queried — while it runs, never after.
+   * `rec` is the operation record when the caller has read it already.
+   */
+  async operationStatus(workflowId: string, owner?: { vmId: string; ownerId: string }, rec?: VmOperationRecord | null): Promise<OperationStatus> {
+    if (rec === undefined) rec = await this.Ops.findById(workflowId).lean();
+    if (rec?.closed) return { workflowId, status: rec.closed.status, ...(rec.progress ? { progress: rec.progress } : {}) };
     const handle = this.d.temporal.workflow.getHandle(workflowId);
-    let status = 'UNKNOWN';
+    let status: string;
+    let runId: string;
     try {
-      status = (await handle.describe()).status.name;
+      const desc = await handle.describe();
+      status = desc.status.name;
+      runId = desc.runId;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return { workflowId, status: 'NOT_STARTED' };
       throw err;
     }
+    if (status !== 'RUNNING') {
+      if (owner && status !== 'UNSPECIFIED') {
+        // Closed: the run writes no more, so this is the record's last change (unless a new run
+        // of the same id has written meanwhile: then the record is that run's).
+        await this.Ops.updateOne(
+          { _id: workflowId, $or: [{ runId }, { runId: { $exists: false } }] },
+          { $set: { vmId: owner.vmId, ownerId: owner.ownerId, closed: { status, at: new Date() } } },
+        ).then(async (r) => {
+          if (!r.matchedCount && !rec) await recordClosed(this.Ops, workflowId, owner, status);
+        });
+      }
+      return { workflowId, status, ...(rec?.progress ? { progress: rec.progress } : {}) };
+    }
+    if (rec?.progress) return { workflowId, status, progress: rec.progress };
+    // drVm answers no progress query (its state is GET …/dr): asking would only make a worker load it.
+    if (workflowId.startsWith(drWorkflowId(''))) return { workflowId, status };
     let progress: WorkflowProgress | undefined;
     try {
       progress = await handle.query<WorkflowProgress>(PROGRESS_QUERY);
@@ -256,5 +308,14 @@ export class VmService {
       // No worker to answer (or the workflow never ran a task): status alone still says something.
     }
     return { workflowId, status, ...(progress ? { progress } : {}) };
+  }
+}
+
+/** A closed workflow that never wrote a record (begun before records were written): its status, once. */
+async function recordClosed(Ops: ReturnType<typeof vmOperationModel>, workflowId: string, owner: { vmId: string; ownerId: string }, status: string): Promise<void> {
+  try {
+    await Ops.collection.insertOne({ _id: workflowId, vmId: owner.vmId, ownerId: owner.ownerId, closed: { status, at: new Date() }, updatedAt: new Date() } as never);
+  } catch (err) {
+    if ((err as { code?: number }).code !== 11000) throw err;
   }
 }

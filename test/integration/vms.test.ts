@@ -15,7 +15,7 @@ import { apiDocument } from '../harness/contract';
 import { apiFetch } from '../harness/http';
 import { sharedClouds, simAdmin, type TestClouds } from '../harness/clouds';
 import { testKeyring, testLogger } from '../harness/secrets';
-import { sharedStack } from '../harness/stack';
+import { sharedStack, uniqueTaskQueue } from '../harness/stack';
 import { startTestWorker, type TestWorker } from '../harness/temporal';
 import { assertOwnerScoped, signupAndLogin, type TestUser } from '../harness/users';
 
@@ -159,6 +159,60 @@ describe('VM lifecycle through the REST API', function () {
       assert.ok(!list.body.vms.some((v: Json) => v.id === vmId), 'deleted VMs are not listed by default');
     });
   }
+
+  it('when a member reads a VM through its create and after, then no read queries the workflow; once closed, no read asks Temporal at all, and reads work with no worker', async () => {
+    // An API and a worker of this test's own, so the worker can be stopped.
+    const taskQueue = uniqueTaskQueue('reads');
+    const readApi = await startTestApi({ env: { ...clouds.env, TEMPORAL_TASK_QUEUE: taskQueue } });
+    const worker = await startTestWorker({
+      taskQueue,
+      deps: { timing: { pollIntervalMs: 50 }, cloudAccounts: new CloudAccountResolver({ db: readApi.deps.db, keyring: testKeyring(), logger: testLogger() }) },
+    });
+    // Every describe and query the API sends to Temporal, counted.
+    const calls = { describe: 0, query: 0 };
+    const workflows = readApi.deps.temporal.client.workflow;
+    const getHandle = workflows.getHandle.bind(workflows);
+    workflows.getHandle = ((...args: Parameters<typeof getHandle>) => {
+      const h = getHandle(...args);
+      const [describe, query] = [h.describe.bind(h), h.query.bind(h)];
+      h.describe = () => ((calls.describe += 1), describe());
+      h.query = ((...q: Parameters<typeof query>) => ((calls.query += 1), query(...q))) as typeof h.query;
+      return h;
+    }) as typeof workflows.getHandle;
+    try {
+      const created = await call(readApi, alice, 'POST', '/api/v1/vms', requirements(`reads-${Date.now().toString(36)}`, 'openstack'));
+      assert.equal(created.status, 202, JSON.stringify(created.body));
+      const vmId = created.body.vm.id as string;
+      const seen = new Set<string>();
+      const done = await waitForVm(readApi, alice, vmId, (vm, b) => {
+        if (b.operation?.progress) seen.add(`${b.operation.status}:${b.operation.progress.step}`);
+        return vm.state === 'failed' || (vm.state === 'active' && b.operation?.status === 'COMPLETED');
+      });
+      assert.equal(done.vm.state, 'active', JSON.stringify(done.vm));
+      assert.ok([...seen].some((s) => s.startsWith('RUNNING:')), `progress was read while the create ran: ${[...seen].join(', ')}`);
+      assert.equal(calls.query, 0, 'the running create was read from the progress it writes, not queried');
+
+      // Closed and seen closed: from now on a read is database reads only — even with no worker.
+      await worker.stop();
+      calls.describe = 0;
+      for (let i = 0; i < 5; i++) {
+        const r = await call(readApi, alice, 'GET', `/api/v1/vms/${vmId}`);
+        assert.equal(r.status, 200);
+        assert.equal(r.body.operation.status, 'COMPLETED');
+        assert.equal(r.body.operation.progress.status, 'completed');
+        assert.deepEqual(r.body.operation.progress.stepsDone, ['render', 'create', 'wait', 'read-back', 'persist']);
+      }
+      const wf = await call(readApi, alice, 'GET', `/api/v1/workflows/${encodeURIComponent(`vm-create:${vmId}`)}`);
+      assert.equal(wf.status, 200);
+      assert.equal(wf.body.status, 'COMPLETED');
+      assert.equal((await call(readApi, bob, 'GET', `/api/v1/workflows/${encodeURIComponent(`vm-create:${vmId}`)}`)).status, 404, 'another member: 404');
+      assert.deepEqual(calls, { describe: 0, query: 0 }, 'reads of a closed operation never ask Temporal');
+    } finally {
+      workflows.getHandle = getHandle;
+      await worker.stop().catch(() => undefined); // stopped already when the test got that far
+      await readApi.close();
+    }
+  });
 
   it('when the requirements are bad, then 400 names each field and nothing is started', async () => {
     const before = await osState(clouds);

@@ -4,7 +4,7 @@
  * non-retryable with a `type`; NON_RETRYABLE repeats those types so no retry policy ever spins on
  * them even if an activity forgot.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 
 export const NON_RETRYABLE = [
@@ -125,3 +125,10 @@ export const store = proxyActivities<Activities>({
 
 /** A health check is an observation: one short try (and one more), never a long retry. */
 export const probe = proxyActivities<Activities>({ startToCloseTimeout: '20 seconds', retry: { maximumAttempts: 2, initialInterval: '1 second' } });
+
+/**
+ * Progress written for readers (recordOperationProgress): a local activity — one small database
+ * write in the worker, no task queue round trip — tried twice at most; a lost write is only a
+ * stale progress, never a failed workflow.
+ */
+export const progressWrite = proxyLocalActivities<Activities>({ startToCloseTimeout: '5 seconds', retry: { maximumAttempts: 2, initialInterval: '200 ms' } });

@@ -1,8 +1,12 @@
 /**
  * Step progress for workflow code: registers the `progress` query and keeps the current step,
  * the steps done and the last error. Deterministic (uses the workflow clock only).
+ *
+ * With `record`, every change is also written for readers (the VM operations: one local activity
+ * per step boundary, chained so they land in order, never cancelled, and never failing the
+ * workflow); `flush()` before the workflow ends waits for the last one.
  */
-import { defineQuery, setHandler } from '@temporalio/workflow';
+import { CancellationScope, defineQuery, setHandler } from '@temporalio/workflow';
 import { PROGRESS_QUERY, type TaskProgress, type WorkflowProgress } from '../../src/contracts/progress';
 import { describeError } from './task-graph';
 
@@ -10,10 +14,21 @@ export const progressQuery = defineQuery<WorkflowProgress>(PROGRESS_QUERY);
 
 export class Progress {
   private readonly state: WorkflowProgress;
+  private written: Promise<void> = Promise.resolve();
 
-  constructor(kind: string, steps: readonly string[]) {
+  constructor(
+    kind: string,
+    steps: readonly string[],
+    private readonly record?: (progress: WorkflowProgress) => Promise<unknown>,
+  ) {
     this.state = { kind, status: 'running', step: steps[0] ?? 'start', steps: [...steps], stepsDone: [], updatedAt: new Date().toISOString() };
     setHandler(progressQuery, () => this.snapshot());
+    this.write();
+  }
+
+  /** Resolves when every change so far has been written (at once without `record`). */
+  flush(): Promise<void> {
+    return this.written;
   }
 
   /** Marks the current step done (if any) and starts `step`. */
@@ -66,5 +81,17 @@ export class Progress {
 
   private touch(): void {
     this.state.updatedAt = new Date().toISOString();
+    this.write();
+  }
+
+  private write(): void {
+    const record = this.record;
+    if (!record) return;
+    const snapshot = this.snapshot();
+    // Progress is for readers: a write that fails is left out, it never fails the workflow.
+    this.written = this.written.then(() => CancellationScope.nonCancellable(() => record(snapshot))).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 }
