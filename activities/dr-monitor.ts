@@ -8,7 +8,9 @@
  * detail), not an activity failure; calls have short deadlines so a hung cloud reads as down
  * within seconds. MongoDB errors do throw: without the protected set there is no observation.
  *
- * The protected set is defined in one place, protectedVmQuery(), until the DR module owns it.
+ * The protected set is defined in one place, protectedVmQuery(), until the DR module owns it. The
+ * probe keeps the set it read per account and reads it again only when its version stamp changed
+ * (src/dr/protected-set.ts): a steady interval costs one lookup by _id. Signalling reads it afresh.
  */
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -20,6 +22,7 @@ import { ComputeClient, normalizeAuthUrl, OpenStackSession, type OpenStackCreden
 import { send } from '../src/clouds/openstack/transport';
 import { DR_SIGNALS, drWorkflowId, type CloudHealthSignal } from '../src/contracts/dr';
 import { vmModel } from '../src/vms/model';
+import { PROTECTED_SET_MAX_AGE_MS, protectedSetVersion } from '../src/dr/protected-set';
 import type { ActivityDeps } from './deps';
 import { cloudAccounts } from './cloud-helpers';
 import { recordMonitorCheck } from '../src/metrics/activity-metrics';
@@ -83,6 +86,8 @@ export interface CloudProbe {
   apiCalls: number;
   elapsedMs: number;
   dbMs: number;
+  /** The protected set came from the probe's kept copy (its version stamp unchanged: src/dr/protected-set.ts). */
+  dbCached?: boolean;
 }
 
 export interface SignalCloudHealthResult {
@@ -177,6 +182,19 @@ async function credentialsOf(deps: ActivityDeps, accountId: string): Promise<{ c
 export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeoutMs?: number } = {}) {
   const timeoutMs = opts.callTimeoutMs ?? PROBE_CALL_TIMEOUT_MS;
   const log = deps.logger.child({ component: 'dr-monitor' });
+  // Per account: the protected set last read, and the version stamp read just before it.
+  const kept = new Map<string, { version: string | undefined; at: number; vms: ProtectedVm[] }>();
+
+  /** The account's protected VMs: the kept copy while the stamp is unchanged, else read anew. */
+  async function protectedVmsOf(accountId: string): Promise<{ vms: ProtectedVm[]; cached: boolean }> {
+    const version = await protectedSetVersion(deps.db);
+    const copy = kept.get(accountId);
+    if (copy && copy.version === version && Date.now() - copy.at < PROTECTED_SET_MAX_AGE_MS) return { vms: copy.vms, cached: true };
+    const at = Date.now();
+    const vms = await loadProtectedVms(deps.db, accountId, { includeUpdating: true });
+    kept.set(accountId, { version, at, vms });
+    return { vms, cached: false };
+  }
 
   const activities = {
     /** One check of an OpenStack account: see the module comment. */
@@ -184,10 +202,10 @@ export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeou
       const started = Date.now();
       // The cloud is checked for every protected VM; the servers of those being updated are not
       // judged (a resize or rebuild is not a failure), but the cloud's health matters to them too.
-      const all = await loadProtectedVms(deps.db, input.accountId, { includeUpdating: true });
+      const { vms: all, cached } = await protectedVmsOf(input.accountId);
       const vms = all.filter((v) => !v.updating);
       const dbMs = Date.now() - started;
-      const base = { accountId: input.accountId, protectedCount: all.length, dbMs };
+      const base = { accountId: input.accountId, protectedCount: all.length, dbMs, dbCached: cached };
       const protectedIds = new Set(vms.map((v) => v.vmId));
       const serverIdOf = new Map(vms.map((v) => [v.vmId, v.serverId]));
       const checked = (unhealthy: Record<string, string>) => [...new Set([...(input.trackedVmIds ?? []).filter((id) => protectedIds.has(id)), ...Object.keys(unhealthy)])].sort();

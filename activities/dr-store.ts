@@ -15,6 +15,7 @@ import { webhookEndpointModel } from '../src/webhooks/model';
 import { deleteDrillSchedule } from '../src/dr/schedules';
 import type { VmPlacement } from '../src/contracts/vm';
 import type { ActivityDeps } from './deps';
+import { markProtectedSetChanged } from '../src/dr/protected-set';
 import { translateCloudErrors } from './cloud-failures';
 import { recordDrEventMetrics } from '../src/metrics/activity-metrics';
 
@@ -210,6 +211,7 @@ export function createDrStoreActivities(deps: ActivityDeps) {
     async disableProtection(input: { vmId: string }): Promise<void> {
       await drProtectionModel(deps.db).deleteOne({ _id: input.vmId });
       if (deps.temporalClient) await deleteDrillSchedule(deps.temporalClient, input.vmId);
+      await markProtectedSetChanged(deps.db);
     },
 
     async recordDrill(input: DrillReport & { ownerId: string }): Promise<void> {

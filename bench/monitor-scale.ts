@@ -25,7 +25,7 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import type { Connection as MongoConnection } from 'mongoose';
-import { DR_PROTECTIONS_COLLECTION } from '../activities/dr-monitor';
+import { DR_PROTECTIONS_COLLECTION, loadProtectedVms } from '../activities/dr-monitor';
 import { CloudAccountResolver } from '../src/cloud-accounts/resolver';
 import { CloudAccountStore } from '../src/cloud-accounts/store';
 import { ComputeClient, OpenStackSession, TokenCache } from '../src/clouds/openstack';
@@ -68,6 +68,15 @@ export interface CloudIntervalFigures {
   checks: number;
   probeWallMs: number;
   probeDbMs: number;
+  /** The steady probe's protected set came from its kept copy (src/dr/protected-set.ts). */
+  probeDbCached: boolean;
+  /**
+   * The protected set read from the VM documents, as every probe did before the kept copy (and a
+   * probe still does after a change): timed directly in this run, after the monitors stopped.
+   */
+  uncachedDbMs: number;
+  /** Share of the probe that is the database read: before (uncached read + the rest of this probe) and now. */
+  dbShareOfProbe: { before: number; now: number };
   historyEventsPerInterval: number;
   eventTypes: Record<string, number>;
   actionsPerInterval: { activities: number; timers: number; signals: number; total: number };
@@ -236,6 +245,14 @@ export async function runMonitorScaleBench(opts: MonitorScaleBenchOptions = {}):
     await Promise.all(monitors.map((m) => m.terminate('bench measured')));
     const requestsAfter = await Promise.all(sims.map(async (s) => (await simAdmin(s.url, 'GET', '/state')).requests.total as number));
 
+    // Before/after of the probe's database read, same run: the uncached read timed directly.
+    const uncachedDbMs: number[] = [];
+    for (const accountId of accountIds) {
+      const t = Date.now();
+      await loadProtectedVms(db, accountId);
+      uncachedDbMs.push(Date.now() - t);
+    }
+
     const clouds: CloudIntervalFigures[] = [];
     for (const [i, m] of monitors.entries()) {
       const s = statuses[i];
@@ -259,6 +276,12 @@ export async function runMonitorScaleBench(opts: MonitorScaleBenchOptions = {}):
         checks: s.checks,
         probeWallMs: s.lastProbe.elapsedMs,
         probeDbMs: s.lastProbe.dbMs,
+        probeDbCached: s.lastProbe.dbCached === true,
+        uncachedDbMs: uncachedDbMs[i],
+        dbShareOfProbe: {
+          before: round(uncachedDbMs[i] / (s.lastProbe.elapsedMs - s.lastProbe.dbMs + uncachedDbMs[i]), 3),
+          now: round(s.lastProbe.dbMs / Math.max(1, s.lastProbe.elapsedMs), 3),
+        },
         historyEventsPerInterval: interval.length,
         eventTypes,
         actionsPerInterval: actions,
@@ -325,7 +348,7 @@ function printReport(r: MonitorScaleBenchResult): void {
   for (const [i, c] of r.clouds.entries()) {
     out.push(
       `    cloud ${i + 1}: ${c.protectedVms} protected VMs, ${c.serversListed} servers listed; ${c.apiCallsPerInterval} API calls (simulator: ${c.simRequestsPerCheck} per check over ${c.checks} checks, the first one issuing the token); ` +
-        `probe ${c.probeWallMs} ms (MongoDB ${c.probeDbMs} ms); ${c.historyEventsPerInterval} history events; ${c.actionsPerInterval.total} Temporal actions ` +
+        `probe ${c.probeWallMs} ms (MongoDB ${c.probeDbMs} ms${c.probeDbCached ? ', protected set kept' : ''}; uncached read ${c.uncachedDbMs} ms: DB share of the probe ${Math.round(c.dbShareOfProbe.before * 100)} % before → ${Math.round(c.dbShareOfProbe.now * 100)} % now); ${c.historyEventsPerInterval} history events; ${c.actionsPerInterval.total} Temporal actions ` +
         `(${c.actionsPerInterval.activities} activity, ${c.actionsPerInterval.timers} timer, ${c.actionsPerInterval.signals} signals)`,
     );
     out.push(`      events: ${Object.entries(c.eventTypes).map(([k, v]) => `${k}×${v}`).join(', ')}`);

@@ -197,6 +197,7 @@ export async function cloudMonitor(input: CloudMonitorRunInput): Promise<CloudMo
         apiCalls: p.apiCalls,
         elapsedMs: p.elapsedMs,
         dbMs: p.dbMs,
+        ...(p.dbCached !== undefined ? { dbCached: p.dbCached } : {}),
         serversListed: p.serversListed,
         unhealthyNow: Object.keys(p.unhealthy).length,
       };

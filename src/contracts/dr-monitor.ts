@@ -17,6 +17,8 @@ export interface MonitorProbeSummary {
   apiCalls: number;
   elapsedMs: number;
   dbMs: number;
+  /** The protected set came from the probe's kept copy (src/dr/protected-set.ts). */
+  dbCached?: boolean;
   serversListed: number;
   /** Protected VMs the probe found not ACTIVE. */
   unhealthyNow: number;

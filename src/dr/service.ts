@@ -4,6 +4,7 @@
  * whose validators refuse what the state does not allow), drills, and the member's events.
  */
 import crypto from 'node:crypto';
+import { markProtectedSetChanged } from './protected-set';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Connection } from 'mongoose';
@@ -107,6 +108,7 @@ export class DrService {
       failbackAfterHealthySeconds: input.failbackAfterHealthySeconds ?? current?.settings.failbackAfterHealthySeconds ?? this.d.defaults.failbackAfterHealthySeconds,
     };
     await drProtectionModel(this.d.db).replaceOne({ _id: vmId }, { _id: vmId, ownerId, enabled: true, settings }, { upsert: true });
+    await markProtectedSetChanged(this.d.db);
     const start: DrStartInput & { healthCheckSeconds: number } = { vmId, ownerId, settings, healthCheckSeconds: this.d.healthCheckSeconds };
     await this.d.temporal.workflow.signalWithStart(DR_WORKFLOW, {
       workflowId: drWorkflowId(vmId),
@@ -136,6 +138,7 @@ export class DrService {
   async unprotect(ownerId: string, vmId: string): Promise<DrUnprotected> {
     await this.d.vms.get(ownerId, vmId);
     await drProtectionModel(this.d.db).deleteOne({ _id: vmId });
+    await markProtectedSetChanged(this.d.db);
     try {
       await this.handle(vmId).signal(DR_SIGNALS.stop);
     } catch (err) {

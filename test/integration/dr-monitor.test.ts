@@ -22,6 +22,7 @@ import { EncryptionCodec } from '../../src/temporal/codec';
 import { startOpenStackSimulator, type OpenStackSimulator } from '../../src/sim/openstack';
 import { vmModel } from '../../src/vms/model';
 import { DR_PROTECTIONS_COLLECTION } from '../../activities/dr-monitor';
+import { markProtectedSetChanged } from '../../src/dr/protected-set';
 import { MONITOR_CHECK_NOW_SIGNAL, MONITOR_SETTINGS_SIGNAL, MONITOR_STATUS_QUERY, type MonitorStatus, type SentSignalRecord } from '../../src/contracts/dr-monitor';
 import { allowSimulators, simAdmin } from '../harness/clouds';
 import { registerTestSecret, testKeyring, testLogger } from '../harness/secrets';
@@ -337,6 +338,16 @@ describe('cloud monitor (DR) with Temporal, MongoDB and the OpenStack simulator'
     const history = await tw.client.workflow.getHandle(monitor.workflowId, monitor.firstExecutionRunId).fetchHistory();
     const last = history.events?.at(-1);
     assert.ok(last?.workflowExecutionContinuedAsNewEventAttributes, 'the first run ended by continue-as-new');
+  });
+
+  it('when a VM becomes protected, then the next check watches it: the kept protected set is read again once its version stamp changes', async () => {
+    const steady = await checkNow();
+    assert.equal(steady.lastProbe?.dbCached, true, 'a steady check reads the version stamp, not every VM');
+    await tw.db.collection(DR_PROTECTIONS_COLLECTION).updateOne({ _id: vm.unprotected } as never, { $set: { enabled: true } });
+    await markProtectedSetChanged(tw.db); // what DrService.protect does after its write
+    const s = await checkNow();
+    assert.equal(s.lastProbe?.dbCached, false);
+    assert.equal(s.protectedCount, (steady.protectedCount ?? 0) + 1, 'the newly protected VM is watched');
   });
 
   it('when its cloud account is deleted, then the monitor ends at its next check', async () => {
