@@ -10,6 +10,7 @@ import type { CloudKind, VmPlacement, VmState } from '../src/contracts/vm';
 import { renderHeatTemplate, stackParameters, RequirementsError, type VmRequirements } from '../src/templates';
 import { vmModel } from '../src/vms/model';
 import { vmOperationModel } from '../src/vms/operations';
+import { markVmListChanged } from '../src/vms/list-version';
 import { markProtectedSetChanged, monitoredKey } from '../src/dr/protected-set';
 import type { WorkflowProgress } from '../src/contracts/progress';
 import type { ActivityDeps } from './deps';
@@ -97,6 +98,7 @@ export function createVmStoreActivities(deps: ActivityDeps) {
       if (workflowId && !doc.workflowIds.includes(workflowId)) set.workflowIds = [...doc.workflowIds, workflowId];
       if (!repeat) set.history = [...doc.history, { at: new Date(), from: doc.state, to: input.to, reason: input.reason, workflowId }];
       await Vm.updateOne({ _id: input.vmId }, { $set: set, ...(Object.keys(unset).length ? { $unset: unset } : {}) });
+      await markVmListChanged(deps.db, doc.ownerId);
       const placement = input.placement === undefined ? doc.placement : input.placement;
       if (monitoredKey(doc) !== monitoredKey({ state: input.to, placement })) await markProtectedSetChanged(deps.db);
     },

@@ -6,8 +6,13 @@
 import type { MemberDataCleanup } from '../accounts/member-data';
 import { vmModel } from './model';
 import { vmOperationModel } from './operations';
+import { markVmListChanged } from './list-version';
 
 export const VM_MEMBER_DATA: Record<string, MemberDataCleanup> = {
-  vms: async ({ db, userId }) => (await vmModel(db).deleteMany({ ownerId: userId })).deletedCount ?? 0,
+  vms: async ({ db, userId }) => {
+    const n = (await vmModel(db).deleteMany({ ownerId: userId })).deletedCount ?? 0;
+    await markVmListChanged(db, userId);
+    return n;
+  },
   vmOperations: async ({ db, userId }) => (await vmOperationModel(db).deleteMany({ ownerId: userId })).deletedCount ?? 0,
 };

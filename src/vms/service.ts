@@ -33,6 +33,7 @@ import { pageOf, type PageRequest } from '../limits/pages';
 import { validateRequirements, vmRequirementsSchema, type VmRequirements } from '../templates';
 import { vmModel, type VmRecord } from './model';
 import { VMFLOW_OWNER_KEY, VMFLOW_VM_KEY } from './search';
+import { markVmListChanged, vmListVersion } from './list-version';
 import { recordOperationStarting, vmOperationModel, type VmOperationRecord } from './operations';
 import { startOrJoin } from './start';
 import { planUpdate, type UpdatePlan } from './update-plan';
@@ -90,7 +91,18 @@ function requestFingerprint(body: unknown): string {
   return crypto.createHash('sha256').update(JSON.stringify(body)).digest('hex');
 }
 
+/** One page of a member's VMs, as GET /vms answers it. */
+type VmPage = { vms: VmView[]; nextCursor?: string };
+
+/** Pages of members' VM lists the API keeps (least recently read dropped first). */
+const LISTS_KEPT = 2000;
+/** Closed operations the API keeps (oldest dropped first). */
+const CLOSED_OPS_KEPT = 20_000;
+
 export class VmService {
+  private readonly lists = new Map<string, { version: string | undefined; page: VmPage }>();
+  private readonly closedOps = new Map<string, OperationStatus>();
+
   constructor(private readonly d: VmServiceDeps) {}
 
   private get Vm() {
@@ -141,6 +153,7 @@ export class VmService {
         history: [{ at: new Date(), from: null, to: 'creating', reason: 'create requested', workflowId }],
         requestFingerprint: fingerprint,
       });
+      await markVmListChanged(this.d.db, ownerId);
     } catch (err) {
       if ((err as { code?: number }).code !== 11000 || !idempotencyKey) throw err;
       const existing = await this.Vm.findById(vmId).lean();
@@ -160,11 +173,28 @@ export class VmService {
     return { vm: toVmView(doc!), workflowId, started: started && !replay };
   }
 
-  async list(ownerId: string, opts: { includeDeleted?: boolean } & PageRequest = {}): Promise<{ vms: VmView[]; nextCursor?: string }> {
+  /**
+   * A page of the member's VMs, newest first: the page kept from the last read while the member's
+   * list stamp (list-version.ts) is unchanged — one lookup by _id — else read anew.
+   */
+  async list(ownerId: string, opts: { includeDeleted?: boolean } & PageRequest = {}): Promise<VmPage> {
+    const key = [ownerId, opts.includeDeleted ? 'all' : 'live', opts.limit ?? '', opts.cursor ?? ''].join('\n');
+    const version = await vmListVersion(this.d.db, ownerId);
+    const kept = this.lists.get(key);
+    if (kept && kept.version === version) {
+      // Most recently used last: the oldest entry is the first to go.
+      this.lists.delete(key);
+      this.lists.set(key, kept);
+      return kept.page;
+    }
     const filter: Record<string, unknown> = { ownerId };
     if (!opts.includeDeleted) filter.state = { $ne: 'deleted' };
-    const page = await pageOf(this.Vm, filter, { field: 'createdAt', direction: -1 }, opts);
-    return { vms: page.items.map(toVmView), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+    const found = await pageOf(this.Vm, filter, { field: 'createdAt', direction: -1 }, opts);
+    const page: VmPage = { vms: found.items.map(toVmView), ...(found.nextCursor ? { nextCursor: found.nextCursor } : {}) };
+    this.lists.delete(key);
+    this.lists.set(key, { version, page });
+    while (this.lists.size > LISTS_KEPT) this.lists.delete(this.lists.keys().next().value!);
+    return page;
   }
 
   /** The owner's VM or 404 (another member's VM is "not found", never its data). */
@@ -181,7 +211,19 @@ export class VmService {
   async getWithProgress(ownerId: string, vmId: string): Promise<VmDetail> {
     const doc = await this.get(ownerId, vmId);
     const workflowId = doc.workflowIds[doc.workflowIds.length - 1];
-    return { vm: toVmView(doc), ...(workflowId ? { operation: await this.operationStatus(workflowId, { vmId, ownerId }) } : {}) };
+    if (!workflowId) return { vm: toVmView(doc) };
+    // A closed operation's record no longer changes while the VM record does not (a new run of the
+    // same id — a delete retried — writes the VM record first thing): kept per VM record version.
+    const key = `${workflowId}\n${new Date(doc.updatedAt).getTime()}`;
+    let operation = this.closedOps.get(key);
+    if (!operation) {
+      operation = await this.operationStatus(workflowId, { vmId, ownerId });
+      if (!['RUNNING', 'NOT_STARTED', 'UNKNOWN', 'UNSPECIFIED'].includes(operation.status)) {
+        this.closedOps.set(key, operation);
+        if (this.closedOps.size > CLOSED_OPS_KEPT) this.closedOps.delete(this.closedOps.keys().next().value!);
+      }
+    }
+    return { vm: toVmView(doc), operation };
   }
 
   async update(ownerId: string, vmId: string, patch: Record<string, unknown>, confirm?: 'replace'): Promise<StartedOperation> {

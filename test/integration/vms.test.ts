@@ -180,15 +180,19 @@ describe('VM lifecycle through the REST API', function () {
       return h;
     }) as typeof workflows.getHandle;
     try {
+      const listed = async () => (await call(readApi, alice, 'GET', '/api/v1/vms')).body.vms as Json[];
+      await listed(); // the API now keeps alice's list
       const created = await call(readApi, alice, 'POST', '/api/v1/vms', requirements(`reads-${Date.now().toString(36)}`, 'openstack'));
       assert.equal(created.status, 202, JSON.stringify(created.body));
       const vmId = created.body.vm.id as string;
+      assert.ok((await listed()).some((v) => v.id === vmId), 'a kept list shows a VM created since');
       const seen = new Set<string>();
       const done = await waitForVm(readApi, alice, vmId, (vm, b) => {
         if (b.operation?.progress) seen.add(`${b.operation.status}:${b.operation.progress.step}`);
         return vm.state === 'failed' || (vm.state === 'active' && b.operation?.status === 'COMPLETED');
       });
       assert.equal(done.vm.state, 'active', JSON.stringify(done.vm));
+      assert.equal((await listed()).find((v) => v.id === vmId)?.state, 'active', 'a kept list shows the state the worker wrote');
       assert.ok([...seen].some((s) => s.startsWith('RUNNING:')), `progress was read while the create ran: ${[...seen].join(', ')}`);
       assert.equal(calls.query, 0, 'the running create was read from the progress it writes, not queried');
 
