@@ -143,7 +143,7 @@ export async function runOrchestrationBench(opts: OrchestrationBenchOptions = {}
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       NODE_ENV: 'development',
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', // 'worker polling' (info) says a worker is ready
       VMFLOW_DATA_DIR: logDir,
       TEMPORAL_ADDRESS: stack.temporalAddress,
       TEMPORAL_NAMESPACE: stack.namespace,
