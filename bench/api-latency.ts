@@ -232,5 +232,7 @@ if (require.main === module) {
       memberVms: numberFlag(argv, '--member-vms'),
       routes: routes as ApiRoute[] | undefined,
     }),
+    undefined,
+    'api-latency',
   );
 }

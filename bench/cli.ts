@@ -1,3 +1,8 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../src/config';
+
 /**
  * Command-line plumbing each benchmark module shares when it is run on its own
  * (`tsx bench/<name>.ts --flag N`): numeric flags and the exit code of the run.
@@ -19,10 +24,23 @@ export function numberFlag(argv: string[], name: string, opts: { allowZero?: boo
   return v;
 }
 
-/** Runs a benchmark as the main module: exits with `exitCode(result)` (default 0), or 1 after printing a failure. */
-export function exitWhenDone<T>(run: Promise<T>, exitCode: (result: T) => number = () => 0): void {
+/**
+ * Runs a benchmark as the main module: exits with `exitCode(result)` (default 0), or 1 after
+ * printing a failure. With `name`, the result is also written as JSON to
+ * `<VMFLOW_DATA_DIR>/bench/<name>-<time>.json` (npm run bench writes its own latest.json).
+ */
+export function exitWhenDone<T>(run: Promise<T>, exitCode: (result: T) => number = () => 0, name?: string): void {
   run.then(
-    (result) => process.exit(exitCode(result)),
+    (result) => {
+      if (name) {
+        const dir = path.join(loadConfig().dataDir, 'bench');
+        fs.mkdirSync(dir, { recursive: true });
+        const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+        fs.writeFileSync(file, `${JSON.stringify({ bench: name, finishedAt: new Date().toISOString(), host: { cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version }, result }, null, 2)}\n`);
+        console.log(`JSON written to ${file}`);
+      }
+      process.exit(exitCode(result));
+    },
     (err: unknown) => {
       console.error(err);
       process.exit(1);

@@ -366,5 +366,7 @@ if (require.main === module) {
   const argv = process.argv.slice(2);
   exitWhenDone(
     runMonitorScaleBench({ vmsPerCloud: numberFlag(argv, '--vms'), clouds: numberFlag(argv, '--clouds'), naiveSample: numberFlag(argv, '--sample'), intervalSeconds: numberFlag(argv, '--interval') }),
+    undefined,
+    'monitor-scale',
   );
 }

@@ -378,5 +378,5 @@ if (require.main === module) {
   const i = argv.indexOf('--workers');
   const workerCounts = i >= 0 ? (argv[i + 1] ?? '').split(',').map(Number) : undefined;
   if (workerCounts?.some((n) => !Number.isInteger(n) || n < 1 || n > 8)) throw new Error('--workers takes counts 1-8, comma-separated');
-  exitWhenDone(runOrchestrationBench({ sequential: numberFlag(argv, '--sequential'), concurrent: numberFlag(argv, '--concurrent'), workerCounts, pollMs: numberFlag(argv, '--poll-ms') }));
+  exitWhenDone(runOrchestrationBench({ sequential: numberFlag(argv, '--sequential'), concurrent: numberFlag(argv, '--concurrent'), workerCounts, pollMs: numberFlag(argv, '--poll-ms') }), undefined, 'orchestration');
 }
