@@ -10,8 +10,8 @@
  * stamp, and readers take the stamp before the set, so a change between the two reads only makes
  * the next probe read the set again.
  */
-import crypto from 'node:crypto';
 import type { Connection } from 'mongoose';
+import { stamp } from '../vms/list-version';
 
 export const PROTECTED_SET_VERSION_COLLECTION = 'protected_set_version';
 const ID = 'all';
@@ -24,7 +24,7 @@ export async function protectedSetVersion(db: Connection): Promise<string | unde
 }
 
 export async function markProtectedSetChanged(db: Connection): Promise<void> {
-  await db.collection<{ _id: string; v: string; at: Date }>(PROTECTED_SET_VERSION_COLLECTION).updateOne({ _id: ID }, { $set: { v: crypto.randomUUID(), at: new Date() } }, { upsert: true });
+  await stamp(db, PROTECTED_SET_VERSION_COLLECTION, ID);
 }
 
 /**

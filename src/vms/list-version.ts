@@ -19,5 +19,23 @@ export async function vmListVersion(db: Connection, ownerId: string): Promise<st
 }
 
 export async function markVmListChanged(db: Connection, ownerId: string): Promise<void> {
-  await db.collection<{ _id: string; v: string; at: Date }>(VM_LIST_VERSION_COLLECTION).updateOne({ _id: ownerId }, { $set: { v: crypto.randomUUID(), at: new Date() } }, { upsert: true });
+  await stamp(db, VM_LIST_VERSION_COLLECTION, ownerId);
+}
+
+/**
+ * Sets a new random stamp on `_id`. Not an upsert: on FerretDB two racing upserts of a missing
+ * document make one fail with a duplicate key; here the loser updates the one the winner made.
+ */
+export async function stamp(db: Connection, collection: string, id: string): Promise<void> {
+  const c = db.collection<{ _id: string; v: string; at: Date }>(collection);
+  for (let attempt = 0; ; attempt++) {
+    const v = crypto.randomUUID();
+    if ((await c.updateOne({ _id: id }, { $set: { v, at: new Date() } })).matchedCount) return;
+    try {
+      await c.insertOne({ _id: id, v, at: new Date() });
+      return;
+    } catch (err) {
+      if ((err as { code?: number }).code !== 11000 || attempt >= 3) throw err;
+    }
+  }
 }
