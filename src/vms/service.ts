@@ -102,6 +102,7 @@ const CLOSED_OPS_KEPT = 20_000;
 export class VmService {
   private readonly lists = new Map<string, { version: string | undefined; page: VmPage }>();
   private readonly closedOps = new Map<string, OperationStatus>();
+  private readonly listLoads = new Map<string, Promise<VmPage>>();
 
   constructor(private readonly d: VmServiceDeps) {}
 
@@ -187,10 +188,18 @@ export class VmService {
       this.lists.set(key, kept);
       return kept.page;
     }
-    const filter: Record<string, unknown> = { ownerId };
-    if (!opts.includeDeleted) filter.state = { $ne: 'deleted' };
-    const found = await pageOf(this.Vm, filter, { field: 'createdAt', direction: -1 }, opts);
-    const page: VmPage = { vms: found.items.map(toVmView), ...(found.nextCursor ? { nextCursor: found.nextCursor } : {}) };
+    // Requests that miss together share one read (a burst must not become a burst of scans).
+    const loadKey = `${key}\n${version ?? ''}`;
+    let loading = this.listLoads.get(loadKey);
+    if (!loading) {
+      const filter: Record<string, unknown> = { ownerId };
+      if (!opts.includeDeleted) filter.state = { $ne: 'deleted' };
+      loading = pageOf(this.Vm, filter, { field: 'createdAt', direction: -1 }, opts)
+        .then((found): VmPage => ({ vms: found.items.map(toVmView), ...(found.nextCursor ? { nextCursor: found.nextCursor } : {}) }))
+        .finally(() => this.listLoads.delete(loadKey));
+      this.listLoads.set(loadKey, loading);
+    }
+    const page = await loading;
     this.lists.delete(key);
     this.lists.set(key, { version, page });
     while (this.lists.size > LISTS_KEPT) this.lists.delete(this.lists.keys().next().value!);
