@@ -129,8 +129,14 @@ export function createBackupActivities(deps: ActivityDeps) {
     const vm = await cs.getVirtualMachine(vmId, { signal });
     if (!vm) return false;
     if (!CS_GONE.has(vm.state)) {
-      const { jobid } = await cs.destroyVirtualMachine(vm.id, { expunge: true }, { signal });
-      await cs.waitForJob(jobid, { signal, pollIntervalMs: pollMs, onProgress: (j) => ctx.heartbeat({ csVmId: vmId, job: j.cmd, jobstatus: j.jobstatus }) });
+      try {
+        const { jobid } = await cs.destroyVirtualMachine(vm.id, { expunge: true }, { signal });
+        await cs.waitForJob(jobid, { signal, pollIntervalMs: pollMs, onProgress: (j) => ctx.heartbeat({ csVmId: vmId, job: j.cmd, jobstatus: j.jobstatus }) });
+      } catch (err) {
+        // Destroyed by another run between the look-up and the destroy (CloudStack then answers 431).
+        const now = await cs.getVirtualMachine(vmId, { signal });
+        if (now && !CS_GONE.has(now.state)) throw err;
+      }
     }
     await pollUntil(`CloudStack VM ${vmId} to be expunged`, pollMs, async () => {
       const now = await cs.getVirtualMachine(vmId, { signal });
@@ -138,6 +144,20 @@ export function createBackupActivities(deps: ActivityDeps) {
       return now && !CS_GONE.has(now.state) ? undefined : true;
     });
     return true;
+  }
+
+  /** Deletes a template and waits for the job; one another run deleted first counts as deleted. */
+  async function deleteTemplateAndWait(cs: CloudStackClient, templateId: string, forced: boolean, signal: AbortSignal): Promise<void> {
+    const ctx = Context.current();
+    try {
+      const { jobid } = await cs.deleteTemplate(templateId, forced ? { forced: true } : {}, { signal });
+      await cs.waitForJob(jobid, { signal, pollIntervalMs: pollMs, onProgress: (j) => ctx.heartbeat({ templateId, jobstatus: j.jobstatus }) });
+    } catch (err) {
+      // Gone between the look-up and the delete (CloudStack answers 431 for an id that no longer
+      // exists): a cancelled backup's clean-up and a sweep may race for the same template.
+      if ((await ownTemplates(cs, { id: templateId }, signal)).length === 0) return;
+      throw err;
+    }
   }
 
   return {
@@ -504,16 +524,7 @@ export function createBackupActivities(deps: ActivityDeps) {
         const signal = ctx.cancellationSignal;
         const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         const found = input.templateId ? await ownTemplates(cs, { id: input.templateId }, signal) : input.name ? await ownTemplates(cs, { name: input.name }, signal) : [];
-        for (const { id } of found) {
-          try {
-            const { jobid } = await cs.deleteTemplate(id, input.forced ? { forced: true } : {}, { signal });
-            await cs.waitForJob(jobid, { signal, pollIntervalMs: pollMs, onProgress: (j) => ctx.heartbeat({ templateId: id, jobstatus: j.jobstatus }) });
-          } catch (err) {
-            // Deleted by someone else between the look-up and the delete.
-            if ((await ownTemplates(cs, { id }, signal)).length === 0) continue;
-            throw err;
-          }
-        }
+        for (const { id } of found) await deleteTemplateAndWait(cs, id, !!input.forced, signal);
         return { existed: found.length > 0 };
       });
     },
@@ -570,8 +581,7 @@ export function createBackupActivities(deps: ActivityDeps) {
           }
           for (const t of await ownTemplates(cs, {}, signal)) {
             if (!t.name.startsWith(prefix) || kept.templates.has(t.id)) continue;
-            const { jobid } = await cs.deleteTemplate(t.id, { forced: true }, { signal });
-            await cs.waitForJob(jobid, { signal, pollIntervalMs: pollMs, onProgress: (j) => ctx.heartbeat({ templateId: t.id, jobstatus: j.jobstatus }) });
+            await deleteTemplateAndWait(cs, t.id, true, signal);
             removed.push(`template ${t.name}`);
           }
         }

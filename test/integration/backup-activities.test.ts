@@ -486,6 +486,41 @@ describe('backup activities against the simulators and the image store', functio
       assert.deepEqual((await templatesNamed(templateName)).map((t) => t.id), [again.templateId]);
     });
 
+    it("when another run removes a template or instance between the sweep's look-up and its delete, then the sweep still succeeds (soak seed 7: deleteVm failed on CloudStack's 431)", async () => {
+      const storeKey = 'vm-vm2/backup-f1.qcow2';
+      if (!(await storeClient.meta(storeKey))) await run(acts.exportImageToStore, { accountId: 'os', imageId, storeKey });
+      const made: string[] = [];
+      for (const templateName of ['vmflow-vm3-backup-s1', 'vmflow-vm3-backup-s2']) {
+        const { templateId } = await run(acts.csRegisterTemplateFromStore, { accountId: 'cs', templateName, storeKey, ttlSeconds: 600 });
+        await run(acts.csAwaitTemplate, { accountId: 'cs', templateId });
+        made.push(templateId);
+      }
+      await run(acts.csEnsureStandby, { accountId: 'cs', name: 'vmflow-vm3-standby', templateId: made[1], serviceOfferingName: 'Small Instance' });
+      // Every delete and destroy of this client is beaten to it by another client (another run).
+      const racing: CloudAccountResolver = {
+        ...(deps.cloudAccounts as object),
+        async cloudstack(id: string) {
+          const c = await (deps.cloudAccounts as unknown as { cloudstack(id: string): Promise<CloudStackClient> }).cloudstack(id);
+          const other = new CloudStackClient({ apiUrl: csSim.apiUrl, ...csSim.credentials, logger });
+          const deleteTemplate = c.deleteTemplate.bind(c);
+          const destroyVirtualMachine = c.destroyVirtualMachine.bind(c);
+          c.deleteTemplate = async (...args) => {
+            await other.waitForJob((await other.deleteTemplate(...args)).jobid, { pollIntervalMs: 20 });
+            return deleteTemplate(...args);
+          };
+          c.destroyVirtualMachine = async (...args) => {
+            await other.waitForJob((await other.destroyVirtualMachine(...args)).jobid, { pollIntervalMs: 20 });
+            return destroyVirtualMachine(...args);
+          };
+          return c;
+        },
+      } as unknown as CloudAccountResolver;
+      const raced = createBackupActivities({ ...deps, cloudAccounts: racing });
+      const swept = await run(raced.sweepVmLeftovers, { vmId: 'vm3', mode: 'everything', openstackAccountIds: [], cloudstackAccountIds: ['cs'] });
+      assert.deepEqual(swept.removed.sort(), ['instance vmflow-vm3-standby', 'template vmflow-vm3-backup-s1', 'template vmflow-vm3-backup-s2']);
+      assert.deepEqual([...(await templatesNamed('vmflow-vm3-backup-s1')), ...(await templatesNamed('vmflow-vm3-backup-s2')), ...(await csVmsNamed('vmflow-vm3-standby'))], []);
+    });
+
     it('when the store key does not exist, then registering a template fails non-retryable with StoreImageMissing', async () => {
       const failure = await failureOf(run(acts.csRegisterTemplateFromStore, { accountId: 'cs', templateName: 'vmflow-missing', storeKey: 'vm-none/none.qcow2', ttlSeconds: 60 }));
       assert.equal(failure.type, 'StoreImageMissing');
