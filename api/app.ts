@@ -12,7 +12,7 @@ import { cloudAccountModel } from '../src/cloud-accounts/model';
 import { CloudAccountResolver } from '../src/cloud-accounts/resolver';
 import { CloudAccountStore } from '../src/cloud-accounts/store';
 import type { Config } from '../src/config';
-import { pingDatabase } from '../src/db/connection';
+import { isDatabaseBusy, pingDatabase } from '../src/db/connection';
 import { AppError } from '../src/errors';
 import type { Logger } from '../src/logger';
 import type { Keyring } from '../src/secrets/keyring';
@@ -237,6 +237,12 @@ const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   else if (err?.type === 'entity.parse.failed') appErr = AppError.badRequest('request body is not valid JSON', [{ field: '(body)', message: 'malformed JSON' }]);
   else if (err?.type === 'entity.too.large') appErr = new AppError(413, 'payload_too_large', 'request body is too large');
   else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) appErr = new AppError(err.status, 'bad_request', String(err.message ?? 'bad request'));
+  else if (isDatabaseBusy(err)) {
+    // The embedded database refused a write under a burst (src/db/connection.ts): nothing the
+    // member sent is at fault, and the same request succeeds when tried again.
+    req.log.warn({ err }, 'database busy');
+    appErr = new AppError(503, 'database_busy', 'the database is busy; try again', undefined, { retryAfterSeconds: 1 });
+  }
   else {
     req.log.error({ err }, 'unhandled error');
     appErr = new AppError(500, 'internal', 'internal error; quote the request id when reporting it');

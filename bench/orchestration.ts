@@ -163,6 +163,10 @@ export async function runOrchestrationBench(opts: OrchestrationBenchOptions = {}
       VMFLOW_OPERATOR_CLOUDS: 'openstack',
       VMFLOW_OUTBOUND_ALLOW: allowSimulators({ openstack: os }),
       VMFLOW_POLL_INTERVAL_MS: String(pollMs),
+      // One member makes every VM of the run: the per-member quota (50 by default) would refuse most.
+      QUOTA_VMS: '1000000',
+      // Several workers on one host: their metrics listeners would fight over the same ports.
+      VMFLOW_METRICS: 'false',
     };
     say(`stack up; starting the API, one vmflow worker and the bare worker (logs in ${logDir})`);
     const workers: BenchChild[] = [];
@@ -251,6 +255,8 @@ export async function runOrchestrationBench(opts: OrchestrationBenchOptions = {}
       const submitted = await Promise.allSettled(Array.from({ length: concurrent }, (_, i) => post(`c${n}-${i}`)));
       const ids = submitted.flatMap((s) => (s.status === 'fulfilled' ? [s.value.id] : []));
       const postMs = submitted.flatMap((s) => (s.status === 'fulfilled' ? [s.value.ms] : []));
+      const refused = submitted.flatMap((s) => (s.status === 'rejected' ? [String((s.reason as Error).message)] : []));
+      if (refused.length) say(`  ${refused.length} of ${concurrent} POSTs failed, the first: ${refused[0].slice(0, 300)}`);
       const done = new Map<string, number>();
       let failed = 0;
       const phaseDeadline = Math.min(deadline, Date.now() + 10 * 60_000);

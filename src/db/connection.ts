@@ -6,6 +6,7 @@
  * every write in vmflow is a single-document atomic update (findOneAndUpdate with a filter on the
  * expected state), and nothing relies on watch().
  */
+import { sleep } from '../sleep';
 import mongoose, { type Connection } from 'mongoose';
 
 export async function connectDatabase(uri: string, opts: { timeoutMs?: number } = {}): Promise<Connection> {
@@ -28,5 +29,33 @@ export async function pingDatabase(conn: Connection): Promise<boolean> {
     return res.ok === 1;
   } catch {
     return false;
+  }
+}
+
+/**
+ * FerretDB's SQLite backend answers "database is locked (SQLITE_BUSY)" when writers collide: a
+ * transaction that began reading cannot wait for the write lock (SQLite refuses at once, its busy
+ * timeout does not apply), so a burst of writes fails some of them. The write did not happen and
+ * can be tried again. MongoDB never answers it.
+ */
+export function isDatabaseBusy(err: unknown): boolean {
+  return /SQLITE_BUSY|database is locked/.test(String((err as { message?: unknown })?.message ?? ''));
+}
+
+/**
+ * Runs a database write again while the database answers busy (isDatabaseBusy): up to `tries`
+ * attempts, 20 ms doubling to 640 ms apart with jitter (about 2.5 s in all); any other error, or
+ * busy after the last try, is thrown. Only for writes that may run twice (idempotent, or failed
+ * without effect as a busy answer means).
+ */
+export async function whileBusy<T>(write: () => Promise<T>, tries = 7): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!isDatabaseBusy(err) || attempt >= tries) throw err;
+      const delay = 20 * 2 ** (attempt - 1);
+      await sleep(delay / 2 + Math.random() * delay);
+    }
   }
 }

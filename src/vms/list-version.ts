@@ -10,6 +10,7 @@
  */
 import crypto from 'node:crypto';
 import type { Connection } from 'mongoose';
+import { whileBusy } from '../db/connection';
 
 export const VM_LIST_VERSION_COLLECTION = 'vm_list_version';
 
@@ -30,9 +31,9 @@ export async function stamp(db: Connection, collection: string, id: string): Pro
   const c = db.collection<{ _id: string; v: string; at: Date }>(collection);
   for (let attempt = 0; ; attempt++) {
     const v = crypto.randomUUID();
-    if ((await c.updateOne({ _id: id }, { $set: { v, at: new Date() } })).matchedCount) return;
+    if ((await whileBusy(() => c.updateOne({ _id: id }, { $set: { v, at: new Date() } }))).matchedCount) return;
     try {
-      await c.insertOne({ _id: id, v, at: new Date() });
+      await whileBusy(() => c.insertOne({ _id: id, v, at: new Date() }));
       return;
     } catch (err) {
       if ((err as { code?: number }).code !== 11000 || attempt >= 3) throw err;

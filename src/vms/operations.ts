@@ -11,6 +11,7 @@
  * workflow id.
  */
 import { Schema, type Connection, type Model } from 'mongoose';
+import { whileBusy } from '../db/connection';
 import type { WorkflowProgress } from '../contracts/progress';
 
 export const VM_OPERATIONS_COLLECTION = 'vm_operations';
@@ -52,7 +53,7 @@ export function vmOperationModel(conn: Connection): Model<VmOperationRecord> {
 export async function recordOperationStarting(conn: Connection, o: { workflowId: string; vmId: string; ownerId: string; kind: string; steps: readonly string[] }): Promise<void> {
   const progress: WorkflowProgress = { kind: o.kind, status: 'running', step: o.steps[0] ?? 'start', steps: [...o.steps], stepsDone: [], updatedAt: new Date().toISOString() };
   try {
-    await vmOperationModel(conn).collection.insertOne({ _id: o.workflowId, vmId: o.vmId, ownerId: o.ownerId, progress, updatedAt: new Date() } as never);
+    await whileBusy(() => vmOperationModel(conn).collection.insertOne({ _id: o.workflowId, vmId: o.vmId, ownerId: o.ownerId, progress, updatedAt: new Date() } as never));
   } catch (err) {
     if ((err as { code?: number }).code !== 11000) throw err;
   }

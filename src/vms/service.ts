@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Connection } from 'mongoose';
+import { whileBusy } from '../db/connection';
 import { findSize, type Catalog } from '../catalog';
 import { PROGRESS_QUERY, type WorkflowProgress } from '../contracts/progress';
 import {
@@ -141,7 +142,8 @@ export class VmService {
     const fingerprint = requestFingerprint({ requirements, accountId });
     let replay = false;
     try {
-      await this.Vm.create({
+      // Retried while the embedded database answers busy (the insert did not happen then).
+      await whileBusy(() => this.Vm.create({
         _id: vmId,
         ownerId,
         name: requirements.name,
@@ -153,7 +155,7 @@ export class VmService {
         workflowIds: [workflowId],
         history: [{ at: new Date(), from: null, to: 'creating', reason: 'create requested', workflowId }],
         requestFingerprint: fingerprint,
-      });
+      }));
       await markVmListChanged(this.d.db, ownerId);
     } catch (err) {
       if ((err as { code?: number }).code !== 11000 || !idempotencyKey) throw err;
