@@ -981,6 +981,19 @@ outputs:
       assert.equal(missing.body.NeutronError.type, 'NetworkNotFound');
     });
 
+    it('when the simulator is started with a bigger private network, then its subnet and allocation pool span it (benchmarks make hundreds of VMs)', async () => {
+      const big = await startOpenStackSimulator({ port: 0, privatePrefixLength: 16 });
+      try {
+        const token = (await call('POST', `${big.authUrl}/auth/tokens`, { json: authBody('demo', 'demo-secret', 'demo') })).headers.get('x-subject-token')!;
+        const nets = (await call('GET', `${big.url}/networking/v2.0/networks?name=private`, { token })).body.networks;
+        const subnet = (await call('GET', `${big.url}/networking/v2.0/subnets/${nets[0].subnets[0]}`, { token })).body.subnet;
+        assert.equal(subnet.cidr, '10.0.0.0/16');
+        assert.deepEqual(subnet.allocation_pools, [{ start: '10.0.0.2', end: '10.0.255.254' }]);
+      } finally {
+        await big.stop();
+      }
+    });
+
     it('when a floating IP is associated and disassociated, then the server addresses follow', async () => {
       const priv = (await demo.network('GET', '/networks?name=private')).body.networks[0];
       const pub = (await demo.network('GET', '/networks?name=public')).body.networks[0];

@@ -49,6 +49,8 @@ export interface CloudOptions {
   dataDir: string;
   users: SimUserSpec[];
   tokenTtlSeconds: number;
+  /** Prefix length of the seeded private network (10.0.0.0/N); default 24, as in a devstack. */
+  privatePrefixLength?: number;
 }
 
 export class Cloud {
@@ -66,8 +68,10 @@ export class Cloud {
   readonly images: ImageEngine;
   readonly compute: ComputeEngine;
   readonly heat: HeatEngine;
+  readonly privatePrefixLength: number;
 
   constructor(opts: CloudOptions) {
+    this.privatePrefixLength = opts.privatePrefixLength ?? 24;
     this.log = opts.log;
     this.rng = opts.rng;
     this.store = opts.store;

@@ -61,6 +61,11 @@ export interface StartOpenStackSimulatorOptions {
   users?: SimUserSpec[];
   /** Seeds ids, MAC addresses and fault coin flips, for reproducible runs. */
   seed?: number;
+  /**
+   * Prefix length of the seeded private network 10.0.0.0/N (default 24: 253 addresses, so at most
+   * that many servers, as in a devstack). Benchmarks that make hundreds of VMs ask for a bigger one.
+   */
+  privatePrefixLength?: number;
   logger?: Logger;
 }
 
@@ -82,6 +87,7 @@ export async function startOpenStackSimulator(opts: StartOpenStackSimulatorOptio
     dataDir,
     users,
     tokenTtlSeconds: opts.tokenTtlSeconds ?? 3600,
+    privatePrefixLength: opts.privatePrefixLength,
   });
 
   const loaded = store.load();

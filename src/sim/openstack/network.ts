@@ -86,7 +86,8 @@ export class NetworkEngine {
       this.store.networks.set(net.id, net);
       this.store.subnets.set(subnet.id, subnet);
     };
-    mk(PRIVATE_NETWORK, false, '10.0.0.0/24', '10.0.0.1', '10.0.0.2', '10.0.0.254');
+    const bits = this.cloud.privatePrefixLength;
+    mk(PRIVATE_NETWORK, false, `10.0.0.0/${bits}`, '10.0.0.1', '10.0.0.2', intToIp(ipToInt('10.0.0.0') + 2 ** (32 - bits) - 2));
     mk(PUBLIC_NETWORK, true, '172.24.4.0/24', '172.24.4.1', '172.24.4.2', '172.24.4.254');
   }
 
