@@ -103,7 +103,7 @@ export interface BackupOverhead {
   ratioP50: number;
   breakdownMs: { vmflow: BackupBreakdown; bare: BackupBreakdown };
   histories: { vmflowBackup: HistoryShape; vmflowOwner: HistoryShape; bare: HistoryShape };
-  /** Activities of the sampled runs by type, in the order first scheduled (×N when more than once). */
+  /** The sampled runs' activities by type, in the order first scheduled: "name [×n] <ms scheduled → closed, summed>". */
   activities: { vmflow: string[]; bare: string[] };
 }
 
@@ -183,11 +183,18 @@ function activitySpans(events: temporal.api.history.v1.IHistoryEvent[]): Activit
   return [...byEventId.values()];
 }
 
-/** Activity types in the order first scheduled, "name ×n" when one ran n times. */
+/**
+ * Activity types in the order first scheduled, with the time from scheduling to close summed over
+ * a type's runs ("name ×n" when it ran n times): the task queue wait is in it, so one activity's
+ * round trip through Temporal shows as well as its own work.
+ */
 function activityList(spans: ActivitySpan[]): string[] {
-  const counts = new Map<string, number>();
-  for (const s of spans) counts.set(s.name, (counts.get(s.name) ?? 0) + 1);
-  return [...counts].map(([name, n]) => (n > 1 ? `${name} ×${n}` : name));
+  const byName = new Map<string, { n: number; ms: number }>();
+  for (const s of spans) {
+    const t = byName.get(s.name) ?? { n: 0, ms: 0 };
+    byName.set(s.name, { n: t.n + 1, ms: t.ms + (s.closedMs - s.scheduledMs) });
+  }
+  return [...byName].map(([name, t]) => `${name}${t.n > 1 ? ` ×${t.n}` : ''} ${Math.round(t.ms)} ms`);
 }
 
 /** First scheduling and last close of the named activities (the cloud steps of a backup). */
@@ -546,8 +553,8 @@ function backupReport(b: BackupOverhead, pollMs: number, shape: (s: HistoryShape
       ['vmflow vmOwner (this backup)', ...shape(b.histories.vmflowOwner)],
       ['bare', ...shape(b.histories.bare)],
     ]),
-    `  vmflow activities: ${b.activities.vmflow.join(', ')}`,
-    `  bare activities: ${b.activities.bare.join(', ')}`,
+    `  vmflow activities (scheduled → closed): ${b.activities.vmflow.join(', ')}`,
+    `  bare activities (scheduled → closed): ${b.activities.bare.join(', ')}`,
   ];
 }
 
