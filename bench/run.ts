@@ -7,8 +7,9 @@
  *                  the naive one-check-per-VM design (10,000 protected VMs on two clouds)
  *   api-latency    GET /vms, GET /vms/:id, POST /vms p50/p99 at a fixed 200 requests/s vs a bare
  *                  Express handler doing one indexed operation on the same database
- *   orchestration  create-VM wall time through the REST API vs a bare Temporal workflow making the
- *                  same cloud calls; 500 creates at once with 1, 2, 4 worker processes vs bare
+ *   orchestration  create-VM and backup-run wall time through the REST API vs a bare Temporal
+ *                  workflow making the same cloud calls; 500 creates at once with 1, 2, 4 worker
+ *                  processes vs bare
  *   rto            RTO / RPO distribution of 20 end-to-end failovers vs the detection budget
  *                  (monitor interval × failure threshold)
  *   login-flood    login p99 while 50 sign-ups hash passwords, with the hashing gate vs without
@@ -119,17 +120,17 @@ const BENCHES: BenchSpec[] = [
   },
   {
     name: 'orchestration',
-    title: (quick) => `orchestration overhead and concurrent creates: ${quick ? '3 sequential, 50 at once with 1, 2 workers' : '10 sequential, 500 at once with 1, 2, 4 workers'}, vs a bare Temporal workflow`,
+    title: (quick) => `orchestration overhead (create and backup) and concurrent creates: ${quick ? '3 sequential creates, 2 backups, 50 at once with 1, 2 workers' : '10 sequential creates, 5 backups, 500 at once with 1, 2, 4 workers'}, vs a bare Temporal workflow`,
     async run({ quick }) {
       const run = await load<typeof import('./orchestration').runOrchestrationBench>('./orchestration', 'runOrchestrationBench');
-      const r = await run(quick ? { sequential: 3, concurrent: 50, workerCounts: [1, 2] } : { sequential: 10, concurrent: 500, workerCounts: [1, 2, 4] });
+      const r = await run(quick ? { sequential: 3, backups: 2, concurrent: 50, workerCounts: [1, 2] } : { sequential: 10, backups: 5, concurrent: 500, workerCounts: [1, 2, 4] });
       const bare = r.concurrent.find((p) => p.design === 'bare');
       return {
         result: r,
         summary: {
-          measured: `create p50 ${r.overhead.vmflowMs.p50} ms; ${r.concurrent.filter((p) => p.design === 'vmflow').map((p) => `${p.completed} at once, ${p.workers} worker(s): ${p.completionsPerSecond}/s, p99 ${Math.round(p.timeToActiveMs.p99 / 100) / 10} s`).join('; ')}`,
-          baseline: `bare workflow: create p50 ${r.overhead.bareMs.p50} ms; ${bare?.completionsPerSecond}/s at once`,
-          ratio: `overhead ×${r.overhead.ratioP50}; throughput vs bare ${r.ratios.map((x) => `${x.workers}w ×${x.vsBare}`).join(', ')}`,
+          measured: `create p50 ${r.overhead.vmflowMs.p50} ms; ${r.backup ? `backup p50 ${r.backup.vmflowMs.p50} ms; ` : ''}${r.concurrent.filter((p) => p.design === 'vmflow').map((p) => `${p.completed} at once, ${p.workers} worker(s): ${p.completionsPerSecond}/s, p99 ${Math.round(p.timeToActiveMs.p99 / 100) / 10} s`).join('; ')}`,
+          baseline: `bare workflow: create p50 ${r.overhead.bareMs.p50} ms; ${r.backup ? `backup p50 ${r.backup.bareMs.p50} ms; ` : ''}${bare?.completionsPerSecond}/s at once`,
+          ratio: `overhead ×${r.overhead.ratioP50}${r.backup ? `, backup ×${r.backup.ratioP50}` : ''}; throughput vs bare ${r.ratios.map((x) => `${x.workers}w ×${x.vsBare}`).join(', ')}`,
         },
         incomplete: r.concurrent.some((p) => p.completed < p.submitted) ? 'some creates did not complete before the deadline' : undefined,
       };
