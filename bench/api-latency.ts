@@ -33,7 +33,7 @@ import { startStack } from '../test/harness/stack';
 import { signupAndLogin } from '../test/harness/users';
 import { exitWhenDone, numberFlag } from './cli';
 import { openLoop, type LoadResult } from './load';
-import { answers, benchLogDir, startChild, UsageMeter, type BenchChild } from './procs';
+import { answers, benchLogDir, startChild, UsageMeter, vmflowChildEnv, type BenchChild } from './procs';
 
 export type ApiRoute = 'list' | 'read' | 'create';
 /** In this order: the bare list (a scan of every VM document on FerretDB) can leave the database busy after it. */
@@ -91,26 +91,8 @@ export async function runApiLatencyBench(opts: ApiLatencyBenchOptions = {}): Pro
     const taskQueue = `bench-api-${crypto.randomBytes(4).toString('hex')}`;
     const [apiPort, barePort] = [await freePort(), await freePort()];
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      NODE_ENV: 'development',
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-      VMFLOW_DATA_DIR: logDir,
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      TEMPORAL_NAMESPACE: stack.namespace,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      MONGODB_URI: stack.mongoUri,
-      VMFLOW_ENCRYPTION_KEYS: formatKeyring(keyring),
-      API_HOST: '127.0.0.1',
-      API_PORT: String(apiPort),
+      ...vmflowChildEnv({ logDir, stack, taskQueue, encryptionKeys: formatKeyring(keyring), apiPort, openstack: os }),
       BARE_PORT: String(barePort),
-      OPENSTACK_AUTH_URL: os.authUrl,
-      OPENSTACK_USERNAME: os.credentials.username,
-      OPENSTACK_PASSWORD: os.credentials.password,
-      OPENSTACK_PROJECT_NAME: os.credentials.projectName,
-      OPENSTACK_USER_DOMAIN_NAME: os.credentials.userDomainName,
-      OPENSTACK_PROJECT_DOMAIN_NAME: os.credentials.projectDomainName,
-      OPENSTACK_REGION: os.credentials.region,
-      VMFLOW_OPERATOR_CLOUDS: 'openstack',
       VMFLOW_OUTBOUND_ALLOW: allowSimulators({ openstack: os }),
       VMFLOW_POLL_INTERVAL_MS: '100',
     };

@@ -50,7 +50,7 @@ import { startStack } from '../test/harness/stack';
 import { signupAndLogin } from '../test/harness/users';
 import { exitWhenDone, numberFlag } from './cli';
 import { percentile } from './load';
-import { answers, benchLogDir, startChild, UsageMeter, type BenchChild } from './procs';
+import { answers, benchLogDir, startChild, UsageMeter, vmflowChildEnv, type BenchChild } from './procs';
 
 export interface OrchestrationBenchOptions {
   sequential?: number;
@@ -236,25 +236,8 @@ export async function runOrchestrationBench(opts: OrchestrationBenchOptions = {}
     const bareQueue = `${vmflowQueue}-bare`;
     const apiPort = await freePort();
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      NODE_ENV: 'development',
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', // 'worker polling' (info) says a worker is ready
-      VMFLOW_DATA_DIR: logDir,
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      TEMPORAL_NAMESPACE: stack.namespace,
-      TEMPORAL_TASK_QUEUE: vmflowQueue,
+      ...vmflowChildEnv({ logDir, stack, taskQueue: vmflowQueue, encryptionKeys: formatKeyring(keyring), apiPort, openstack: os }),
       BARE_TASK_QUEUE: bareQueue,
-      MONGODB_URI: stack.mongoUri,
-      VMFLOW_ENCRYPTION_KEYS: formatKeyring(keyring),
-      API_HOST: '127.0.0.1',
-      API_PORT: String(apiPort),
-      OPENSTACK_AUTH_URL: os.authUrl,
-      OPENSTACK_USERNAME: os.credentials.username,
-      OPENSTACK_PASSWORD: os.credentials.password,
-      OPENSTACK_PROJECT_NAME: os.credentials.projectName,
-      OPENSTACK_USER_DOMAIN_NAME: os.credentials.userDomainName,
-      OPENSTACK_PROJECT_DOMAIN_NAME: os.credentials.projectDomainName,
-      OPENSTACK_REGION: os.credentials.region,
       CLOUDSTACK_API_URL: cs.apiUrl,
       CLOUDSTACK_API_KEY: cs.credentials.apiKey,
       CLOUDSTACK_SECRET_KEY: cs.credentials.secretKey,
@@ -265,10 +248,6 @@ export async function runOrchestrationBench(opts: OrchestrationBenchOptions = {}
       VMFLOW_OPERATOR_CLOUDS: 'openstack,cloudstack',
       VMFLOW_OUTBOUND_ALLOW: allowSimulators({ openstack: os, cloudstack: cs }),
       VMFLOW_POLL_INTERVAL_MS: String(pollMs),
-      // One member makes every VM of the run: the per-member quota (50 by default) would refuse most.
-      QUOTA_VMS: '1000000',
-      // Several workers on one host: their metrics listeners would fight over the same ports.
-      VMFLOW_METRICS: 'false',
     };
     say(`stack, simulators and image store up; starting the API, one vmflow worker and the bare worker (logs in ${logDir})`);
     const workers: BenchChild[] = [];

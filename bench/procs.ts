@@ -111,3 +111,42 @@ export class UsageMeter {
 export function benchLogDir(name: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `vmflow-bench-${name}-`));
 }
+
+/**
+ * The environment vmflow's API and worker children share in a benchmark: the test stack, the
+ * simulated operator OpenStack account, one member's quota lifted (one member makes every VM of a
+ * run) and metrics off (several workers on one host would fight over the metrics ports).
+ */
+export function vmflowChildEnv(o: {
+  logDir: string;
+  stack: { temporalAddress: string; namespace: string; mongoUri: string };
+  taskQueue: string;
+  encryptionKeys: string;
+  apiPort: number;
+  openstack: { authUrl: string; credentials: { username: string; password: string; projectName: string; userDomainName: string; projectDomainName: string; region: string } };
+}): NodeJS.ProcessEnv {
+  const c = o.openstack.credentials;
+  return {
+    ...process.env,
+    NODE_ENV: 'development',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', // 'worker polling' (info) says a worker is ready
+    VMFLOW_DATA_DIR: o.logDir,
+    TEMPORAL_ADDRESS: o.stack.temporalAddress,
+    TEMPORAL_NAMESPACE: o.stack.namespace,
+    TEMPORAL_TASK_QUEUE: o.taskQueue,
+    MONGODB_URI: o.stack.mongoUri,
+    VMFLOW_ENCRYPTION_KEYS: o.encryptionKeys,
+    API_HOST: '127.0.0.1',
+    API_PORT: String(o.apiPort),
+    OPENSTACK_AUTH_URL: o.openstack.authUrl,
+    OPENSTACK_USERNAME: c.username,
+    OPENSTACK_PASSWORD: c.password,
+    OPENSTACK_PROJECT_NAME: c.projectName,
+    OPENSTACK_USER_DOMAIN_NAME: c.userDomainName,
+    OPENSTACK_PROJECT_DOMAIN_NAME: c.projectDomainName,
+    OPENSTACK_REGION: c.region,
+    VMFLOW_OPERATOR_CLOUDS: 'openstack',
+    QUOTA_VMS: '1000000',
+    VMFLOW_METRICS: 'false',
+  };
+}
