@@ -94,13 +94,14 @@ export function createBackupStoreActivities(deps: ActivityDeps) {
       const ending = input.set.status !== undefined && input.set.status !== 'running';
       // The run's end is counted once: only the write that takes the record out of `running`.
       const before = ending ? await backupModel(deps.db).findById(input.backupId, { status: 1, startedAt: 1, trigger: 1 }).lean() : null;
-      await backupModel(deps.db).updateOne({ _id: input.backupId }, { $set: set });
-      if (before?.status === 'running' && input.set.status) recordBackupEnd(input.set.status, before.trigger, before.startedAt, input.set.finishedAt);
-      // A finished backup's record is also kept beside its image in the store (catalog rebuild).
+      // A finished backup's record is also kept beside its image in the store (catalog rebuild),
+      // written before the database says it finished: whoever sees it finished finds the copy too.
       if (ending && (input.set.status === 'succeeded' || input.set.status === 'partial') && deps.imageStore) {
         const record = await backupModel(deps.db).findById(input.backupId).lean();
-        if (record) await writeCatalogEntry(deps.imageStore.client, record, deps.logger);
+        if (record) await writeCatalogEntry(deps.imageStore.client, { ...record, ...set } as typeof record, deps.logger);
       }
+      await backupModel(deps.db).updateOne({ _id: input.backupId }, { $set: set });
+      if (before?.status === 'running' && input.set.status) recordBackupEnd(input.set.status, before.trigger, before.startedAt, input.set.finishedAt);
     },
 
     /**
