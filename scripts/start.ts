@@ -170,9 +170,8 @@ async function main(): Promise<void> {
       : []),
     `data            ${dataDir}   logs: ${logDir}`,
   ].filter(Boolean);
-  say('ready');
-  for (const l of lines) process.stdout.write(`  ${l}\n`);
-  process.stdout.write('  Ctrl-C stops everything.\n');
+  // One write: a reader that sees "ready" sees every URL with it.
+  process.stdout.write(['[vmflow] ready', ...lines.map((l) => `  ${l}`), '  Ctrl-C stops everything.', ''].join('\n'));
 }
 
 function watchServer(proc: ManagedProcess): void {

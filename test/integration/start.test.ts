@@ -30,7 +30,7 @@ async function startProduct(env: NodeJS.ProcessEnv): Promise<Started> {
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const deadline = Date.now() + 150_000;
-  while (!/\[vmflow\] ready/.test(out)) {
+  while (!/\[vmflow\] ready[\s\S]*Ctrl-C stops everything/.test(out)) {
     if (child.exitCode !== null) throw new Error(`npm start exited ${child.exitCode}:\n${out}`);
     if (Date.now() > deadline) throw new Error(`npm start not ready:\n${out}`);
     await new Promise((r) => setTimeout(r, 200));
