@@ -22,6 +22,8 @@ export interface ActivityDeps {
   cloudstack?: { zone?: string };
   /** Temporal client for what activities manage in Temporal itself (backup schedules). */
   temporalClient?: Client;
+  /** Where guest health checks connect (VMFLOW_GUEST_ADDRESS_MAP, src/dr/guest-checks.ts); unset: the VMs' own addresses. */
+  guestAddressMap?: string;
   /** Where disaster alerts are POSTed (HMAC-signed when a secret is set). */
   alerts?: { webhookUrl?: string; webhookSecret?: string };
   /**

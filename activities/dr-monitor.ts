@@ -26,6 +26,10 @@ import { PROTECTED_SET_MAX_AGE_MS, protectedSetVersion } from '../src/dr/protect
 import type { ActivityDeps } from './deps';
 import { cloudAccounts } from './cloud-helpers';
 import { recordMonitorCheck } from '../src/metrics/activity-metrics';
+import { GUEST_CHECK_DEFAULTS, GUEST_FAILED_STATUS, guestAddressOf, guestAddressRefusal, parseGuestAddressMap, type AddressMapEntry, type GuestHealthCheck } from '../src/dr/guest-checks';
+import { guestStatusModel } from '../src/dr/model';
+import { checkGuests, type GuestResult, type GuestTarget } from './guest-probe';
+import type { GuestRoundFigures } from '../src/contracts/dr-monitor';
 
 /** Deadline of each cloud call of a probe: a cloud slower than this counts as down. */
 export const PROBE_CALL_TIMEOUT_MS = 5_000;
@@ -39,6 +43,10 @@ export const DR_PROTECTIONS_COLLECTION = 'dr_protections';
 const SIGNAL_CONCURRENCY = 50;
 /** Accounts with more VMs than this read all enabled protections instead of an `$in` list. */
 const ID_CHUNK = 1000;
+/** All guest checks of one interval finish within this, or count as inconclusive (the probe's own timeout is 30 s). */
+export const GUEST_BATCH_DEADLINE_MS = 12_000;
+/** A VM's guest is due when this share of its interval has passed (monitor intervals are not exact). */
+const GUEST_DUE_SHARE = 0.9;
 
 /**
  * Which VMs the monitor of an OpenStack account watches: active VMs placed on that account whose
@@ -57,6 +65,8 @@ export interface ProtectedVm {
   serverId: string;
   /** Being updated or restored (only with `includeUpdating`): its server may be resizing or rebuilt, so it is not health-checked. */
   updating?: boolean;
+  /** The guest check declared with its protection (src/dr/guest-checks.ts). */
+  healthCheck?: GuestHealthCheck;
 }
 
 export interface ProbeCloudInput {
@@ -88,7 +98,14 @@ export interface CloudProbe {
   dbMs: number;
   /** The protected set came from the probe's kept copy (its version stamp unchanged: src/dr/protected-set.ts). */
   dbCached?: boolean;
+  /** Tracked VMs this check says nothing about (their guest was not checked): workflows/lib/health.ts. */
+  unjudged?: string[];
+  /** Thresholds declared with guest checks, for the VMs whose counters move now. */
+  vmThresholds?: Record<string, { failureThreshold?: number; successThreshold?: number }>;
+  /** The guest checks of this interval (absent when the account declares none). */
+  guests?: GuestRoundFigures;
 }
+
 
 export interface SignalCloudHealthResult {
   protectedCount: number;
@@ -157,19 +174,28 @@ export async function loadProtectedVms(db: ActivityDeps['db'], accountId: string
   }
   const ids = [...placed.keys()];
   const protectedIds = new Set<string>();
+  const checks = new Map<string, GuestHealthCheck>();
   const protections = db.collection(DR_PROTECTIONS_COLLECTION);
+  const projection = { _id: 1, healthCheck: 1 };
+  const take = (p: { _id: unknown; healthCheck?: GuestHealthCheck | null }) => {
+    protectedIds.add(String(p._id));
+    if (p.healthCheck) checks.set(String(p._id), p.healthCheck);
+  };
   if (ids.length <= ID_CHUNK) {
-    const found = await protections.find({ ...q.protections, _id: { $in: ids } } as never, { projection: { _id: 1 } }).toArray();
-    for (const p of found) protectedIds.add(String(p._id));
+    const found = await protections.find({ ...q.protections, _id: { $in: ids } } as never, { projection }).toArray();
+    for (const p of found) take(p as never);
   } else {
     // Large accounts: one pass over the enabled protections beats many $in lists (on FerretDB
     // five $in queries of 1000 ids took 2.5 s where the whole 10,000-protection pass took 0.3 s).
-    for await (const p of protections.find(q.protections, { projection: { _id: 1 } })) protectedIds.add(String(p._id));
+    for await (const p of protections.find(q.protections, { projection })) take(p as never);
   }
-  return ids.filter((id) => protectedIds.has(id)).sort().map((vmId) => ({ vmId, serverId: placed.get(vmId)!, ...(updating.has(vmId) ? { updating: true } : {}) }));
+  return ids
+    .filter((id) => protectedIds.has(id))
+    .sort()
+    .map((vmId) => ({ vmId, serverId: placed.get(vmId)!, ...(updating.has(vmId) ? { updating: true } : {}), ...(checks.has(vmId) ? { healthCheck: checks.get(vmId)! } : {}) }));
 }
 
-async function credentialsOf(deps: ActivityDeps, accountId: string): Promise<{ credentials: OpenStackCredentials; dispatcher: Dispatcher | undefined }> {
+async function credentialsOf(deps: ActivityDeps, accountId: string): Promise<{ credentials: OpenStackCredentials; dispatcher: Dispatcher | undefined; scope: 'operator' | 'user' }> {
   try {
     return await cloudAccounts(deps).openstackAuth(accountId);
   } catch (err) {
@@ -179,9 +205,11 @@ async function credentialsOf(deps: ActivityDeps, accountId: string): Promise<{ c
   }
 }
 
-export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeoutMs?: number } = {}) {
+export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeoutMs?: number; guestAddressMap?: string; guestBatchDeadlineMs?: number } = {}) {
   const timeoutMs = opts.callTimeoutMs ?? PROBE_CALL_TIMEOUT_MS;
   const log = deps.logger.child({ component: 'dr-monitor' });
+  const guestMap: AddressMapEntry[] = parseGuestAddressMap(opts.guestAddressMap ?? deps.guestAddressMap);
+  const guests = guestMemory(deps, log);
   // Per account: the protected set last read, and the version stamp read just before it.
   const kept = new Map<string, { version: string | undefined; at: number; vms: ProtectedVm[] }>();
 
@@ -214,7 +242,7 @@ export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeou
         return { ...base, checkedAt: new Date().toISOString(), cloudOk: true, cloudDetail: 'no protected VMs: cloud not probed', unhealthy: {}, checkedVmIds: checked({}), serversListed: 0, apiCalls: 0, elapsedMs: Date.now() - started };
       }
 
-      const { credentials: creds, dispatcher: accountDispatcher } = await credentialsOf(deps, input.accountId);
+      const { credentials: creds, dispatcher: accountDispatcher, scope } = await credentialsOf(deps, input.accountId);
       const counter = { calls: 0 };
       // A member's account goes through the outbound guard; the operator's through the global agent.
       const dispatcher = countingDispatcher(accountDispatcher ?? getGlobalDispatcher(), counter);
@@ -245,10 +273,38 @@ export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeou
           const status = statusOf.get(vm.serverId) ?? MISSING_STATUS;
           if (status !== 'ACTIVE') unhealthy[vm.vmId] = status;
         }
+        // The guests of ACTIVE servers: connections to the VMs, not calls to the cloud.
+        const guestRound = await guests.round({
+          accountId: input.accountId,
+          vms: vms.filter((v) => v.healthCheck && statusOf.get(v.serverId) === 'ACTIVE'),
+          serverOf: new Map(servers.map((s) => [s.id, s])),
+          scope,
+          allow: cloudAccounts(deps).outbound.allowList,
+          map: guestMap,
+          tracked: new Set(input.trackedVmIds ?? []),
+          deadlineMs: opts.guestBatchDeadlineMs ?? GUEST_BATCH_DEADLINE_MS,
+          signal,
+        });
+        Object.assign(unhealthy, guestRound?.failing);
         const checkedAt = new Date().toISOString();
         const checkedVmIds = checked(unhealthy);
         const serverOf = Object.fromEntries(checkedVmIds.map((id) => [id, serverIdOf.get(id)!]));
-        return { ...base, checkedAt, cloudOk: true, cloudDetail: 'ok', unhealthy, checkedVmIds, serverOf, serversListed: servers.length, apiCalls: counter.calls, elapsedMs: Date.now() - started };
+        const vmThresholds = guestThresholds(vms, new Set(checkedVmIds));
+        return {
+          ...base,
+          checkedAt,
+          cloudOk: true,
+          cloudDetail: 'ok',
+          unhealthy,
+          checkedVmIds,
+          serverOf,
+          ...(guestRound?.unjudged.length ? { unjudged: guestRound.unjudged } : {}),
+          ...(vmThresholds ? { vmThresholds } : {}),
+          ...(guestRound ? { guests: guestRound.figures } : {}),
+          serversListed: servers.length,
+          apiCalls: counter.calls,
+          elapsedMs: Date.now() - started,
+        };
       } catch (err) {
         if (signal.aborted) throw err;
         const detail = describeCloudFailure(stage, err);
@@ -298,6 +354,130 @@ export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeou
     },
   };
   return { ...activities, probeCloud: countedProbe(activities.probeCloud) };
+}
+
+/** Thresholds declared with the guest checks of the VMs whose counters can move now (few). */
+function guestThresholds(vms: readonly ProtectedVm[], ids: ReadonlySet<string>): CloudProbe['vmThresholds'] {
+  const out: NonNullable<CloudProbe['vmThresholds']> = {};
+  for (const v of vms) {
+    const c = v.healthCheck;
+    if (!c || !ids.has(v.vmId) || (c.failureThreshold === undefined && c.successThreshold === undefined)) continue;
+    out[v.vmId] = { ...(c.failureThreshold !== undefined ? { failureThreshold: c.failureThreshold } : {}), ...(c.successThreshold !== undefined ? { successThreshold: c.successThreshold } : {}) };
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+interface GuestSeen {
+  serverId: string;
+  /** The check as declared (a changed check starts unarmed: a new port may never answer). */
+  check: string;
+  armed: boolean;
+  ok: boolean;
+  detail: string;
+  since: number;
+  /** When this worker last checked it (0: known only from the database). */
+  checkedAt: number;
+}
+
+/** A declared check as a comparable string (key order fixed by the schema). */
+function checkKey(c: GuestHealthCheck): string {
+  return JSON.stringify([c.protocol, c.port, c.path ?? null, c.intervalSeconds ?? null, c.timeoutSeconds ?? null, c.failureThreshold ?? null, c.successThreshold ?? null]);
+}
+
+/**
+ * What the probe knows of each VM's guest: kept in the worker, loaded per account from
+ * vm_guest_status after a restart, written back only when something changes.
+ */
+function guestMemory(deps: ActivityDeps, log: ActivityDeps['logger']) {
+  const seen = new Map<string, GuestSeen>();
+  const loaded = new Set<string>();
+  const refusedLogged = new Set<string>();
+
+  async function load(accountId: string): Promise<void> {
+    if (loaded.has(accountId)) return;
+    for (const d of await guestStatusModel(deps.db).find({ accountId }).lean()) {
+      if (!seen.has(d._id)) seen.set(d._id, { serverId: d.serverId, check: d.check ?? '', armed: d.armed, ok: d.ok, detail: d.detail, since: new Date(d.since).getTime(), checkedAt: 0 });
+    }
+    loaded.add(accountId);
+  }
+
+  return {
+    /**
+     * One interval's guest checks of an account: which VMs fail (armed checks only), which tracked
+     * VMs are not judged now, and the figures. Undefined when no VM of the account declares one.
+     */
+    async round(o: {
+      accountId: string;
+      vms: ProtectedVm[];
+      serverOf: Map<string, { addresses?: Record<string, Array<{ addr?: string; version?: number; 'OS-EXT-IPS:type'?: string }>> }>;
+      scope: 'operator' | 'user';
+      allow: Parameters<typeof guestAddressRefusal>[2];
+      map: readonly AddressMapEntry[];
+      tracked: ReadonlySet<string>;
+      deadlineMs: number;
+      signal: AbortSignal;
+    }): Promise<{ failing: Record<string, string>; unjudged: string[]; figures: GuestRoundFigures } | undefined> {
+      if (!o.vms.length) return undefined;
+      const started = Date.now();
+      await load(o.accountId);
+      const targets: GuestTarget[] = [];
+      let refused = 0;
+      for (const v of o.vms) {
+        const c = v.healthCheck!;
+        const known = seen.get(v.vmId);
+        const sameServer = known?.serverId === v.serverId && known.check === checkKey(c);
+        if (sameServer && known.checkedAt && started - known.checkedAt < (c.intervalSeconds ?? GUEST_CHECK_DEFAULTS.intervalSeconds) * 1000 * GUEST_DUE_SHARE) continue;
+        const where = guestAddressOf(o.serverOf.get(v.serverId)?.addresses, o.map);
+        const why = where ? guestAddressRefusal(where.address, o.scope, o.allow) : 'the server has no address this worker can reach';
+        if (!where || why) {
+          refused++;
+          if (!refusedLogged.has(v.vmId)) {
+            refusedLogged.add(v.vmId);
+            log.warn({ vmId: v.vmId, accountId: o.accountId, why }, 'guest check not made');
+          }
+          continue;
+        }
+        targets.push({ vmId: v.vmId, protocol: c.protocol, host: where.target, port: c.port, ...(c.protocol === 'tcp' ? {} : { path: c.path ?? GUEST_CHECK_DEFAULTS.path }), timeoutMs: (c.timeoutSeconds ?? GUEST_CHECK_DEFAULTS.timeoutSeconds) * 1000 });
+      }
+      const results: Map<string, GuestResult> = await checkGuests(targets, { deadlineMs: o.deadlineMs, signal: o.signal });
+      const now = Date.now();
+      const failing: Record<string, string> = {};
+      const unjudged: string[] = [];
+      const changed: Array<{ vmId: string; s: GuestSeen }> = [];
+      let failed = 0;
+      for (const v of o.vms) {
+        const r = results.get(v.vmId);
+        const known = seen.get(v.vmId);
+        const sameServer = known?.serverId === v.serverId && known.check === checkKey(v.healthCheck!);
+        if (!r) {
+          // Not checked now (not due, or inconclusive): its counters stay until its next check, so
+          // thresholds count the VM's own checks, not monitor intervals.
+          if (o.tracked.has(v.vmId)) unjudged.push(v.vmId);
+          continue;
+        }
+        if (!r.ok) failed++;
+        const next: GuestSeen = sameServer
+          ? { ...known, armed: known.armed || r.ok, ok: r.ok, detail: r.detail, since: known.ok === r.ok ? known.since : now, checkedAt: now }
+          : { serverId: v.serverId, check: checkKey(v.healthCheck!), armed: r.ok, ok: r.ok, detail: r.detail, since: now, checkedAt: now };
+        seen.set(v.vmId, next);
+        if (!sameServer || known.armed !== next.armed || known.ok !== next.ok) changed.push({ vmId: v.vmId, s: next });
+        if (!r.ok && next.armed) failing[v.vmId] = `${GUEST_FAILED_STATUS} (${r.detail})`;
+      }
+      if (changed.length) {
+        await guestStatusModel(deps.db).bulkWrite(
+          changed.map(({ vmId, s }) => ({
+            replaceOne: { filter: { _id: vmId }, replacement: { _id: vmId, accountId: o.accountId, serverId: s.serverId, check: s.check, armed: s.armed, ok: s.ok, detail: s.detail, since: new Date(s.since) }, upsert: true },
+          })),
+          { ordered: false },
+        );
+      }
+      return {
+        failing,
+        unjudged: unjudged.sort(),
+        figures: { declared: o.vms.length, checked: results.size, failed, failing: Object.keys(failing).length, inconclusive: targets.length - results.size, refused, elapsedMs: Date.now() - started },
+      };
+    },
+  };
 }
 
 /** Each check counted by outcome, with its duration (vmflow_monitor_checks_total, vmflow_monitor_probe_duration_seconds). */

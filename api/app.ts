@@ -196,8 +196,6 @@ export function createApp(deps: ApiDeps): Express {
       return a ? { id: a._id, kind: a.kind } : undefined;
     },
   });
-  vmRoutes(v1, vms, backups);
-  backupRoutes(v1, backups);
   const dr = new DrService({
     db: deps.db,
     temporal: deps.temporal.client,
@@ -208,6 +206,8 @@ export function createApp(deps: ApiDeps): Express {
     healthCheckSeconds: deps.config.drHealthCheckSeconds,
     quotas,
   });
+  vmRoutes(v1, vms, backups, dr);
+  backupRoutes(v1, backups);
   drRoutes(v1, dr);
   webhookRoutes(v1.scope('/webhooks'), new WebhookService({ db: deps.db, keyring: deps.keyring, outbound }));
 

@@ -18,7 +18,11 @@
  * of one monitor interval (same shape: one activity + one timer) times the number of VMs.
  * Every server is ACTIVE, so no health signal is sent: this is the steady state.
  *
- *   tsx bench/monitor-scale.ts [--vms 5000] [--clouds 2] [--sample 500] [--interval 5]
+ * Then (unless --no-guests) the same monitors again with a TCP guest check on every VM, served by
+ * the simulators on loopback: cloud API calls per interval (must not change), the probe's wall time
+ * and its guest part, and the bench process's CPU per interval without and with the checks.
+ *
+ *   tsx bench/monitor-scale.ts [--vms 5000] [--clouds 2] [--sample 500] [--interval 5] [--no-guests]
  */
 import crypto from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
@@ -41,6 +45,11 @@ import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../src/contracts/dr-mo
 import { allowSimulators, simAdmin } from '../test/harness/clouds';
 import { startStack } from '../test/harness/stack';
 import { exitWhenDone, numberFlag } from './cli';
+import { freePort } from '../src/embedded/processes';
+import { markProtectedSetChanged } from '../src/dr/protected-set';
+
+/** The simulators serve guests on loopback; the worker connects there (src/sim/openstack/guests.ts). */
+const GUEST_MAP = '10.0.0.0/8=127.0.0.0/8';
 import { startBenchWorker } from './worker';
 
 export interface MonitorScaleBenchOptions {
@@ -54,7 +63,21 @@ export interface MonitorScaleBenchOptions {
   intervalSeconds?: number;
   /** Whole-run deadline; default 10 minutes. */
   deadlineMs?: number;
+  /** Second phase with a TCP guest check on every VM (issue 17, item 1); default true. */
+  guests?: boolean;
   print?: boolean;
+}
+
+/** The monitors again, every VM with a guest check (the simulators serve the guests on loopback). */
+export interface GuestPhaseFigures {
+  intervalSeconds: number;
+  clouds: Array<{ apiCallsPerInterval: number; probeWallMs: number; guestMs: number; checked: number; failing: number; inconclusive: number; refused: number }>;
+  /** Cloud API calls per interval, all clouds: without guest checks (phase 1) and with them. */
+  apiCalls: { without: number; with: number };
+  /** CPU of the bench process (worker AND both simulators, which serve the 10,000 guests) per interval, ms. */
+  processCpuMsPerInterval: { without: number; with: number };
+  /** The first check with guests: every guest seen for the first time is written once (vm_guest_status). */
+  firstCheckProbeMs: number;
 }
 
 export interface CloudIntervalFigures {
@@ -99,6 +122,7 @@ export interface MonitorScaleBenchResult {
     historyEvents: number;
   };
   ratio: { apiCalls: number; actions: number; historyEvents: number };
+  guests?: GuestPhaseFigures;
 }
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -121,14 +145,15 @@ function computeOf(sim: OpenStackSimulator): ComputeClient {
 }
 
 /** `count` ACTIVE servers in the simulator's demo project (quota raised), made through Nova. */
-async function makeServers(sim: OpenStackSimulator, count: number, deadline: number): Promise<string[]> {
+async function makeServers(sim: OpenStackSimulator, count: number, deadline: number, withAddresses: boolean): Promise<string[]> {
   await simAdmin(sim.url, 'PATCH', '/quotas', { project: sim.credentials.projectName, instances: count + 10, cores: count * 4, ram: count * 4096 });
   const state = await simAdmin(sim.url, 'GET', '/state');
   const image = state.images.items.find((i: { name: string }) => i.name === 'ubuntu-24.04');
   const compute = computeOf(sim);
   const ids: string[] = [];
   await pool(Array.from({ length: count }, (_, i) => i), 16, async (i) => {
-    ids.push((await compute.createServer({ name: `bench-${i}`, flavorRef: '1', imageRef: image.id, networks: 'none' })).id);
+    // Guests answer on their server's address: those servers get a port on the private network.
+    ids.push((await compute.createServer({ name: `bench-${i}`, flavorRef: '1', imageRef: image.id, networks: withAddresses ? 'auto' : 'none' })).id);
   });
   while ((await simAdmin(sim.url, 'GET', '/state')).servers.byStatus.ACTIVE !== count) {
     if (Date.now() > deadline) throw new Error('servers did not all become ACTIVE in time');
@@ -174,6 +199,7 @@ export async function runMonitorScaleBench(opts: MonitorScaleBenchOptions = {}):
   const cloudCount = opts.clouds ?? 2;
   const sampleSize = Math.min(opts.naiveSample ?? 500, vmsPerCloud * cloudCount);
   const intervalSeconds = opts.intervalSeconds ?? 5;
+  const withGuests = opts.guests !== false;
   const deadline = Date.now() + (opts.deadlineMs ?? 10 * 60_000);
   const logger = createLogger(process.env.LOG_LEVEL ?? 'silent', 'bench-monitor-scale');
   const keyring = keyringOf(generateKey());
@@ -187,12 +213,19 @@ export async function runMonitorScaleBench(opts: MonitorScaleBenchOptions = {}):
   const sims: OpenStackSimulator[] = [];
   const cleanup: Array<() => Promise<unknown>> = [];
   try {
-    for (let i = 0; i < cloudCount; i++) sims.push(await startOpenStackSimulator({ timings: 'fast', logger }));
-    // The accounts are members': the outbound guard must let the simulators' APIs through.
+    // Each simulator serves its servers' guests on its own port (both map 10.0.x.y to 127.0.x.y).
+    const guestPorts: number[] = [];
+    for (let i = 0; i < cloudCount; i++) {
+      guestPorts.push(await freePort());
+      sims.push(await startOpenStackSimulator({ timings: 'fast', logger, privatePrefixLength: 16, ...(withGuests ? { guests: { ports: [guestPorts[i]], addressMap: GUEST_MAP } } : {}) }));
+    }
+    // The accounts are members': the outbound guard must let the simulators' APIs through, and
+    // (guest checks of a member's VMs are held to it too) the simulated private range.
     for (const sim of sims) allowSimulators({ openstack: sim });
+    if (withGuests) process.env.VMFLOW_OUTBOUND_ALLOW = [process.env.VMFLOW_OUTBOUND_ALLOW, '10.0.0.0/16'].filter(Boolean).join(',');
     let t0 = Date.now();
     const serverIds: string[][] = [];
-    for (const sim of sims) serverIds.push(await makeServers(sim, vmsPerCloud, deadline));
+    for (const sim of sims) serverIds.push(await makeServers(sim, vmsPerCloud, deadline, withGuests));
     const serverCreateSeconds = (Date.now() - t0) / 1000;
 
     const db = await connectDatabase(stack.mongoUri);
@@ -213,35 +246,50 @@ export async function runMonitorScaleBench(opts: MonitorScaleBenchOptions = {}):
     const client = new Client({ connection, namespace: stack.namespace, dataConverter: createDataConverter(keyring) });
     const taskQueue = `bench-monitor-${crypto.randomBytes(4).toString('hex')}`;
     await startBenchWorker(
-      { address: stack.temporalAddress, namespace: stack.namespace, taskQueue, keyring, deps: { db, logger, cloudAccounts: new CloudAccountResolver({ db, keyring, logger }), temporalClient: client } },
+      { address: stack.temporalAddress, namespace: stack.namespace, taskQueue, keyring, deps: { db, logger, cloudAccounts: new CloudAccountResolver({ db, keyring, logger }), temporalClient: client, guestAddressMap: GUEST_MAP } },
       cleanup,
     );
 
     const requestsBefore = await Promise.all(sims.map(async (s) => (await simAdmin(s.url, 'GET', '/state')).requests.total as number));
-    const monitors = await Promise.all(
-      accountIds.map((accountId) =>
-        client.workflow.start(CLOUD_MONITOR_WORKFLOW, {
-          taskQueue,
-          workflowId: cloudMonitorWorkflowId(accountId),
-          args: [{ accountId, settings: { intervalSeconds, failureThreshold: 3, successThreshold: 2 } }],
-        }),
-      ),
-    );
+    const startMonitors = (interval: number) =>
+      Promise.all(
+        accountIds.map((accountId) =>
+          client.workflow.start(CLOUD_MONITOR_WORKFLOW, {
+            taskQueue,
+            workflowId: cloudMonitorWorkflowId(accountId),
+            args: [{ accountId, settings: { intervalSeconds: interval, failureThreshold: 3, successThreshold: 2 } }],
+          }),
+        ),
+      );
+    /** Waits until every monitor has made `checks` checks and waits for the next; their statuses. */
+    const afterChecks = async (handles: Awaited<ReturnType<typeof startMonitors>>, checks: number) => {
+      const out: MonitorStatus[] = [];
+      for (const m of handles) {
+        for (;;) {
+          if (Date.now() > deadline) throw new Error(`the monitors did not complete ${checks} checks before the deadline`);
+          const st = await m.query<MonitorStatus>(MONITOR_STATUS_QUERY);
+          if (st.checks >= checks && st.phase === 'waiting') {
+            out.push(st);
+            break;
+          }
+          await sleep(100);
+        }
+      }
+      return out;
+    };
+    /** CPU of this process per monitor interval, over two steady intervals (checks 2 → 4). */
+    const cpuPerInterval = async (handles: Awaited<ReturnType<typeof startMonitors>>) => {
+      await afterChecks(handles, 2);
+      const c0 = process.cpuUsage();
+      const statuses = await afterChecks(handles, 4);
+      const c = process.cpuUsage(c0);
+      return { statuses, cpuMs: round((c.user + c.system) / 1000 / 2) };
+    };
+    const monitors = await startMonitors(intervalSeconds);
     cleanup.unshift(() => Promise.allSettled(monitors.map((m) => m.terminate('bench over'))));
 
-    // Three checks each: the first (token issue) and two steady ones, so two timers have fired.
-    const statuses: MonitorStatus[] = [];
-    for (const m of monitors) {
-      for (;;) {
-        if (Date.now() > deadline) throw new Error('the monitors did not complete three checks before the deadline');
-        const s = await m.query<MonitorStatus>(MONITOR_STATUS_QUERY);
-        if (s.checks >= 3 && s.phase === 'waiting') {
-          statuses.push(s);
-          break;
-        }
-        await sleep(200);
-      }
-    }
+    // Four checks each: the first (token issue) and three steady ones; CPU over the last two.
+    const { statuses, cpuMs: cpuWithout } = await cpuPerInterval(monitors);
     await Promise.all(monitors.map((m) => m.terminate('bench measured')));
     const requestsAfter = await Promise.all(sims.map(async (s) => (await simAdmin(s.url, 'GET', '/state')).requests.total as number));
 
@@ -251,6 +299,33 @@ export async function runMonitorScaleBench(opts: MonitorScaleBenchOptions = {}):
       const t = Date.now();
       await loadProtectedVms(db, accountId);
       uncachedDbMs.push(Date.now() - t);
+    }
+
+    // Phase 2 (issue 17, item 1): a TCP guest check on every VM, the monitors again.
+    let guests: GuestPhaseFigures | undefined;
+    if (withGuests) {
+      const guestInterval = Math.max(5, intervalSeconds);
+      for (const [i] of accountIds.entries()) {
+        await db.collection(DR_PROTECTIONS_COLLECTION).updateMany({ _id: { $regex: `^bench-c${i + 1}-` } } as never, { $set: { healthCheck: { protocol: 'tcp', port: guestPorts[i], intervalSeconds: guestInterval, timeoutSeconds: 2 } } });
+      }
+      await markProtectedSetChanged(db);
+      const again = await startMonitors(guestInterval);
+      cleanup.unshift(() => Promise.allSettled(again.map((m) => m.terminate('bench over'))));
+      const first = await afterChecks(again, 1);
+      const { statuses: st, cpuMs } = await cpuPerInterval(again);
+      await Promise.all(again.map((m) => m.terminate('bench measured')));
+      const perCloud = st.map((x, i) => {
+        const g = x.lastProbe?.guests;
+        if (!x.lastProbe?.cloudOk || !g) throw new Error(`cloud ${i + 1}: no guest figures in the last probe (${x.lastProbe?.cloudDetail ?? x.lastError})`);
+        return { apiCallsPerInterval: x.lastProbe.apiCalls, probeWallMs: x.lastProbe.elapsedMs, guestMs: g.elapsedMs, checked: g.checked, failing: g.failing, inconclusive: g.inconclusive, refused: g.refused };
+      });
+      guests = {
+        intervalSeconds: guestInterval,
+        clouds: perCloud,
+        apiCalls: { without: statuses.reduce((a, x) => a + (x.lastProbe?.apiCalls ?? 0), 0), with: perCloud.reduce((a, c) => a + c.apiCallsPerInterval, 0) },
+        processCpuMsPerInterval: { without: cpuWithout, with: cpuMs },
+        firstCheckProbeMs: Math.max(...first.map((x) => x.lastProbe?.elapsedMs ?? 0)),
+      };
     }
 
     const clouds: CloudIntervalFigures[] = [];
@@ -330,6 +405,7 @@ export async function runMonitorScaleBench(opts: MonitorScaleBenchOptions = {}):
       monitor,
       naive,
       ratio: { apiCalls: round(naive.apiCalls / monitor.apiCalls), actions: round(naive.actions / monitor.actions), historyEvents: round(naive.historyEvents / monitor.historyEvents) },
+      ...(guests ? { guests } : {}),
     };
     if (opts.print !== false) printReport(result);
     return result;
@@ -358,14 +434,21 @@ function printReport(r: MonitorScaleBenchResult): void {
     `  naive per-VM design, per interval — EXTRAPOLATED from ${r.naive.sampled} real GET /servers/{id} calls (${r.naive.sampleSimRequests} simulator requests, mean ${r.naive.meanGetMs} ms) to ${r.totalVms} VMs, ` +
       `with one activity + one timer per VM costing what one monitor interval costs: ${r.naive.apiCalls} API calls (${r.naive.sumOfGetSeconds} s of calls), ${r.naive.actions} actions, ${r.naive.historyEvents} history events`,
   );
-  out.push(`  ratio naive / monitor: API calls ×${r.ratio.apiCalls}, actions ×${r.ratio.actions}, history events ×${r.ratio.historyEvents}`, '');
+  out.push(`  ratio naive / monitor: API calls ×${r.ratio.apiCalls}, actions ×${r.ratio.actions}, history events ×${r.ratio.historyEvents}`);
+  if (r.guests) {
+    const g = r.guests;
+    out.push(`  with a TCP guest check on every VM (interval ${g.intervalSeconds} s): cloud API calls per interval ${g.apiCalls.without} → ${g.apiCalls.with}${g.apiCalls.with === g.apiCalls.without ? ' (unchanged)' : ' (CHANGED)'}; first check (every guest armed, recorded once) ${g.firstCheckProbeMs} ms`);
+    for (const [i, c] of g.clouds.entries()) out.push(`    cloud ${i + 1}: probe ${c.probeWallMs} ms, of which guest checks ${c.guestMs} ms: ${c.checked} checked, ${c.failing} failing, ${c.inconclusive} inconclusive, ${c.refused} refused`);
+    out.push(`    CPU of the bench process (worker + simulators serving the guests) per interval: ${g.processCpuMsPerInterval.without} ms without → ${g.processCpuMsPerInterval.with} ms with guest checks`);
+  }
+  out.push('');
   console.log(out.join('\n'));
 }
 
 if (require.main === module) {
   const argv = process.argv.slice(2);
   exitWhenDone(
-    runMonitorScaleBench({ vmsPerCloud: numberFlag(argv, '--vms'), clouds: numberFlag(argv, '--clouds'), naiveSample: numberFlag(argv, '--sample'), intervalSeconds: numberFlag(argv, '--interval') }),
+    runMonitorScaleBench({ vmsPerCloud: numberFlag(argv, '--vms'), clouds: numberFlag(argv, '--clouds'), naiveSample: numberFlag(argv, '--sample'), intervalSeconds: numberFlag(argv, '--interval'), guests: !argv.includes('--no-guests') }),
     undefined,
     'monitor-scale',
   );

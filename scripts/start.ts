@@ -111,6 +111,10 @@ async function main(): Promise<void> {
     ]
       .filter(Boolean)
       .join(',');
+    // The simulated servers' services answer on loopback (src/sim/openstack/guests.ts): guest
+    // health checks reach them there.
+    childEnv.VMFLOW_GUEST_ADDRESS_MAP ||= '10.0.0.0/8=127.0.0.0/8';
+    childEnv.OPENSTACK_SIM_GUEST_PORTS ||= '80,8080';
   }
   const tsNode = (name: string, entry: string, extraEnv: NodeJS.ProcessEnv = {}): Supervised => ({
     name,

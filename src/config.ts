@@ -9,6 +9,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
 import { parseAllowList } from './outbound/guard';
+import { parseGuestAddressMap } from './dr/guest-checks';
 
 type Spec = {
   env: string;
@@ -88,6 +89,13 @@ export const CONFIG_SPEC = {
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: (err as Error).message });
       return z.NEVER;
+    }
+  }) },
+  guestAddressMap: { env: 'VMFLOW_GUEST_ADDRESS_MAP', doc: 'Where guest health checks connect: `from-cidr=to-cidr[,…]` rewrites a VM address in `from` to the same host bits in `to`; with a map, addresses it does not cover are not checked. Unset (real clouds): the VM\'s own address (floating first). `npm start` sets `10.0.0.0/8=127.0.0.0/8`, where its simulator serves the guests', schema: z.string().optional().superRefine((v, ctx) => {
+    try {
+      parseGuestAddressMap(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
     }
   }) },
   startSimulators: { env: 'VMFLOW_START_SIMULATORS', doc: 'Whether `npm start` runs the cloud simulators (turn off when pointing at real clouds)', default: 'true', schema: bool },

@@ -52,6 +52,7 @@ async function main(): Promise<void> {
       webhooks: { keyring, outbound: new OutboundGuard({ allow: config.outboundAllow }) },
       timing: { pollIntervalMs: config.activityPollIntervalMs },
       openstack: { network: config.openstackNetwork },
+      guestAddressMap: config.guestAddressMap,
       temporalClient: temporal.client,
       alerts: { webhookUrl: config.webhookUrl, webhookSecret: config.webhookSecret },
       imageStore: {

@@ -200,6 +200,7 @@ export async function cloudMonitor(input: CloudMonitorRunInput): Promise<CloudMo
         ...(p.dbCached !== undefined ? { dbCached: p.dbCached } : {}),
         serversListed: p.serversListed,
         unhealthyNow: Object.keys(p.unhealthy).length,
+        ...(p.guests ? { guests: p.guests } : {}),
       };
       lastError = undefined;
       const verdict = applyObservation(state, p, settings, p.checkedAt);

@@ -18,6 +18,8 @@ import {
   type VmAccepted,
 } from '../../src/contracts/api/vms';
 import { AppError, parseInput } from '../../src/errors';
+import { guestHealthCheckSchema, type GuestHealthCheck } from '../../src/dr/guest-checks';
+import type { DrService } from '../../src/dr/service';
 import type { StartedOperation, VmService } from '../../src/vms/service';
 import type { ApiScope } from '../openapi';
 import { idempotencyKeyOf } from './idempotency';
@@ -38,7 +40,7 @@ function accepted(op: StartedOperation): VmAccepted {
 const jsonObject = z.record(z.string(), z.unknown(), { error: 'the body must be a JSON object' });
 const NOT_FOUND = 'no such VM, or another member’s';
 
-export function vmRoutes(api: ApiScope, vms: VmService, backups?: BackupService): void {
+export function vmRoutes(api: ApiScope, vms: VmService, backups?: BackupService, dr?: DrService): void {
   api.route(
     {
       method: 'post',
@@ -47,7 +49,7 @@ export function vmRoutes(api: ApiScope, vms: VmService, backups?: BackupService)
       tag: 'vms',
       summary: 'Create a VM (starts the createVm workflow)',
       headers: idempotencyKeyHeader,
-      body: createVmRequestSchema(backups?.policySchema),
+      body: createVmRequestSchema(backups?.policySchema, !!dr),
       responses: { 202: { description: 'the VM record and its create workflow', body: vmAcceptedSchema, headers: ['Location'] } },
       errors: {
         400: 'validation_failed: fields name every bad requirement, accountId, backup or the Idempotency-Key header',
@@ -56,7 +58,7 @@ export function vmRoutes(api: ApiScope, vms: VmService, backups?: BackupService)
     },
     async (req, res) => {
       const body = parseInput(jsonObject, req.body ?? undefined);
-      const { accountId, backup, ...requirements } = body;
+      const { accountId, backup, healthCheck, ...requirements } = body;
       if (accountId !== undefined && typeof accountId !== 'string') throw AppError.badRequest('accountId must be a string', [{ field: 'accountId', message: 'must be a string' }]);
       const key = idempotencyKeyOf(req);
       // A backup period given at create time (UC-008): checked before anything starts.
@@ -70,8 +72,21 @@ export function vmRoutes(api: ApiScope, vms: VmService, backups?: BackupService)
           throw err;
         }
       }
+      // A guest health check (src/dr/guest-checks.ts) is kept for when the VM is protected.
+      let check: GuestHealthCheck | undefined;
+      if (healthCheck !== undefined) {
+        if (!dr) throw AppError.badRequest('guest health checks are not available', [{ field: 'healthCheck', message: 'not supported here' }]);
+        if (requirements.cloud !== 'openstack') throw AppError.badRequest('guest health checks serve disaster recovery, which protects VMs of the base cloud (OpenStack)', [{ field: 'healthCheck', message: 'only for cloud "openstack"' }]);
+        try {
+          check = parseInput(guestHealthCheckSchema, healthCheck, 'healthCheck');
+        } catch (err) {
+          if (err instanceof AppError && err.fields) throw AppError.badRequest(err.message, err.fields.map((f) => ({ field: `healthCheck.${f.field}`, message: f.message })));
+          throw err;
+        }
+      }
       const op = await vms.create(userId(req), { requirements, accountId }, key);
       if (backup !== undefined && backups) await backups.setPolicy(userId(req), op.vm.id, backup);
+      if (check && dr) await dr.declareHealthCheck(userId(req), op.vm.id, check);
       res.status(202).location(`/api/v1/vms/${op.vm.id}`).json(accepted(op));
     },
   );

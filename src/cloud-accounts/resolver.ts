@@ -117,9 +117,9 @@ export class CloudAccountResolver {
   }
 
   /** Credentials and the dispatcher to send them through (verify and the DR monitor authenticate themselves). */
-  async openstackAuth(accountId: string): Promise<{ credentials: OpenStackCredentials; dispatcher: Dispatcher | undefined }> {
+  async openstackAuth(accountId: string): Promise<{ credentials: OpenStackCredentials; dispatcher: Dispatcher | undefined; scope: CloudCredentials['scope'] }> {
     const c = await this.credentials(accountId, 'openstack');
-    return { credentials: openStackCredentialsOf(c), dispatcher: this.dispatcherOf(c.scope, this.o.openstack?.dispatcher) };
+    return { credentials: openStackCredentialsOf(c), dispatcher: this.dispatcherOf(c.scope, this.o.openstack?.dispatcher), scope: c.scope };
   }
 
   /** An OpenStack client of the account, sharing this resolver's token cache. */

@@ -20,8 +20,25 @@ export interface MonitorProbeSummary {
   /** The protected set came from the probe's kept copy (src/dr/protected-set.ts). */
   dbCached?: boolean;
   serversListed: number;
-  /** Protected VMs the probe found not ACTIVE. */
+  /** Protected VMs the probe found not ACTIVE, or failing their guest check. */
   unhealthyNow: number;
+  /** The guest checks of that interval (absent when no VM of the account declares one). */
+  guests?: GuestRoundFigures;
+}
+
+export interface GuestRoundFigures {
+  /** VMs with a guest check whose server is ACTIVE. */
+  declared: number;
+  /** Checks made this interval (the others were not due). */
+  checked: number;
+  /** Made checks that failed, and VMs reported as failing (failed on a server where the check had passed before). */
+  failed: number;
+  failing: number;
+  /** Checks not finished within the batch deadline. */
+  inconclusive: number;
+  /** VMs whose address may not be checked from here (guestAddressRefusal) or has no reachable address. */
+  refused: number;
+  elapsedMs: number;
 }
 
 export interface SentSignalRecord {

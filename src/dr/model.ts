@@ -5,12 +5,15 @@
  */
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { DrEventKind, DrillReport, DrSettings } from '../contracts/dr';
+import type { GuestHealthCheck } from './guest-checks';
 
 export interface DrProtectionRecord {
   _id: string; // the VM id
   ownerId: string;
   enabled: boolean;
   settings: DrSettings;
+  /** The guest check (src/dr/guest-checks.ts); kept when protection is switched off, so it comes back with it. */
+  healthCheck?: GuestHealthCheck | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -21,9 +24,48 @@ const protectionSchema = new Schema<DrProtectionRecord>(
     ownerId: { type: String, required: true, index: true },
     enabled: { type: Boolean, required: true, index: true },
     settings: { failbackMode: String, failbackAfterHealthySeconds: Number },
+    healthCheck: Schema.Types.Mixed,
   },
   { timestamps: true, versionKey: false },
 );
+
+/**
+ * What the monitor last learnt of a VM's guest check, written only by the monitor's probe of the
+ * VM's account, and only when something changes (a new server, the first pass, a pass turning to a
+ * failure or back): 10,000 steady guests cost no writes. The probe reads it after a worker restart,
+ * so a check that had passed stays armed; the API shows it.
+ */
+export interface GuestStatusRecord {
+  _id: string; // the VM id
+  accountId: string;
+  serverId: string;
+  /** The check it is about (a changed check starts over). */
+  check?: string;
+  /** The check has passed on this server: from now on a failure counts. */
+  armed: boolean;
+  ok: boolean;
+  detail: string;
+  /** When `ok` last changed (or the server was first checked). */
+  since: Date;
+}
+
+const guestStatusSchema = new Schema<GuestStatusRecord>(
+  {
+    _id: { type: String, required: true },
+    accountId: { type: String, required: true, index: true },
+    serverId: { type: String, required: true },
+    check: String,
+    armed: { type: Boolean, required: true },
+    ok: { type: Boolean, required: true },
+    detail: { type: String, required: true },
+    since: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+
+export function guestStatusModel(conn: Connection): Model<GuestStatusRecord> {
+  return (conn.models.GuestStatus as Model<GuestStatusRecord>) ?? conn.model<GuestStatusRecord>('GuestStatus', guestStatusSchema, 'vm_guest_status');
+}
 
 export function drProtectionModel(conn: Connection): Model<DrProtectionRecord> {
   return (conn.models.DrProtection as Model<DrProtectionRecord>) ?? conn.model<DrProtectionRecord>('DrProtection', protectionSchema, 'dr_protections');

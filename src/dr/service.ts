@@ -41,7 +41,8 @@ import type { VmService } from '../vms/service';
 import { vmSearchAttributes } from '../vms/search';
 import { backupModel } from '../backups/model';
 import { startOrJoin } from '../vms/start';
-import { drEventModel, drProtectionModel, drillModel, type DrEventRecord } from './model';
+import { drEventModel, drProtectionModel, drillModel, guestStatusModel, type DrEventRecord } from './model';
+import type { GuestHealthCheck } from './guest-checks';
 
 export interface DrServiceDeps {
   db: Connection;
@@ -104,10 +105,11 @@ export class DrService {
     }
     const current = await drProtectionModel(this.d.db).findById(vmId).lean();
     const settings: DrSettings = {
-      failbackMode: input.failbackMode ?? current?.settings.failbackMode ?? this.d.defaults.failbackMode,
-      failbackAfterHealthySeconds: input.failbackAfterHealthySeconds ?? current?.settings.failbackAfterHealthySeconds ?? this.d.defaults.failbackAfterHealthySeconds,
+      failbackMode: input.failbackMode ?? current?.settings?.failbackMode ?? this.d.defaults.failbackMode,
+      failbackAfterHealthySeconds: input.failbackAfterHealthySeconds ?? current?.settings?.failbackAfterHealthySeconds ?? this.d.defaults.failbackAfterHealthySeconds,
     };
-    await drProtectionModel(this.d.db).replaceOne({ _id: vmId }, { _id: vmId, ownerId, enabled: true, settings }, { upsert: true });
+    const healthCheck = input.healthCheck === undefined ? (current?.healthCheck ?? null) : input.healthCheck;
+    await drProtectionModel(this.d.db).replaceOne({ _id: vmId }, { _id: vmId, ownerId, enabled: true, settings, healthCheck }, { upsert: true });
     await markProtectedSetChanged(this.d.db);
     const start: DrStartInput & { healthCheckSeconds: number } = { vmId, ownerId, settings, healthCheckSeconds: this.d.healthCheckSeconds };
     await this.d.temporal.workflow.signalWithStart(DR_WORKFLOW, {
@@ -135,9 +137,26 @@ export class DrService {
     });
   }
 
+  /**
+   * A guest check declared when the VM is created (POST /vms): kept with a protection record that is
+   * not enabled yet, so PUT …/dr later protects the VM with it.
+   */
+  async declareHealthCheck(ownerId: string, vmId: string, healthCheck: GuestHealthCheck): Promise<void> {
+    const current = await drProtectionModel(this.d.db).findById(vmId).lean();
+    if (current) {
+      await drProtectionModel(this.d.db).replaceOne({ _id: vmId }, { ...current, healthCheck });
+      if (current.enabled) await markProtectedSetChanged(this.d.db);
+      return;
+    }
+    await drProtectionModel(this.d.db).replaceOne({ _id: vmId }, { _id: vmId, ownerId, enabled: false, settings: this.d.defaults, healthCheck }, { upsert: true });
+  }
+
   async unprotect(ownerId: string, vmId: string): Promise<DrUnprotected> {
     await this.d.vms.get(ownerId, vmId);
-    await drProtectionModel(this.d.db).deleteOne({ _id: vmId });
+    const current = await drProtectionModel(this.d.db).findById(vmId).lean();
+    // The guest check stays declared (protecting the VM again brings it back); the rest goes.
+    if (current?.healthCheck) await drProtectionModel(this.d.db).replaceOne({ _id: vmId }, { _id: vmId, ownerId, enabled: false, settings: current.settings, healthCheck: current.healthCheck });
+    else await drProtectionModel(this.d.db).deleteOne({ _id: vmId });
     await markProtectedSetChanged(this.d.db);
     try {
       await this.handle(vmId).signal(DR_SIGNALS.stop);
@@ -150,7 +169,9 @@ export class DrService {
 
   async status(ownerId: string, vmId: string): Promise<DrView> {
     const vm = await this.d.vms.get(ownerId, vmId);
-    const protection = await drProtectionModel(this.d.db).findById(vmId).lean();
+    const record = await drProtectionModel(this.d.db).findById(vmId).lean();
+    const protection = record?.enabled ? record : undefined;
+    const guest = record?.healthCheck ? await guestStatusModel(this.d.db).findById(vmId).lean() : undefined;
     let state: DrStatus | undefined;
     if (protection) {
       try {
@@ -173,6 +194,8 @@ export class DrService {
       lastRtoSeconds: state?.lastRtoSeconds ?? lastFailover?.rtoSeconds,
       ...(newest ? { rpoSecondsNow: Math.max(0, (Date.now() - new Date(newest.startedAt).getTime()) / 1000) } : {}),
       ...(backupsPaused ? { backupsPaused } : {}),
+      ...(record?.healthCheck ? { healthCheck: record.healthCheck } : {}),
+      ...(guest ? { guest: { serverId: guest.serverId, armed: guest.armed, ok: guest.ok, detail: guest.detail, since: new Date(guest.since).toISOString() } } : {}),
       events: events.map(toEventView),
     };
   }

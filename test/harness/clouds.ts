@@ -7,10 +7,16 @@ import { DEMO_ACCOUNT } from '../../src/sim/cloudstack/seed';
 import { startOpenStackSimulator, type OpenStackSimulator } from '../../src/sim/openstack';
 import { cloudstackSimulatorAllowList, openstackSimulatorAllowList } from '../../src/sim/allow-list';
 import { testLogger } from './secrets';
+import { freePort } from '../../src/embedded/processes';
+
+/** Where the test simulators serve each server's guest, and where test workers' guest checks connect (src/sim/openstack/guests.ts). */
+export const TEST_GUEST_ADDRESS_MAP = '10.0.0.0/8=127.0.0.0/8';
 
 export interface TestClouds {
   openstack: OpenStackSimulator;
   cloudstack: CloudStackSimulator;
+  /** The port every ACTIVE OpenStack server's guest answers on (TCP and HTTP), at its loopback-mapped address. */
+  guestPort: number;
   /** Environment that points the operator cloud accounts at the simulators. */
   env: NodeJS.ProcessEnv;
 }
@@ -49,8 +55,10 @@ export function simulatorEnv(openstack: OpenStackSimulator, cloudstack: CloudSta
 
 export function sharedClouds(): Promise<TestClouds> {
   shared ??= (async () => {
+    // A free port, so two runs on one machine (each with its own simulator) never share a guest address.
+    const guestPort = await freePort();
     const [openstack, cloudstack] = await Promise.all([
-      startOpenStackSimulator({ timings: 'fast', logger: testLogger('openstack-sim') }),
+      startOpenStackSimulator({ timings: 'fast', logger: testLogger('openstack-sim'), guests: { ports: [guestPort], addressMap: TEST_GUEST_ADDRESS_MAP } }),
       // CloudStack's `demo` account allows 20 VMs by default: far fewer than the suites' VMs, standbys and drill copies.
       startCloudStackSimulator({ timings: 'fast', logger: testLogger('cloudstack-sim'), accounts: [{ ...DEMO_ACCOUNT, vmLimit: 1000 }] }),
     ]);
@@ -59,6 +67,7 @@ export function sharedClouds(): Promise<TestClouds> {
     return {
       openstack,
       cloudstack,
+      guestPort,
       env: simulatorEnv(openstack, cloudstack),
     };
   })();

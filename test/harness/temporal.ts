@@ -2,6 +2,7 @@
  * Temporal helpers for integration tests: one workflow bundle per run, a worker per test on a
  * unique task queue, and a client — all against the run's shared stack.
  */
+import { TEST_GUEST_ADDRESS_MAP } from './clouds';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString, type Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Connection as MongoConnection } from 'mongoose';
@@ -66,7 +67,8 @@ export async function startTestWorker(opts: { deps?: Partial<ActivityDeps>; task
     taskQueue,
     workflowBundle: await workflowBundle(),
     keyring,
-    deps: { db, logger, cloudAccounts: new CloudAccountResolver({ db, keyring, logger }), temporalClient: client, ...opts.deps },
+    // Guest checks of every test worker go to loopback, where the simulators serve guests: a test never connects to a VM's 10.x address.
+    deps: { db, logger, cloudAccounts: new CloudAccountResolver({ db, keyring, logger }), temporalClient: client, guestAddressMap: TEST_GUEST_ADDRESS_MAP, ...opts.deps },
   });
   const running = worker.run();
   return {

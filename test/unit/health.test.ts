@@ -243,4 +243,40 @@ describe('health verdicts (applyObservation)', () => {
     assert.deepEqual(normalizeMonitorSettings({} as MonitorSettings), { intervalSeconds: 30, failureThreshold: 3, successThreshold: 3 });
     assert.deepEqual(normalizeMonitorSettings({ intervalSeconds: 2.5, failureThreshold: 4, successThreshold: 2 }), { intervalSeconds: 2.5, failureThreshold: 4, successThreshold: 2 });
   });
+  it('when a tracked VM is not judged by a check (its guest was not due), then its counters stand still; judged again, they move on', () => {
+    const m = new Monitor();
+    m.check({ vm1: 'GUEST_FAILED (tcp :80 connection refused)' });
+    m.check({}, { unjudged: ['vm1'] });
+    m.check({}, { unjudged: ['vm1'] });
+    assert.equal(m.state.vms.vm1.failures, 1, 'unjudged checks neither count as failures nor clear the run');
+    m.check({ vm1: 'GUEST_FAILED (tcp :80 connection refused)' });
+    m.check({ vm1: 'GUEST_FAILED (tcp :80 connection refused)' });
+    assert.deepEqual(m.vmChanges, [{ vmId: 'vm1', healthy: false, status: 'GUEST_FAILED (tcp :80 connection refused)', firstFailedAt: at(1), observedAt: at(5) }]);
+    // An unjudged VM that is listed unhealthy (its server broke) is judged all the same.
+    const n = new Monitor();
+    for (let i = 0; i < 3; i++) n.check({ vm2: 'ERROR' }, { unjudged: ['vm2'] });
+    assert.equal(n.vmChanges.length, 1);
+  });
+
+  it('when a VM declares its own thresholds with its guest check, then they replace the monitor’s for that VM only', () => {
+    const m = new Monitor();
+    const own = { vmThresholds: { vm1: { failureThreshold: 1, successThreshold: 1 } } };
+    m.check({ vm1: 'GUEST_FAILED (http :80 / answered 503)', vm2: 'SHUTOFF' }, own);
+    assert.deepEqual(
+      m.vmChanges.map((c) => [c.vmId, c.healthy]),
+      [['vm1', false]],
+      'vm1 fails at its own threshold of 1; vm2 waits for the monitor’s 3',
+    );
+    m.check({ vm2: 'SHUTOFF' }, own);
+    assert.deepEqual(
+      m.vmChanges.map((c) => [c.vmId, c.healthy]),
+      [
+        ['vm1', false],
+        ['vm1', true],
+      ],
+      'one good check is enough for vm1 to recover',
+    );
+    m.check({ vm2: 'SHUTOFF' }, own);
+    assert.equal(m.vmChanges.at(-1)?.vmId, 'vm2');
+  });
 });

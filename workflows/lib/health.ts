@@ -17,6 +17,9 @@
  *   new one starts from healthy (a failure there is a new disaster, signalled again).
  * - A tracked VM the probe no longer counts as protected (absent from `checkedVmIds`) is dropped
  *   without a signal: its protection ended, not its health.
+ * - Guest checks (src/dr/guest-checks.ts): a VM whose guest failed is listed in `unhealthy` like a
+ *   broken server; a tracked VM whose guest was not checked this time (`unjudged`) keeps its
+ *   counters; a VM's declared thresholds (`vmThresholds`) replace the monitor's for it.
  */
 import type { CloudHealthSignal, CloudMonitorState, MonitorSettings, VmHealthSignal } from '../../src/contracts/dr';
 
@@ -48,6 +51,15 @@ export interface Observation {
    * it existed, which replay as they ran.
    */
   serverOf?: Record<string, string>;
+  /**
+   * Guest health checks (src/dr/guest-checks.ts): tracked VMs about which this check says nothing —
+   * their server is ACTIVE but their guest was not checked this interval (its own interval has not
+   * passed, or the batch ran out of time). Their counters stay as they are. Absent in probes
+   * recorded before guest checks, which replay as they ran.
+   */
+  unjudged?: string[];
+  /** Thresholds a VM declared with its guest check; they replace the monitor's for that VM. */
+  vmThresholds?: Record<string, Partial<Pick<MonitorSettings, 'failureThreshold' | 'successThreshold'>>>;
 }
 
 export type VmChange = { vmId: string } & VmHealthSignal;
@@ -142,18 +154,22 @@ export function applyObservation(state: CloudMonitorState, obs: Observation, set
     const stillProtected = new Set(obs.checkedVmIds);
     for (const vmId of Object.keys(obs.unhealthy)) stillProtected.add(vmId);
     const ids = new Set([...Object.keys(vms), ...Object.keys(obs.unhealthy)]);
+    const unjudged = new Set(obs.unjudged ?? []);
     for (const vmId of [...ids].sort()) {
       if (!stillProtected.has(vmId)) {
         delete vms[vmId];
         continue;
       }
       const status = obs.unhealthy[vmId];
+      if (status === undefined && unjudged.has(vmId)) continue;
+      const own = obs.vmThresholds?.[vmId];
+      const tv = own ? thresholds({ ...settings, ...own }) : t;
       const bad = status !== undefined;
       const serverId = obs.serverOf?.[vmId];
       const fresh: VmCounters = { healthy: true, failures: 0, successes: 0, status: HEALTHY_STATUS };
       const known = vms[vmId];
       const before: VmCounters = known && !(serverId && known.serverId && known.serverId !== serverId) ? known : fresh;
-      const { next, changed } = step(before, bad, now, t);
+      const { next, changed } = step(before, bad, now, tv);
       next.status = bad ? status : HEALTHY_STATUS;
       if (serverId) next.serverId = serverId;
       if (changed) {

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { DrEventKind, DrStatus } from '../dr';
 import { assertSameType, dateTime, EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, nextCursorField, pageQueryFields, pageQueryFieldsUpTo } from './common';
 import { vmIdParam } from './vms';
+import { guestHealthCheckSchema } from '../../dr/guest-checks';
 
 const TARGETS = ['base-standby', 'backup-cloud'] as const;
 
@@ -18,8 +19,9 @@ export const drSettingsSchema = z
     /** Run a drill on a schedule (seconds between drills); null removes the schedule. */
     drillIntervalSeconds: z.number().int().min(60).max(90 * 86400).nullable().optional().meta({ description: 'Run a drill every N seconds; null removes the schedule.' }),
     drillTarget: z.enum(TARGETS).optional(),
+    healthCheck: guestHealthCheckSchema.nullable().optional().meta({ description: 'A check of the service inside the VM; a VM failing it is failed over like a broken server. null removes it; absent keeps it.' }),
   })
-  .meta({ id: 'DrSettingsRequest', description: 'Protect the VM (enabled, default true) and how failback happens; optionally drills on a schedule.' });
+  .meta({ id: 'DrSettingsRequest', description: 'Protect the VM (enabled, default true) and how failback happens; optionally drills on a schedule and a guest health check.' });
 
 export const failoverRequestSchema = z
   .strictObject({
@@ -121,6 +123,17 @@ export const drViewSchema = z
       .optional()
       .meta({ description: 'Age of the newest backup with an image: what a disaster now would lose. It grows while backups are paused (the VM runs in the backup cloud).' }),
     backupsPaused: z.string().optional().meta({ description: 'Why scheduled backups do not run now (absent when they do).' }),
+    healthCheck: guestHealthCheckSchema.optional(),
+    guest: z
+      .strictObject({
+        serverId: z.string(),
+        armed: z.boolean().meta({ description: 'The check has passed on this server, so a failure counts.' }),
+        ok: z.boolean(),
+        detail: z.string(),
+        since: dateTime(),
+      })
+      .optional()
+      .meta({ description: 'What the monitor last learnt of the guest check (absent until it first checked).' }),
     events: z.array(drEventSchema).meta({ description: 'Newest first (50 at most).' }),
   })
   .meta({ id: 'DrView' });

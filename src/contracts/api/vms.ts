@@ -4,6 +4,7 @@
  * Pure zod, no I/O.
  */
 import { z } from 'zod';
+import { guestHealthCheckSchema } from '../../dr/guest-checks';
 import { vmRequirementsSchema as requirementsSchema } from '../../templates/requirements';
 import type { VmPlacement } from '../vm';
 import { assertSameType, dateTime, operationStatusSchema, updatePlanSchema, nextCursorField, pageQueryFields } from './common';
@@ -49,14 +50,15 @@ export const updateVmQuery = z.object({
 });
 
 /** POST /vms: the requirements, the account, and optionally a backup policy (for the document: the route validates each part with its own schema). */
-export function createVmRequestSchema(backupPolicy?: z.ZodType) {
+export function createVmRequestSchema(backupPolicy?: z.ZodType, withHealthCheck = false) {
   return z
     .strictObject({
       ...requirementsSchema.shape,
       accountId: z.string().optional().meta({ description: 'The cloud account to create the VM with; default: the operator account of `cloud`.' }),
       ...(backupPolicy ? { backup: backupPolicy.optional() } : {}),
+      ...(withHealthCheck ? { healthCheck: guestHealthCheckSchema.optional().meta({ description: 'OpenStack VMs: a check of the service inside the VM, used once the VM is protected (PUT …/dr).' }) } : {}),
     })
-    .meta({ id: 'CreateVmRequest', description: 'VM requirements, plus the cloud account to use and, for an OpenStack VM, the backup policy to set once it is created.' });
+    .meta({ id: 'CreateVmRequest', description: 'VM requirements, plus the cloud account to use and, for an OpenStack VM, the backup policy to set once it is created and a guest health check.' });
 }
 
 const { software, size, sshPublicKeys, users, runcmd, packagesUpdate } = requirementsSchema.shape;

@@ -19,7 +19,8 @@ const ROUTES = [
   'GET    /_sim/outage                     {mode}',
   "POST   /_sim/outage                     {mode: '503'|'refuse'}",
   'DELETE /_sim/outage                     recovery',
-  "POST   /_sim/servers/:id/break          {mode: 'error'|'shutoff'|'gone'}",
+  "POST   /_sim/servers/:id/break          {mode: 'error'|'shutoff'|'gone'|'guest'} ('guest': the service inside stops, the server stays ACTIVE)",
+  'DELETE /_sim/servers/:id/break          the guest service runs again',
   'GET    /_sim/servers/:id                the raw server record (user_data decoded)',
   'POST   /_sim/build-failures             {count?: 1, namePattern?, message?} the next matching builds end in ERROR',
   'DELETE /_sim/build-failures             cancel pending build failures',
@@ -82,9 +83,13 @@ export function adminRoutes(cloud: Cloud): Router {
 
   r.post('/servers/:id/break', async (ctx) => {
     const { mode } = await body(ctx);
-    if (!['error', 'shutoff', 'gone'].includes(mode as string)) throw new ApiError(400, "mode must be 'error', 'shutoff' or 'gone'");
+    if (!['error', 'shutoff', 'gone', 'guest'].includes(mode as string)) throw new ApiError(400, "mode must be 'error', 'shutoff', 'gone' or 'guest'");
     const s = cloud.compute.break(ctx.params.id, mode as BreakMode);
     ctx.send(200, { id: s.id, mode });
+  });
+  r.delete('/servers/:id/break', (ctx) => {
+    const s = cloud.compute.repairGuest(ctx.params.id);
+    ctx.send(200, { id: s.id, guestServing: cloud.guests?.isServing(s.id) ?? false });
   });
   r.get('/servers/:id', (ctx) => {
     const s = cloud.store.servers.get(ctx.params.id);

@@ -3,6 +3,7 @@
  * injection and the five services' domain engines, wired so each can reach the others (Nova
  * makes Neutron ports and Glance snapshots; Heat drives Nova, Neutron and key pairs).
  */
+import { GuestServices, type GuestOptions } from './guests';
 import type { Logger } from '../../logger';
 import { ComputeEngine, serverStatus } from './compute';
 import { FaultInjector, type Fault, type OutageMode } from './faults';
@@ -51,6 +52,8 @@ export interface CloudOptions {
   tokenTtlSeconds: number;
   /** Prefix length of the seeded private network (10.0.0.0/N); default 24, as in a devstack. */
   privatePrefixLength?: number;
+  /** The service inside each server (guests.ts); none when unset. */
+  guests?: GuestOptions;
 }
 
 export class Cloud {
@@ -69,6 +72,7 @@ export class Cloud {
   readonly compute: ComputeEngine;
   readonly heat: HeatEngine;
   readonly privatePrefixLength: number;
+  readonly guests?: GuestServices;
 
   constructor(opts: CloudOptions) {
     this.privatePrefixLength = opts.privatePrefixLength ?? 24;
@@ -83,6 +87,14 @@ export class Cloud {
     this.images = new ImageEngine(this, opts.dataDir);
     this.compute = new ComputeEngine(this);
     this.heat = new HeatEngine(this);
+    if (opts.guests?.ports.length) {
+      this.guests = new GuestServices(opts.guests, opts.log.child({ component: 'openstack-sim-guests' }), (s) =>
+        Object.values(this.network.addressesForServer(s))
+          .flat()
+          .filter((a) => a['OS-EXT-IPS:type'] === 'fixed')
+          .map((a) => a.addr),
+      );
+    }
   }
 
   get urls() {
@@ -112,6 +124,7 @@ export class Cloud {
     this.images.recover();
     this.compute.recover();
     this.heat.recover();
+    for (const s of this.store.servers.values()) this.guests?.sync(s);
   }
 
   /** Empties the cloud, keeping users (and their tokens), flavors, seeded networks and images; clears faults and request counters. */
@@ -122,6 +135,7 @@ export class Cloud {
     this.compute.buildFailures = [];
     this.compute.quotas.clear();
     for (const img of [...this.store.images.values()]) this.images.remove(img);
+    for (const id of this.store.servers.keys()) this.guests?.remove(id);
     this.store.clearResources();
     await this.seed();
     this.store.changed();

@@ -54,7 +54,7 @@ export interface BuildFailure {
   message: string;
 }
 
-export type BreakMode = 'error' | 'shutoff' | 'gone';
+export type BreakMode = 'error' | 'shutoff' | 'gone' | 'guest';
 
 const generateKeyPair = promisify(crypto.generateKeyPair);
 
@@ -174,6 +174,7 @@ export class ComputeEngine {
   private touch(s: Server): void {
     s.updatedAt = Date.now();
     this.store.changed();
+    this.cloud.guests?.sync(s, this.store.servers.get(s.id) === s);
   }
 
   /** Runs task-state steps in the background, then `done`, unless a newer transition took over. */
@@ -370,6 +371,7 @@ export class ComputeEngine {
   /** Removes the server record at once (end of the deleting phase, or "gone"). */
   purge(s: Server): void {
     s.generation++;
+    this.cloud.guests?.remove(s.id);
     this.releasePorts(s);
     this.store.servers.delete(s.id);
     this.store.changed();
@@ -517,6 +519,13 @@ export class ComputeEngine {
       this.purge(s);
       return s;
     }
+    if (mode === 'guest') {
+      // The service inside dies; Nova still says ACTIVE (guests.ts).
+      if (!this.cloud.guests) throw badRequest('this simulator models no guest services (start it with guest ports)');
+      this.cloud.guests.broken.add(s.id);
+      this.touch(s);
+      return s;
+    }
     s.generation++;
     s.deleting = false;
     if (mode === 'error') {
@@ -527,6 +536,15 @@ export class ComputeEngine {
       s.taskState = null;
       s.powerState = POWER.SHUTDOWN;
     }
+    this.touch(s);
+    return s;
+  }
+
+  /** Admin: the server's guest service runs again (after break mode 'guest'). */
+  repairGuest(id: string): Server {
+    const s = this.store.servers.get(id);
+    if (!s) throw notFound(`Instance ${id} could not be found.`);
+    this.cloud.guests?.broken.delete(s.id);
     this.touch(s);
     return s;
   }

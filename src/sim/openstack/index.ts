@@ -5,6 +5,7 @@
  * (python-openstackclient, heatclient, gophercloud, our undici client) work against it unchanged.
  * Used by the `npm start` demo, DR drills and tests.
  */
+import { parseGuestAddressMap } from '../../dr/guest-checks';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -66,6 +67,12 @@ export interface StartOpenStackSimulatorOptions {
    * that many servers, as in a devstack). Benchmarks that make hundreds of VMs ask for a bigger one.
    */
   privatePrefixLength?: number;
+  /**
+   * The service inside each server (guests.ts): the ports every ACTIVE server answers on, and the
+   * map from its private address to the loopback one it is served at (VMFLOW_GUEST_ADDRESS_MAP's
+   * format). Off when unset.
+   */
+  guests?: { ports: number[]; addressMap: string };
   logger?: Logger;
 }
 
@@ -88,6 +95,7 @@ export async function startOpenStackSimulator(opts: StartOpenStackSimulatorOptio
     users,
     tokenTtlSeconds: opts.tokenTtlSeconds ?? 3600,
     privatePrefixLength: opts.privatePrefixLength,
+    ...(opts.guests?.ports.length ? { guests: { ports: opts.guests.ports, map: parseGuestAddressMap(opts.guests.addressMap) } } : {}),
   });
 
   const loaded = store.load();
@@ -133,6 +141,7 @@ export async function startOpenStackSimulator(opts: StartOpenStackSimulatorOptio
       stopped ??= (async () => {
         stopController.abort();
         await cloud.clock.stop();
+        await cloud.guests?.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

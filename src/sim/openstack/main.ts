@@ -20,6 +20,10 @@ async function main(): Promise<void> {
     timings,
     dataDir,
     stateFile: path.join(dataDir, 'state.json'),
+    // Each ACTIVE server's service (guests.ts), at the address vmflow's worker maps it to.
+    ...(process.env.OPENSTACK_SIM_GUEST_PORTS && process.env.VMFLOW_GUEST_ADDRESS_MAP
+      ? { guests: { ports: process.env.OPENSTACK_SIM_GUEST_PORTS.split(',').map((p) => Number(p.trim())).filter((p) => Number.isInteger(p) && p > 0 && p < 65536), addressMap: process.env.VMFLOW_GUEST_ADDRESS_MAP } }
+      : {}),
   });
   const c = sim.credentials;
   // Plain stdout on purpose: these are the simulator's well-known demo credentials.
