@@ -94,9 +94,11 @@ const BENCHES: BenchSpec[] = [
       return {
         result: r,
         summary: {
-          measured: `monitor: ${r.monitor.apiCalls} API calls, ${r.monitor.actions} actions / interval (${r.totalVms} VMs)`,
-          baseline: `naive per-VM: ${r.naive.apiCalls} API calls, ${r.naive.actions} actions`,
-          ratio: `naive ÷ monitor: API ×${r.ratio.apiCalls}, actions ×${r.ratio.actions}`,
+          measured:
+            `monitor: ${r.monitor.apiCalls} API calls, ${r.monitor.actions} actions / interval (${r.totalVms} VMs)` +
+            (r.guests ? `; with a guest check on every VM: ${r.guests.apiCalls.with} API calls, probe ≤ ${Math.max(...r.guests.clouds.map((c) => c.probeWallMs))} ms, process CPU ${r.guests.processCpuMsPerInterval.with} ms / interval` : ''),
+          baseline: `naive per-VM: ${r.naive.apiCalls} API calls, ${r.naive.actions} actions` + (r.guests ? `; without guest checks: ${r.guests.apiCalls.without} API calls, CPU ${r.guests.processCpuMsPerInterval.without} ms / interval` : ''),
+          ratio: `naive ÷ monitor: API ×${r.ratio.apiCalls}, actions ×${r.ratio.actions}` + (r.guests ? `; guest checks: API calls ×${Math.round((r.guests.apiCalls.with / Math.max(1, r.guests.apiCalls.without)) * 100) / 100}` : ''),
         },
       };
     },
