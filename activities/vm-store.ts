@@ -11,6 +11,7 @@ import { renderHeatTemplate, stackParameters, RequirementsError, type VmRequirem
 import { vmModel } from '../src/vms/model';
 import { vmOperationModel } from '../src/vms/operations';
 import { markVmListChanged } from '../src/vms/list-version';
+import { whileBusy } from '../src/db/connection';
 import { markProtectedSetChanged, monitoredKey } from '../src/dr/protected-set';
 import type { WorkflowProgress } from '../src/contracts/progress';
 import type { ActivityDeps } from './deps';
@@ -67,12 +68,13 @@ export function createVmStoreActivities(deps: ActivityDeps) {
     async recordOperationProgress(input: { vmId: string; ownerId: string; progress: WorkflowProgress }): Promise<void> {
       const run = Context.current().info.workflowExecution;
       if (!run?.workflowId) return;
-      // `closed` belongs to an earlier run of this id (a delete retried after it failed).
-      await vmOperationModel(deps.db).updateOne(
+      // `closed` belongs to an earlier run of this id (a delete retried after it failed). A write
+      // burst on FerretDB answers SQLITE_BUSY: waited out, or readers would see an older step.
+      await whileBusy(() => vmOperationModel(deps.db).updateOne(
         { _id: run.workflowId },
         { $set: { vmId: input.vmId, ownerId: input.ownerId, runId: run.runId, progress: JSON.parse(JSON.stringify(input.progress)) as WorkflowProgress }, $unset: { closed: 1 } },
         { upsert: true },
-      );
+      ));
     },
 
     /** Moves the VM to a state and appends the change to its history; a repeat is a no-op. */

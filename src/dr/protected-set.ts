@@ -11,7 +11,7 @@
  * the next probe read the set again.
  */
 import type { Connection } from 'mongoose';
-import { stamp } from '../vms/list-version';
+import { stamp } from '../db/stamp';
 
 export const PROTECTED_SET_VERSION_COLLECTION = 'protected_set_version';
 const ID = 'all';

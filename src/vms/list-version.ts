@@ -8,9 +8,8 @@
  * A random value, not a counter (FerretDB loses racing $inc); the reader takes the stamp before the
  * list, so a write between the two only makes the next read list again.
  */
-import crypto from 'node:crypto';
 import type { Connection } from 'mongoose';
-import { whileBusy } from '../db/connection';
+import { stamp } from '../db/stamp';
 
 export const VM_LIST_VERSION_COLLECTION = 'vm_list_version';
 
@@ -21,22 +20,4 @@ export async function vmListVersion(db: Connection, ownerId: string): Promise<st
 
 export async function markVmListChanged(db: Connection, ownerId: string): Promise<void> {
   await stamp(db, VM_LIST_VERSION_COLLECTION, ownerId);
-}
-
-/**
- * Sets a new random stamp on `_id`. Not an upsert: on FerretDB two racing upserts of a missing
- * document make one fail with a duplicate key; here the loser updates the one the winner made.
- */
-export async function stamp(db: Connection, collection: string, id: string): Promise<void> {
-  const c = db.collection<{ _id: string; v: string; at: Date }>(collection);
-  for (let attempt = 0; ; attempt++) {
-    const v = crypto.randomUUID();
-    if ((await whileBusy(() => c.updateOne({ _id: id }, { $set: { v, at: new Date() } }))).matchedCount) return;
-    try {
-      await whileBusy(() => c.insertOne({ _id: id, v, at: new Date() }));
-      return;
-    } catch (err) {
-      if ((err as { code?: number }).code !== 11000 || attempt >= 3) throw err;
-    }
-  }
 }
