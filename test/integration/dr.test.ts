@@ -11,7 +11,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { documentedSchema } from '../harness/contract';
-import { drillScheduleId, drWorkflowId } from '../../src/contracts/dr';
+import { cloudMonitorWorkflowId, drillScheduleId, drWorkflowId } from '../../src/contracts/dr';
+import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../../src/contracts/dr-monitor';
 import type { TestApi } from '../harness/api';
 import { startDrSystem, type DrSystem } from '../harness/dr-system';
 import { sharedClouds, simAdmin, type TestClouds } from '../harness/clouds';
@@ -180,9 +181,24 @@ describe('disaster recovery: monitor → failover → failback, drills and alert
   it('when the cloud blips for less than the threshold, then nothing fails over', async () => {
     const vmId = await protectedVm('blip');
     const before = await vm(vmId);
-    // One failed listing (threshold is 3).
-    await simAdmin(clouds.openstack.url, 'POST', '/faults', { service: 'compute', method: 'GET', path: '/servers/detail', status: 503, count: 1 });
-    await new Promise((r) => setTimeout(r, 5000));
+    const monitor = () => tw.client.workflow.getHandle(cloudMonitorWorkflowId(before.placement.accountId)).query<MonitorStatus>(MONITOR_STATUS_QUERY);
+    const checksBefore = (await monitor()).checks;
+    // Two failed listings (threshold is 3).
+    const injectedAt = Date.now();
+    await simAdmin(clouds.openstack.url, 'POST', '/faults', { service: 'compute', method: 'GET', path: '/servers/detail', status: 503, count: 2 });
+    // The monitor saw the blip (a test that only waits could pass with the monitor dead) …
+    const saw = await until('the monitor counted a failed check', async () => {
+      const m = await monitor();
+      return m.cloud.failures >= 1 ? m : undefined;
+    }, 60_000);
+    assert.match(saw.lastProbe?.cloudDetail ?? '', /HTTP 503/);
+    assert.equal(saw.cloudHealthy, true, 'below the threshold the cloud stays healthy');
+    // … and went on checking past it, the counters cleared.
+    await until('checks past the blip', async () => {
+      const m = await monitor();
+      return m.checks >= checksBefore + 6 && m.cloud.failures === 0 ? m : undefined;
+    }, 60_000);
+    assert.ok(!(await monitor()).recentSignals.some((r) => r.kind === 'cloudHealth' && !r.healthy && Date.parse(r.at) >= injectedAt), 'no cloud-down signal');
     const d = await dr(vmId);
     assert.equal(d.state.state, 'Protected');
     assert.ok(!d.events.some((e: Json) => e.kind.startsWith('disaster') || e.kind.startsWith('failover')), JSON.stringify(d.events));
