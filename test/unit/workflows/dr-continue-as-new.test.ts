@@ -6,12 +6,11 @@
  * Protected drVm, which waits without a timer, still wakes to continue as new.
  */
 import assert from 'node:assert/strict';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { defineSignal } from '@temporalio/workflow';
 import { DR_SIGNALS, type DrSettings } from '../../../src/contracts/dr';
 import { approveFailbackUpdate, cloudHealthSignal } from './dr-signals';
 import { FakeDrWorld, cloudSignal, hardFailure, startDr, withDrWorker, type StartedDr } from './dr-fake';
-import { SUGGEST_CONTINUE_AS_NEW_SIGNAL, prepareTimeSkipping, stopTimeSkipping, skipUntil } from '../../harness/time-skipping';
+import { SUGGEST_CONTINUE_AS_NEW_SIGNAL, timeSkippingSuite, skipUntil } from '../../harness/time-skipping';
 
 const TICK_S = 30;
 const HEALTHY_FOR_S = 120;
@@ -19,13 +18,7 @@ const suggestContinueAsNew = defineSignal(SUGGEST_CONTINUE_AS_NEW_SIGNAL);
 const settingsSignal = defineSignal<[Partial<DrSettings>]>(DR_SIGNALS.settings);
 
 describe('drVm (time skipping): continue-as-new carries what the next run needs', function () {
-  this.timeout(120_000);
-  let env: TestWorkflowEnvironment;
-  before(async function () {
-    this.timeout(180_000);
-    env = await prepareTimeSkipping();
-  });
-  after(() => stopTimeSkipping(env));
+  const env = timeSkippingSuite(this);
 
   async function failedOver(w: FakeDrWorld, taskQueue: string, settings: DrSettings): Promise<StartedDr> {
     w.baseHealthy = false;
