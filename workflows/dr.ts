@@ -23,7 +23,8 @@
  *   4. what earlier switches left behind is removed (dr/leftovers.ts);
  *   5. a failback that is due runs (dr/failback.ts), ending in a re-protecting backup;
  *   6. a broken-server report that came while the VM was busy is judged now that it is Protected;
- *   7. between operations, when Temporal suggests it, the run continues as new with its state.
+ *   7. between operations, when Temporal suggests it, the run continues as new with its state
+ *      and the commands it has not acted on yet.
  * Every step keeps its place: a running workflow replays this order (test/unit/replay.test.ts).
  */
 import { allHandlersFinished, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
@@ -37,6 +38,8 @@ export { cloudHealthSignal, drSettingsSignal, drStatusQuery, stopProtectionSigna
 
 /** Runs recorded before drVm's idle (Protected) wait woke for a continue-as-new suggestion replay the old way. */
 const IDLE_CONTINUE_AS_NEW_PATCH = 'dr-idle-continue-as-new';
+/** Runs recorded before a continue-as-new kept a failback command and a stop that came during its pass replay the old way. */
+const CONTINUE_AS_NEW_KEEPS_COMMANDS_PATCH = 'dr-continue-as-new-keeps-commands';
 
 export async function drVm(input: DrInput): Promise<void> {
   const dr = openDrRun(input);
@@ -78,8 +81,14 @@ export async function drVm(input: DrInput): Promise<void> {
     }
     await judgeDeferredVmDisaster(dr);
     if (continueAsNewDue()) {
+      // Commands that came while this pass was busy and could not act yet: a failback asked for
+      // (the base went down again before it ran) goes to the next run, and a stop ends this one
+      // here (the next run would not know of it and protect on).
+      const keepCommands = (dr.stopped || !!pending.failback) && patched(CONTINUE_AS_NEW_KEEPS_COMMANDS_PATCH);
+      if (keepCommands && dr.stopped) break;
       await condition(allHandlersFinished);
-      await continueAsNew<typeof drVm>({ ...input, carried: s, approvedFailback: dr.approved });
+      // (failbackCommand is always set: one the last run carried and this one ran must not go on.)
+      await continueAsNew<typeof drVm>({ ...input, carried: s, approvedFailback: dr.approved, failbackCommand: keepCommands ? pending.failback : undefined });
     }
   }
 }

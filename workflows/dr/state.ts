@@ -56,7 +56,12 @@ export type Leftover = { kind: 'os-server'; accountId: string; id: string } | { 
  */
 export type Carried = DrStatus & { home?: Home; cloudSignalAt?: string; deferredVmDisaster?: VmHealthSignal & { serverId: string }; leftovers?: Leftover[] };
 
-export type DrInput = DrStartInput & { carried?: Carried; healthCheckSeconds?: number };
+export type DrInput = DrStartInput & {
+  carried?: Carried;
+  healthCheckSeconds?: number;
+  /** A failback command the last run accepted and had not run when it continued as new. */
+  failbackCommand?: Pending['failback'];
+};
 
 const MAX_RECENT_EVENTS = 20;
 /** Runs recorded before late cloud-health signals were ignored replay the old way. */
@@ -98,7 +103,7 @@ export function openDrRun(input: DrInput): DrRun {
     recentEvents: [],
     updatedAt: now(),
   };
-  const pending: Pending = {};
+  const pending: Pending = input.failbackCommand ? { failback: input.failbackCommand } : {};
   const touch = () => (s.updatedAt = now());
   const status = (): DrStatus => {
     const { home: _home, cloudSignalAt: _cloudSignalAt, deferredVmDisaster: _deferred, leftovers: _leftovers, ...rest } = s;
