@@ -100,7 +100,8 @@ async function waitForPort(port: number, child: ChildProcess, stderr: () => stri
 }
 
 /** Stops a suite's environment (its after hook). */
-export async function stopTimeSkipping(e: TestWorkflowEnvironment | undefined): Promise<void> {
+export async function stopTimeSkipping(suiteEnv: TestWorkflowEnvironment | undefined): Promise<void> {
+  const e = suiteEnv && started(suiteEnv);
   if (!e || !open.delete(e)) return;
   // The connection cannot close while a worker holds it: stop what a failed test left running.
   for (const [worker, { env, run }] of workers) {
@@ -125,10 +126,42 @@ export async function stopTimeSkippingEnv(): Promise<void> {
 
 export const uniqueId = (prefix: string): string => `${prefix}-${crypto.randomBytes(5).toString('hex')}`;
 
+/** The environment behind a suite's stand-in (timeSkippingSuite), or the environment itself. */
+const STARTED = Symbol('started environment');
+function started(e: TestWorkflowEnvironment): TestWorkflowEnvironment {
+  return (e as TestWorkflowEnvironment & { [STARTED]?: TestWorkflowEnvironment })[STARTED] ?? e;
+}
+
 /**
- * Runs `body` while a worker with the real workflows and these activities polls a fresh task
- * queue of the time-skipping server. The worker stops when `body` settles.
+ * The set-up every time-skipping suite shares, called first thing in its `describe` with the suite
+ * (`this`): 120 s per test, a before hook that prepares the suite's own environment (given 180 s:
+ * a JVM starting on two busy cores) and an after hook that stops it. It returns a stand-in for
+ * that environment, usable in tests and hooks once the before hook has run (it forwards to the
+ * environment started there), so that a suite reads as its scenarios:
+ *
+ *   describe('…', function () {
+ *     const env = timeSkippingSuite(this);
+ *     it('when …, then …', async () => { … env.client … env.sleep(…) … });
+ *   });
  */
+export function timeSkippingSuite(suite: Mocha.Suite): TestWorkflowEnvironment {
+  suite.timeout(120_000);
+  let current: TestWorkflowEnvironment | undefined;
+  suite.beforeAll(async function () {
+    this.timeout(180_000);
+    current = await prepareTimeSkipping();
+  });
+  suite.afterAll(() => stopTimeSkipping(current));
+  return new Proxy({} as TestWorkflowEnvironment, {
+    get(_, key) {
+      if (!current) throw new Error('the time-skipping environment is used before its suite started it (use it in a test or hook)');
+      if (key === STARTED) return current;
+      const value: unknown = Reflect.get(current, key, current);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(current) : value;
+    },
+  });
+}
+
 /**
  * A suite's environment (its before hook; stopTimeSkipping in its after hook). Time skipping is
  * global to a server, so each suite has its own: workflows a suite leaves behind (an owner waiting
@@ -145,11 +178,16 @@ export async function prepareTimeSkipping(): Promise<TestWorkflowEnvironment> {
   return e;
 }
 
+/**
+ * Runs `body` while a worker with the real workflows and these activities polls a fresh task
+ * queue of the time-skipping server. The worker stops when `body` settles.
+ */
 export async function withWorkflowWorker<T>(
-  e: TestWorkflowEnvironment,
+  suiteEnv: TestWorkflowEnvironment,
   activities: Record<string, (...args: never[]) => Promise<unknown>>,
   body: (taskQueue: string) => Promise<T>,
 ): Promise<T> {
+  const e = started(suiteEnv);
   const taskQueue = uniqueId('ts');
   lastStep = 'starting the worker';
   const worker = await Worker.create({

@@ -8,10 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { cloudHealthSignal } from './dr-signals';
 import { FakeDrWorld, cloudSignal, hardFailure, startDr, withDrWorker } from './dr-fake';
-import { prepareTimeSkipping, stopTimeSkipping, skipUntil } from '../../harness/time-skipping';
+import { timeSkippingSuite, skipUntil } from '../../harness/time-skipping';
 
 /** Health-check ticks: the waits are multiples of them (each tick of a failed-over VM runs three activities: keep them few). */
 const FAILOVER_TICK_S = 15;
@@ -26,13 +25,7 @@ function assertGaps(actual: number[], expected: number[], tickS: number): void {
 }
 
 describe('drVm (time skipping): back-off of failing steps', function () {
-  this.timeout(120_000);
-  let env: TestWorkflowEnvironment;
-  before(async function () {
-    this.timeout(180_000);
-    env = await prepareTimeSkipping();
-  });
-  after(() => stopTimeSkipping(env));
+  const env = timeSkippingSuite(this);
 
   it('when every failover attempt fails, then it is retried after 15, 30, 60 … 600 s, gives up after 8, with one event per distinct failure', async () => {
     const w = new FakeDrWorld();

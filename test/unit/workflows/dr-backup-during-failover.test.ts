@@ -7,21 +7,14 @@
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { BACKUP_WORKFLOW, type BackupInput, type BackupResult } from '../../../src/contracts/backup';
 import { OWNER_STATUS_QUERY, vmOwnerWorkflowId, type VmOwnerStatus } from '../../../src/contracts/owner';
 import { cloudHealthSignal } from './dr-signals';
 import { FakeDrWorld, cloudSignal, startDr, withDrWorker } from './dr-fake';
-import { pollUntil, prepareTimeSkipping, stopTimeSkipping, uniqueId } from '../../harness/time-skipping';
+import { pollUntil, timeSkippingSuite, uniqueId } from '../../harness/time-skipping';
 
 describe('drVm (time skipping): a backup requested during a failover', function () {
-  this.timeout(120_000);
-  let env: TestWorkflowEnvironment;
-  before(async function () {
-    this.timeout(180_000);
-    env = await prepareTimeSkipping();
-  });
-  after(() => stopTimeSkipping(env));
+  const env = timeSkippingSuite(this);
 
   const startBackup = (w: FakeDrWorld, taskQueue: string) =>
     env.client.workflow.start(BACKUP_WORKFLOW, { taskQueue, workflowId: uniqueId(`vm-backup:${w.vmId}`), args: [{ vmId: w.vmId, ownerId: w.ownerId, trigger: 'schedule' } satisfies BackupInput] });

@@ -8,21 +8,14 @@
  */
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { cloudHealthSignal } from './dr-signals';
 import { FakeDrWorld, cloudSignal, startDr, withDrWorker } from './dr-fake';
-import { prepareTimeSkipping, stopTimeSkipping, skipUntil } from '../../harness/time-skipping';
+import { timeSkippingSuite, skipUntil } from '../../harness/time-skipping';
 
 const TICK_S = 30;
 
 describe('drVm (time skipping): a failback leaves its clean-up for later', function () {
-  this.timeout(120_000);
-  let env: TestWorkflowEnvironment;
-  before(async function () {
-    this.timeout(180_000);
-    env = await prepareTimeSkipping();
-  });
-  after(() => stopTimeSkipping(env));
+  const env = timeSkippingSuite(this);
 
   it('when CloudStack stops answering as the failback switches home, then the VM is Protected at once and the copy, template and store object are removed once CloudStack answers', async () => {
     const w = new FakeDrWorld();

@@ -3,15 +3,18 @@
  * long (here a test suggests it: the test server never does, see harness/time-skipping). The new
  * run goes on where the old one was — state, target, settings, the home stack, a pending fence,
  * an open approval request, an accepted approval and the failback back-off all carried; and a
- * Protected drVm, which waits without a timer, still wakes to continue as new.
+ * Protected drVm, which waits without a timer, still wakes to continue as new. Commands that
+ * arrive while a pass of the loop is busy and cannot act yet are not lost by the continue-as-new
+ * that ends that pass: a failback asked for is carried, and a stop ends the workflow.
  */
 import assert from 'node:assert/strict';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { defineSignal } from '@temporalio/workflow';
 import { DR_SIGNALS, type DrSettings } from '../../../src/contracts/dr';
-import { approveFailbackUpdate, cloudHealthSignal } from './dr-signals';
+import { approveFailbackUpdate, cloudHealthSignal, failbackUpdate } from './dr-signals';
 import { FakeDrWorld, cloudSignal, hardFailure, startDr, withDrWorker, type StartedDr } from './dr-fake';
-import { SUGGEST_CONTINUE_AS_NEW_SIGNAL, prepareTimeSkipping, stopTimeSkipping, skipUntil } from '../../harness/time-skipping';
+import { SUGGEST_CONTINUE_AS_NEW_SIGNAL, timeSkippingSuite, skipUntil } from '../../harness/time-skipping';
+
+const stopProtectionSignal = defineSignal(DR_SIGNALS.stop);
 
 const TICK_S = 30;
 const HEALTHY_FOR_S = 120;
@@ -19,13 +22,7 @@ const suggestContinueAsNew = defineSignal(SUGGEST_CONTINUE_AS_NEW_SIGNAL);
 const settingsSignal = defineSignal<[Partial<DrSettings>]>(DR_SIGNALS.settings);
 
 describe('drVm (time skipping): continue-as-new carries what the next run needs', function () {
-  this.timeout(120_000);
-  let env: TestWorkflowEnvironment;
-  before(async function () {
-    this.timeout(180_000);
-    env = await prepareTimeSkipping();
-  });
-  after(() => stopTimeSkipping(env));
+  const env = timeSkippingSuite(this);
 
   async function failedOver(w: FakeDrWorld, taskQueue: string, settings: DrSettings): Promise<StartedDr> {
     w.baseHealthy = false;
@@ -155,6 +152,58 @@ describe('drVm (time skipping): continue-as-new carries what the next run needs'
       const dr = await startDr(env.client, taskQueue, w, { failbackMode: 'automatic', failbackAfterHealthySeconds: 300 }, TICK_S);
       await continuedAsNew(dr);
       assert.equal((await dr.status()).state, 'Protected');
+    });
+  });
+
+  /**
+   * Failed over, the base cloud back, and a pass of the loop busy checking it (the check held
+   * open); `meanwhile` runs then, Temporal suggests continue-as-new, and the check answers that
+   * the base is down again: the failback cannot run in that pass, which ends in continue-as-new.
+   */
+  async function busyPassThenContinueAsNew(w: FakeDrWorld, taskQueue: string, meanwhile: (dr: StartedDr) => Promise<void>): Promise<StartedDr> {
+    // A failback only on a command: approval mode, and the base would need a day of health.
+    const dr = await failedOver(w, taskQueue, { failbackMode: 'approval', failbackAfterHealthySeconds: 24 * 3600 });
+    w.baseHealthy = true;
+    await skipUntil(env, 'base cloud seen healthy', async () => (await dr.status()).baseCloudHealthy, { stepMs: 5_000, maxMs: 2 * TICK_S * 1000 });
+    const release = w.hold('baseCloudHealth');
+    await skipUntil(env, 'a check of the base cloud under way', () => !!w.held.get('baseCloudHealth')?.entered, { stepMs: 1_000, maxMs: (TICK_S + 5) * 1000 });
+    await meanwhile(dr);
+    w.baseHealthy = false;
+    await dr.handle.signal(suggestContinueAsNew);
+    release();
+    return dr;
+  }
+
+  it('when the owner asks for a failback and the base goes down before it can run, then the next run keeps the command and fails back once the base answers', async () => {
+    const w = new FakeDrWorld();
+    await withDrWorker(env, w, async (taskQueue) => {
+      let runBefore = '';
+      const dr = await busyPassThenContinueAsNew(w, taskQueue, async (d) => {
+        runBefore = (await d.handle.describe()).runId;
+        await d.handle.executeUpdate(failbackUpdate); // accepted: the base was healthy
+      });
+      await skipUntil(env, 'continued as new', async () => (await dr.handle.describe()).runId !== runBefore, { stepMs: 5_000, maxMs: 2 * TICK_S * 1000 });
+      assert.deepEqual(w.callsOf('csStopVmAndWait'), [], 'no failback while the base was down');
+
+      w.baseHealthy = true;
+      await skipUntil(env, 'failed back on the command', async () => (await dr.status()).state === 'Protected', { stepMs: 10_000, maxMs: 5 * TICK_S * 1000 });
+      assert.equal(w.plan.placement?.cloud, 'openstack');
+      assert.ok(!w.eventKinds().includes('failback.waiting-approval'), 'the command needed no approval');
+    });
+  });
+
+  it('when protection is stopped while a pass is busy and Temporal suggests continue-as-new, then drVm ends instead of continuing as new', async () => {
+    const w = new FakeDrWorld();
+    await withDrWorker(env, w, async (taskQueue) => {
+      let runBefore = '';
+      const dr = await busyPassThenContinueAsNew(w, taskQueue, async (d) => {
+        runBefore = (await d.handle.describe()).runId;
+        await d.handle.signal(stopProtectionSignal);
+      });
+      await skipUntil(env, 'drVm ended', async () => (await dr.handle.describe()).status.name !== 'RUNNING', { stepMs: 5_000, maxMs: 2 * TICK_S * 1000 });
+      const d = await dr.handle.describe();
+      assert.equal(d.status.name, 'COMPLETED');
+      assert.equal(d.runId, runBefore, 'no new run');
     });
   });
 });

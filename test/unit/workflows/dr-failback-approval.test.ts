@@ -6,23 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { approveFailbackUpdate, cloudHealthSignal } from './dr-signals';
 import { FakeDrWorld, cloudSignal, startDr, withDrWorker, type StartedDr } from './dr-fake';
-import { prepareTimeSkipping, stopTimeSkipping, skipUntil } from '../../harness/time-skipping';
+import { timeSkippingSuite, skipUntil } from '../../harness/time-skipping';
 
 const HEALTHY_FOR_S = 300;
 const TICK_S = 30;
 const SETTINGS = { failbackMode: 'approval' as const, failbackAfterHealthySeconds: HEALTHY_FOR_S };
 
 describe('drVm (time skipping): approval-mode failback', function () {
-  this.timeout(120_000);
-  let env: TestWorkflowEnvironment;
-  before(async function () {
-    this.timeout(180_000);
-    env = await prepareTimeSkipping();
-  });
-  after(() => stopTimeSkipping(env));
+  const env = timeSkippingSuite(this);
 
   /** Base cloud down → failed over to the backup cloud. */
   async function failedOver(w: FakeDrWorld, taskQueue: string): Promise<StartedDr> {

@@ -5,21 +5,14 @@
  * base cloud back it is restored into its own stack from the newest backup and protected again.
  */
 import assert from 'node:assert/strict';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { cloudHealthSignal } from './dr-signals';
 import { CS_ACCOUNT, FakeDrWorld, cloudSignal, startDr, withDrWorker, type StartedDr } from './dr-fake';
-import { prepareTimeSkipping, stopTimeSkipping, skipUntil } from '../../harness/time-skipping';
+import { timeSkippingSuite, skipUntil } from '../../harness/time-skipping';
 
 const TICK_S = 30;
 
 describe('drVm (time skipping): a vanished live copy in the backup cloud', function () {
-  this.timeout(120_000);
-  let env: TestWorkflowEnvironment;
-  before(async function () {
-    this.timeout(180_000);
-    env = await prepareTimeSkipping();
-  });
-  after(() => stopTimeSkipping(env));
+  const env = timeSkippingSuite(this);
 
   async function failedOver(w: FakeDrWorld, taskQueue: string): Promise<StartedDr> {
     w.baseHealthy = false;

@@ -10,7 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { CloudProbe, SignalCloudHealthResult } from '../../../activities/dr-monitor';
 import { CLOUD_MONITOR_WORKFLOW, cloudMonitorWorkflowId, type CloudHealthSignal, type MonitorSettings } from '../../../src/contracts/dr';
 import { MONITOR_STATUS_QUERY, type MonitorStatus } from '../../../src/contracts/dr-monitor';
-import { prepareTimeSkipping, stopTimeSkipping, skipUntil, uniqueId, withWorkflowWorker } from '../../harness/time-skipping';
+import { timeSkippingSuite, skipUntil, uniqueId, withWorkflowWorker } from '../../harness/time-skipping';
 
 const INTERVAL_S = 60;
 const SETTINGS: MonitorSettings = { intervalSeconds: INTERVAL_S, failureThreshold: 3, successThreshold: 2 };
@@ -69,13 +69,7 @@ async function runMonitor(env: TestWorkflowEnvironment, script: Check[], checks:
 }
 
 describe('cloudMonitor (time skipping): missed checks', function () {
-  this.timeout(120_000);
-  let env: TestWorkflowEnvironment;
-  before(async function () {
-    this.timeout(180_000);
-    env = await prepareTimeSkipping();
-  });
-  after(() => stopTimeSkipping(env));
+  const env = timeSkippingSuite(this);
 
   it('when the cloud fails one check fewer than the threshold, then recovers, then no disaster is declared', async () => {
     const { seen, status } = await runMonitor(env, ['cloud-down', 'cloud-down', 'ok', 'cloud-down', 'cloud-down', 'ok'], 7);
