@@ -9,7 +9,8 @@
  * (the record says `partial`) and is simply tried again on the next run. Every cloud object is
  * named after the VM and backup id, so a retried or replayed step finds what it made before.
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, log, uuid4 } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, getExternalWorkflowHandle, isCancellation, log, patched, uuid4 } from '@temporalio/workflow';
+import { DR_SIGNALS, drWorkflowId, type DrLeftoverSignal } from '../src/contracts/dr';
 import {
   BACKUP_TASKS,
   backupImageName,
@@ -217,6 +218,18 @@ async function applyRetention(vmId: string, keep: number, currentBackupId: strin
   return retired;
 }
 
+/** Restores recorded before a server they could not remove went to drVm replay the old way. */
+const RESTORE_HANDS_OVER_LEFTOVER_PATCH = 'restore-hands-over-leftover';
+
+/** Gives drVm a server to remove when its cloud answers; an unprotected VM has no drVm (deleteVm's sweep removes it then). */
+async function handOverLeftover(vmId: string, leftover: DrLeftoverSignal): Promise<void> {
+  try {
+    await getExternalWorkflowHandle(drWorkflowId(vmId)).signal<[DrLeftoverSignal]>(DR_SIGNALS.leftover, leftover);
+  } catch (err) {
+    log.warn('no disaster-recovery workflow to hand the server over to; it stays until the VM is deleted', { vmId, serverId: leftover.id, error: describeError(err) });
+  }
+}
+
 /**
  * restoreVm (the seed's first disaster scenario: the VM itself broke): rebuilds the VM in the base
  * cloud from a backup image by updating its Heat stack's `image` parameter; Heat replaces the
@@ -289,7 +302,13 @@ async function restoreVmHoldingLease(input: RestoreInput, withOwner: boolean): P
     await store.setVmState({ vmId: input.vmId, to: 'active', reason: `restored from backup ${chosen.backupId} (taken ${chosen.takenAt})`, placement, lastError: null });
     if (leaving && leaving.serverId !== placement.serverId) {
       // Back in its stack: the promoted standby it ran on is no longer the VM.
-      await statusPoll.osDeleteServer(leaving).catch((err) => log.warn('could not remove the standby the VM ran on before the restore', { error: describeError(err) }));
+      const left = leaving;
+      await statusPoll.osDeleteServer(left).catch(async (err) => {
+        log.warn('could not remove the standby the VM ran on before the restore', { error: describeError(err) });
+        // Its cloud did not answer, or a failover took the VM over first: left running, it would be
+        // a second copy of the VM for good (soak seed 14). drVm removes it with its own leftovers.
+        if (patched(RESTORE_HANDS_OVER_LEFTOVER_PATCH)) await CancellationScope.nonCancellable(() => handOverLeftover(input.vmId, { kind: 'os-server', accountId: left.accountId, id: left.serverId }));
+      });
     }
     progress.complete();
     return { backupId: chosen.backupId, status: 'succeeded' };

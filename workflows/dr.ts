@@ -54,11 +54,13 @@ export async function drVm(input: DrInput): Promise<void> {
     const waitingForBase = s.state === 'FailedOver' && s.target === 'backup-cloud';
     // A Protected VM waits without a timeout: the signals that grow its history must also wake it
     // when Temporal suggests continuing as new, or it never does (issue 17).
-    const woken = () => dr.stopped || !!pending.failover || failbackDue(dr) || fenceDue(dr) || failoverRetryDue(dr) || (continueAsNewWhenIdle && continueAsNewDue());
+    // (leftoverArrived: only ever set by a restore that could not remove the server it left.)
+    const woken = () => dr.stopped || !!pending.failover || failbackDue(dr) || fenceDue(dr) || failoverRetryDue(dr) || dr.leftoverArrived || (continueAsNewWhenIdle && continueAsNewDue());
     // (failoverRetry is only ever set by runs with the failover-retry patch.)
     if (waitingForBase || s.fencePending || s.failoverRetry || s.leftovers) await condition(woken, dr.healthCheckMs);
     else await condition(woken);
     if (dr.stopped) break;
+    dr.leftoverArrived = false;
 
     if (!pending.failover && failoverRetryDue(dr)) takeFailoverRetry(dr);
 

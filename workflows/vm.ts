@@ -21,7 +21,7 @@ import {
 import { Progress } from './lib/progress';
 import type { WorkflowProgress } from '../src/contracts/progress';
 import { withVmLease, type Lease } from './lib/ownership';
-import { cloudCall, progressWrite, statusPoll, store } from './lib/activity-presets';
+import { cloudCall, deletePoll, progressWrite, statusPoll, store } from './lib/activity-presets';
 import { describeError } from './lib/task-graph';
 
 type Undo = { what: string; run: () => Promise<unknown> };
@@ -131,6 +131,8 @@ async function createVmHoldingLease(input: CreateVmInput, progress: Progress): P
  * replay the old way.
  */
 const UPDATE_FAILURE_PATCH = 'update-failure-is-a-result';
+/** Deletes recorded before their sweep was retried through long outages (deletePoll) replay with statusPoll's budget. */
+const DELETE_OUTLASTS_OUTAGES_PATCH = 'delete-outlasts-outages';
 
 /**
  * An update that could not be applied (the server broke meanwhile, the cloud refused) is news for
@@ -282,7 +284,9 @@ async function deleteVmHoldingLease(input: DeleteVmInput, withOwner: boolean, pr
       // templates they were made from (CloudStack refuses to delete a template in use), then images
       // and templates. The recorded artifacts below are then already gone (deletes are idempotent).
       const accounts = await store.backupPlan({ vmId: input.vmId, trigger: 'manual' });
-      await statusPoll.sweepVmLeftovers({
+      // Deletes recorded before the sweep outlasted outages replay with the old retry budget.
+      const sweep = patched(DELETE_OUTLASTS_OUTAGES_PATCH) ? deletePoll : statusPoll;
+      await sweep.sweepVmLeftovers({
         vmId: input.vmId,
         mode: 'everything',
         // Each account in the cloud it belongs to: a CloudStack VM's own account, its backup account, …

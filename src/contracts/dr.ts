@@ -31,7 +31,18 @@ export type FailoverTarget = 'base-standby' | 'backup-cloud';
 export type FailbackMode = 'automatic' | 'approval';
 
 /** Signals and updates (names as Temporal sees them). */
-export const DR_SIGNALS = { vmHealth: 'vmHealth', cloudHealth: 'cloudHealth', stop: 'stopProtection', settings: 'drSettings' } as const;
+export const DR_SIGNALS = { vmHealth: 'vmHealth', cloudHealth: 'cloudHealth', stop: 'stopProtection', settings: 'drSettings', leftover: 'drLeftover' } as const;
+
+/**
+ * From another workflow of the VM (restoreVm): a server the VM no longer runs on that it could not
+ * remove (its cloud did not answer, or a failover took the VM over first). drVm removes it with its
+ * own leftovers, as soon as the cloud answers.
+ */
+export interface DrLeftoverSignal {
+  kind: 'os-server';
+  accountId: string;
+  id: string;
+}
 export const DR_UPDATES = { failover: 'failover', failback: 'failback', approve: 'approveFailback' } as const;
 /**
  * drVm's updates, typed once for both sides: the workflow sets their handlers, the API executes

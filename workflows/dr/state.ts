@@ -20,6 +20,7 @@ import {
   type DrStatus,
   type FailoverTarget,
   type VmHealthSignal,
+  type DrLeftoverSignal,
 } from '../../src/contracts/dr';
 import { store } from '../lib/activity-presets';
 
@@ -27,6 +28,7 @@ export const vmHealthSignal = defineSignal<[VmHealthSignal]>(DR_SIGNALS.vmHealth
 export const cloudHealthSignal = defineSignal<[CloudHealthSignal]>(DR_SIGNALS.cloudHealth);
 export const stopProtectionSignal = defineSignal(DR_SIGNALS.stop);
 export const drSettingsSignal = defineSignal<[Partial<DrSettings>]>(DR_SIGNALS.settings);
+export const leftoverSignal = defineSignal<[DrLeftoverSignal]>(DR_SIGNALS.leftover);
 export const drStatusQuery = defineQuery<DrStatus>(DR_STATUS_QUERY);
 
 /** Where the VM lived in the base cloud before a failover: failback brings it back there. */
@@ -82,6 +84,8 @@ export interface DrRun {
   liveCopyUnreachable: number;
   /** Failed tries in a row at removing leftovers (only to log the start of a streak). */
   leftoverFailures: number;
+  /** Another workflow handed a leftover over (drLeftover): the loop wakes to remove it. */
+  leftoverArrived: boolean;
   readonly healthCheckMs: number;
   now(): string;
   touch(): void;
@@ -131,6 +135,7 @@ export function openDrRun(input: DrInput): DrRun {
     liveCopyBad: 0,
     liveCopyUnreachable: 0,
     leftoverFailures: 0,
+    leftoverArrived: false,
     healthCheckMs: Math.max(1, input.healthCheckSeconds ?? 30) * 1000,
     now,
     touch,
@@ -144,6 +149,12 @@ export function openDrRun(input: DrInput): DrRun {
   });
   setHandler(drSettingsSignal, (patch) => {
     s.settings = { ...s.settings, ...patch };
+    touch();
+  });
+  setHandler(leftoverSignal, (l) => {
+    if (s.leftovers?.some((x) => x.kind === l.kind && x.id === l.id)) return;
+    s.leftovers = [...(s.leftovers ?? []), { kind: l.kind, accountId: l.accountId, id: l.id }];
+    run.leftoverArrived = true;
     touch();
   });
   setHandler(vmHealthSignal, (sig) => {

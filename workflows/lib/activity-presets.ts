@@ -81,6 +81,18 @@ export const recoveryPoll = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 50, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
+/**
+ * Removing a VM for good (deleteVm's sweep of everything named after it): a delete is a promise
+ * kept through outages — retried at most a minute apart for up to a day, where statusPoll gives up
+ * after some 10 minutes (soak seed 14: alternating OpenStack and CloudStack outages failed a delete).
+ */
+export const deletePoll = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '30 seconds',
+  scheduleToCloseTimeout: '24 hours',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
 /** Copying image bytes: hours at most, heartbeating with the bytes copied. */
 export const longTransfer = proxyActivities<Activities>({
   startToCloseTimeout: '6 hours',

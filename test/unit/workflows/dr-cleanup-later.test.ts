@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
-import { cloudHealthSignal } from './dr-signals';
+import { cloudHealthSignal, leftoverSignal } from './dr-signals';
 import { FakeDrWorld, cloudSignal, startDr, withDrWorker } from './dr-fake';
 import { timeSkippingSuite, skipUntil } from '../../harness/time-skipping';
 
@@ -52,6 +52,34 @@ describe('drVm (time skipping): a failback leaves its clean-up for later', funct
       const attemptsBefore = w.calls.length;
       await env.sleep(10 * TICK_S * 1000);
       assert.equal(w.calls.slice(attemptsBefore).filter((c) => c.name === 'csDestroyStandby' || c.name === 'csDeleteTemplate').length, 0, 'nothing left to remove: no further tries');
+      assert.equal((await dr.status()).state, 'Protected');
+    });
+  });
+
+  it('when a restore hands over the server it could not remove, then a Protected drVm wakes and removes it once the cloud answers, and only once', async () => {
+    const w = new FakeDrWorld();
+    const left = { kind: 'os-server' as const, accountId: 'os-acc', id: 'promoted-standby-1' };
+    let osDown = true;
+    let removed = 0;
+    w.fail.osDeleteServer = (c) => {
+      if (osDown) return ApplicationFailure.retryable('OpenStack: 503 (simulated outage)', 'Unavailable');
+      if ((c.input as { serverId: string }).serverId === left.id) removed++;
+      return undefined;
+    };
+    await withDrWorker(env, w, async (taskQueue) => {
+      const dr = await startDr(env.client, taskQueue, w, { failbackMode: 'automatic', failbackAfterHealthySeconds: 60 }, TICK_S);
+      await skipUntil(env, 'Protected', async () => (await dr.status()).state === 'Protected', { stepMs: 1_000, maxMs: 10_000 });
+      // restoreVm's hand-over (workflows/backup.ts), twice: a retried signal is one leftover.
+      await dr.handle.signal(leftoverSignal, left);
+      await dr.handle.signal(leftoverSignal, left);
+      const tries = () => w.callsOf('osDeleteServer').filter((c) => (c.input as { serverId: string }).serverId === left.id).length;
+      await skipUntil(env, 'a first try while OpenStack is down', async () => tries() > 0, { stepMs: 1_000, maxMs: TICK_S * 1000 });
+      osDown = false;
+      await skipUntil(env, 'removed once OpenStack answers', async () => removed > 0, { stepMs: 5_000, maxMs: 5 * TICK_S * 1000 });
+      const after = tries();
+      await env.sleep(5 * TICK_S * 1000);
+      assert.equal(tries(), after, 'removed: no further tries');
+      assert.equal(removed, 1);
       assert.equal((await dr.status()).state, 'Protected');
     });
   });
