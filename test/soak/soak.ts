@@ -180,7 +180,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     api: (method, p, body, timeoutMs) => api(method, p, body, timeoutMs),
     switchGraceMs: (o.switchGraceSeconds ?? 60) * 1000,
     downBudgetMs: (o.downBudgetSeconds ?? 120) * 1000,
-    maxEventsPer10Min: o.maxEventsPer10Min ?? 60,
+    maxEventsPer10Min: o.maxEventsPer10Min ?? 120,
     print,
     onViolation: (v) => result.violations.push(v),
   });
