@@ -2,7 +2,8 @@
  * VM use cases behind the REST API (practica's domain layer): each method reads like a summary of
  * the flow. The API only inserts the VM document and starts workflows; from then on the VM's
  * workflows are the document's only writer. Concurrency between requests is settled by Temporal's
- * workflow-ID uniqueness (one create, one update per revision, one delete), not by the database.
+ * workflow-ID uniqueness (one create, one update per revision, one delete), and the VM quota by
+ * inserting a quota-slot claim whose _id only one request can insert (quota-slots.ts).
  */
 import crypto from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
