@@ -83,10 +83,10 @@ describe('quotas, pages and verify limits (issue 12 items 4 and 7)', function ()
   });
 
   /** Creates sent all at once, each with its own Idempotency-Key: their answers, in order. */
-  async function burst(m: TestUser, n: number, prefix: string): Promise<Array<{ key: string; status: number; body: Json }>> {
+  async function burst(m: TestUser, n: number, prefix: string, urls = [api.url]): Promise<Array<{ key: string; status: number; body: Json }>> {
     return Promise.all(Array.from({ length: n }, async (_, i) => {
       const key = `${prefix}-${i}-${crypto.randomUUID()}`;
-      const res = await apiFetch(`${api.url}/api/v1/vms`, { method: 'POST', headers: { ...m.authHeaders, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(vmBody(`${prefix}-${i}`)) });
+      const res = await apiFetch(`${urls[i % urls.length]}/api/v1/vms`, { method: 'POST', headers: { ...m.authHeaders, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(vmBody(`${prefix}-${i}`)) });
       const text = await res.text();
       return { key, status: res.status, body: text ? JSON.parse(text) : undefined };
     }));
@@ -115,6 +115,19 @@ describe('quotas, pages and verify limits (issue 12 items 4 and 7)', function ()
     assert.equal(replay.status, 202, JSON.stringify(replayed));
     assert.deepEqual([replayed.vm.id, replayed.operation.started], [accepted[0].body.vm.id, false]);
     assert.equal(await liveVms(m), 5);
+  });
+
+  it('when 30 creates at once are split over two API processes, then exactly 5 are accepted', async () => {
+    // A second API with its own database and Temporal connections: nothing in memory is shared.
+    const other = await startTestApi({ env: { QUOTA_VMS: '5' } });
+    try {
+      const m = await signupAndLogin(api.url);
+      const answers = await burst(m, 30, 'two-apis', [api.url, other.url]);
+      assert.deepEqual([answers.filter((a) => a.status === 202).length, answers.filter((a) => a.status === 409).length], [5, 25], JSON.stringify(answers.map((a) => a.status)));
+      assert.equal(await liveVms(m), 5);
+    } finally {
+      await other.close();
+    }
   });
 
   it('when one of a member\'s VMs is deleted at the quota, then one more create is accepted and the next is refused', async () => {
