@@ -3,6 +3,7 @@
  * API answers 409 `quota_exceeded` with `quota` (which one) and `limit` in the error body; a
  * setting beyond a bound (retention, drill period) is a 400 naming the field.
  *
+ * The VM count is exact (src/vms/quota-slots.ts: a create wins one of the member's slots first).
  * In-flight counts (backups, drills) come from Temporal's visibility store (running workflows of
  * the member, by the VmflowOwnerId search attribute): it is eventually consistent, so two requests
  * in the same instant can both pass — a bound on cost, not an exact count.

@@ -7,6 +7,7 @@ import type { MemberDataCleanup } from '../accounts/member-data';
 import { vmModel } from './model';
 import { vmOperationModel } from './operations';
 import { markVmListChanged } from './list-version';
+import { VM_QUOTA_SLOTS_COLLECTION } from './quota-slots';
 
 export const VM_MEMBER_DATA: Record<string, MemberDataCleanup> = {
   vms: async ({ db, userId }) => {
@@ -15,4 +16,5 @@ export const VM_MEMBER_DATA: Record<string, MemberDataCleanup> = {
     return n;
   },
   vmOperations: async ({ db, userId }) => (await vmOperationModel(db).deleteMany({ ownerId: userId })).deletedCount ?? 0,
+  vmQuotaSlots: async ({ db, userId }) => (await db.collection(VM_QUOTA_SLOTS_COLLECTION).deleteMany({ ownerId: userId })).deletedCount ?? 0,
 };

@@ -2,7 +2,8 @@
  * VM use cases behind the REST API (practica's domain layer): each method reads like a summary of
  * the flow. The API only inserts the VM document and starts workflows; from then on the VM's
  * workflows are the document's only writer. Concurrency between requests is settled by Temporal's
- * workflow-ID uniqueness (one create, one update per revision, one delete), not by the database.
+ * workflow-ID uniqueness (one create, one update per revision, one delete), and the VM quota by
+ * inserting a quota-slot claim whose _id only one request can insert (quota-slots.ts).
  */
 import crypto from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
@@ -30,6 +31,7 @@ import type { OperationStatus } from '../contracts/api/common';
 import { MUTABLE_REQUIREMENTS, type VmDetail, type VmView } from '../contracts/api/vms';
 import { AppError } from '../errors';
 import { quotaExceeded } from '../limits/quotas';
+import { claimIsFresh, claimVmSlot, releaseVmSlot, type QuotaSlotClaim } from './quota-slots';
 import { pageOf, type PageRequest } from '../limits/pages';
 import { validateRequirements, vmRequirementsSchema, type VmRequirements } from '../templates';
 import { vmModel, type VmRecord } from './model';
@@ -135,13 +137,19 @@ export class VmService {
     const workflowId = createVmWorkflowId(vmId);
     const max = this.d.maxVmsPerMember;
     // A replayed idempotent request is answered even at the quota (its VM already counts).
+    // Otherwise the create must win a quota slot first (quota-slots.ts: exact under a burst).
+    let slot: QuotaSlotClaim | undefined;
     if (max !== undefined && !(idempotencyKey && (await this.Vm.exists({ _id: vmId })))) {
-      const have = await this.Vm.countDocuments({ ownerId, state: { $ne: 'deleted' } });
-      if (have >= max) throw quotaExceeded('vms', max, `you have ${have} VMs; delete one before creating another`);
+      const claimed = await claimVmSlot(this.d.db, ownerId, vmId, max);
+      if (!claimed.ok) throw quotaExceeded('vms', max, `you have ${claimed.held} VMs; delete one before creating another`);
+      slot = claimed.claim;
     }
     const fingerprint = requestFingerprint({ requirements, accountId });
     let replay = false;
+    let inserted = false;
     try {
+      // Past the claim's deadline another create may take the slot over: give it back instead.
+      if (slot && !claimIsFresh(slot)) throw new AppError(503, 'busy', 'the database is too slow to create a VM right now; try again shortly', undefined, { retryAfterSeconds: 1 });
       // Retried while the embedded database answers busy (the insert did not happen then).
       await whileBusy(() => this.Vm.create({
         _id: vmId,
@@ -156,8 +164,13 @@ export class VmService {
         history: [{ at: new Date(), from: null, to: 'creating', reason: 'create requested', workflowId }],
         requestFingerprint: fingerprint,
       }));
+      inserted = true;
       await markVmListChanged(this.d.db, ownerId);
     } catch (err) {
+      // Surely not inserted (the id is taken, or the claim's deadline passed): the slot goes back.
+      // Another failure may have inserted it after all: the claim stays (lapses if no VM is there).
+      const notInserted = !inserted && ((err as { code?: number }).code === 11000 || (err instanceof AppError && err.status === 503));
+      if (slot && notInserted) await releaseVmSlot(this.d.db, slot).catch(() => undefined);
       if ((err as { code?: number }).code !== 11000 || !idempotencyKey) throw err;
       const existing = await this.Vm.findById(vmId).lean();
       if (!existing || (existing as VmRecord & { requestFingerprint?: string }).requestFingerprint !== fingerprint) {

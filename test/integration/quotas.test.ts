@@ -13,6 +13,7 @@ import crypto from 'node:crypto';
 import { DRILL_WORKFLOW } from '../../src/contracts/dr';
 import { OPERATOR_ACCOUNT_IDS } from '../../src/cloud-accounts/types';
 import { vmSearchAttributes } from '../../src/vms/search';
+import { CLAIM_LEASE_MS, VM_QUOTA_SLOTS_COLLECTION } from '../../src/vms/quota-slots';
 import { startTestApi, type TestApi } from '../harness/api';
 import { apiFetch, waitUntil } from '../harness/http';
 import { uniqueTaskQueue } from '../harness/stack';
@@ -30,6 +31,8 @@ describe('quotas, pages and verify limits (issue 12 items 4 and 7)', function ()
     return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
   }
 
+  const vmBody = (name: string) => ({ name, os: 'ubuntu-24.04', software: ['vim'], size: 'small', cloud: 'openstack' });
+
   const account = (name: string) => ({ kind: 'openstack', name, authUrl: 'http://127.0.0.1:9/v3', projectName: 'p', username: 'u', password: testPassword() });
 
   /** A VM record of `owner` (no cloud behind it: quotas and lists read the records). */
@@ -44,7 +47,7 @@ describe('quotas, pages and verify limits (issue 12 items 4 and 7)', function ()
       env: {
         // Cloud accounts below point at a closed local port, allow-listed for the purpose.
         VMFLOW_OUTBOUND_ALLOW: 'http://127.0.0.1:9/v3',
-        QUOTA_VMS: '2',
+        QUOTA_VMS: '5',
         QUOTA_CLOUD_ACCOUNTS: '2',
         QUOTA_DRILLS_IN_FLIGHT: '1',
         QUOTA_BACKUP_RETENTION: '10',
@@ -70,13 +73,89 @@ describe('quotas, pages and verify limits (issue 12 items 4 and 7)', function ()
 
   it('when a member creates more VMs than the quota, then 409 quota_exceeded names vms before any workflow starts', async () => {
     const m = await signupAndLogin(api.url);
-    await vmRecord(m);
-    await vmRecord(m);
+    // Records from before quota slots existed (they hold none): they count all the same.
+    for (let i = 0; i < 5; i++) await vmRecord(m);
     await vmRecord(m, 'deleted'); // deleted VMs do not count
-    const over = await call(m, 'POST', '/api/v1/vms', { name: 'one-too-many', os: 'ubuntu-24.04', software: ['vim'], size: 'small', cloud: 'openstack' });
+    const over = await call(m, 'POST', '/api/v1/vms', vmBody('one-too-many'));
     assert.equal(over.status, 409, JSON.stringify(over.body));
     assert.deepEqual([over.body.error.code, over.body.error.quota], ['quota_exceeded', 'vms']);
-    assert.equal(await api.deps.db.collection('vms').countDocuments({ ownerId: m.userId }), 3);
+    assert.equal(await api.deps.db.collection('vms').countDocuments({ ownerId: m.userId }), 6);
+  });
+
+  /** Creates sent all at once, each with its own Idempotency-Key: their answers, in order. */
+  async function burst(m: TestUser, n: number, prefix: string, urls = [api.url]): Promise<Array<{ key: string; status: number; body: Json }>> {
+    return Promise.all(Array.from({ length: n }, async (_, i) => {
+      const key = `${prefix}-${i}-${crypto.randomUUID()}`;
+      const res = await apiFetch(`${urls[i % urls.length]}/api/v1/vms`, { method: 'POST', headers: { ...m.authHeaders, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(vmBody(`${prefix}-${i}`)) });
+      const text = await res.text();
+      return { key, status: res.status, body: text ? JSON.parse(text) : undefined };
+    }));
+  }
+
+  const liveVms = (m: TestUser) => api.deps.db.collection('vms').countDocuments({ ownerId: m.userId, state: { $ne: 'deleted' } });
+
+  it('when a member sends 30 creates at once with a quota of 5, then exactly 5 are accepted, the other 25 are 409 quota_exceeded, and a replay of an accepted one is still answered', async () => {
+    // Three members in turn: how requests interleave varies, so one round alone may not show a race.
+    let m!: TestUser;
+    let accepted: Array<{ key: string; status: number; body: Json }> = [];
+    for (let round = 0; round < 3; round++) {
+      m = await signupAndLogin(api.url);
+      const answers = await burst(m, 30, `burst${round}`);
+      accepted = answers.filter((a) => a.status === 202);
+      const refused = answers.filter((a) => a.status === 409);
+      assert.equal(accepted.length, 5, `round ${round}: ${JSON.stringify(answers.map((a) => a.status))}`);
+      assert.equal(refused.length, 25, JSON.stringify(answers.filter((a) => a.status !== 202 && a.status !== 409).map((a) => a.body)));
+      for (const r of refused) assert.deepEqual([r.body.error.code, r.body.error.quota, r.body.error.limit], ['quota_exceeded', 'vms', 5]);
+      assert.equal(await liveVms(m), 5);
+    }
+
+    // At the quota, a replayed request is answered with its VM; a refused one is still refused.
+    const replay = await apiFetch(`${api.url}/api/v1/vms`, { method: 'POST', headers: { ...m.authHeaders, 'content-type': 'application/json', 'idempotency-key': accepted[0].key }, body: JSON.stringify(vmBody(accepted[0].body.vm.name)) });
+    const replayed = await replay.json() as Json;
+    assert.equal(replay.status, 202, JSON.stringify(replayed));
+    assert.deepEqual([replayed.vm.id, replayed.operation.started], [accepted[0].body.vm.id, false]);
+    assert.equal(await liveVms(m), 5);
+  });
+
+  it('when 30 creates at once are split over two API processes, then exactly 5 are accepted', async () => {
+    // A second API with its own database and Temporal connections: nothing in memory is shared.
+    const other = await startTestApi({ env: { QUOTA_VMS: '5' } });
+    try {
+      const m = await signupAndLogin(api.url);
+      const answers = await burst(m, 30, 'two-apis', [api.url, other.url]);
+      assert.deepEqual([answers.filter((a) => a.status === 202).length, answers.filter((a) => a.status === 409).length], [5, 25], JSON.stringify(answers.map((a) => a.status)));
+      assert.equal(await liveVms(m), 5);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('when one of a member\'s VMs is deleted at the quota, then one more create is accepted and the next is refused', async () => {
+    const m = await signupAndLogin(api.url);
+    const first = await burst(m, 5, 'del');
+    assert.deepEqual(first.map((a) => a.status), [202, 202, 202, 202, 202]);
+    assert.equal((await call(m, 'POST', '/api/v1/vms', vmBody('over'))).status, 409);
+    // What the delete workflow writes last (setVmState → deleted; no worker runs in this suite).
+    await api.deps.db.collection('vms').updateOne({ _id: first[2].body.vm.id }, { $set: { state: 'deleted' } });
+    const answers = await burst(m, 6, 'after-delete');
+    assert.deepEqual(answers.map((a) => a.status).sort(), [202, 409, 409, 409, 409, 409]);
+    assert.equal(await liveVms(m), 5);
+  });
+
+  it('when a create claimed a slot and never inserted its VM (a crash), then the slot counts within the lease and is taken over after it', async () => {
+    const m = await signupAndLogin(api.url);
+    const slots = api.deps.db.collection(VM_QUOTA_SLOTS_COLLECTION);
+    // The crashed create's claim of slot 0: no VM `ghost` was ever inserted.
+    await slots.insertOne({ _id: `${m.userId}:0:0` as never, ownerId: m.userId, n: 0, e: 0, vmId: `ghost-${crypto.randomUUID()}`, at: new Date() });
+    const answers = await burst(m, 8, 'stale');
+    assert.equal(answers.filter((a) => a.status === 202).length, 4, 'the fresh claim still counts (its insert may be under way)');
+    assert.equal(await liveVms(m), 4);
+    await slots.updateOne({ _id: `${m.userId}:0:0` as never }, { $set: { at: new Date(Date.now() - CLAIM_LEASE_MS - 1000) } });
+    const later = await burst(m, 4, 'reclaim');
+    assert.deepEqual(later.map((a) => a.status).sort(), [202, 409, 409, 409]);
+    assert.equal(await liveVms(m), 5);
+    // Taken over by a new claim of the same slot, not by rewriting the old one.
+    assert.equal((await slots.findOne({ _id: `${m.userId}:0:1` as never }))?.vmId, later.find((a) => a.status === 202)!.body.vm.id);
   });
 
   it('when a policy keeps more backups than allowed or drills more often than allowed, then 400 names retention or drillIntervalSeconds', async () => {

@@ -1,0 +1,140 @@
+/**
+ * The per-member VM quota (QUOTA_VMS), exact under a burst of creates and with several API
+ * processes. Counting the member's VMs and then inserting one lets every request of a burst pass
+ * the count; here a create must first win a quota slot, and winning is an insert of a new `_id`,
+ * which FerretDB and MongoDB both settle atomically (the loser gets E11000).
+ *
+ * Slot n (0 ≤ n < quota) of a member is a chain of claim documents `<ownerId>:<n>:<e>`, e = 0, 1, …;
+ * the one with the highest e holds the slot for its `vmId`. Nothing is ever updated: taking a slot
+ * over from a holder that is gone is inserting claim e+1, so of two requests that both see the
+ * slot free only one gets it (a conditional update or delete of one shared document is not atomic
+ * on FerretDB). A slot is free when its holder
+ *   - is a VM in state `deleted` (the delete workflow's last write frees it: no write here),
+ *   - holds a lower slot too (two requests with one Idempotency-Key, or two adopting one VM),
+ *   - is `null` (released by a create that failed after claiming), or
+ *   - is no VM at all and was claimed more than CLAIM_LEASE_MS ago: a create that crashed between
+ *     its claim and its insert. Inside the lease it counts (its insert may be under way); a create
+ *     whose claim has aged past CLAIM_INSERT_DEADLINE_MS gives it back instead of inserting.
+ * VMs from before slots (or written by other means) hold none: a create first claims slots for
+ * them ("adopts" them), so they count as before.
+ */
+import type { Connection } from 'mongoose';
+import { whileBusy } from '../db/connection';
+
+export const VM_QUOTA_SLOTS_COLLECTION = 'vm_quota_slots';
+
+/** A claim whose VM does not exist is another create's insert under way until this old. */
+export const CLAIM_LEASE_MS = 5 * 60_000;
+/** A create that took longer than this from claim to insert gives the slot back (lease ≫ this: clock skew). */
+export const CLAIM_INSERT_DEADLINE_MS = 60_000;
+
+export interface QuotaSlotClaim {
+  _id: string;
+  ownerId: string;
+  n: number;
+  e: number;
+  /** The VM that holds the slot; null: released. */
+  vmId: string | null;
+  at: Date;
+}
+
+export type ClaimResult =
+  | { ok: true; claim: QuotaSlotClaim }
+  /** `held`: slots taken (or VMs the member has, if more), for the error message. */
+  | { ok: false; held: number };
+
+function claimId(ownerId: string, n: number, e: number): string {
+  return `${ownerId}:${n}:${e}`;
+}
+
+function slots(db: Connection) {
+  return db.collection<QuotaSlotClaim>(VM_QUOTA_SLOTS_COLLECTION);
+}
+
+/** Inserts claim (n, e) for vmId; false when another request inserted it first. */
+async function insertClaim(db: Connection, ownerId: string, n: number, e: number, vmId: string | null): Promise<QuotaSlotClaim | undefined> {
+  const claim: QuotaSlotClaim = { _id: claimId(ownerId, n, e), ownerId, n, e, vmId, at: new Date() };
+  try {
+    // Retried while the embedded database answers busy (the insert did not happen then).
+    await whileBusy(() => slots(db).insertOne(claim));
+    return claim;
+  } catch (err) {
+    if ((err as { code?: number }).code === 11000) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Claims a free slot of `ownerId` for `vmId` (not yet inserted), or says the quota is reached.
+ * The caller inserts the VM next (see claimIsFresh) and releases the claim if it does not.
+ */
+export async function claimVmSlot(db: Connection, ownerId: string, vmId: string, max: number): Promise<ClaimResult> {
+  // Claims first, VMs second: a VM inserted after its claim was read is seen, never missed.
+  const claims = await slots(db).find({ ownerId }).toArray();
+  const latest = new Map<number, QuotaSlotClaim>();
+  for (const c of claims) if ((latest.get(c.n)?.e ?? -1) < c.e) latest.set(c.n, c);
+  const holders = [...new Set([...latest.values()].map((c) => c.vmId).filter((v): v is string => !!v))];
+  const vms = await db.collection<{ _id: string; state: string; ownerId: string }>('vms')
+    .find({ $or: [{ ownerId, state: { $ne: 'deleted' } }, { _id: { $in: holders } }] }, { projection: { _id: 1, state: 1, ownerId: 1 } })
+    .toArray();
+  const state = new Map(vms.map((v) => [v._id, v.state]));
+  const live = vms.filter((v) => v.ownerId === ownerId && v.state !== 'deleted').map((v) => v._id);
+
+  const now = Date.now();
+  const heldBy = new Map<string, number>(); // vmId → lowest slot it holds
+  for (let n = 0; n < max; n++) {
+    const c = latest.get(n);
+    if (!c?.vmId || heldBy.has(c.vmId)) continue;
+    const s = state.get(c.vmId);
+    if (s === 'deleted') continue;
+    if (s === undefined && now - new Date(c.at).getTime() > CLAIM_LEASE_MS) continue;
+    heldBy.set(c.vmId, n);
+  }
+  const free = Array.from({ length: max }, (_, n) => n).filter((n) => !heldBy.has(latest.get(n)?.vmId ?? '') || heldBy.get(latest.get(n)!.vmId!) !== n);
+  // VMs the member has beyond the slots (a quota lowered since) are refused here, as before.
+  const unslotted = live.filter((id) => !heldBy.has(id) && id !== vmId);
+  if (live.length >= max || heldBy.size + unslotted.length >= max) return { ok: false, held: Math.max(live.length, heldBy.size + unslotted.length) };
+
+  const take = async (n: number, holder: string): Promise<QuotaSlotClaim | undefined> => insertClaim(db, ownerId, n, (latest.get(n)?.e ?? -1) + 1, holder);
+  // VMs that hold no slot (created before slots existed) take theirs first, lowest first.
+  const queue = [...free];
+  for (const id of unslotted) {
+    while (queue.length && !(await take(queue.shift()!, id)));
+    if (!queue.length) return { ok: false, held: max };
+  }
+  // A random start spreads a burst over the free slots; every free slot is still tried, so no
+  // request is refused while a slot it saw free was not taken by another.
+  const start = Math.floor(Math.random() * queue.length);
+  for (const n of [...queue.slice(start), ...queue.slice(0, start)]) {
+    const claim = await take(n, vmId);
+    if (claim) {
+      await forgetSuperseded(db, claims, latest, now);
+      return { ok: true, claim };
+    }
+  }
+  return { ok: false, held: max };
+}
+
+/** Whether a claim is still young enough for its VM to be inserted (see CLAIM_INSERT_DEADLINE_MS). */
+export function claimIsFresh(claim: QuotaSlotClaim): boolean {
+  return Date.now() - claim.at.getTime() < CLAIM_INSERT_DEADLINE_MS;
+}
+
+/** Gives a claim back (its VM was not inserted): claim e+1 with no holder; lost to a newer claim, nothing to do. */
+export async function releaseVmSlot(db: Connection, claim: QuotaSlotClaim): Promise<void> {
+  await insertClaim(db, claim.ownerId, claim.n, claim.e + 1, null);
+}
+
+/**
+ * Removes claims superseded more than a lease ago (by _id: nobody else writes them). A claim is
+ * kept while its successor is young, so a reader racing the successor's insert still finds one of
+ * the two and never sees the slot empty (which would let it insert e = 0 again).
+ */
+async function forgetSuperseded(db: Connection, claims: QuotaSlotClaim[], latest: Map<number, QuotaSlotClaim>, now: number): Promise<void> {
+  const byId = new Map(claims.map((c) => [c._id, c]));
+  const old = claims.filter((c) => {
+    const next = byId.get(claimId(c.ownerId, c.n, c.e + 1));
+    return c !== latest.get(c.n) && next && now - new Date(next.at).getTime() > CLAIM_LEASE_MS;
+  });
+  if (old.length) await whileBusy(() => slots(db).deleteMany({ _id: { $in: old.map((c) => c._id) } }));
+}
