@@ -18,6 +18,7 @@ export const keys = {
 };
 
 const FAST_MS = 1_500;
+const MAX_LIST_PAGES = 20;
 const SLOW_MS = 30_000;
 
 /**
@@ -63,7 +64,18 @@ export function useCatalog() {
 export function useVms() {
   return useQuery({
     queryKey: keys.vms,
-    queryFn: () => unwrap(api.GET('/api/v1/vms', { params: { query: { limit: 100 } } })),
+    queryFn: async (): Promise<Schemas['VmList']> => {
+      // Every page (100 a page, the API's most), up to MAX_LIST_PAGES: the list is one table.
+      const vms: Schemas['Vm'][] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < MAX_LIST_PAGES; page++) {
+        const answer = await unwrap(api.GET('/api/v1/vms', { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } }));
+        vms.push(...answer.vms);
+        cursor = answer.nextCursor;
+        if (!cursor) break;
+      }
+      return { vms, ...(cursor ? { nextCursor: cursor } : {}) };
+    },
     refetchInterval: pollInterval<Schemas['VmList']>((d) => d.vms.some(vmBusy)),
   });
 }

@@ -2,8 +2,9 @@
  * My VMs: name, state, cloud, address, DR state and the age of the newest backup (the RPO a
  * disaster now would have). The list polls fast while a VM is being created, updated or deleted
  * and backs off when nothing changes. The DR columns come from each VM's DR view (the API has no
- * list-level summary yet).
+ * list-level summary yet), read only for rows that come into view.
  */
+import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import type { Vm } from '../api/client';
@@ -16,9 +17,34 @@ export function address(vm: Vm): string | undefined {
   return (a.find((x) => x.type === 'floating') ?? a[0])?.addr;
 }
 
-function DrCells({ vm }: { vm: Vm }) {
+/** One observer for every row: `watch(el, cb)` calls cb once, when el comes near the viewport. */
+const nearView = (() => {
+  const callbacks = new Map<Element, () => void>();
+  let observer: IntersectionObserver | undefined;
+  return (el: Element, cb: () => void) => {
+    observer ??= new IntersectionObserver(
+      (entries) => {
+        for (const e of entries) {
+          if (!e.isIntersecting) continue;
+          callbacks.get(e.target)?.();
+          callbacks.delete(e.target);
+          observer?.unobserve(e.target);
+        }
+      },
+      { rootMargin: '200px' },
+    );
+    callbacks.set(el, cb);
+    observer.observe(el);
+    return () => {
+      callbacks.delete(el);
+      observer?.unobserve(el);
+    };
+  };
+})();
+
+function DrCellsLoaded({ vm }: { vm: Vm }) {
   const { t } = useTranslation();
-  const dr = useDr(vm.id, vm.state !== 'deleted');
+  const dr = useDr(vm.id);
   const d = dr.data;
   const drState = !d ? '…' : !d.protected ? t('drState.none') : d.state ? t(`drState.${d.state.state}`) : t('drState.unknown');
   const age = d?.rpoSecondsNow;
@@ -26,6 +52,23 @@ function DrCells({ vm }: { vm: Vm }) {
     <>
       <td>{drState}</td>
       <td>{age === undefined ? (d ? t('vms.noBackup') : '…') : t('vms.ago', { age: formatDuration(age) })}</td>
+    </>
+  );
+}
+
+/**
+ * Each row's DR view is one request (and, for a protected VM, a workflow query): only rows the
+ * member scrolls to ask for it; until then the cells hold a placeholder and no query.
+ */
+function DrCells({ vm }: { vm: Vm }) {
+  const ref = useRef<HTMLTableCellElement>(null);
+  const [seen, setSeen] = useState(false);
+  useEffect(() => (ref.current && !seen ? nearView(ref.current, () => setSeen(true)) : undefined), [seen]);
+  if (seen && vm.state !== 'deleted') return <DrCellsLoaded vm={vm} />;
+  return (
+    <>
+      <td ref={ref}>…</td>
+      <td>…</td>
     </>
   );
 }
