@@ -3,38 +3,28 @@
  * stack: the API serving web/dist (built here when stale), a worker, the cloud simulators and the
  * image store. Everything is done through the page, as a person would — elements found by role
  * and label: a member signs up, meets a field error from the API at its field, creates a VM from
- * the form and watches it reach Running without a reload, takes a backup, deletes the VM by
- * typing its name and withdraws; a second member, whose browser speaks Korean, gets Korean pages,
+ * the form and watches it reach Running without a reload, takes a backup, turns DR on, runs a
+ * drill, fails over to CloudStack and back by hand (the live notice and the Alerts page show it),
+ * deletes the VM by typing its name and withdraws; a second member, whose browser speaks Korean, gets Korean pages,
  * is refused the first member's ID, and sees none of the first member's VMs. axe-core runs on
  * every page visited (no serious or critical violation), and each page is photographed into
- * data/screenshots/. The three tests share one member and VM and run in order.
+ * data/screenshots/. The tests share one member and VM and run in order.
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
-import { ImageStoreClient, startImageStore, type RunningImageStore } from '../../src/imagestore';
 import { CONSOLE_CSP } from '../../api/web-console';
 import { ensureWebBuilt } from '../../scripts/web';
-import { startTestApi, type TestApi } from '../harness/api';
+import type { TestApi } from '../harness/api';
 import { checkAccessibility, launchBrowser, screenshot, type AxeViolation } from '../harness/browser';
-import { sharedClouds } from '../harness/clouds';
-import { registerTestSecret, testKeyring, testLogger } from '../harness/secrets';
-import { startTestWorker, type TestWorker } from '../harness/temporal';
+import { startDrSystem, type DrSystem } from '../harness/dr-system';
 import { testPassword, uniqueUsername } from '../harness/users';
 
 describe('web console in a real browser (Chromium)', function () {
   this.timeout(600_000);
+  let sys: DrSystem;
   let api: TestApi;
-  let tw: TestWorker;
-  let store: RunningImageStore;
   let browser: Browser;
-  const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmflow-web-store-'));
-  const token = crypto.randomBytes(24).toString('base64url');
-  const signingSecret = crypto.randomBytes(32).toString('base64url');
   /** Every page the tests ran axe on, with what it found. */
   const axeResults: Array<{ page: string; violations: AxeViolation[] }> = [];
 
@@ -61,30 +51,17 @@ describe('web console in a real browser (Chromium)', function () {
 
   before(async function () {
     this.timeout(300_000);
-    registerTestSecret(token);
-    registerTestSecret(signingSecret);
     // A clean clone has no web/dist: build it here (skipped when current).
     await ensureWebBuilt();
-    const clouds = await sharedClouds();
-    store = await startImageStore({ dir: storeDir, serviceToken: token, signingSecret, logger: testLogger('imagestore') });
-    api = await startTestApi({ env: { ...clouds.env } });
-    tw = await startTestWorker({
-      taskQueue: api.deps.config.temporalTaskQueue,
-      deps: {
-        timing: { pollIntervalMs: 50 },
-        cloudAccounts: new CloudAccountResolver({ db: api.deps.db, keyring: testKeyring(), logger: testLogger(), openstack: { timeoutMs: 3000 }, cloudstack: { timeoutMs: 3000, pollIntervalMs: 50 } }),
-        imageStore: { client: new ImageStoreClient({ baseUrl: store.url, serviceToken: token }), publicBaseUrl: store.url, signingSecret },
-      },
-    });
+    // The DR suites' system: API, worker, simulators, image store, a one-second monitor.
+    sys = await startDrSystem();
+    api = sys.api;
     browser = await launchBrowser();
   });
 
   after(async () => {
     await browser?.close();
-    await tw?.stop();
-    await api?.close();
-    await store?.stop();
-    fs.rmSync(storeDir, { recursive: true, force: true });
+    await sys?.stop();
     if (axeResults.length) console.log(`      axe-core: ${axeResults.length} page views checked, ${axeResults.reduce((n, r) => n + r.violations.length, 0)} serious or critical violations`);
   });
 
@@ -200,6 +177,46 @@ describe('web console in a real browser (Chromium)', function () {
     await page.getByLabel('Enter your password to confirm').fill(alice.password);
     await page.getByRole('button', { name: 'Withdraw my account' }).click();
     await page.getByRole('alert').filter({ hasText: 'You still have VMs' }).waitFor();
+  });
+
+  it('when the member turns DR on, runs a drill, fails over to CloudStack by hand and fails back, then the VM page, the live notice and the Alerts page show each step', async () => {
+    assert.ok(vmUrl, 'the first test made a VM');
+    const page = alicePage;
+    await page.goto(vmUrl);
+    await page.getByRole('heading', { name: `VM ${vmName}` }).waitFor();
+    const drState = page.getByTestId('dr-state');
+    const cloud = page.locator('.facts').first();
+
+    await page.getByRole('button', { name: 'Protect (turn DR on)' }).click();
+    await drState.filter({ hasText: /^Protected$/ }).waitFor({ timeout: 120_000 });
+
+    await page.getByRole('button', { name: 'Run a drill' }).click();
+    await page.getByRole('status').filter({ hasText: 'Run a drill: started.' }).waitFor();
+    await page.locator('.timeline li').filter({ hasText: 'Drill completed' }).first().waitFor({ timeout: 180_000 });
+    await audit(page, 'en-vm-protected-drilled');
+
+    await page.getByRole('button', { name: 'Fail over to CloudStack' }).click();
+    await drState.filter({ hasText: /^Failed over$/ }).waitFor({ timeout: 180_000 });
+    await cloud.filter({ hasText: 'CloudStack (backup cloud)' }).waitFor({ timeout: 60_000 });
+    // The live notice, on whatever page the member is: a failover happened to one of their VMs.
+    await page.getByRole('alert').filter({ hasText: `Alert for ${vmName}` }).waitFor({ timeout: 60_000 });
+    await audit(page, 'en-vm-failed-over');
+
+    await page.getByRole('button', { name: 'Fail back now' }).click();
+    await drState.filter({ hasText: /^Protected$/ }).waitFor({ timeout: 240_000 });
+    await cloud.filter({ hasText: 'OpenStack (base cloud)' }).waitFor({ timeout: 60_000 });
+
+    // The Alerts page lists what happened, with an unread count in the navigation before the visit.
+    await page.getByRole('navigation').getByRole('link', { name: /Alerts \(\d+ unread\)/ }).waitFor({ timeout: 30_000 });
+    await page.getByRole('navigation').getByRole('link', { name: /Alerts/ }).click();
+    await page.getByRole('heading', { name: 'Alerts', level: 1 }).waitFor();
+    for (const what of ['Drill completed', 'Failover completed', 'Failback completed']) await page.getByRole('row').filter({ hasText: what }).first().waitFor({ timeout: 30_000 });
+    await audit(page, 'en-alerts-after-failback');
+
+    // DR off again before the VM is deleted (the last test).
+    await page.goto(vmUrl);
+    await page.getByRole('button', { name: 'Turn DR off' }).click();
+    await drState.filter({ hasText: 'Not protected' }).waitFor({ timeout: 60_000 });
   });
 
   it('when a second member signs up with a Korean browser, then the pages are in Korean, the first member’s ID is refused, and none of the first member’s VMs is visible', async () => {

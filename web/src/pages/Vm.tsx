@@ -4,11 +4,12 @@
  * backups table, the DR panel, and the actions: back up now, protect/unprotect, fail over,
  * fail back, approve failback, drill, and delete (the name typed to confirm).
  */
-import { useState, type FormEvent } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router';
 import { api, isApiError, unwrap, type Schemas } from '../api/client';
-import { useBackups, useDr, useVm, useVmAction } from '../api/hooks';
+import { keys, useBackups, useDr, useVm, useVmAction } from '../api/hooks';
 import { ErrorNotice, Field, Loading, PageTitle } from '../components';
 import { formatDateTime, formatDuration } from '../i18n';
 import { address } from './Vms';
@@ -81,6 +82,12 @@ function BackupsTable({ vmId }: { vmId: string }) {
 function DrPanel({ vmId }: { vmId: string }) {
   const { t } = useTranslation();
   const dr = useDr(vmId);
+  const qc = useQueryClient();
+  const drState = dr.data?.state?.state;
+  // A failover or failback moves the VM: read its placement again when the DR state changes.
+  useEffect(() => {
+    if (drState) void qc.invalidateQueries({ queryKey: keys.vm(vmId) });
+  }, [drState, vmId, qc]);
   if (dr.isPending) return <Loading />;
   if (dr.error) return <ErrorNotice error={dr.error} />;
   const d = dr.data;
@@ -114,7 +121,7 @@ function DrPanel({ vmId }: { vmId: string }) {
   );
 }
 
-type Action = 'backupNow' | 'protect' | 'unprotect' | 'failover' | 'failback' | 'approve' | 'drill';
+type Action = 'backupNow' | 'protect' | 'unprotect' | 'failoverBase' | 'failoverBackup' | 'failback' | 'approve' | 'drill';
 
 function Actions({ vm }: { vm: Schemas['Vm'] }) {
   const { t } = useTranslation();
@@ -130,8 +137,10 @@ function Actions({ vm }: { vm: Schemas['Vm'] }) {
         return unwrap(api.PUT('/api/v1/vms/{id}/dr', { ...path, body: { failbackMode: 'automatic' } }));
       case 'unprotect':
         return unwrap(api.DELETE('/api/v1/vms/{id}/dr', path));
-      case 'failover':
-        return unwrap(api.POST('/api/v1/vms/{id}/dr/failover', { ...path, body: { reason: 'by hand from the console' } }));
+      case 'failoverBase':
+        return unwrap(api.POST('/api/v1/vms/{id}/dr/failover', { ...path, body: { target: 'base-standby', reason: 'by hand from the console' } }));
+      case 'failoverBackup':
+        return unwrap(api.POST('/api/v1/vms/{id}/dr/failover', { ...path, body: { target: 'backup-cloud', reason: 'by hand from the console' } }));
       case 'failback':
         return unwrap(api.POST('/api/v1/vms/{id}/dr/failback', path));
       case 'approve':
@@ -147,7 +156,8 @@ function Actions({ vm }: { vm: Schemas['Vm'] }) {
     { action: 'backupNow', show: active },
     { action: 'protect', show: active && !isProtected },
     { action: 'unprotect', show: isProtected },
-    { action: 'failover', show: isProtected && (drState === 'Protected' || drState === 'Degraded') },
+    { action: 'failoverBase', show: isProtected && (drState === 'Protected' || drState === 'Degraded') },
+    { action: 'failoverBackup', show: isProtected && (drState === 'Protected' || drState === 'Degraded') },
     { action: 'failback', show: isProtected && drState === 'FailedOver' },
     { action: 'approve', show: isProtected && !!dr.data?.state?.awaitingApproval },
     { action: 'drill', show: isProtected },
