@@ -125,4 +125,8 @@ if [ "$with_test_server" = true ] && [ "$servers" = true ]; then
   [ -n "$chromium_bin" ] && [ -x "$chromium_bin" ] || die "npm test drives a headless Chromium for the web console's browser test (test/integration/web-console.test.ts), and none was found.
   Install Debian's: 'apt-get update && apt-get install -y chromium' (Ubuntu: a chromium that is not a snap, e.g. from Debian),
   or set VMFLOW_CHROMIUM_PATH=/path/to/chromium (any Chromium or Chrome 120 or newer)."
+  # Not needed for the test to pass (it reads the page's text), only for Korean screenshots a person can read.
+  if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list :lang=ko 2>/dev/null | head -1)" ]; then
+    say "note: no Korean font found; the browser test's Korean screenshots will show boxes ('apt-get install -y fonts-nanum' fixes that)"
+  fi
 fi

@@ -145,7 +145,9 @@ describe('web console in a real browser (Chromium)', function () {
     await page.getByRole('button', { name: 'Back up now' }).click();
     await page.getByRole('status').filter({ hasText: 'Back up now: started.' }).waitFor();
     await page.locator('table[aria-labelledby="backups-title"] tbody tr').filter({ hasText: 'succeeded' }).first().waitFor({ timeout: 240_000 });
-    assert.match((await page.locator('table[aria-labelledby="backups-title"] tbody tr').first().textContent()) ?? '', /by hand/);
+    const backupRow = (await page.locator('table[aria-labelledby="backups-title"] tbody tr').first().textContent()) ?? '';
+    assert.match(backupRow, /by hand/);
+    assert.match(backupRow, /await-image: succeeded \(after snapshot\)/, 'each task with the tasks it requires');
     await audit(page, 'en-vm-backed-up');
 
     // My VMs lists it: running, on OpenStack, with an address and a backup age.
@@ -242,6 +244,12 @@ describe('web console in a real browser (Chromium)', function () {
       assert.ok(await page.getByRole('link', { name: '첫 VM 만들기' }).isVisible());
       assert.equal(await page.getByText(vmName).count(), 0, 'the first member’s VM is not listed');
       await audit(page, 'ko-my-vms-empty');
+      // At phone width the page fits: nothing wider than the screen, the navigation still there.
+      await page.setViewportSize({ width: 390, height: 844 });
+      assert.equal(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), true, 'no horizontal scrolling at 390 px');
+      assert.ok(await page.getByRole('navigation').getByRole('link', { name: '새 VM' }).isVisible());
+      await audit(page, 'ko-my-vms-phone');
+      await page.setViewportSize({ width: 1280, height: 900 });
 
       // The first member's VM page by its address: not found, nothing of it shown.
       await page.goto(vmUrl);

@@ -147,6 +147,7 @@ export const en = {
     backupStatus: 'Status',
     backupTrigger: 'Trigger',
     backupTasks: 'Tasks',
+    taskAfter: '(after {{tasks}})',
     dr: 'Disaster recovery',
     drState: 'State',
     rpoNow: 'Newest backup',

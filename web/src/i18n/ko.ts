@@ -146,6 +146,7 @@ export const ko: Messages = {
     backupStatus: '상태',
     backupTrigger: '계기',
     backupTasks: '작업',
+    taskAfter: '({{tasks}} 다음)',
     dr: '재해 복구',
     drState: '상태',
     rpoNow: '최근 백업',

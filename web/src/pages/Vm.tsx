@@ -67,6 +67,7 @@ function BackupsTable({ vmId }: { vmId: string }) {
                   {b.tasks.map((task) => (
                     <li key={task.name} className={`state-${task.state}`}>
                       {task.name}: {t(`backupStatus.${task.state === 'pending' ? 'running' : task.state}`)}
+                      {task.requires.length > 0 && <span className="muted"> {t('vm.taskAfter', { tasks: task.requires.join(', ') })}</span>}
                     </li>
                   ))}
                 </ul>
