@@ -5,7 +5,7 @@
  * and label: a member signs up, meets a field error from the API at its field, creates a VM from
  * the form and watches it reach Running without a reload, takes a backup, turns DR on, runs a
  * drill, fails over to CloudStack and back by hand (the live notice and the Alerts page show it),
- * deletes the VM by typing its name and withdraws; a second member, whose browser speaks Korean, gets Korean pages,
+ * restores the VM from its backup, deletes it by typing its name and withdraws; a second member, whose browser speaks Korean, gets Korean pages,
  * is refused the first member's ID, and sees none of the first member's VMs. axe-core runs on
  * every page visited (no serious or critical violation), and each page is photographed into
  * data/screenshots/. The tests share one member and VM and run in order.
@@ -287,11 +287,19 @@ describe('web console in a real browser (Chromium)', function () {
     }
   });
 
-  it('when the first member deletes the VM by typing its name and withdraws, then the VM ends Deleted and the account is gone', async () => {
+  it('when the first member restores the VM from its backup, deletes it by typing its name and withdraws, then the history shows the restore, the VM ends Deleted and the account is gone', async () => {
     assert.ok(vmUrl, 'the first test made a VM');
     const page = alicePage;
     await page.goto(vmUrl);
     await page.getByRole('heading', { name: `VM ${vmName}` }).waitFor();
+
+    // Restore from the backup taken by hand: asked, confirmed, and the history says so.
+    await page.getByRole('button', { name: 'Restore from this backup' }).first().click();
+    await page.getByRole('button', { name: 'Restore now' }).click();
+    await page.getByText('The restore has started.').waitFor();
+    await page.locator('ol.timeline li').filter({ hasText: 'restored from backup' }).waitFor({ timeout: 180_000 });
+    await page.getByTestId('vm-state').filter({ hasText: 'Running' }).waitFor({ timeout: 60_000 });
+
     const del = page.getByRole('button', { name: 'Delete VM' });
     await page.getByLabel('Name of the VM').fill(`${vmName}-not`);
     assert.ok(await del.isDisabled(), 'a name that does not match keeps Delete disabled');

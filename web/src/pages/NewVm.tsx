@@ -136,7 +136,7 @@ function VmForm({ catalog }: { catalog: Catalog }) {
         <Select label={t('newVm.size')} name="size" value={size} onChange={setSize} error={errors.size}>
           {catalog.sizes.map((s) => (
             <option key={s.id} value={s.id}>
-              {t('newVm.sizeOption', { name: s.displayName, vcpus: s.vcpus, ram: s.ramMiB, disk: s.diskGiB })}
+              {s.displayName}
             </option>
           ))}
         </Select>

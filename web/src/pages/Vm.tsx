@@ -35,7 +35,35 @@ function Steps({ progress }: { progress: Progress }) {
   );
 }
 
-function BackupsTable({ vmId }: { vmId: string }) {
+/** Restore from one backup, in two steps: the button asks, a second button confirms. */
+function RestoreButton({ vmId, backupId, disabled }: { vmId: string; backupId: string; disabled: boolean }) {
+  const { t } = useTranslation();
+  const [asking, setAsking] = useState(false);
+  const restore = useVmAction(vmId, () => unwrap(api.POST('/api/v1/vms/{id}/restore', { params: { path: { id: vmId } }, body: { backupId } })));
+  if (restore.isSuccess) return <p role="status">{t('vm.restoreStarted')}</p>;
+  return (
+    <>
+      {!asking ? (
+        <button type="button" onClick={() => setAsking(true)} disabled={disabled}>
+          {t('vm.restore')}
+        </button>
+      ) : (
+        <div className="actions" role="group" aria-label={t('vm.restoreConfirmText')}>
+          <span>{t('vm.restoreConfirmText')}</span>
+          <button type="button" className="danger" onClick={() => restore.mutate(undefined)} disabled={restore.isPending}>
+            {t('vm.restoreConfirm')}
+          </button>
+          <button type="button" onClick={() => setAsking(false)}>
+            {t('vm.restoreCancel')}
+          </button>
+        </div>
+      )}
+      {restore.error && <ErrorNotice error={restore.error} />}
+    </>
+  );
+}
+
+function BackupsTable({ vmId, vmActive }: { vmId: string; vmActive: boolean }) {
   const { t } = useTranslation();
   const backups = useBackups(vmId);
   if (backups.isPending) return <Loading />;
@@ -51,6 +79,9 @@ function BackupsTable({ vmId }: { vmId: string }) {
             <th scope="col">{t('vm.backupStatus')}</th>
             <th scope="col">{t('vm.backupTrigger')}</th>
             <th scope="col">{t('vm.backupTasks')}</th>
+            <th scope="col">
+              <span className="visually-hidden">{t('vm.actions')}</span>
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -72,6 +103,7 @@ function BackupsTable({ vmId }: { vmId: string }) {
                   ))}
                 </ul>
               </td>
+              <td>{b.image && !b.retiredAt && b.status === 'succeeded' && <RestoreButton vmId={vmId} backupId={b.id} disabled={!vmActive} />}</td>
             </tr>
           ))}
         </tbody>
@@ -279,7 +311,7 @@ export function VmPage() {
       {vm.state !== 'deleted' && (
         <section aria-labelledby="backups-title" className="card">
           <h2 id="backups-title">{t('vm.backups')}</h2>
-          <BackupsTable vmId={vm.id} />
+          <BackupsTable vmId={vm.id} vmActive={vm.state === 'active'} />
         </section>
       )}
       {vm.state !== 'deleted' && (
