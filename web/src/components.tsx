@@ -65,7 +65,15 @@ export function Loading() {
 export function RequireSession({ children }: { children: ReactNode }) {
   const me = useMe();
   const location = useLocation();
-  if (me.isPending) return <Loading />;
+  // While the session is being checked the page is already mounted, hidden, so its own reads go
+  // out beside the check instead of after it (a visitor without a session is sent away either way).
+  if (me.isPending)
+    return (
+      <>
+        <Loading />
+        <div hidden>{children}</div>
+      </>
+    );
   if (me.error) return <ErrorNotice error={me.error} />;
   if (!me.data) return <Navigate to="/login" replace state={{ from: location.pathname }} />;
   return <>{children}</>;
