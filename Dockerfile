@@ -12,6 +12,9 @@ COPY worker ./worker
 COPY api ./api
 COPY scripts ./scripts
 RUN npm run build
+# The web console: types regenerated from the route declarations, then the Vite bundle (web/dist).
+COPY web ./web
+RUN npm run build:web
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
@@ -19,6 +22,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# Served by the API at / (api/web-console.ts finds it two levels up from dist/api/).
+COPY --from=build /app/web/dist ./web/dist
 # tools.env is read at run time by src/tools.ts (versions of the embedded servers)
 COPY scripts/tools.env ./scripts/tools.env
 USER node

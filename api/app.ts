@@ -44,6 +44,7 @@ import { WebhookService } from '../src/webhooks/service';
 import { webhookRoutes } from './routes/webhooks';
 import { httpMetrics } from '../src/metrics/http';
 import { httpServerSpans } from '../src/tracing';
+import { webConsole } from './web-console';
 
 export interface ApiDeps {
   config: Config;
@@ -57,6 +58,8 @@ export interface ApiDeps {
    * one (they share the counters); tests give each API instance its own so suites stay apart.
    */
   limiterNamespace?: string;
+  /** The built web console (default: web/dist, see api/web-console.ts). */
+  webDir?: string;
 }
 
 declare global {
@@ -210,6 +213,8 @@ export function createApp(deps: ApiDeps): Express {
   backupRoutes(v1, backups);
   drRoutes(v1, dr);
   webhookRoutes(v1.scope('/webhooks'), new WebhookService({ db: deps.db, keyring: deps.keyring, outbound }));
+  // The web console at / (api/web-console.ts): after every API route, before the JSON 404.
+  app.use(webConsole(deps.webDir));
 
   app.use((req, _res, next) => next(AppError.notFound(`route ${req.method} ${req.path}`)));
   app.use(errorHandler);

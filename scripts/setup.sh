@@ -3,6 +3,8 @@
 #   1. npm packages (npm ci when node_modules is missing or older than package-lock.json);
 #   2. the Temporal CLI (dev server + Web UI), built with `go install` into the per-user tools cache;
 #   3. FerretDB with its SQLite backend, built from scripts/ferretdb into the same cache;
+#   5. with --test: a headless Chromium for the web console's browser test (Debian's `chromium`; only checked, with
+#      the command that installs it when missing; VMFLOW_CHROMIUM_PATH names another binary).
 #   4. with --test (npm test) or --test-server-only (npm run test:unit, which skips 2 and 3): Temporal's time-skipping test server, the Java library from Maven
 #      Central with a small launcher that binds it to 127.0.0.1 (test/harness/time-skipping),
 #      compiled with javac into the same cache. Needs Java 11+ (java, javac) and Maven.
@@ -112,5 +114,19 @@ WRAPPER
     chmod +x "$tmp/test-server"
     rm -rf "$tts_home" && mv "$tmp" "$tts_home"
     say "time-skipping test server ready in $(( $(date +%s) - start ))s: $tts_home/test-server"
+  fi
+fi
+
+# ---- 5. Chromium for the web console's browser test (npm test only) -----------------------------
+# playwright-core drives the machine's Chromium (Playwright's own browser download is not used);
+# test/harness/browser.ts finds it the same way.
+if [ "$with_test_server" = true ] && [ "$servers" = true ]; then
+  chromium_bin="${VMFLOW_CHROMIUM_PATH:-$(command -v chromium || command -v chromium-browser || true)}"
+  [ -n "$chromium_bin" ] && [ -x "$chromium_bin" ] || die "npm test drives a headless Chromium for the web console's browser test (test/integration/web-console.test.ts), and none was found.
+  Install Debian's: 'apt-get update && apt-get install -y chromium' (Ubuntu: a chromium that is not a snap, e.g. from Debian),
+  or set VMFLOW_CHROMIUM_PATH=/path/to/chromium (any Chromium or Chrome 120 or newer)."
+  # Not needed for the test to pass (it reads the page's text), only for Korean screenshots a person can read.
+  if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list :lang=ko 2>/dev/null | head -1)" ]; then
+    say "note: no Korean font found; the browser test's Korean screenshots will show boxes ('apt-get install -y fonts-nanum' fixes that)"
   fi
 fi

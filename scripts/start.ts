@@ -2,10 +2,12 @@
  * `npm start`: runs vmflow on its embedded default as supervised child processes — the Temporal
  * dev server (with Web UI, SQLite under the data dir), FerretDB (SQLite under the data dir), the
  * cloud simulators and image store, the worker and the REST API. It waits for every part to be
- * ready, proves the stack end to end with the selfTest workflow, prints every URL, restarts a
+ * ready, proves the stack end to end with the selfTest workflow, builds the web console when its
+ * sources changed (scripts/web.ts), prints every URL (the console's first), restarts a
  * crashed worker or API with back-off, and shuts everything down cleanly on Ctrl-C / SIGTERM.
  * TEMPORAL_ADDRESS and MONGODB_URI point it at existing servers instead of starting them.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../src/config';
@@ -60,6 +62,9 @@ async function main(): Promise<void> {
   // The image store and the worker share a token and signing secret; in development they are
   // generated once into the store's directory — here, before either child races to create them.
   imageStoreOptionsFromEnv();
+
+  // The web console is rebuilt when its sources changed (scripts/web.ts ensure), beside the stack's start.
+  const consoleBuild = buildConsole(logDir);
 
   process.once('SIGINT', () => void shutdown(0, 'SIGINT'));
   process.once('SIGTERM', () => void shutdown(0, 'SIGTERM'));
@@ -160,7 +165,11 @@ async function main(): Promise<void> {
     await temporal.close();
   }
 
+  const consoleBuilt = await consoleBuild;
   const lines = [
+    consoleBuilt
+      ? `Web console     http://127.0.0.1:${config.apiPort}/   (open this in a browser)`
+      : `Web console     not built: see ${path.join(logDir, 'web-build.log')} (npm run build:web)`,
     `REST API        http://127.0.0.1:${config.apiPort}   (health: /healthz, readiness: /readyz)`,
     config.embeddedTemporal ? `Temporal UI     http://127.0.0.1:${config.temporalUiPort}` : `Temporal        ${temporalAddress}`,
     config.embeddedTemporal ? `Temporal gRPC   127.0.0.1:${config.temporalPort}` : '',
@@ -176,6 +185,29 @@ async function main(): Promise<void> {
   ].filter(Boolean);
   // One write: a reader that sees "ready" sees every URL with it.
   process.stdout.write(['[vmflow] ready', ...lines.map((l) => `  ${l}`), '  Ctrl-C stops everything.', ''].join('\n'));
+}
+
+/** Builds web/dist when stale, in a child process; resolves whether a console is there to serve. */
+function buildConsole(logDir: string): Promise<boolean> {
+  const log = path.join(logDir, 'web-build.log');
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts', 'web.ts'), 'ensure'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      for (const line of String(d).split('\n').filter(Boolean)) say(line.replace(/^\[web\] /, ''));
+    });
+    child.stderr.on('data', (d: Buffer) => (out += d));
+    child.on('error', (err) => {
+      fs.writeFileSync(log, String(err));
+      resolve(false);
+    });
+    child.on('exit', (code) => {
+      fs.writeFileSync(log, out);
+      if (code !== 0) say(`web console build failed (exit ${code}); see ${log}`);
+      resolve(code === 0 && fs.existsSync(path.join(repoRoot, 'web', 'dist', 'index.html')));
+    });
+  });
 }
 
 function watchServer(proc: ManagedProcess): void {

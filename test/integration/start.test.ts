@@ -95,6 +95,12 @@ describe('npm start (scripts/start.ts)', function () {
     first = await startProduct(env);
     const out = first.output();
     assert.match(out, new RegExp(`http://127\\.0\\.0\\.1:${ports.api}`));
+    // The web console's address is the first line of the ready block, and the API serves it there.
+    assert.match(out, new RegExp(`\\[vmflow\\] ready\\n  Web console\\s+http://127\\.0\\.0\\.1:${ports.api}/\\s`));
+    const page = await fetch(`http://127.0.0.1:${ports.api}/vms/new`, { headers: { accept: 'text/html' } });
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    assert.match(await page.text(), /<div id="root"><\/div>/);
     assert.match(out, new RegExp(`Temporal UI\\s+http://127\\.0\\.0\\.1:${ports.ui}`));
     // Both simulators and the image store run, with their endpoints and demo credentials printed.
     assert.match(out, new RegExp(`OpenStack sim\\s+http://127\\.0\\.0\\.1:${ports.openstack}/identity/v3`));

@@ -1,0 +1,131 @@
+/**
+ * One TanStack Query hook per resource, over the typed client. Mutations invalidate what they
+ * change. Lists and pages poll while something runs, backing off when nothing changes
+ * (pollInterval): fast feedback during a create or a backup, little load on an idle page.
+ */
+import { useMutation, useQuery, useQueryClient, type Query } from '@tanstack/react-query';
+import { api, isApiError, unwrap, type Schemas } from './client';
+
+export const keys = {
+  me: ['me'] as const,
+  catalog: ['catalog'] as const,
+  vms: ['vms'] as const,
+  vm: (id: string) => ['vm', id] as const,
+  backups: (id: string) => ['backups', id] as const,
+  dr: (id: string) => ['dr', id] as const,
+  events: ['events'] as const,
+  accounts: ['cloud-accounts'] as const,
+};
+
+const FAST_MS = 1_500;
+const MAX_LIST_PAGES = 20;
+const SLOW_MS = 30_000;
+
+/**
+ * refetchInterval for a query: FAST_MS while `busy(data)`, else doubling from FAST_MS with each
+ * answer that did not change (TanStack keeps the same data object when nothing changed), up to SLOW_MS.
+ */
+export function pollInterval<T>(busy: (data: T) => boolean) {
+  const calm = new WeakMap<object, number>();
+  return (query: Query<T, Error, T, readonly unknown[]>) => {
+    const data = query.state.data;
+    if (query.state.error) return SLOW_MS;
+    if (data === undefined) return FAST_MS;
+    if (busy(data)) return FAST_MS;
+    const key = data as unknown as object;
+    const n = (calm.get(key) ?? 0) + 1;
+    calm.set(key, n);
+    return Math.min(SLOW_MS, FAST_MS * 2 ** n);
+  };
+}
+
+const TRANSITIONAL = new Set(['creating', 'updating', 'deleting']);
+export const vmBusy = (vm: { state: string }) => TRANSITIONAL.has(vm.state);
+
+export function useMe() {
+  return useQuery({
+    queryKey: keys.me,
+    queryFn: async () => {
+      try {
+        return await unwrap(api.GET('/api/v1/auth/me'));
+      } catch (err) {
+        if (isApiError(err, 401)) return null; // not signed in
+        throw err;
+      }
+    },
+    staleTime: 60_000,
+  });
+}
+
+export function useCatalog() {
+  return useQuery({ queryKey: keys.catalog, queryFn: () => unwrap(api.GET('/api/v1/catalog')), staleTime: Infinity });
+}
+
+export function useVms() {
+  return useQuery({
+    queryKey: keys.vms,
+    queryFn: async (): Promise<Schemas['VmList']> => {
+      // Every page (100 a page, the API's most), up to MAX_LIST_PAGES: the list is one table.
+      const vms: Schemas['Vm'][] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < MAX_LIST_PAGES; page++) {
+        const answer = await unwrap(api.GET('/api/v1/vms', { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } }));
+        vms.push(...answer.vms);
+        cursor = answer.nextCursor;
+        if (!cursor) break;
+      }
+      return { vms, ...(cursor ? { nextCursor: cursor } : {}) };
+    },
+    refetchInterval: pollInterval<Schemas['VmList']>((d) => d.vms.some(vmBusy)),
+  });
+}
+
+export function useVm(id: string) {
+  return useQuery({
+    queryKey: keys.vm(id),
+    queryFn: () => unwrap(api.GET('/api/v1/vms/{id}', { params: { path: { id } } })),
+    refetchInterval: pollInterval<Schemas['VmDetail']>((d) => vmBusy(d.vm) || d.operation?.progress?.status === 'running'),
+  });
+}
+
+export function useBackups(id: string, enabled = true) {
+  return useQuery({
+    queryKey: keys.backups(id),
+    queryFn: () => unwrap(api.GET('/api/v1/vms/{id}/backups', { params: { path: { id } } })),
+    enabled,
+    refetchInterval: pollInterval<Schemas['BackupList']>((d) => d.backups.some((b) => b.status === 'running')),
+  });
+}
+
+export function useDr(id: string, enabled = true) {
+  return useQuery({
+    queryKey: keys.dr(id),
+    queryFn: () => unwrap(api.GET('/api/v1/vms/{id}/dr', { params: { path: { id } } })),
+    enabled,
+    refetchInterval: pollInterval<Schemas['DrView']>((d) => !!d.state && d.state.state !== 'Protected'),
+  });
+}
+
+export function useEvents(enabled = true) {
+  return useQuery({
+    queryKey: keys.events,
+    queryFn: () => unwrap(api.GET('/api/v1/events', { params: { query: { limit: 100 } } })),
+    enabled,
+    refetchInterval: 15_000,
+  });
+}
+
+export function useCloudAccounts() {
+  return useQuery({ queryKey: keys.accounts, queryFn: () => unwrap(api.GET('/api/v1/cloud-accounts')) });
+}
+
+/** A mutation that refreshes the VM's queries (and the list) when it settles. */
+export function useVmAction<V>(id: string, run: (vars: V) => Promise<unknown>) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: run,
+    onSettled: async () => {
+      await Promise.all([keys.vm(id), keys.backups(id), keys.dr(id), keys.vms].map((queryKey) => qc.invalidateQueries({ queryKey })));
+    },
+  });
+}

@@ -1,0 +1,96 @@
+/** Small building blocks every page shares: labelled fields with their errors, notices, guards. */
+import { useEffect, useId, useRef, type InputHTMLAttributes, type ReactNode } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Navigate, useLocation } from 'react-router';
+import { isApiError, type FieldError } from './api/client';
+import { useMe } from './api/hooks';
+
+/** A labelled input; help and error text are tied to it with aria-describedby. */
+export function Field(props: { label: string; help?: string; error?: string } & InputHTMLAttributes<HTMLInputElement>) {
+  const { label, help, error, ...input } = props;
+  const id = useId();
+  const describedBy = [help ? `${id}-help` : '', error ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <input id={id} aria-invalid={error ? true : undefined} aria-describedby={describedBy} {...input} />
+      {help && (
+        <p className="help" id={`${id}-help`}>
+          {help}
+        </p>
+      )}
+      {error && (
+        <p className="field-error" id={`${id}-error`}>
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** The API's field errors keyed by the form field they belong to (`software[1]` → `software`). */
+export function fieldErrors(err: unknown): Record<string, string> {
+  if (!isApiError(err)) return {};
+  const out: Record<string, string> = {};
+  for (const f of err.fields as FieldError[]) {
+    const key = f.field.replace(/\[\d+\].*$/, '').replace(/^(backup)\..*$/, '$1');
+    out[key] = out[key] ? `${out[key]} ${f.message}` : f.message;
+  }
+  return out;
+}
+
+/** An error the member should read: the API's message and its request id. */
+export function ErrorNotice({ error, children }: { error: unknown; children?: ReactNode }) {
+  const { t } = useTranslation();
+  if (!error) return null;
+  const message = children ?? (error instanceof Error ? error.message : String(error));
+  return (
+    <div className="notice notice-error" role="alert">
+      <p>{message}</p>
+      {isApiError(error) && error.requestId && <p className="muted">{t('app.requestId', { id: error.requestId })}</p>}
+    </div>
+  );
+}
+
+export function Loading() {
+  const { t } = useTranslation();
+  return (
+    <p role="status" className="muted">
+      {t('app.loading')}
+    </p>
+  );
+}
+
+/** Pages for members only: a visitor without a session goes to the log-in page. */
+export function RequireSession({ children }: { children: ReactNode }) {
+  const me = useMe();
+  const location = useLocation();
+  // While the session is being checked the page is already mounted, hidden, so its own reads go
+  // out beside the check instead of after it (a visitor without a session is sent away either way).
+  if (me.isPending)
+    return (
+      <>
+        <Loading />
+        <div hidden>{children}</div>
+      </>
+    );
+  if (me.error) return <ErrorNotice error={me.error} />;
+  if (!me.data) return <Navigate to="/login" replace state={{ from: location.pathname }} />;
+  return <>{children}</>;
+}
+
+/** A page's main heading, focused on arrival so screen readers announce the new page. */
+export function PageTitle({ children, title }: { children: ReactNode; title: string }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    ref.current?.focus({ preventScroll: true });
+  }, []);
+  useEffect(() => {
+    document.title = `${title} · vmflow`;
+  }, [title]);
+  return (
+    <h1 tabIndex={-1} ref={ref}>
+      {children}
+    </h1>
+  );
+}
