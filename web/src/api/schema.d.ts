@@ -992,7 +992,7 @@ export interface components {
                 type: "fixed" | "floating";
             }[];
         };
-        /** @description VM requirements, plus the cloud account to use and, for an OpenStack VM, the backup policy to set once it is created. */
+        /** @description VM requirements, plus the cloud account to use and, for an OpenStack VM, the backup policy to set once it is created and a guest health check. */
         CreateVmRequest: {
             name: string;
             os: string;
@@ -1013,6 +1013,25 @@ export interface components {
             /** @description The cloud account to create the VM with; default: the operator account of `cloud`. */
             accountId?: string;
             backup?: components["schemas"]["BackupPolicyRequest"];
+            /** @description OpenStack VMs: a check of the service inside the VM, used once the VM is protected (PUT …/dr). */
+            healthCheck?: {
+                /**
+                 * @description tcp: the port accepts a connection; http/https: GET of `path` answers 2xx or 3xx (https does not verify the certificate: guests often use self-signed ones).
+                 * @enum {string}
+                 */
+                protocol: "tcp" | "http" | "https";
+                port: number;
+                /** @description http/https only; default /. */
+                path?: string;
+                /** @description At least this long between two checks of this VM (default 30); the monitor interval is the floor. */
+                intervalSeconds?: number;
+                /** @description Default 3. */
+                timeoutSeconds?: number;
+                /** @description Consecutive failed checks before the VM counts as broken (default 3). */
+                failureThreshold?: number;
+                /** @description Consecutive good checks before a broken VM counts as healthy again (default 2). */
+                successThreshold?: number;
+            };
         };
         /** @description A backup period (exactly one of intervalSeconds and cron, UTC), how many backups to keep, and where standbys go. */
         BackupPolicyRequest: {
@@ -1226,6 +1245,17 @@ export interface components {
             rpoSecondsNow?: number;
             /** @description Why scheduled backups do not run now (absent when they do). */
             backupsPaused?: string;
+            healthCheck?: components["schemas"]["GuestHealthCheck"];
+            /** @description What the monitor last learnt of the guest check (absent until it first checked). */
+            guest?: {
+                serverId: string;
+                /** @description The check has passed on this server, so a failure counts. */
+                armed: boolean;
+                ok: boolean;
+                detail: string;
+                /** Format: date-time */
+                since: string;
+            };
             /** @description Newest first (50 at most). */
             events: components["schemas"]["DrEvent"][];
         };
@@ -1288,6 +1318,25 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        /** @description A check of the service inside the VM. It must pass once on a server before a failure counts. */
+        GuestHealthCheck: {
+            /**
+             * @description tcp: the port accepts a connection; http/https: GET of `path` answers 2xx or 3xx (https does not verify the certificate: guests often use self-signed ones).
+             * @enum {string}
+             */
+            protocol: "tcp" | "http" | "https";
+            port: number;
+            /** @description http/https only; default /. */
+            path?: string;
+            /** @description At least this long between two checks of this VM (default 30); the monitor interval is the floor. */
+            intervalSeconds?: number;
+            /** @description Default 3. */
+            timeoutSeconds?: number;
+            /** @description Consecutive failed checks before the VM counts as broken (default 3). */
+            failureThreshold?: number;
+            /** @description Consecutive good checks before a broken VM counts as healthy again (default 2). */
+            successThreshold?: number;
+        };
         DrEvent: {
             id: string;
             vmId: string;
@@ -1309,7 +1358,7 @@ export interface components {
                 attempts: number;
             };
         };
-        /** @description Protect the VM (enabled, default true) and how failback happens; optionally drills on a schedule. */
+        /** @description Protect the VM (enabled, default true) and how failback happens; optionally drills on a schedule and a guest health check. */
         DrSettingsRequest: {
             /** @default true */
             enabled?: boolean;
@@ -1320,6 +1369,25 @@ export interface components {
             drillIntervalSeconds?: number | null;
             /** @enum {string} */
             drillTarget?: "base-standby" | "backup-cloud";
+            /** @description A check of the service inside the VM; a VM failing it is failed over like a broken server. null removes it; absent keeps it. */
+            healthCheck?: {
+                /**
+                 * @description tcp: the port accepts a connection; http/https: GET of `path` answers 2xx or 3xx (https does not verify the certificate: guests often use self-signed ones).
+                 * @enum {string}
+                 */
+                protocol: "tcp" | "http" | "https";
+                port: number;
+                /** @description http/https only; default /. */
+                path?: string;
+                /** @description At least this long between two checks of this VM (default 30); the monitor interval is the floor. */
+                intervalSeconds?: number;
+                /** @description Default 3. */
+                timeoutSeconds?: number;
+                /** @description Consecutive failed checks before the VM counts as broken (default 3). */
+                failureThreshold?: number;
+                /** @description Consecutive good checks before a broken VM counts as healthy again (default 2). */
+                successThreshold?: number;
+            } | null;
         };
         DrUnprotected: {
             vmId: string;
