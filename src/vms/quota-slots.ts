@@ -27,6 +27,8 @@ export const VM_QUOTA_SLOTS_COLLECTION = 'vm_quota_slots';
 export const CLAIM_LEASE_MS = 5 * 60_000;
 /** A create that took longer than this from claim to insert gives the slot back (lease ≫ this: clock skew). */
 export const CLAIM_INSERT_DEADLINE_MS = 60_000;
+/** Never-claimed slots a create tries at most (beyond the VMs it adopts): a burst this large spreads over them. */
+const FREE_SLOTS_TRIED = 256;
 
 export interface QuotaSlotClaim {
   _id: string;
@@ -82,7 +84,10 @@ export async function claimVmSlot(db: Connection, ownerId: string, vmId: string,
 
   const now = Date.now();
   const heldBy = new Map<string, number>(); // vmId → lowest slot it holds
-  for (let n = 0; n < max; n++) {
+  // Only slots that were ever claimed can be held: the cost follows the claims, never the quota
+  // (an operator's QUOTA_VMS of 1,000,000 made every create walk a million slots).
+  const claimed = [...latest.keys()].filter((n) => n < max).sort((a, b) => a - b);
+  for (const n of claimed) {
     const c = latest.get(n);
     if (!c?.vmId || heldBy.has(c.vmId)) continue;
     const s = state.get(c.vmId);
@@ -90,9 +95,17 @@ export async function claimVmSlot(db: Connection, ownerId: string, vmId: string,
     if (s === undefined && now - new Date(c.at).getTime() > CLAIM_LEASE_MS) continue;
     heldBy.set(c.vmId, n);
   }
-  const free = Array.from({ length: max }, (_, n) => n).filter((n) => !heldBy.has(latest.get(n)?.vmId ?? '') || heldBy.get(latest.get(n)!.vmId!) !== n);
   // VMs the member has beyond the slots (a quota lowered since) are refused here, as before.
   const unslotted = live.filter((id) => !heldBy.has(id) && id !== vmId);
+  // Free slots, lowest first: every claimed slot nobody holds, then never-claimed numbers — as many
+  // as the VMs to adopt plus FREE_SLOTS_TRIED (all of them when the quota is smaller).
+  const free = claimed.filter((n) => heldBy.get(latest.get(n)?.vmId ?? '') !== n);
+  for (let n = 0, added = 0; n < max && added < unslotted.length + FREE_SLOTS_TRIED; n++) {
+    if (latest.has(n)) continue;
+    free.push(n);
+    added++;
+  }
+  free.sort((a, b) => a - b);
   if (live.length >= max || heldBy.size + unslotted.length >= max) return { ok: false, held: Math.max(live.length, heldBy.size + unslotted.length) };
 
   const take = async (n: number, holder: string): Promise<QuotaSlotClaim | undefined> => insertClaim(db, ownerId, n, (latest.get(n)?.e ?? -1) + 1, holder);
