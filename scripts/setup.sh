@@ -3,8 +3,9 @@
 #   1. npm packages (npm ci when node_modules is missing or older than package-lock.json);
 #   2. the Temporal CLI (dev server + Web UI), built with `go install` into the per-user tools cache;
 #   3. FerretDB with its SQLite backend, built from scripts/ferretdb into the same cache;
-#   5. with --test: a headless Chromium for the web console's browser test (Debian's `chromium`; only checked, with
-#      the command that installs it when missing; VMFLOW_CHROMIUM_PATH names another binary).
+#   5. with --test: a headless Chromium for the web console's browser test (Debian's `chromium`: installed with
+#      apt-get when missing and we are root, else the command that installs it is printed; VMFLOW_CHROMIUM_PATH
+#      names another binary, VMFLOW_NO_APT=1 keeps setup away from system packages).
 #   4. with --test (npm test) or --test-server-only (npm run test:unit, which skips 2 and 3): Temporal's time-skipping test server, the Java library from Maven
 #      Central with a small launcher that binds it to 127.0.0.1 (test/harness/time-skipping),
 #      compiled with javac into the same cache. Needs Java 11+ (java, javac) and Maven.
@@ -121,7 +122,17 @@ fi
 # playwright-core drives the machine's Chromium (Playwright's own browser download is not used);
 # test/harness/browser.ts finds it the same way.
 if [ "$with_test_server" = true ] && [ "$servers" = true ]; then
-  chromium_bin="${VMFLOW_CHROMIUM_PATH:-$(command -v chromium || command -v chromium-browser || true)}"
+  find_chromium() { printf '%s' "${VMFLOW_CHROMIUM_PATH:-$(command -v chromium || command -v chromium-browser || true)}"; }
+  chromium_bin="$(find_chromium)"
+  # A fresh Debian machine where we are root (CI's clean machine): install Debian's Chromium (and a
+  # Korean font for the screenshots) from the package registry once, instead of failing the run.
+  # VMFLOW_NO_APT=1 keeps setup from touching system packages.
+  if [ -z "$chromium_bin" ] && [ -z "${VMFLOW_NO_APT:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's chromium and fonts-nanum with apt-get (first run on this machine only)…"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum; } >"$tools/apt-chromium.log" 2>&1 \
+      || say "apt-get could not install chromium (see $tools/apt-chromium.log)"
+    chromium_bin="$(find_chromium)"
+  fi
   [ -n "$chromium_bin" ] && [ -x "$chromium_bin" ] || die "npm test drives a headless Chromium for the web console's browser test (test/integration/web-console.test.ts), and none was found.
   Install Debian's: 'apt-get update && apt-get install -y chromium' (Ubuntu: a chromium that is not a snap, e.g. from Debian),
   or set VMFLOW_CHROMIUM_PATH=/path/to/chromium (any Chromium or Chrome 120 or newer)."
