@@ -22,6 +22,7 @@ import { ComputeClient, normalizeAuthUrl, OpenStackSession, type OpenStackCreden
 import { send } from '../src/clouds/openstack/transport';
 import { DR_SIGNALS, drWorkflowId, type CloudHealthSignal } from '../src/contracts/dr';
 import { vmModel } from '../src/vms/model';
+import { ONE_BATCH } from '../src/db/connection';
 import { PROTECTED_SET_MAX_AGE_MS, protectedSetVersion } from '../src/dr/protected-set';
 import type { ActivityDeps } from './deps';
 import { cloudAccounts } from './cloud-helpers';
@@ -182,12 +183,12 @@ export async function loadProtectedVms(db: ActivityDeps['db'], accountId: string
     if (p.healthCheck) checks.set(String(p._id), p.healthCheck);
   };
   if (ids.length <= ID_CHUNK) {
-    const found = await protections.find({ ...q.protections, _id: { $in: ids } } as never, { projection }).toArray();
+    const found = await protections.find({ ...q.protections, _id: { $in: ids } } as never, { projection, ...ONE_BATCH }).toArray();
     for (const p of found) take(p as never);
   } else {
     // Large accounts: one pass over the enabled protections beats many $in lists (on FerretDB
     // five $in queries of 1000 ids took 2.5 s where the whole 10,000-protection pass took 0.3 s).
-    for await (const p of protections.find(q.protections, { projection })) take(p as never);
+    for await (const p of protections.find(q.protections, { projection, ...ONE_BATCH })) take(p as never);
   }
   return ids
     .filter((id) => protectedIds.has(id))

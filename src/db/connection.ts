@@ -9,6 +9,27 @@
 import { sleep } from '../sleep';
 import mongoose, { type Connection } from 'mongoose';
 
+/**
+ * Find options that bring a whole result in the first reply (up to MongoDB's 16 MiB message), so
+ * no cursor stays open on the server between round trips. FerretDB's SQLite backend holds one of
+ * its 100 SQLite connections for each open cursor until the client asks for the next batch; with
+ * more than ~100 multi-batch reads in flight (a burst of creates, each reading a member's claims)
+ * every connection was held by a cursor whose `getMore` waited for a driver connection, and every
+ * driver connection waited for a SQLite connection: FerretDB answered `ping` and nothing else
+ * until its cursors timed out (issue 13, 200 POSTs/s). A result that fits one reply never waits.
+ */
+export const ONE_BATCH = { batchSize: 100_000 } as const;
+
+/**
+ * Every mongoose find without its own batchSize gets ONE_BATCH (see there). Global, so it
+ * reaches every model a Connection compiles; registered when this module loads, before any model.
+ */
+mongoose.plugin((schema) => {
+  schema.pre('find', function () {
+    if (this.getOptions().batchSize === undefined) this.setOptions({ batchSize: ONE_BATCH.batchSize });
+  });
+});
+
 export async function connectDatabase(uri: string, opts: { timeoutMs?: number } = {}): Promise<Connection> {
   const conn = mongoose.createConnection(uri, {
     serverSelectionTimeoutMS: opts.timeoutMs ?? 10_000,

@@ -7,13 +7,14 @@ import type { MemberDataCleanup } from '../accounts/member-data';
 import { VMS_COLLECTION } from '../accounts/member-data';
 import { deleteDrillSchedule } from './schedules';
 import { drEventModel, drProtectionModel, drillModel } from './model';
+import { ONE_BATCH } from '../db/connection';
 
 export const DR_MEMBER_DATA: Record<string, MemberDataCleanup> = {
   /** Drill schedules left behind (e.g. by VMs deleted before deleteVm removed them). */
   drillSchedules: async ({ db, userId, temporal }) => {
     if (!temporal) return 0;
     let removed = 0;
-    for await (const vm of db.collection<{ _id: string }>(VMS_COLLECTION).find({ ownerId: userId }, { projection: { _id: 1 } })) {
+    for await (const vm of db.collection<{ _id: string }>(VMS_COLLECTION).find({ ownerId: userId }, { projection: { _id: 1 }, ...ONE_BATCH })) {
       if (await deleteDrillSchedule(temporal, vm._id)) removed += 1;
     }
     return removed;

@@ -19,7 +19,7 @@
  * them ("adopts" them), so they count as before.
  */
 import type { Connection } from 'mongoose';
-import { whileBusy } from '../db/connection';
+import { ONE_BATCH, whileBusy } from '../db/connection';
 
 export const VM_QUOTA_SLOTS_COLLECTION = 'vm_quota_slots';
 
@@ -72,12 +72,12 @@ async function insertClaim(db: Connection, ownerId: string, n: number, e: number
  */
 export async function claimVmSlot(db: Connection, ownerId: string, vmId: string, max: number): Promise<ClaimResult> {
   // Claims first, VMs second: a VM inserted after its claim was read is seen, never missed.
-  const claims = await slots(db).find({ ownerId }).toArray();
+  const claims = await slots(db).find({ ownerId }, ONE_BATCH).toArray();
   const latest = new Map<number, QuotaSlotClaim>();
   for (const c of claims) if ((latest.get(c.n)?.e ?? -1) < c.e) latest.set(c.n, c);
   const holders = [...new Set([...latest.values()].map((c) => c.vmId).filter((v): v is string => !!v))];
   const vms = await db.collection<{ _id: string; state: string; ownerId: string }>('vms')
-    .find({ $or: [{ ownerId, state: { $ne: 'deleted' } }, { _id: { $in: holders } }] }, { projection: { _id: 1, state: 1, ownerId: 1 } })
+    .find({ $or: [{ ownerId, state: { $ne: 'deleted' } }, { _id: { $in: holders } }] }, { projection: { _id: 1, state: 1, ownerId: 1 }, ...ONE_BATCH })
     .toArray();
   const state = new Map(vms.map((v) => [v._id, v.state]));
   const live = vms.filter((v) => v.ownerId === ownerId && v.state !== 'deleted').map((v) => v._id);
