@@ -20,6 +20,7 @@
  */
 import type { Connection } from 'mongoose';
 import { ONE_BATCH, whileBusy } from '../db/connection';
+import { AppError } from '../errors';
 
 export const VM_QUOTA_SLOTS_COLLECTION = 'vm_quota_slots';
 
@@ -29,6 +30,8 @@ export const CLAIM_LEASE_MS = 5 * 60_000;
 export const CLAIM_INSERT_DEADLINE_MS = 60_000;
 /** Never-claimed slots a create tries at most (beyond the VMs it adopts): a burst this large spreads over them. */
 const FREE_SLOTS_TRIED = 256;
+/** Read-and-try rounds of one create (each tries up to FREE_SLOTS_TRIED new numbers) before it answers 503 busy. */
+const CLAIM_ROUNDS = 32;
 
 export interface QuotaSlotClaim {
   _id: string;
@@ -71,6 +74,19 @@ async function insertClaim(db: Connection, ownerId: string, n: number, e: number
  * The caller inserts the VM next (see claimIsFresh) and releases the claim if it does not.
  */
 export async function claimVmSlot(db: Connection, ownerId: string, vmId: string, max: number): Promise<ClaimResult> {
+  // A round that lost every slot it tried, while slots it did not try remain (a burst larger than
+  // the FREE_SLOTS_TRIED it saw), reads again: the winners' claims are then known, and the next
+  // never-claimed numbers are new. 500 creates at once were refused "quota reached" 49 times
+  // before this, with a quota of 1,000,000.
+  for (let round = 1; ; round++) {
+    const result = await claimRound(db, ownerId, vmId, max);
+    if (result !== 'lost') return result;
+    if (round >= CLAIM_ROUNDS) throw new AppError(503, 'busy', 'too many VMs of this member are being created at once; try again shortly', undefined, { retryAfterSeconds: 1 });
+  }
+}
+
+/** One read-and-try of claimVmSlot; 'lost': every slot tried was taken by others, and untried ones remain. */
+async function claimRound(db: Connection, ownerId: string, vmId: string, max: number): Promise<ClaimResult | 'lost'> {
   // Claims first, VMs second: a VM inserted after its claim was read is seen, never missed.
   const claims = await slots(db).find({ ownerId }, ONE_BATCH).toArray();
   const latest = new Map<number, QuotaSlotClaim>();
@@ -100,11 +116,13 @@ export async function claimVmSlot(db: Connection, ownerId: string, vmId: string,
   // Free slots, lowest first: every claimed slot nobody holds, then never-claimed numbers — as many
   // as the VMs to adopt plus FREE_SLOTS_TRIED (all of them when the quota is smaller).
   const free = claimed.filter((n) => heldBy.get(latest.get(n)?.vmId ?? '') !== n);
-  for (let n = 0, added = 0; n < max && added < unslotted.length + FREE_SLOTS_TRIED; n++) {
+  let n = 0;
+  for (let added = 0; n < max && added < unslotted.length + FREE_SLOTS_TRIED; n++) {
     if (latest.has(n)) continue;
     free.push(n);
     added++;
   }
+  const untriedRemain = [...latest.keys()].filter((k) => k >= n && k < max).length < max - n;
   free.sort((a, b) => a - b);
   if (live.length >= max || heldBy.size + unslotted.length >= max) return { ok: false, held: Math.max(live.length, heldBy.size + unslotted.length) };
 
@@ -113,7 +131,7 @@ export async function claimVmSlot(db: Connection, ownerId: string, vmId: string,
   const queue = [...free];
   for (const id of unslotted) {
     while (queue.length && !(await take(queue.shift()!, id)));
-    if (!queue.length) return { ok: false, held: max };
+    if (!queue.length) return untriedRemain ? 'lost' : { ok: false, held: max };
   }
   // A random start spreads a burst over the free slots; every free slot is still tried, so no
   // request is refused while a slot it saw free was not taken by another.
@@ -125,7 +143,7 @@ export async function claimVmSlot(db: Connection, ownerId: string, vmId: string,
       return { ok: true, claim };
     }
   }
-  return { ok: false, held: max };
+  return untriedRemain ? 'lost' : { ok: false, held: max };
 }
 
 /** Whether a claim is still young enough for its VM to be inserted (see CLAIM_INSERT_DEADLINE_MS). */

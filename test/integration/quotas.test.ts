@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 import { DRILL_WORKFLOW } from '../../src/contracts/dr';
 import { OPERATOR_ACCOUNT_IDS } from '../../src/cloud-accounts/types';
 import { vmSearchAttributes } from '../../src/vms/search';
-import { CLAIM_LEASE_MS, VM_QUOTA_SLOTS_COLLECTION } from '../../src/vms/quota-slots';
+import { CLAIM_LEASE_MS, claimVmSlot, VM_QUOTA_SLOTS_COLLECTION } from '../../src/vms/quota-slots';
 import { startTestApi, type TestApi } from '../harness/api';
 import { apiFetch, waitUntil } from '../harness/http';
 import { uniqueTaskQueue } from '../harness/stack';
@@ -156,6 +156,20 @@ describe('quotas, pages and verify limits (issue 12 items 4 and 7)', function ()
     assert.equal(await liveVms(m), 5);
     // Taken over by a new claim of the same slot, not by rewriting the old one.
     assert.equal((await slots.findOne({ _id: `${m.userId}:0:1` as never }))?.vmId, later.find((a) => a.status === 202)!.body.vm.id);
+  });
+
+  it('when 300 creates claim at once under a large quota (more than the 256 never-claimed slots each one tries), then every one wins a different slot', async () => {
+    // Before: each saw the same 256 candidates, and the 44 that lost every race were refused
+    // "quota reached" although 999,700 slots were free (500 creates at once in the orchestration bench: 49 refused).
+    const ownerId = `burst-${crypto.randomUUID()}`;
+    const results = await Promise.all(Array.from({ length: 300 }, (_, i) => claimVmSlot(api.deps.db, ownerId, `burst-vm-${i}`, 1_000_000)));
+    const won = results.filter((r) => r.ok);
+    assert.equal(won.length, 300, `refused: ${JSON.stringify(results.find((r) => !r.ok))}`);
+    assert.equal(new Set(won.map((r) => (r.ok ? r.claim.n : -1))).size, 300, 'no slot held twice');
+    // And a small quota is still exact: 20 claims at once for 5 slots → 5 win.
+    const small = `burst-small-${crypto.randomUUID()}`;
+    const few = await Promise.all(Array.from({ length: 20 }, (_, i) => claimVmSlot(api.deps.db, small, `small-vm-${i}`, 5)));
+    assert.equal(few.filter((r) => r.ok).length, 5);
   });
 
   it('when a policy keeps more backups than allowed or drills more often than allowed, then 400 names retention or drillIntervalSeconds', async () => {
