@@ -189,9 +189,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedTemporal: !c.temporalAddress,
     embeddedMongo: !c.mongodbUri,
     temporalTarget: c.temporalAddress ?? `127.0.0.1:${c.temporalPort}`,
-    mongodbTarget: c.mongodbUri ?? `mongodb://127.0.0.1:${c.ferretdbPort}/${c.mongodbDatabase}`,
+    mongodbTarget: c.mongodbUri ?? `mongodb://127.0.0.1:${c.ferretdbPort}/${c.mongodbDatabase}?${EMBEDDED_MONGO_OPTIONS}`,
   };
 }
+
+/**
+ * Connection-string options every process uses with the embedded FerretDB. FerretDB v1's SQLite
+ * backend has a pool of 100 SQLite connections, and an update holds one (the query finding the
+ * document) while it waits for a second (the write): 100 updates in flight held all of them and
+ * each waited for another — FerretDB answered `ping` and nothing else, for good (seen under 500
+ * creates at once with two workers: the goroutine stacks FerretDB prints on SIGQUIT). With
+ * each process's driver pool at 12, fewer than 100 operations reach it at once unless nine
+ * processes share one FerretDB (API and worker share it in `npm start`; the orchestration bench with four workers
+ * has seven). One SQLite writer at a time means a bigger pool would not write faster anyway.
+ * A real MongoDB (MONGODB_URI) keeps the driver's default.
+ */
+export const EMBEDDED_MONGO_OPTIONS = 'maxPoolSize=12';
 
 /** Markdown rows for the README's configuration table. */
 export function configTableMarkdown(): string {

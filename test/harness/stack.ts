@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { loadConfig } from '../../src/config';
+import { EMBEDDED_MONGO_OPTIONS, loadConfig } from '../../src/config';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
 import { freePort, startFerretDb, startTemporalDevServer, type ManagedProcess } from '../../src/embedded/processes';
 import { assertExecutable, ferretDbPath, temporalCliPath } from '../../src/tools';
@@ -58,7 +58,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       assertExecutable(bin, 'FerretDB');
       const port = await freePort();
       procs.push(await startFerretDb({ bin, port, dir: path.join(dir, 'ferretdb'), logFile: path.join(dir, 'ferretdb.log') }));
-      mongoUri = `mongodb://127.0.0.1:${port}/vmflow_test`;
+      mongoUri = `mongodb://127.0.0.1:${port}/vmflow_test?${EMBEDDED_MONGO_OPTIONS}`;
     } else {
       // A real MongoDB is shared; a per-run database keeps runs apart.
       const u = new URL(mongoUri);

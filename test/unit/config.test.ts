@@ -10,7 +10,7 @@ describe('config', () => {
     assert.equal(c.embeddedTemporal, true);
     assert.equal(c.embeddedMongo, true);
     assert.equal(c.temporalTarget, '127.0.0.1:7233');
-    assert.equal(c.mongodbTarget, 'mongodb://127.0.0.1:27017/vmflow');
+    assert.equal(c.mongodbTarget, 'mongodb://127.0.0.1:27017/vmflow?maxPoolSize=12');
     assert.equal(c.apiPort, 3000);
     assert.equal(c.temporalUiPort, 8233);
   });
