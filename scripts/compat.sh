@@ -211,7 +211,7 @@ step -- openstack router set --external-gateway public compat-router
 step -- openstack router add subnet compat-router compat-subnet
 step 'network:router_interface' -- openstack port list --router compat-router --long
 step 'nova' -- openstack availability zone list
-step 'networks +\| 100' -- openstack quota show
+step 'networks +\| +100 ' -- openstack quota show
 step -- openstack router remove subnet compat-router compat-subnet
 step -- openstack router delete compat-router
 step -- openstack network delete compat-net
