@@ -203,6 +203,19 @@ step 'OS::Nova::Server.*CREATE_COMPLETE' -- openstack stack resource list compat
 step -- openstack stack delete --yes --wait compat-stack
 step 'stack_status +\| DELETE_COMPLETE' -- openstack stack show "$stack_id" -c stack_status
 step '!.' -- openstack stack list -f value -c 'Stack Name'
+# A project's own network, subnet and router (Neutron create/delete), zones and quotas.
+step 'name +\| compat-net' -- openstack network create compat-net
+step 'cidr +\| 10\.77\.0\.0/24' 'gateway_ip +\| 10\.77\.0\.1' -- openstack subnet create --network compat-net --subnet-range 10.77.0.0/24 compat-subnet
+step 'name +\| compat-router' -- openstack router create compat-router
+step -- openstack router set --external-gateway public compat-router
+step -- openstack router add subnet compat-router compat-subnet
+step 'network:router_interface' -- openstack port list --router compat-router --long
+step 'nova' -- openstack availability zone list
+step 'networks +\| +100 ' -- openstack quota show
+step -- openstack router remove subnet compat-router compat-subnet
+step -- openstack router delete compat-router
+step -- openstack network delete compat-net
+step '!.' -- openstack network list --name compat-net -f value -c ID
 
 # ---- CloudStack ---------------------------------------------------------------------------------
 printf '\n== CloudStack: %s\n' "$([ "$CMK_KIND" = go ] && echo "CloudMonkey $CMK_VERSION (cloudstack-cloudmonkey)" \
@@ -237,6 +250,11 @@ verify "the listed VM is Stopped and has the display name as sent" \
 step '"state": *"Running"' -- cmk start virtualmachine id="$vm_id"
 step '"state": *"Stopped"' -- cmk stop virtualmachine id="$vm_id"
 step '"state": *"(Destroyed|Expunging)"' -- cmk destroy virtualmachine id="$vm_id" expunge=true
+step '"guestiptype": *"Isolated"' -- cmk list networkofferings guestiptype=Isolated
+net_offering_id="$(json "d['networkoffering'][0]['id']")"
+step '"state": *"Allocated"' -- cmk create network name=compat-net displaytext=compat networkofferingid="$net_offering_id" zoneid="$zone_id"
+net_id="$(json "d.get('network', d)['id']")"
+step '"success": *true' -- cmk delete network id="$net_id"
 
 # ---- summary ------------------------------------------------------------------------------------
 printf '\n'

@@ -166,6 +166,7 @@ describe('CloudStack client against the CloudStack simulator', function () {
         'extractTemplate', 'listApis', 'listAsyncJobs', 'listNetworks', 'listOsTypes', 'listServiceOfferings', 'listSnapshots',
         'listTemplates', 'listVirtualMachines', 'listVolumes', 'listZones', 'queryAsyncJobResult', 'rebootVirtualMachine',
         'registerTemplate', 'startVirtualMachine', 'stopVirtualMachine', 'changeServiceForVirtualMachine', 'updateVirtualMachine',
+        'listNetworkOfferings', 'createNetwork', 'deleteNetwork',
       ]) {
         assert.ok(names.includes(expected), `listApis lacks ${expected}`);
       }
@@ -184,6 +185,8 @@ describe('CloudStack client against the CloudStack simulator', function () {
       assert.equal(deployApi.isasync, true);
       assert.deepEqual(deployApi.params.filter((p) => p.required).map((p) => p.name).sort(), ['serviceofferingid', 'templateid', 'zoneid']);
       assert.equal(apis.find((a) => a.name === 'registerTemplate')!.isasync, false);
+      assert.equal(apis.find((a) => a.name === 'createNetwork')!.isasync, false);
+      assert.equal(apis.find((a) => a.name === 'deleteNetwork')!.isasync, true);
     });
 
     it('when listing the infrastructure, then there is an enabled Advanced zone, three offerings, OS types and a guest network', async () => {
@@ -405,6 +408,92 @@ describe('CloudStack client against the CloudStack simulator', function () {
       assert.equal(page2.count, 3);
       assert.deepEqual(page2.virtualmachine.map((v) => v.name), ['p3']);
       assert.deepEqual((await demo.listAll<{ name: string }>('listVirtualMachines', 'virtualmachine', {}, { pagesize: 2 })).map((v) => v.name), ['p1', 'p2', 'p3']);
+    });
+  });
+
+  describe('guest networks', () => {
+    it('when an isolated network is made from the default offering, then it is Allocated until a VM deployed with networkids takes an address on it', async () => {
+      const offerings = await demo.listNetworkOfferings({ guestiptype: 'Isolated', zoneid: zoneId });
+      assert.deepEqual(offerings.map((o) => o.name), ['DefaultIsolatedNetworkOfferingWithSourceNatService']);
+      assert.equal(offerings[0]!.state, 'Enabled');
+      assert.ok(offerings[0]!.service!.some((svc) => svc.name === 'SourceNat'));
+      const net = await demo.createNetwork({ name: 'env-net', displaytext: 'environment', networkofferingid: offerings[0]!.id, zoneid: zoneId });
+      assert.equal(net.state, 'Allocated');
+      assert.equal(net.type, 'Isolated');
+      assert.equal(net.displaytext, 'environment');
+      assert.equal(net.networkofferingid, offerings[0]!.id);
+      assert.equal(net.isdefault, false);
+      assert.match(net.cidr!, /^10\.\d+\.\d+\.0\/24$/);
+      const [def] = (await demo.listNetworks()).filter((n) => n.isdefault);
+      assert.notEqual(net.cidr, def!.cidr, 'a new network gets its own range');
+      assert.deepEqual((await demo.listNetworks({ id: net.id })).map((n) => n.name), ['env-net']);
+
+      const vm = await deploy(demo, { name: 'on-env', networkids: net.id });
+      assert.deepEqual(vm.nic.map((n) => [n.networkid, n.isdefault]), [[net.id, true]]);
+      const prefix = net.cidr!.replace(/\.0\/24$/, '.');
+      assert.ok(vm.nic[0]!.ipaddress!.startsWith(prefix), `${vm.nic[0]!.ipaddress} in ${net.cidr}`);
+      assert.notEqual(vm.nic[0]!.ipaddress, net.gateway);
+      assert.equal((await demo.listNetworks({ id: net.id }))[0]!.state, 'Implemented');
+
+      const net2 = await demo.createNetwork({ name: 'env-net-2', networkofferingid: offerings[0]!.id, zoneid: zoneId, gateway: '192.168.77.1', netmask: '255.255.255.0' });
+      assert.equal(net2.cidr, '192.168.77.0/24');
+      assert.equal(net2.gateway, '192.168.77.1');
+      const two = await deploy(demo, { name: 'two-nics', networkids: `${net.id},${net2.id}` });
+      assert.deepEqual(two.nic.map((n) => [n.networkid, n.isdefault]), [[net.id, true], [net2.id, false]]);
+      assert.equal(two.nic[1]!.ipaddress, '192.168.77.2');
+    });
+
+    it('when a network with a VM on it is deleted, then the job fails 530 until the VM is expunged, and then the network is gone', async () => {
+      const net = await demo.ensureNetwork({ name: 'busy-net', zoneid: zoneId });
+      const vm = await deploy(demo, { name: 'tenant', networkids: net.id });
+      await rejectsWith(demo.waitForJob((await demo.deleteNetwork(net.id)).jobid), (e) => {
+        assert.ok(e instanceof CloudStackJobError);
+        assert.equal(e.kind, 'AsyncJobFailed');
+        assert.equal(e.jobErrorCode, 530);
+        assert.match(e.jobErrorText, /Failed to delete network/);
+      });
+      assert.equal((await demo.listNetworks({ id: net.id })).length, 1);
+      await demo.waitForJob((await demo.destroyVirtualMachine(vm.id, { expunge: true })).jobid);
+      await eventually('VM expunged', async () => (sim.state().vms.total === 0 ? true : undefined));
+      const ok = await demo.waitForJob<SuccessJobResult>((await demo.deleteNetwork(net.id)).jobid);
+      assert.equal(ok.success, true);
+      assert.deepEqual(await demo.listNetworks({ id: net.id }), []);
+    });
+
+    it('when ensureNetwork and removeNetwork are repeated, then the simulator holds one network in between and none after, and other accounts keep theirs', async () => {
+      const before = sim.state().networks.total;
+      const a = await demo.ensureNetwork({ name: 'wf-net', zoneid: zoneId, displaytext: 'workflow network' });
+      const b = await demo.ensureNetwork({ name: 'wf-net', zoneid: zoneId });
+      assert.equal(a.id, b.id);
+      assert.equal(sim.state().networks.total, before + 1);
+      assert.equal(sim.state().requests.byCommand.createNetwork, 1);
+      const theirs = await other.ensureNetwork({ name: 'wf-net', zoneid: zoneId });
+      assert.notEqual(theirs.id, a.id, 'another account\'s network of the same name is not ours');
+      await rejectsWith(demo.deleteNetwork(theirs.id), (e) => assert.equal(e.status, 531));
+      assert.equal(await demo.removeNetwork('wf-net', zoneId, { pollIntervalMs: 15 }), 1);
+      assert.equal(await demo.removeNetwork('wf-net', zoneId, { pollIntervalMs: 15 }), 0);
+      assert.equal(sim.state().networks.total, before + 1);
+      assert.deepEqual((await other.listNetworks({ id: theirs.id })).map((n) => n.name), ['wf-net']);
+    });
+
+    it('when createNetwork or deleteNetwork parameters are wrong, then 431 or 531 name the problem', async () => {
+      const isolated = (await demo.listNetworkOfferings({ guestiptype: 'Isolated' }))[0]!.id;
+      const shared = (await demo.listNetworkOfferings({ guestiptype: 'Shared' }))[0]!.id;
+      await rejectsWith(demo.request('createNetwork', { networkofferingid: isolated, zoneid: zoneId }), (e) => {
+        assert.equal(e.status, 431);
+        assert.match(e.message, /missing parameter name/);
+      });
+      await rejectsWith(demo.createNetwork({ name: 'x', networkofferingid: crypto.randomUUID(), zoneid: zoneId }), (e) => assert.equal(e.status, 431));
+      await rejectsWith(demo.createNetwork({ name: 'x', networkofferingid: shared, zoneid: zoneId }), (e) => assert.equal(e.status, 531));
+      await rejectsWith(demo.createNetwork({ name: 'x', networkofferingid: isolated, zoneid: zoneId, gateway: '10.9.9.1' }), (e) => {
+        assert.equal(e.status, 431);
+        assert.match(e.message, /gateway and netmask/);
+      });
+      await rejectsWith(demo.createNetwork({ name: 'x', networkofferingid: isolated, zoneid: zoneId, gateway: '10.9.9.1', netmask: '255.255.0.0' }), (e) => assert.equal(e.status, 431));
+      const [def] = (await demo.listNetworks()).filter((n) => n.isdefault);
+      await rejectsWith(demo.deleteNetwork(def!.id), (e) => assert.equal(e.status, 431));
+      await rejectsWith(demo.deleteNetwork(crypto.randomUUID()), (e) => assert.equal(e.status, 431));
+      assert.equal(sim.state().networks.items.filter((n) => n.name === 'x').length, 0);
     });
   });
 

@@ -897,5 +897,34 @@ describe('OpenStack client (fake OpenStack on port 0)', function () {
       assert.equal(fake.last('GET', `${NEUTRON}/floatingips`).query.get('port_id'), 'p1');
       assert.equal(await os.network.deleteFloatingIp('fip-1'), true);
     });
+
+    it('when making and removing a network, subnet, router and interface, then each call has its method, path and body, and 404 on delete is done only when asked', async () => {
+      fake.on('POST', `${NEUTRON}/networks`, () => ({ status: 201, json: { network: { id: 'n1', name: 'env', status: 'ACTIVE' } } }));
+      fake.on('POST', `${NEUTRON}/subnets`, () => ({ status: 201, json: { subnet: { id: 's1', name: 'env-subnet', network_id: 'n1', cidr: '10.5.0.0/24' } } }));
+      fake.on('POST', `${NEUTRON}/routers`, () => ({ status: 201, json: { router: { id: 'r1', name: 'env-router', external_gateway_info: { network_id: 'ext' } } } }));
+      fake.on('PUT', `${NEUTRON}/routers/r1/add_router_interface`, () => ({ status: 200, json: { id: 'r1', port_id: 'p9', subnet_id: 's1', subnet_ids: ['s1'], network_id: 'n1' } }));
+      fake.on('PUT', `${NEUTRON}/routers/r1/remove_router_interface`, () => ({ status: 200, json: { id: 'r1', port_id: 'p9', subnet_id: 's1', network_id: 'n1' } }));
+      fake.on('DELETE', `${NEUTRON}/routers/r1`, () => ({ status: 204 }));
+      fake.on('DELETE', `${NEUTRON}/subnets/s1`, () => ({ status: 409, json: { NeutronError: { type: 'SubnetInUse', message: 'in use', detail: '' } } }));
+      fake.on('DELETE', `${NEUTRON}/networks/n1`, () => ({ status: 404, json: { NeutronError: { type: 'NetworkNotFound', message: 'Network n1 could not be found.', detail: '' } } }));
+      fake.on('GET', `${NEUTRON}/quotas/${PROJECT_ID}/details`, () => ({ status: 200, json: { quota: { network: { limit: 100, used: 1, reserved: 0 } } } }));
+      const os = client();
+      assert.equal((await os.network.createNetwork({ name: 'env' })).id, 'n1');
+      assert.deepEqual(fake.last('POST', `${NEUTRON}/networks`).json, { network: { name: 'env' } });
+      assert.equal((await os.network.createSubnet({ network_id: 'n1', cidr: '10.5.0.0/24', name: 'env-subnet', gateway_ip: null })).id, 's1');
+      assert.deepEqual(fake.last('POST', `${NEUTRON}/subnets`).json, { subnet: { ip_version: 4, network_id: 'n1', cidr: '10.5.0.0/24', name: 'env-subnet', gateway_ip: null } });
+      assert.equal((await os.network.createRouter({ name: 'env-router', external_network_id: 'ext' })).id, 'r1');
+      assert.deepEqual(fake.last('POST', `${NEUTRON}/routers`).json, { router: { name: 'env-router', external_gateway_info: { network_id: 'ext' } } });
+      assert.equal((await os.network.addRouterInterface('r1', { subnet_id: 's1' })).port_id, 'p9');
+      assert.deepEqual(fake.last('PUT', `${NEUTRON}/routers/r1/add_router_interface`).json, { subnet_id: 's1' });
+      await os.network.removeRouterInterface('r1', { port_id: 'p9' });
+      assert.deepEqual(fake.last('PUT', `${NEUTRON}/routers/r1/remove_router_interface`).json, { port_id: 'p9' });
+      assert.equal(await os.network.deleteRouter('r1'), true);
+      const inUse = await rejectsWith(os.network.deleteSubnet('s1'));
+      assert.equal(inUse.kind, 'Conflict');
+      assert.equal((await rejectsWith(os.network.deleteNetwork('n1'))).kind, 'NotFound');
+      assert.equal(await os.network.deleteNetwork('n1', { ignoreNotFound: true }), false);
+      assert.deepEqual(await os.network.getQuota(PROJECT_ID, { details: true }), { network: { limit: 100, used: 1, reserved: 0 } });
+    });
   });
 });

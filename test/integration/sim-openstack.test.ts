@@ -21,6 +21,8 @@ const USERS: SimUserSpec[] = [
   { name: 'admin', password: 'admin-secret', project: 'admin', roles: ['admin', 'member'] },
   { name: 'alice', password: 'alice-secret', project: 'other' },
   { name: 'bob', password: 'bob-secret', project: 'bobs' },
+  // Makes networks of its own: its servers never ask for networks "auto" elsewhere in this file.
+  { name: 'carol', password: 'carol-secret', project: 'carols' },
 ];
 
 let sim: OpenStackSimulator;
@@ -1034,6 +1036,248 @@ outputs:
       const unbound = (await demo.network('GET', `/ports/${port.id}`)).body.port;
       assert.equal(unbound.device_id, '', 'a port the user made survives the server, unbound');
       assert.equal((await demo.network('DELETE', `/ports/${port.id}`)).status, 204);
+    });
+  });
+
+  describe('Neutron: networks, subnets and routers of a project', () => {
+    it('when a network, subnet and router are made and a server boots on the network, then it gets an address from the subnet and deletes in the wrong order are refused', async () => {
+      const carol = await login('carol');
+      const pub = (await carol.network('GET', '/networks?name=public')).body.networks[0];
+      const n = await carol.network('POST', '/networks', { network: { name: 'env-a', admin_state_up: true } });
+      assert.equal(n.status, 201, n.text);
+      const netId = n.body.network.id;
+      assert.equal(n.body.network.project_id, carol.projectId);
+      assert.equal(n.body.network.status, 'ACTIVE');
+      assert.equal(n.body.network.shared, false);
+      assert.equal(n.body.network['router:external'], false);
+      assert.deepEqual(n.body.network.subnets, []);
+      const noSubnet = await carol.compute('POST', '/servers', { server: { name: 'early', flavorRef: '1', imageRef: ubuntuId, networks: [{ uuid: netId }] } });
+      assert.equal(noSubnet.status, 400);
+      assert.match(noSubnet.body.badRequest.message, /requires a subnet/);
+
+      const sn = await carol.network('POST', '/subnets', { subnet: { network_id: netId, ip_version: 4, cidr: '10.20.0.0/24', name: 'env-a-subnet', dns_nameservers: ['8.8.8.8'] } });
+      assert.equal(sn.status, 201, sn.text);
+      const subnetId = sn.body.subnet.id;
+      assert.equal(sn.body.subnet.gateway_ip, '10.20.0.1');
+      assert.deepEqual(sn.body.subnet.allocation_pools, [{ start: '10.20.0.2', end: '10.20.0.254' }]);
+      assert.deepEqual(sn.body.subnet.dns_nameservers, ['8.8.8.8']);
+      assert.equal(sn.body.subnet.ip_version, 4);
+      assert.deepEqual((await carol.network('GET', `/networks/${netId}`)).body.network.subnets, [subnetId]);
+
+      const subnetErr = async (subnet: Record<string, unknown>, status: number, type: string, message?: RegExp) => {
+        const r = await carol.network('POST', '/subnets', { subnet: { network_id: netId, ip_version: 4, ...subnet } });
+        assert.equal(r.status, status, `${JSON.stringify(subnet)}: ${r.text}`);
+        assert.equal(r.body.NeutronError.type, type, r.text);
+        if (message) assert.match(r.body.NeutronError.message, message);
+      };
+      await subnetErr({ cidr: '10.21.0.0/33' }, 400, 'HTTPBadRequest', /not a valid IP subnet/);
+      await subnetErr({ cidr: 'ten-dot-twenty' }, 400, 'HTTPBadRequest', /not a valid IP subnet/);
+      await subnetErr({ cidr: '10.20.0.128/25' }, 400, 'InvalidInput', /overlaps with another subnet/);
+      await subnetErr({ cidr: '10.21.0.0/24', gateway_ip: '10.22.0.1' }, 400, 'InvalidInput', /Gateway is not valid/);
+      await subnetErr({ cidr: '10.21.0.0/24', allocation_pools: [{ start: '10.21.0.10', end: '10.21.1.5' }] }, 400, 'OutOfBoundsAllocationPool', /spans beyond the subnet cidr 10\.21\.0\.0\/24/);
+      await subnetErr({ cidr: '10.21.0.0/24', gateway_ip: '10.21.0.20', allocation_pools: [{ start: '10.21.0.10', end: '10.21.0.30' }] }, 409, 'GatewayConflictWithAllocationPools');
+      await subnetErr({ cidr: '10.21.0.0/24', dns_nameservers: ['dns.example'] }, 400, 'HTTPBadRequest');
+      const noVersion = await carol.network('POST', '/subnets', { subnet: { network_id: netId, cidr: '10.21.0.0/24' } });
+      assert.equal(noVersion.status, 400);
+      assert.match(noVersion.body.NeutronError.message, /ip_version/);
+      const unknown = await carol.network('POST', '/subnets', { subnet: { network_id: netId, ip_version: 4, cidr: '10.21.0.0/24', colour: 'blue' } });
+      assert.equal(unknown.status, 400);
+      assert.match(unknown.body.NeutronError.message, /Unrecognized attribute\(s\) 'colour'/);
+      const onShared = await carol.network('POST', '/subnets', { subnet: { network_id: (await carol.network('GET', '/networks?name=private')).body.networks[0].id, ip_version: 4, cidr: '10.99.0.0/24' } });
+      assert.equal(onShared.status, 403, 'a subnet on another project\'s (shared) network needs admin');
+
+      const rt = await carol.network('POST', '/routers', { router: { name: 'env-a-router', external_gateway_info: { network_id: pub.id } } });
+      assert.equal(rt.status, 201, rt.text);
+      const routerId = rt.body.router.id;
+      assert.equal(rt.body.router.status, 'ACTIVE');
+      assert.equal(rt.body.router.external_gateway_info.network_id, pub.id);
+      assert.match(rt.body.router.external_gateway_info.external_fixed_ips[0].ip_address, /^172\.24\.4\.\d+$/);
+      const badGateway = await carol.network('POST', '/routers', { router: { name: 'bad', external_gateway_info: { network_id: netId } } });
+      assert.equal(badGateway.status, 400);
+      assert.match(badGateway.body.NeutronError.message, /is not an external network/);
+      const add = await carol.network('PUT', `/routers/${routerId}/add_router_interface`, { subnet_id: subnetId });
+      assert.equal(add.status, 200, add.text);
+      assert.equal(add.body.id, routerId);
+      assert.equal(add.body.subnet_id, subnetId);
+      assert.equal(add.body.network_id, netId);
+      const again = await carol.network('PUT', `/routers/${routerId}/add_router_interface`, { subnet_id: subnetId });
+      assert.equal(again.status, 400);
+      assert.match(again.body.NeutronError.message, /already has a port on subnet/);
+      const iface = (await carol.network('GET', `/ports/${add.body.port_id}`)).body.port;
+      assert.equal(iface.device_owner, 'network:router_interface');
+      assert.equal(iface.device_id, routerId);
+      assert.deepEqual(iface.fixed_ips, [{ subnet_id: subnetId, ip_address: '10.20.0.1' }]);
+      const direct = await carol.network('DELETE', `/ports/${iface.id}`);
+      assert.equal(direct.status, 409);
+      assert.equal(direct.body.NeutronError.type, 'L3PortInUse');
+      assert.deepEqual((await carol.network('GET', `/routers?name=env-a-router`)).body.routers.map((x: J) => x.id), [routerId]);
+
+      const id = await createServer(carol, 'env-a-vm', { networks: [{ uuid: netId }] });
+      const server = await waitStatus(carol, id, 'ACTIVE');
+      const addr = server.addresses['env-a'][0].addr;
+      assert.match(addr, /^10\.20\.0\.\d+$/);
+      assert.notEqual(addr, '10.20.0.1', 'the gateway is the router\'s');
+
+      const netDel = await carol.network('DELETE', `/networks/${netId}`);
+      assert.equal(netDel.status, 409);
+      assert.equal(netDel.body.NeutronError.type, 'NetworkInUse');
+      const subDel = await carol.network('DELETE', `/subnets/${subnetId}`);
+      assert.equal(subDel.status, 409);
+      assert.equal(subDel.body.NeutronError.type, 'SubnetInUse');
+      const rtDel = await carol.network('DELETE', `/routers/${routerId}`);
+      assert.equal(rtDel.status, 409);
+      assert.equal(rtDel.body.NeutronError.type, 'RouterInUse');
+
+      // A floating IP reaches the server through the project's router.
+      const port = (await carol.network('GET', `/ports?device_id=${id}`)).body.ports[0];
+      const fip = await carol.network('POST', '/floatingips', { floatingip: { floating_network_id: pub.id, port_id: port.id } });
+      assert.equal(fip.status, 201, fip.text);
+      assert.equal(fip.body.floatingip.router_id, routerId);
+      const busy = await carol.network('PUT', `/routers/${routerId}/remove_router_interface`, { subnet_id: subnetId });
+      assert.equal(busy.status, 409);
+      assert.equal(busy.body.NeutronError.type, 'RouterInterfaceInUseByFloatingIP');
+      const ungate = await carol.network('PUT', `/routers/${routerId}`, { router: { external_gateway_info: null } });
+      assert.equal(ungate.status, 409);
+      assert.equal(ungate.body.NeutronError.type, 'RouterExternalGatewayInUseByFloatingIp');
+      assert.equal((await carol.network('DELETE', `/floatingips/${fip.body.floatingip.id}`)).status, 204);
+
+      // The right order: server, interface, router, network (its subnet goes with it).
+      assert.equal((await carol.compute('DELETE', `/servers/${id}`)).status, 204);
+      await eventually('server gone', async () => (await carol.compute('GET', `/servers/${id}`)).status === 404);
+      const rm = await carol.network('PUT', `/routers/${routerId}/remove_router_interface`, { subnet_id: subnetId });
+      assert.equal(rm.status, 200, rm.text);
+      assert.equal(rm.body.port_id, iface.id);
+      assert.equal((await carol.network('GET', `/ports/${iface.id}`)).status, 404);
+      const rmAgain = await carol.network('PUT', `/routers/${routerId}/remove_router_interface`, { subnet_id: subnetId });
+      assert.equal(rmAgain.status, 404);
+      assert.equal(rmAgain.body.NeutronError.type, 'RouterInterfaceNotFoundForSubnet');
+      assert.equal((await carol.network('DELETE', `/routers/${routerId}`)).status, 204);
+      assert.equal((await carol.network('GET', `/routers/${routerId}`)).status, 404);
+      assert.equal((await carol.network('DELETE', `/networks/${netId}`)).status, 204);
+      assert.equal((await carol.network('GET', `/subnets/${subnetId}`)).status, 404);
+      assert.equal((await carol.network('GET', `/networks/${netId}`)).status, 404);
+      assert.equal((await carol.network('DELETE', `/networks/${netId}`)).status, 404);
+    });
+
+    it('when a port on a network without a router to the external network gets a floating IP, then 404 ExternalGatewayForFloatingIPNotFound', async () => {
+      const carol = await login('carol');
+      const pub = (await carol.network('GET', '/networks?name=public')).body.networks[0];
+      const netId = (await carol.network('POST', '/networks', { network: { name: 'isolated' } })).body.network.id;
+      assert.equal((await carol.network('POST', '/subnets', { subnet: { network_id: netId, ip_version: 4, cidr: '10.40.0.0/24', gateway_ip: null } })).body.subnet.gateway_ip, null);
+      const port = (await carol.network('POST', '/ports', { port: { network_id: netId } })).body.port;
+      assert.match(port.fixed_ips[0].ip_address, /^10\.40\.0\./);
+      const fip = await carol.network('POST', '/floatingips', { floatingip: { floating_network_id: pub.id, port_id: port.id } });
+      assert.equal(fip.status, 404);
+      assert.equal(fip.body.NeutronError.type, 'ExternalGatewayForFloatingIPNotFound');
+      const rt = (await carol.network('POST', '/routers', { router: { name: 'r' } })).body.router;
+      const noGateway = await carol.network('PUT', `/routers/${rt.id}/add_router_interface`, { subnet_id: port.fixed_ips[0].subnet_id });
+      assert.equal(noGateway.status, 400, 'a subnet without gateway cannot be a router interface');
+      assert.equal((await carol.network('DELETE', `/routers/${rt.id}`)).status, 204);
+      assert.equal((await carol.network('DELETE', `/ports/${port.id}`)).status, 204);
+      assert.equal((await carol.network('DELETE', `/networks/${netId}`)).status, 204);
+    });
+
+    it('when network quotas are read and set, then Neutron and Nova answer as `openstack quota show` expects and creates beyond the limit are 409 OverQuota', async () => {
+      const carol = await login('carol');
+      const adminS = await login('admin');
+      const q = await carol.network('GET', `/quotas/${carol.projectId}`);
+      assert.equal(q.status, 200, q.text);
+      assert.equal(q.body.quota.network, 100);
+      assert.equal(q.body.quota.router, 10);
+      assert.equal((await carol.network('GET', `/quotas/${demo.projectId}`)).status, 403);
+      assert.equal((await carol.network('PUT', `/quotas/${carol.projectId}`, { quota: { network: 1 } })).status, 403);
+      const set = await adminS.network('PUT', `/quotas/${carol.projectId}`, { quota: { network: 1 } });
+      assert.equal(set.status, 200, set.text);
+      assert.equal(set.body.quota.network, 1);
+      assert.equal((await adminS.network('PUT', `/quotas/${carol.projectId}`, { quota: { network: -2 } })).status, 400);
+      const first = await carol.network('POST', '/networks', { network: { name: 'q1' } });
+      assert.equal(first.status, 201);
+      const second = await carol.network('POST', '/networks', { network: { name: 'q2' } });
+      assert.equal(second.status, 409);
+      assert.equal(second.body.NeutronError.type, 'OverQuota');
+      assert.match(second.body.NeutronError.message, /Quota exceeded for resources: \['network'\]/);
+      const details = await carol.network('GET', `/quotas/${carol.projectId}/details`);
+      assert.deepEqual(details.body.quota.network, { limit: 1, used: 1, reserved: 0 });
+      assert.equal((await carol.network('GET', `/quotas/${carol.projectId}/default`)).body.quota.network, 100);
+      const listed = await adminS.network('GET', '/quotas');
+      assert.ok(listed.body.quotas.some((x: J) => x.project_id === carol.projectId && x.network === 1));
+      const sharedNet = await carol.network('POST', '/networks', { network: { name: 'mine-for-all', shared: true } });
+      assert.equal(sharedNet.status, 403);
+      assert.equal(sharedNet.body.NeutronError.type, 'PolicyNotAuthorized');
+
+      // With a network of its own besides the shared one, "auto" is ambiguous, as in Nova.
+      assert.equal((await carol.network('POST', '/subnets', { subnet: { network_id: first.body.network.id, ip_version: 4, cidr: '10.50.0.0/24' } })).status, 201);
+      const amb = await carol.compute('POST', '/servers', { server: { name: 'amb', flavorRef: '1', imageRef: ubuntuId, networks: 'auto' } });
+      assert.equal(amb.status, 409);
+      assert.match(amb.body.conflictingRequest.message, /Multiple possible networks found/);
+      assert.equal((await carol.network('DELETE', `/networks/${first.body.network.id}`)).status, 204);
+      assert.equal((await adminS.network('DELETE', `/quotas/${carol.projectId}`)).status, 204);
+      assert.equal((await carol.network('GET', `/quotas/${carol.projectId}`)).body.quota.network, 100);
+
+      const nova = await carol.compute('GET', `/os-quota-sets/${carol.projectId}/detail`);
+      assert.equal(nova.status, 200, nova.text);
+      assert.equal(nova.body.quota_set.instances.limit, 10);
+      assert.equal(typeof nova.body.quota_set.instances.in_use, 'number');
+      assert.equal((await carol.compute('GET', `/os-quota-sets/${carol.projectId}/defaults`)).body.quota_set.cores, 20);
+      assert.equal((await carol.compute('GET', `/os-quota-sets/${demo.projectId}/detail`)).status, 403);
+    });
+
+    it('when availability zones are listed, then Nova and Neutron name the nova zone; the detailed list is for admins', async () => {
+      const carol = await login('carol');
+      const adminS = await login('admin');
+      assert.deepEqual((await carol.compute('GET', '/os-availability-zone')).body.availabilityZoneInfo.map((z: J) => [z.zoneName, z.zoneState.available]), [['nova', true]]);
+      assert.equal((await carol.compute('GET', '/os-availability-zone/detail')).status, 403);
+      const detail = (await adminS.compute('GET', '/os-availability-zone/detail')).body.availabilityZoneInfo;
+      assert.ok(detail.find((z: J) => z.zoneName === 'nova').hosts['sim-compute-1']['nova-compute'].available);
+      const net = await carol.network('GET', '/availability_zones');
+      assert.deepEqual(net.body.availability_zones.map((z: J) => `${z.name}/${z.resource}/${z.state}`).sort(), ['nova/network/available', 'nova/router/available']);
+    });
+
+    it('when a Heat stack has a net, subnet, router, interface, a server on the net and a floating IP, then they are made in dependency order and all deleted with the stack', async () => {
+      const carol = await login('carol');
+      const before = (await admin('GET', '/state')).body;
+      const template = {
+        heat_template_version: '2018-08-31',
+        resources: {
+          net: { type: 'OS::Neutron::Net', properties: { name: 'heat-env' } },
+          subnet: { type: 'OS::Neutron::Subnet', properties: { network: { get_resource: 'net' }, cidr: '10.30.0.0/24', dns_nameservers: ['8.8.8.8'] } },
+          router: { type: 'OS::Neutron::Router', properties: { external_gateway_info: { network: 'public' } } },
+          iface: { type: 'OS::Neutron::RouterInterface', properties: { router: { get_resource: 'router' }, subnet: { get_resource: 'subnet' } } },
+          port: { type: 'OS::Neutron::Port', properties: { network: { get_resource: 'net' } } },
+          web: { type: 'OS::Nova::Server', properties: { image: 'ubuntu-24.04', flavor: 'm1.tiny', networks: [{ port: { get_resource: 'port' } }], user_data_format: 'RAW' } },
+          db: { type: 'OS::Nova::Server', properties: { image: 'ubuntu-24.04', flavor: 'm1.tiny', networks: [{ network: { get_resource: 'net' } }], user_data_format: 'RAW' } },
+          fip: { type: 'OS::Neutron::FloatingIP', properties: { floating_network: 'public', port_id: { get_resource: 'port' } } },
+        },
+        outputs: {
+          web_ip: { value: { get_attr: ['web', 'first_address'] } },
+          db_ip: { value: { get_attr: ['db', 'first_address'] } },
+          subnets: { value: { get_attr: ['net', 'subnets'] } },
+          gateway: { value: { get_attr: ['subnet', 'gateway_ip'] } },
+          fip: { value: { get_attr: ['fip', 'floating_ip_address'] } },
+          router_gw: { value: { get_attr: ['router', 'external_gateway_info', 'network_id'] } },
+        },
+      };
+      const r = await carol.heat('POST', '/stacks', { stack_name: 'env-net', template });
+      assert.equal(r.status, 201, r.text);
+      const stack = await waitStack(carol, 'env-net', 'CREATE_COMPLETE');
+      const out = Object.fromEntries(stack.outputs.map((o: J) => [o.output_key, o.output_value]));
+      assert.match(out.web_ip, /^10\.30\.0\.\d+$/);
+      assert.match(out.db_ip, /^10\.30\.0\.\d+$/);
+      assert.equal(out.gateway, '10.30.0.1');
+      assert.equal(out.subnets.length, 1);
+      assert.match(out.fip, /^172\.24\.4\.\d+$/);
+      const pub = (await carol.network('GET', '/networks?name=public')).body.networks[0];
+      assert.equal(out.router_gw, pub.id);
+      const mid = (await admin('GET', '/state')).body;
+      assert.equal(mid.networks.total, before.networks.total + 1);
+      assert.equal(mid.subnets.total, before.subnets.total + 1);
+      assert.equal(mid.routers.total, before.routers.total + 1);
+      assert.equal(mid.routers.items.find((x: J) => x.projectId === carol.projectId).interfaces, 1);
+
+      assert.equal((await carol.heat('DELETE', `/stacks/env-net/${stack.id}`)).status, 204);
+      await waitStack(carol, `env-net/${stack.id}`, 'DELETE_COMPLETE');
+      const after = (await admin('GET', '/state')).body;
+      for (const k of ['networks', 'subnets', 'routers', 'ports', 'floatingIps', 'servers']) assert.equal(after[k].total, before[k].total, `${k} after the stack is deleted`);
     });
   });
 

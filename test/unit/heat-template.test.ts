@@ -151,6 +151,30 @@ describe('HOT template engine', () => {
       assert.ok(order.indexOf('server') > order.indexOf('config'));
       assert.deepEqual(requiredBy(t).port, ['server']);
     });
+
+    it('when a port, a server and a floating IP use a network made in the stack, then they also wait for its subnet and router interface (Heat\'s implicit dependencies)', () => {
+      const t = parseTemplate({
+        heat_template_version: '2018-08-31',
+        resources: {
+          net: { type: 'OS::Neutron::Net', properties: { name: 'env' } },
+          subnet: { type: 'OS::Neutron::Subnet', properties: { network: { get_resource: 'net' }, cidr: '10.9.0.0/24' } },
+          other_subnet: { type: 'OS::Neutron::Subnet', properties: { network: 'private', cidr: '10.8.0.0/24' } },
+          router: { type: 'OS::Neutron::Router', properties: { external_gateway_info: { network: 'public' } } },
+          iface: { type: 'OS::Neutron::RouterInterface', properties: { router: { get_resource: 'router' }, subnet: { get_resource: 'subnet' } } },
+          port: { type: 'OS::Neutron::Port', properties: { network: { get_resource: 'net' } } },
+          server: { type: 'OS::Nova::Server', properties: { image: 'i', flavor: 'f', networks: [{ network: { get_resource: 'net' } }] } },
+          fip: { type: 'OS::Neutron::FloatingIP', properties: { floating_network: 'public', port_id: { get_resource: 'port' } } },
+        },
+      });
+      const deps = dependencies(t);
+      assert.deepEqual(deps.port.sort(), ['net', 'subnet']);
+      assert.deepEqual(deps.server.sort(), ['net', 'subnet'], 'a server on {network: net} waits for the subnet of net, not for other networks\' subnets');
+      assert.deepEqual(deps.fip.sort(), ['iface', 'port', 'router']);
+      const order = resourceOrder(t);
+      for (const [before, after] of [['subnet', 'server'], ['subnet', 'port'], ['iface', 'fip'], ['router', 'iface']]) {
+        assert.ok(order.indexOf(before) < order.indexOf(after), `${before} before ${after} in ${order.join(',')}`);
+      }
+    });
   });
 
   describe('parameters', () => {

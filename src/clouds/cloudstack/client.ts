@@ -19,7 +19,10 @@ import type {
   CreateTemplateParams,
   CsApi,
   CsAsyncJob,
+  CreateNetworkParams,
   CsNetwork,
+  EnsureNetworkParams,
+  CsNetworkOffering,
   CsOsType,
   CsParams,
   CsServiceOffering,
@@ -389,6 +392,71 @@ export class CloudStackClient {
 
   listNetworks(params: ListParams & { zoneid?: string } = {}, opts?: CallOptions): Promise<CsNetwork[]> {
     return this.list<CsNetwork>('listNetworks', 'network', params, opts);
+  }
+
+  listNetworkOfferings(params: ListParams & { guestiptype?: 'Isolated' | 'Shared' | 'L2'; zoneid?: string; state?: string; isdefault?: boolean; name?: string } = {}, opts?: CallOptions): Promise<CsNetworkOffering[]> {
+    return this.list<CsNetworkOffering>('listNetworkOfferings', 'networkoffering', params, opts);
+  }
+
+  /** Synchronous: answers the new network (state Allocated until a VM is deployed on it). Not idempotent: see ensureNetwork. */
+  async createNetwork(params: CreateNetworkParams, opts?: CallOptions): Promise<CsNetwork> {
+    const res = await this.request<{ network?: CsNetwork }>('createNetwork', params, opts);
+    if (!res.network) throw new CloudApiError({ kind: 'Unexpected', method: 'GET', url: `${this.apiUrl}?command=createNetwork`, message: 'createNetwork answered no network' });
+    return res.network;
+  }
+
+  /** Async: the job's result is {success}; it fails (530) while VMs that are not expunged are on the network. */
+  deleteNetwork(id: string, params: { forced?: boolean } = {}, opts?: CallOptions): Promise<AsyncJobRef> {
+    return this.request<AsyncJobRef>('deleteNetwork', { id, ...params }, opts);
+  }
+
+  /** The caller's networks in `zoneid` named exactly `name` (listNetworks matches by keyword), oldest first. */
+  async networksNamed(name: string, zoneid: string, opts?: CallOptions): Promise<CsNetwork[]> {
+    const found = await this.listNetworks({ keyword: name, zoneid }, opts);
+    return found.filter((n) => n.name === name && n.zoneid === zoneid).sort((a, b) => String(a.created ?? '').localeCompare(String(b.created ?? '')) || a.id.localeCompare(b.id));
+  }
+
+  /**
+   * An isolated network named `name`, made so a retry is safe: an existing one of that name in
+   * the zone is returned instead of creating a second (CloudStack allows duplicate names, so the
+   * name must be unique per owner — a workflow id). Without `networkofferingid` the zone's default
+   * enabled Isolated offering is used.
+   */
+  async ensureNetwork(params: EnsureNetworkParams, opts?: CallOptions): Promise<CsNetwork> {
+    const existing = (await this.networksNamed(params.name, params.zoneid, opts))[0];
+    if (existing) return existing;
+    let offeringId = params.networkofferingid;
+    if (!offeringId) {
+      const offerings = (await this.listNetworkOfferings({ guestiptype: 'Isolated', zoneid: params.zoneid, state: 'Enabled' }, opts)).filter((o) => !o.forvpc);
+      const chosen = offerings.find((o) => o.isdefault) ?? offerings[0];
+      if (!chosen) throw new CloudApiError({ kind: 'NotFound', method: 'GET', url: `${this.apiUrl}?command=listNetworkOfferings`, message: `no enabled Isolated network offering in zone ${params.zoneid}` });
+      offeringId = chosen.id;
+    }
+    return this.createNetwork({ ...params, networkofferingid: offeringId }, opts);
+  }
+
+  /**
+   * Deletes every network of the caller named `name` in the zone and waits for each job. Safe to
+   * repeat (what is gone is skipped); a network that still has VMs fails with AsyncJobFailed 530.
+   * Returns how many it deleted.
+   */
+  async removeNetwork(name: string, zoneid: string, wait: WaitOptions = {}): Promise<number> {
+    const call = { signal: wait.signal };
+    let deleted = 0;
+    for (const network of await this.networksNamed(name, zoneid, call)) {
+      let job: AsyncJobRef;
+      try {
+        job = await this.deleteNetwork(network.id, {}, call);
+      } catch (err) {
+        // Gone since we listed it (another attempt deleted it): CloudStack names the id invalid (431).
+        const stillThere = (await this.networksNamed(name, zoneid, call)).some((n) => n.id === network.id);
+        if (err instanceof CloudApiError && err.status === 431 && !stillThere) continue;
+        throw err;
+      }
+      await this.waitForJob(job.jobid, wait);
+      deleted++;
+    }
+    return deleted;
   }
 
   listTemplates(params: ListParams & { templatefilter: TemplateFilter; name?: string; zoneid?: string }, opts?: CallOptions): Promise<CsTemplate[]> {

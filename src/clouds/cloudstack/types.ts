@@ -37,10 +37,53 @@ export interface CsOsType extends Extra {
 export interface CsNetwork extends Extra {
   id: string;
   name: string;
+  displaytext?: string;
   zoneid: string;
+  /** Allocated (no VM yet), Implemented, Setup, Shutdown, Destroy. */
   state: string;
+  /** Isolated, Shared, L2. */
   type: string;
   cidr?: string;
+  gateway?: string;
+  netmask?: string;
+  networkofferingid?: string;
+  /** The account's default network. */
+  isdefault?: boolean;
+  account?: string;
+}
+
+export interface CsNetworkOffering extends Extra {
+  id: string;
+  name: string;
+  displaytext: string;
+  /** Isolated, Shared or L2. */
+  guestiptype: string;
+  isdefault: boolean;
+  state: string;
+  specifyvlan: boolean;
+  forvpc?: boolean;
+  service?: Array<{ name: string; provider?: Array<{ name: string }> }>;
+}
+
+export interface CreateNetworkParams {
+  name: string;
+  displaytext?: string;
+  networkofferingid: string;
+  zoneid: string;
+  /** With netmask: the network's addresses (otherwise the cloud picks them). */
+  gateway?: string;
+  netmask?: string;
+  [param: string]: ParamValue;
+}
+
+/** ensureNetwork's input: createNetwork's, the offering optional (default: the zone's default Isolated one). */
+export interface EnsureNetworkParams {
+  name: string;
+  zoneid: string;
+  displaytext?: string;
+  networkofferingid?: string;
+  gateway?: string;
+  netmask?: string;
 }
 
 export interface CsTemplate extends Extra {

@@ -14,6 +14,7 @@ import type {
   AsyncJob,
   ExtractLink,
   Network,
+  NetworkOffering,
   OsType,
   ServiceOffering,
   SimAccountSpec,
@@ -62,6 +63,7 @@ export interface SimStateSummary {
     items: Array<{ id: string; name: string; status: string; isready: boolean; account: string; isfeatured: boolean; isextractable: boolean }>;
   };
   volumes: { total: number };
+  networks: { total: number; items: Array<{ id: string; name: string; account: string; cidr: string; state: string; vms: number }> };
   snapshots: { total: number; byState: Record<string, number>; items: Array<{ id: string; name: string; state: string; volumeid: string }> };
   jobs: {
     total: number;
@@ -88,6 +90,7 @@ const JOB_CLASS: Record<string, string> = {
   createTemplate: 'org.apache.cloudstack.api.command.user.template.CreateTemplateCmd',
   extractTemplate: 'org.apache.cloudstack.api.command.user.template.ExtractTemplateCmd',
   deleteTemplate: 'org.apache.cloudstack.api.command.user.template.DeleteTemplateCmd',
+  deleteNetwork: 'org.apache.cloudstack.api.command.user.network.DeleteNetworkCmd',
 };
 
 export class CloudStackEngine implements RenderLookup {
@@ -105,6 +108,8 @@ export class CloudStackEngine implements RenderLookup {
   snapshots = new Map<string, Snapshot>();
   jobs = new Map<string, AsyncJob>();
   extracts = new Map<string, ExtractLink>();
+  /** Networks made by createNetwork (the seeded per-account ones live in infra). */
+  userNetworks = new Map<string, Network>();
   vmSeq = 0;
   readonly requests = new Map<string, number>();
 
@@ -165,7 +170,18 @@ export class CloudStackEngine implements RenderLookup {
     return this.infra.osTypes.find((o) => o.id === id);
   }
   network(id: string): Network | undefined {
-    return this.infra.networks.find((n) => n.id === id);
+    return this.infra.networks.find((n) => n.id === id) ?? this.userNetworks.get(id);
+  }
+  /** Every guest network: each account's seeded default one, then those createNetwork made. */
+  allNetworks(): Network[] {
+    return [...this.infra.networks, ...this.userNetworks.values()];
+  }
+  networkOffering(id: string): NetworkOffering | undefined {
+    return this.infra.networkOfferings.find((o) => o.id === id);
+  }
+  /** Whether any VM not yet expunged has a NIC on the network (CloudStack refuses to delete it then). */
+  vmsOnNetwork(networkId: string): VirtualMachine[] {
+    return [...this.vms.values()].filter((vm) => vm.nics.some((n) => n.networkId === networkId));
   }
   template(id: string): Template | undefined {
     return this.templates.get(id);
@@ -379,11 +395,12 @@ export class CloudStackEngine implements RenderLookup {
     this.markDirty();
   }
 
-  /** Lowest free address in the network (.2 to .254), or undefined when it is full. */
+  /** Lowest free address in the network (.1 to .254, the gateway excepted), or undefined when it is full. */
   allocateIp(network: Network): string | undefined {
     const used = new Set<string>();
     for (const vm of this.vms.values()) for (const n of vm.nics) if (n.networkId === network.id) used.add(n.ipaddress);
-    for (let i = 2; i <= 254; i++) {
+    used.add(network.gateway ?? `${network.prefix}.1`);
+    for (let i = 1; i <= 254; i++) {
       const ip = `${network.prefix}.${i}`;
       if (!used.has(ip)) return ip;
     }
@@ -411,6 +428,7 @@ export class CloudStackEngine implements RenderLookup {
       jobs: [...this.jobs.values()],
       extracts: [...this.extracts.values()],
       vmSeq: this.vmSeq,
+      networks: [...this.userNetworks.values()],
     };
   }
 
@@ -460,6 +478,7 @@ export class CloudStackEngine implements RenderLookup {
       this.after(e.expiresAt - Date.now(), () => this.expireExtract(e.token));
     }
     this.vmSeq = d.vmSeq;
+    for (const n of d.networks ?? []) this.userNetworks.set(n.id, n);
 
     for (const j of this.jobs.values()) {
       if (j.status === 0) this.finishJob(j, internalError('Job was cancelled because the management server restarted'));
@@ -504,6 +523,7 @@ export class CloudStackEngine implements RenderLookup {
     this.snapshots.clear();
     this.jobs.clear();
     this.extracts.clear();
+    this.userNetworks.clear();
     this.vmSeq = 0;
     this.faults.clear();
     this.outage = null;
@@ -556,6 +576,17 @@ export class CloudStackEngine implements RenderLookup {
         })),
       },
       volumes: { total: this.volumes.size },
+      networks: {
+        total: this.allNetworks().length,
+        items: this.allNetworks().map((n) => ({
+          id: n.id,
+          name: n.name,
+          account: this.accountName(n.accountId),
+          cidr: `${n.prefix}.0/24`,
+          state: n.state ?? 'Implemented',
+          vms: this.vmsOnNetwork(n.id).length,
+        })),
+      },
       snapshots: {
         total: snapshots.length,
         byState: tally(snapshots.map((s) => s.state)),

@@ -53,8 +53,28 @@ export interface Network {
   name: string;
   accountId: string;
   zoneId: string;
-  /** First three octets, e.g. "10.1.1". */
+  /** First three octets, e.g. "10.1.1" (guest networks are /24). */
   prefix: string;
+  created: number;
+  /** Set on networks made by createNetwork (absent on each account's seeded default network). */
+  displaytext?: string;
+  networkOfferingId?: string;
+  /** Allocated until the first VM is deployed on it, then Implemented (seeded ones: Implemented). */
+  state?: 'Allocated' | 'Implemented';
+  /** Gateway address; default `<prefix>.1`. */
+  gateway?: string;
+}
+
+/** A network offering (listNetworkOfferings): what kind of guest network createNetwork makes. */
+export interface NetworkOffering {
+  id: string;
+  name: string;
+  displaytext: string;
+  guestiptype: 'Isolated' | 'Shared';
+  isdefault: boolean;
+  specifyvlan: boolean;
+  specifyipranges: boolean;
+  services: Array<{ name: string; provider: string }>;
   created: number;
 }
 
@@ -186,4 +206,6 @@ export interface SimData {
   jobs: AsyncJob[];
   extracts: ExtractLink[];
   vmSeq: number;
+  /** Networks made by createNetwork (absent in state files written before they existed). */
+  networks?: Network[];
 }

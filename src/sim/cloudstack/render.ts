@@ -2,7 +2,7 @@
  * Turns records into the JSON objects a management server returns (field names as in the
  * CloudStack API reference's response tables; dates as `2021-10-04T09:24:38+0000`).
  */
-import type { Account, AsyncJob, ExtractLink, Network, Nic, OsType, ServiceOffering, Snapshot, Template, VirtualMachine, Volume, Zone } from './model';
+import type { Account, AsyncJob, ExtractLink, Network, NetworkOffering, Nic, OsType, ServiceOffering, Snapshot, Template, VirtualMachine, Volume, Zone } from './model';
 
 /** CloudStack's date format: UTC, seconds, `+0000`. */
 export function csDate(ms: number): string {
@@ -18,6 +18,7 @@ export interface RenderLookup {
   offering(id: string): ServiceOffering | undefined;
   osType(id: string): OsType | undefined;
   network(id: string): Network | undefined;
+  networkOffering(id: string): NetworkOffering | undefined;
   template(id: string): Template | undefined;
   vm(id: string): VirtualMachine | undefined;
   hostFor(vm: VirtualMachine): { id: string; name: string } | undefined;
@@ -71,22 +72,52 @@ export function renderOsType(o: OsType) {
   return { id: o.id, description: o.description, name: o.description, oscategoryid: o.oscategoryid, oscategoryname: 'Linux', isuserdefined: false, fordisplay: true };
 }
 
+export function renderNetworkOffering(o: NetworkOffering) {
+  return {
+    id: o.id,
+    name: o.name,
+    displaytext: o.displaytext,
+    traffictype: 'Guest',
+    guestiptype: o.guestiptype,
+    isdefault: o.isdefault,
+    specifyvlan: o.specifyvlan,
+    specifyipranges: o.specifyipranges,
+    conservemode: true,
+    availability: o.guestiptype === 'Isolated' ? 'Required' : 'Optional',
+    state: 'Enabled',
+    networkrate: 200,
+    forvpc: false,
+    forTungsten: false,
+    ispersistent: false,
+    egressdefaultpolicy: true,
+    supportsstrechedl2subnet: false,
+    supportspublicaccess: false,
+    fordisplay: true,
+    service: o.services.map((svc) => ({ name: svc.name, provider: [{ name: svc.provider }] })),
+    created: csDate(o.created),
+    hasannotations: false,
+  };
+}
+
 export function renderNetwork(l: RenderLookup, n: Network) {
+  const offering = n.networkOfferingId ? l.networkOffering(n.networkOfferingId) : undefined;
   return {
     id: n.id,
     name: n.name,
-    displaytext: n.name,
+    displaytext: n.displaytext ?? n.name,
     zoneid: l.zone.id,
     zonename: l.zone.name,
     traffictype: 'Guest',
     type: 'Isolated',
-    state: 'Implemented',
+    state: n.state ?? 'Implemented',
     cidr: `${n.prefix}.0/24`,
-    gateway: `${n.prefix}.1`,
+    gateway: n.gateway ?? `${n.prefix}.1`,
     netmask: '255.255.255.0',
     broadcastdomaintype: 'Vlan',
     networkdomain: 'cs.sim.internal',
-    isdefault: true,
+    ...(offering ? { networkofferingid: offering.id, networkofferingname: offering.name, networkofferingdisplaytext: offering.displaytext, networkofferingavailability: 'Required' } : {}),
+    // The account's default network (the seeded one), as `isdefault` reports it.
+    isdefault: !n.networkOfferingId,
     ispersistent: false,
     canusefordeploy: true,
     restartrequired: false,
@@ -135,7 +166,7 @@ export function renderTemplate(l: RenderLookup, t: Template) {
   };
 }
 
-function renderNic(l: RenderLookup, nic: Nic) {
+function renderNic(l: RenderLookup, nic: Nic, index: number) {
   const net = l.network(nic.networkId);
   const prefix = net?.prefix ?? '10.1.0';
   return {
@@ -143,14 +174,14 @@ function renderNic(l: RenderLookup, nic: Nic) {
     networkid: nic.networkId,
     networkname: net?.name ?? '',
     netmask: '255.255.255.0',
-    gateway: `${prefix}.1`,
+    gateway: net?.gateway ?? `${prefix}.1`,
     ipaddress: nic.ipaddress,
     broadcasturi: 'vlan://untagged',
     traffictype: 'Guest',
     type: 'Isolated',
-    isdefault: true,
+    isdefault: index === 0,
     macaddress: nic.macaddress,
-    deviceid: '0',
+    deviceid: String(index),
     extradhcpoption: [],
   };
 }
@@ -189,7 +220,7 @@ export function renderVm(l: RenderLookup, vm: VirtualMachine) {
     hypervisor: 'KVM',
     instancename: `i-${acct?.index ?? 0}-${vm.seq}-VM`,
     ...(vm.keypair ? { keypair: vm.keypair, keypairs: vm.keypair } : {}),
-    nic: vm.nics.map((n) => renderNic(l, n)),
+    nic: vm.nics.map((n, i) => renderNic(l, n, i)),
     securitygroup: [],
     affinitygroup: [],
     isdynamicallyscalable: false,

@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Account, Network, OsType, ServiceOffering, SimAccountSpec, Template, Zone } from './model';
+import type { Account, Network, NetworkOffering, OsType, ServiceOffering, SimAccountSpec, Template, Zone } from './model';
 
 /**
  * The demo account's credentials. Fixed so a demo, the README and CloudMonkey profiles can name
@@ -50,6 +50,7 @@ export interface SeedInfra {
   offerings: ServiceOffering[];
   osTypes: OsType[];
   networks: Network[];
+  networkOfferings: NetworkOffering[];
 }
 
 export function buildInfra(seed: number, specs: SimAccountSpec[]): SeedInfra {
@@ -103,6 +104,32 @@ export function buildInfra(seed: number, specs: SimAccountSpec[]): SeedInfra {
       prefix: `10.1.${a.index}`,
       created: SEED_CREATED,
     })),
+    // CloudStack's stock offerings: isolated networks with a virtual router doing source NAT
+    // (what createNetwork serves here), and the shared one (admin-only, VLAN and IP range given).
+    networkOfferings: [
+      {
+        id: seededUuid(seed, 'networkoffering:DefaultIsolatedNetworkOfferingWithSourceNatService'),
+        name: 'DefaultIsolatedNetworkOfferingWithSourceNatService',
+        displaytext: 'Offering for Isolated networks with Source Nat service enabled',
+        guestiptype: 'Isolated',
+        isdefault: true,
+        specifyvlan: false,
+        specifyipranges: false,
+        services: ['Dhcp', 'Dns', 'Firewall', 'Lb', 'PortForwarding', 'SourceNat', 'StaticNat', 'UserData', 'Vpn'].map((name) => ({ name, provider: 'VirtualRouter' })),
+        created: SEED_CREATED,
+      },
+      {
+        id: seededUuid(seed, 'networkoffering:DefaultSharedNetworkOffering'),
+        name: 'DefaultSharedNetworkOffering',
+        displaytext: 'Offering for Shared networks',
+        guestiptype: 'Shared',
+        isdefault: true,
+        specifyvlan: true,
+        specifyipranges: true,
+        services: ['Dhcp', 'Dns', 'UserData'].map((name) => ({ name, provider: 'VirtualRouter' })),
+        created: SEED_CREATED,
+      },
+    ],
   };
 }
 

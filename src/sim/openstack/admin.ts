@@ -8,11 +8,12 @@ import type { BreakMode } from './compute';
 import { ApiError } from './errors';
 import { FaultSpecError } from './faults';
 import { Router, type Ctx } from './http';
+import { NETWORK_QUOTA_KEYS, type NetworkQuota } from './network';
 import { mergeTimings } from './timings';
 import { isPlainObject } from './util';
 
 const ROUTES = [
-  'GET    /_sim/state                      counts and lists of servers, images, stacks, ports, floating IPs, key pairs, tokens, requests',
+  'GET    /_sim/state                      counts and lists of servers, images, stacks, networks, subnets, routers, ports, floating IPs, key pairs, tokens, requests',
   'GET    /_sim/faults                     active faults',
   'POST   /_sim/faults                     {service?, method?, path?, status?, rate?, count?, latencyMs?, hang?, retryAfter?} → {id}',
   'DELETE /_sim/faults[/:id]               remove one or all faults (hung requests go on)',
@@ -24,7 +25,7 @@ const ROUTES = [
   'GET    /_sim/servers/:id                the raw server record (user_data decoded)',
   'POST   /_sim/build-failures             {count?: 1, namePattern?, message?} the next matching builds end in ERROR',
   'DELETE /_sim/build-failures             cancel pending build failures',
-  'PATCH  /_sim/quotas                     {project: name|id, instances?, cores?, ram?, key_pairs?, metadata_items?}',
+  'PATCH  /_sim/quotas                     {project: name|id, instances?, cores?, ram?, key_pairs?, metadata_items?, network?, subnet?, router?, port?, floatingip?, …}',
   'POST   /_sim/tokens/expire              {user?: name} expire tokens now',
   'GET    /_sim/timings, PATCH /_sim/timings',
   'POST   /_sim/reset                      empty the cloud, clear faults, outage and request counters (keeps users, tokens, flavors, seeded networks and images)',
@@ -131,8 +132,15 @@ export function adminRoutes(cloud: Cloud): Router {
       if (typeof b[key] !== 'number' || !Number.isInteger(b[key]) || (b[key] as number) < 0) throw new ApiError(400, `${key} must be an integer >= 0`);
       patch[key] = b[key] as number;
     }
+    const networkPatch: Partial<NetworkQuota> = {};
+    for (const key of NETWORK_QUOTA_KEYS) {
+      if (b[key] === undefined) continue;
+      if (typeof b[key] !== 'number' || !Number.isInteger(b[key]) || (b[key] as number) < -1) throw new ApiError(400, `${key} must be an integer >= -1`);
+      networkPatch[key] = b[key] as number;
+    }
     cloud.compute.quotas.set(project.id, { ...(cloud.compute.quotas.get(project.id) ?? {}), ...patch });
-    ctx.send(200, { project: project.id, quota: cloud.compute.quota(project.id) });
+    cloud.network.quotas.set(project.id, { ...(cloud.network.quotas.get(project.id) ?? {}), ...networkPatch });
+    ctx.send(200, { project: project.id, quota: cloud.compute.quota(project.id), networkQuota: cloud.network.quota(project.id) });
   });
 
   r.post('/tokens/expire', async (ctx) => {

@@ -33,7 +33,10 @@ export interface SimStateSummary {
     byStatus: Record<string, number>;
     items: { id: string; name: string; status: string; projectId: string; resources: number }[];
   };
-  ports: { total: number; items: { id: string; networkId: string; deviceId: string; fixedIps: string[] }[] };
+  networks: { total: number; items: { id: string; name: string; projectId: string; subnetIds: string[] }[] };
+  subnets: { total: number; items: { id: string; name: string; networkId: string; cidr: string }[] };
+  routers: { total: number; items: { id: string; name: string; projectId: string; externalNetworkId: string | null; interfaces: number }[] };
+  ports: { total: number; items: { id: string; networkId: string; deviceId: string; deviceOwner: string; fixedIps: string[] }[] };
   floatingIps: { total: number; items: { id: string; address: string; portId: string | null }[] };
   keypairs: { total: number; items: { name: string; userId: string }[] };
   tokens: { issued: number; active: number; revoked: number };
@@ -134,6 +137,7 @@ export class Cloud {
     this.store.resetStats();
     this.compute.buildFailures = [];
     this.compute.quotas.clear();
+    this.network.quotas.clear();
     for (const img of [...this.store.images.values()]) this.images.remove(img);
     for (const id of this.store.servers.keys()) this.guests?.remove(id);
     this.store.clearResources();
@@ -164,7 +168,13 @@ export class Cloud {
         byStatus: countBy(stacks, (x) => `${x.action}_${x.status}`),
         items: stacks.map((x) => ({ id: x.id, name: x.name, status: `${x.action}_${x.status}`, projectId: x.projectId, resources: Object.keys(x.resources).length })),
       },
-      ports: { total: s.ports.size, items: [...s.ports.values()].map((p) => ({ id: p.id, networkId: p.networkId, deviceId: p.deviceId, fixedIps: p.fixedIps.map((f) => f.ipAddress) })) },
+      networks: { total: s.networks.size, items: [...s.networks.values()].map((n) => ({ id: n.id, name: n.name, projectId: n.projectId, subnetIds: [...n.subnetIds] })) },
+      subnets: { total: s.subnets.size, items: [...s.subnets.values()].map((x) => ({ id: x.id, name: x.name, networkId: x.networkId, cidr: x.cidr })) },
+      routers: {
+        total: s.routers.size,
+        items: [...s.routers.values()].map((r) => ({ id: r.id, name: r.name, projectId: r.projectId, externalNetworkId: r.externalGateway?.networkId ?? null, interfaces: this.network.routerInterfaces(r.id).length })),
+      },
+      ports: { total: s.ports.size, items: [...s.ports.values()].map((p) => ({ id: p.id, networkId: p.networkId, deviceId: p.deviceId, deviceOwner: p.deviceOwner, fixedIps: p.fixedIps.map((f) => f.ipAddress) })) },
       floatingIps: { total: s.floatingIps.size, items: [...s.floatingIps.values()].map((f) => ({ id: f.id, address: f.floatingIpAddress, portId: f.portId })) },
       keypairs: { total: s.keypairs.size, items: [...s.keypairs.values()].map((k) => ({ name: k.name, userId: k.userId })) },
       tokens: { issued: s.tokensIssued, active: tokens.filter((t) => !t.revoked && t.expiresAt > now).length, revoked: tokens.filter((t) => t.revoked).length },

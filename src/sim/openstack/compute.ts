@@ -283,6 +283,7 @@ export class ComputeEngine {
         }
         const network = this.store.networks.get(networkId);
         if (!network || !net.canSeeNetwork(auth, network)) throw badRequest(`Network ${networkId} could not be found.`);
+        if (!network.subnetIds.length) throw badRequest(`Network ${network.id} requires a subnet in order to boot instances on.`);
         let port: Port;
         try {
           port = net.createPort(auth.projectId, {

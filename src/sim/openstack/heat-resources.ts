@@ -1,14 +1,15 @@
 /**
  * Heat resource types the simulator implements, each driving the simulated Nova, Neutron and
  * key pairs directly (as Heat's engine drives the real services): OS::Nova::Server,
- * OS::Nova::KeyPair, OS::Neutron::Port, OS::Neutron::FloatingIP,
+ * OS::Nova::KeyPair, OS::Neutron::Net, OS::Neutron::Subnet, OS::Neutron::Router,
+ * OS::Neutron::RouterInterface, OS::Neutron::Port, OS::Neutron::FloatingIP,
  * OS::Neutron::FloatingIPAssociation, OS::Heat::CloudConfig and OS::Heat::SoftwareConfig.
  */
 import type { Cloud } from './cloud';
 import { serverStatus } from './compute';
 import { ApiError } from './errors';
 import { renderCloudConfig } from './heat-template';
-import type { AuthContext, Server, Stack, StackResource } from './model';
+import type { AuthContext, Server, Stack, StackResource, Subnet } from './model';
 import { deepEqual, isPlainObject } from './util';
 
 /** A resource action failed; `type` becomes the prefix of Heat's status reason. */
@@ -536,6 +537,346 @@ const floatingIpAssociation: ResourcePlugin = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// OS::Neutron::Net, OS::Neutron::Subnet, OS::Neutron::Router, OS::Neutron::RouterInterface
+
+function findNetworkProp(rc: { cloud: Cloud; auth: AuthContext; resource: StackResource }, prop: string, ref: string) {
+  const net = rc.cloud.network.findNetwork(rc.auth, ref);
+  if (!net) throw propError(rc, prop, ref, `Unable to find network with name or id '${ref}'`);
+  return net;
+}
+
+function findSubnetProp(rc: { cloud: Cloud; auth: AuthContext; resource: StackResource }, prop: string, ref: string): Subnet {
+  const store = rc.cloud.store;
+  const visible = (s: Subnet) => {
+    const n = store.networks.get(s.networkId);
+    return !!n && rc.cloud.network.canSeeNetwork(rc.auth, n);
+  };
+  const byId = store.subnets.get(ref);
+  if (byId && visible(byId)) return byId;
+  const named = [...store.subnets.values()].filter((s) => s.name === ref && visible(s));
+  if (named.length !== 1) throw propError(rc, prop, ref, named.length ? `Multiple physical resources were found with name (${ref}).` : `Unable to find subnet with name or id '${ref}'`);
+  return named[0];
+}
+
+const neutronNet: ResourcePlugin = {
+  properties: {
+    name: { updateAllowed: true },
+    admin_state_up: { updateAllowed: true, default: true },
+    shared: { updateAllowed: true },
+    tenant_id: {},
+    port_security_enabled: { updateAllowed: true },
+    value_specs: { updateAllowed: true },
+    dhcp_agent_ids: { updateAllowed: true },
+    qos_policy: { updateAllowed: true },
+    dns_domain: { updateAllowed: true },
+    availability_zone_hints: {},
+    tags: { updateAllowed: true },
+    description: { updateAllowed: true },
+  },
+
+  async create(rc, props) {
+    if (props.shared === true && !rc.auth.isAdmin) throw new ResourceFailure('Forbidden', '(rule:create_network:shared) is disallowed by policy (HTTP 403)');
+    try {
+      const n = rc.cloud.network.createNetwork(rc.auth.projectId, {
+        name: str(props.name) ?? `${rc.stack.name}-${rc.resource.name}-${rc.cloud.rng.hex(12)}`.toLowerCase(),
+        description: str(props.description),
+        adminStateUp: props.admin_state_up !== false,
+        shared: props.shared === true,
+      });
+      rc.created(n.id);
+    } catch (err) {
+      fromApiError(err);
+    }
+  },
+
+  async update(rc, oldProps, newProps) {
+    const n = rc.cloud.store.networks.get(rc.resource.physicalId);
+    if (!n) throw new ResourceFailure('NotFound', `Network ${rc.resource.physicalId} could not be found. (HTTP 404)`);
+    if (!deepEqual(oldProps.name, newProps.name)) n.name = str(newProps.name) ?? n.name;
+    if (!deepEqual(oldProps.description, newProps.description)) n.description = str(newProps.description) ?? '';
+    if (!deepEqual(oldProps.admin_state_up, newProps.admin_state_up)) n.adminStateUp = newProps.admin_state_up !== false;
+    n.updatedAt = Date.now();
+    n.revision++;
+    rc.cloud.store.changed();
+  },
+
+  async delete(rc) {
+    if (!rc.resource.physicalId) return;
+    try {
+      rc.cloud.network.deleteNetwork(rc.resource.physicalId);
+    } catch (err) {
+      fromApiError(err);
+    }
+  },
+
+  attribute(rc, name) {
+    const n = rc.cloud.store.networks.get(rc.resource.physicalId);
+    if (!n) return null;
+    switch (name) {
+      case 'name':
+        return n.name;
+      case 'subnets':
+        return [...n.subnetIds];
+      case 'status':
+        return 'ACTIVE';
+      case 'admin_state_up':
+        return n.adminStateUp ?? true;
+      case 'mtu':
+        return n.mtu;
+      case 'tenant_id':
+        return n.projectId;
+      case 'port_security_enabled':
+        return true;
+      case 'l2_adjacency':
+        return true;
+      case 'segments':
+        return [];
+      case 'show':
+        return { id: n.id, name: n.name, subnets: [...n.subnetIds], status: 'ACTIVE', mtu: n.mtu, shared: n.shared, tenant_id: n.projectId, project_id: n.projectId };
+      default:
+        return null;
+    }
+  },
+};
+
+const neutronSubnet: ResourcePlugin = {
+  properties: {
+    network: {},
+    network_id: {},
+    cidr: {},
+    ip_version: { default: 4 },
+    gateway_ip: {},
+    allocation_pools: {},
+    dns_nameservers: { updateAllowed: true },
+    enable_dhcp: { updateAllowed: true, default: true },
+    name: { updateAllowed: true },
+    tenant_id: {},
+    host_routes: { updateAllowed: true },
+    subnetpool: {},
+    prefixlen: {},
+    ipv6_address_mode: {},
+    ipv6_ra_mode: {},
+    value_specs: { updateAllowed: true },
+    segment: { updateAllowed: true },
+    tags: { updateAllowed: true },
+    description: { updateAllowed: true },
+  },
+
+  async create(rc, props) {
+    const ref = str(props.network) ?? str(props.network_id);
+    if (!ref) throw new ResourceFailure('StackValidationFailed', `Property error: ${rc.resource.name}.Properties: One of the properties "network" or "network_id" should be set.`);
+    const net = findNetworkProp(rc, 'network', ref);
+    if (!rc.auth.isAdmin && net.projectId !== rc.auth.projectId) throw new ResourceFailure('Forbidden', '(rule:create_subnet and rule:create_subnet:network_id) is disallowed by policy (HTTP 403)');
+    if (Number(props.ip_version ?? 4) !== 4) throw propError(rc, 'ip_version', props.ip_version, 'IPv6 subnets are not served by this cloud.');
+    if (props.subnetpool !== undefined && props.subnetpool !== null) throw propError(rc, 'subnetpool', props.subnetpool, 'subnet pools are not served by this cloud; give a cidr.');
+    // Heat: gateway_ip null, ~ or "" makes a subnet without a gateway; omitted lets Neutron pick the first address.
+    const gatewayIp = !('gateway_ip' in props) || props.gateway_ip === undefined ? undefined : props.gateway_ip === null || props.gateway_ip === '' ? null : props.gateway_ip;
+    try {
+      const s = rc.cloud.network.createSubnet(rc.auth.projectId, {
+        networkId: net.id,
+        cidr: props.cidr,
+        name: str(props.name) ?? `${rc.stack.name}-${rc.resource.name}-${rc.cloud.rng.hex(12)}`.toLowerCase(),
+        description: str(props.description),
+        gatewayIp,
+        allocationPools: props.allocation_pools ?? undefined,
+        dnsNameservers: props.dns_nameservers ?? undefined,
+        enableDhcp: props.enable_dhcp !== false,
+      });
+      rc.created(s.id);
+    } catch (err) {
+      fromApiError(err);
+    }
+  },
+
+  async update(rc, oldProps, newProps) {
+    const s = rc.cloud.store.subnets.get(rc.resource.physicalId);
+    if (!s) throw new ResourceFailure('NotFound', `Subnet ${rc.resource.physicalId} could not be found. (HTTP 404)`);
+    if (!deepEqual(oldProps.name, newProps.name)) s.name = str(newProps.name) ?? s.name;
+    if (!deepEqual(oldProps.description, newProps.description)) s.description = str(newProps.description) ?? '';
+    if (!deepEqual(oldProps.enable_dhcp, newProps.enable_dhcp)) s.enableDhcp = newProps.enable_dhcp !== false;
+    if (!deepEqual(oldProps.dns_nameservers, newProps.dns_nameservers)) {
+      const dns = newProps.dns_nameservers ?? [];
+      if (!Array.isArray(dns) || !dns.every((d) => typeof d === 'string' && /^\d{1,3}(\.\d{1,3}){3}$/.test(d))) throw propError(rc, 'dns_nameservers', JSON.stringify(dns), 'not a list of IP addresses');
+      s.dnsNameservers = dns as string[];
+    }
+    s.updatedAt = Date.now();
+    s.revision++;
+    rc.cloud.store.changed();
+  },
+
+  async delete(rc) {
+    if (!rc.resource.physicalId) return;
+    try {
+      rc.cloud.network.deleteSubnet(rc.resource.physicalId);
+    } catch (err) {
+      fromApiError(err);
+    }
+  },
+
+  attribute(rc, name) {
+    const s = rc.cloud.store.subnets.get(rc.resource.physicalId);
+    if (!s) return null;
+    switch (name) {
+      case 'name':
+        return s.name;
+      case 'network_id':
+        return s.networkId;
+      case 'tenant_id':
+        return s.projectId;
+      case 'allocation_pools':
+        return s.allocationPools.map((p) => ({ ...p }));
+      case 'gateway_ip':
+        return s.gatewayIp;
+      case 'host_routes':
+        return [];
+      case 'ip_version':
+        return 4;
+      case 'cidr':
+        return s.cidr;
+      case 'dns_nameservers':
+        return [...s.dnsNameservers];
+      case 'enable_dhcp':
+        return s.enableDhcp ?? true;
+      case 'show':
+        return { id: s.id, name: s.name, network_id: s.networkId, cidr: s.cidr, gateway_ip: s.gatewayIp, allocation_pools: s.allocationPools, ip_version: 4 };
+      default:
+        return null;
+    }
+  },
+};
+
+function routerGateway(rc: { cloud: Cloud; auth: AuthContext; resource: StackResource }, info: unknown): { networkId: string; enableSnat?: boolean } | null {
+  if (info === undefined || info === null) return null;
+  if (!isPlainObject(info)) throw propError(rc, 'external_gateway_info', JSON.stringify(info), 'Value must be a map');
+  const ref = str(info.network) ?? str(info.network_id);
+  if (!ref) throw propError(rc, 'external_gateway_info', JSON.stringify(info), 'Property network not assigned');
+  if (Array.isArray(info.external_fixed_ips) && info.external_fixed_ips.length) throw propError(rc, 'external_gateway_info.external_fixed_ips', JSON.stringify(info.external_fixed_ips), 'choosing external fixed IPs is not served by this cloud.');
+  return { networkId: findNetworkProp(rc, 'external_gateway_info.network', ref).id, enableSnat: typeof info.enable_snat === 'boolean' ? info.enable_snat : undefined };
+}
+
+const neutronRouter: ResourcePlugin = {
+  properties: {
+    name: { updateAllowed: true },
+    external_gateway_info: { updateAllowed: true },
+    admin_state_up: { updateAllowed: true, default: true },
+    value_specs: { updateAllowed: true },
+    distributed: {},
+    ha: {},
+    l3_agent_ids: { updateAllowed: true },
+    availability_zone_hints: {},
+    tags: { updateAllowed: true },
+    description: { updateAllowed: true },
+  },
+
+  async create(rc, props) {
+    if (props.distributed === true || props.ha === true) throw propError(rc, props.ha === true ? 'ha' : 'distributed', 'True', 'distributed and HA routers are not served by this cloud.');
+    const externalGateway = routerGateway(rc, props.external_gateway_info);
+    try {
+      const router = rc.cloud.network.createRouter(rc.auth.projectId, {
+        name: str(props.name) ?? `${rc.stack.name}-${rc.resource.name}-${rc.cloud.rng.hex(12)}`.toLowerCase(),
+        description: str(props.description),
+        adminStateUp: props.admin_state_up !== false,
+        externalGateway,
+      });
+      rc.created(router.id);
+    } catch (err) {
+      fromApiError(err);
+    }
+  },
+
+  async update(rc, oldProps, newProps) {
+    const router = rc.cloud.store.routers.get(rc.resource.physicalId);
+    if (!router) throw new ResourceFailure('NotFound', `Router ${rc.resource.physicalId} could not be found (HTTP 404)`);
+    if (!deepEqual(oldProps.external_gateway_info, newProps.external_gateway_info)) {
+      const gw = routerGateway(rc, newProps.external_gateway_info);
+      try {
+        rc.cloud.network.setRouterGateway(router, gw);
+      } catch (err) {
+        fromApiError(err);
+      }
+    }
+    if (!deepEqual(oldProps.name, newProps.name)) router.name = str(newProps.name) ?? router.name;
+    if (!deepEqual(oldProps.description, newProps.description)) router.description = str(newProps.description) ?? '';
+    if (!deepEqual(oldProps.admin_state_up, newProps.admin_state_up)) router.adminStateUp = newProps.admin_state_up !== false;
+    router.updatedAt = Date.now();
+    router.revision++;
+    rc.cloud.store.changed();
+  },
+
+  async delete(rc) {
+    if (!rc.resource.physicalId) return;
+    try {
+      rc.cloud.network.deleteRouter(rc.resource.physicalId);
+    } catch (err) {
+      fromApiError(err);
+    }
+  },
+
+  attribute(rc, name) {
+    const router = rc.cloud.store.routers.get(rc.resource.physicalId);
+    if (!router) return null;
+    const gw = router.externalGateway;
+    const gwPort = gw ? rc.cloud.store.ports.get(gw.portId) : undefined;
+    const info = gw ? { network_id: gw.networkId, enable_snat: gw.enableSnat, external_fixed_ips: (gwPort?.fixedIps ?? []).map((f) => ({ subnet_id: f.subnetId, ip_address: f.ipAddress })) } : null;
+    switch (name) {
+      case 'name':
+        return router.name;
+      case 'status':
+        return 'ACTIVE';
+      case 'external_gateway_info':
+        return info;
+      case 'admin_state_up':
+        return router.adminStateUp;
+      case 'tenant_id':
+        return router.projectId;
+      case 'show':
+        return { id: router.id, name: router.name, status: 'ACTIVE', external_gateway_info: info, admin_state_up: router.adminStateUp, tenant_id: router.projectId };
+      default:
+        return null;
+    }
+  },
+};
+
+const routerInterface: ResourcePlugin = {
+  properties: { router: {}, router_id: {}, subnet: {}, subnet_id: {}, port: {}, port_id: {} },
+
+  async create(rc, props) {
+    const routerRef = str(props.router) ?? str(props.router_id);
+    if (!routerRef) throw new ResourceFailure('StackValidationFailed', `Property error: ${rc.resource.name}.Properties: Property router not assigned`);
+    const subnetRef = str(props.subnet) ?? str(props.subnet_id);
+    const portRef = str(props.port) ?? str(props.port_id);
+    if (!!subnetRef === !!portRef) throw new ResourceFailure('StackValidationFailed', `Property error: ${rc.resource.name}.Properties: Exactly one of "subnet" or "port" should be set for the router interface.`);
+    const store = rc.cloud.store;
+    const router = store.routers.get(routerRef) ?? [...store.routers.values()].find((r) => r.name === routerRef && r.projectId === rc.auth.projectId);
+    if (!router || !rc.cloud.network.canSeeOwned(rc.auth, router)) throw propError(rc, 'router', routerRef, `Unable to find router with name or id '${routerRef}'`);
+    const subnetId = subnetRef ? findSubnetProp(rc, 'subnet', subnetRef).id : undefined;
+    try {
+      const info = rc.cloud.network.addRouterInterface(rc.auth, router, { subnetId, portId: portRef });
+      rc.created(subnetId ? `${router.id}:subnet_id=${subnetId}` : `${router.id}:port_id=${info.port_id}`);
+    } catch (err) {
+      fromApiError(err);
+    }
+  },
+
+  async delete(rc) {
+    const [routerId, spec] = rc.resource.physicalId.split(':');
+    const router = routerId ? rc.cloud.store.routers.get(routerId) : undefined;
+    if (!router || !spec) return;
+    const [key, value] = spec.split('=');
+    try {
+      rc.cloud.network.removeRouterInterface(router, key === 'port_id' ? { portId: value } : { subnetId: value });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return;
+      fromApiError(err);
+    }
+  },
+
+  attribute() {
+    return null;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
 // OS::Nova::KeyPair
 
 const keyPair: ResourcePlugin = {
@@ -612,6 +953,10 @@ export const RESOURCE_TYPES: Record<string, ResourcePlugin> = {
   'OS::Neutron::Port': port,
   'OS::Neutron::FloatingIP': floatingIp,
   'OS::Neutron::FloatingIPAssociation': floatingIpAssociation,
+  'OS::Neutron::Net': neutronNet,
+  'OS::Neutron::Subnet': neutronSubnet,
+  'OS::Neutron::Router': neutronRouter,
+  'OS::Neutron::RouterInterface': routerInterface,
   'OS::Heat::CloudConfig': cloudConfig,
   'OS::Heat::SoftwareConfig': softwareConfigResource,
 };

@@ -377,7 +377,47 @@ function validateReferences(t: Template): void {
   for (const [name, out] of Object.entries(t.outputs)) walk(out.value, `outputs.${name}`, check);
 }
 
-/** Direct dependencies of each resource (get_resource, get_attr and depends_on). */
+/** Whether two property values name the same thing as written (`{get_resource: net}` twice, or one name). */
+function sameRef(a: unknown, b: unknown): boolean {
+  return a !== undefined && a !== null && a !== '' && JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Heat's implicit dependencies (each resource plugin's add_dependencies): a port or a server on a
+ * network depends on the template's subnets of that network (so it gets an address); a floating
+ * IP (or association) depends on the router interfaces that connect its port's network and on
+ * the routers whose gateway is on its floating network (so Neutron can reach the port).
+ */
+function implicitDependencies(t: Template, name: string, res: ResourceDef): string[] {
+  const out: string[] = [];
+  const of = (type: string) => Object.entries(t.resources).filter(([n, r]) => n !== name && r.type === type);
+  const subnetsOn = (network: unknown) => of('OS::Neutron::Subnet').filter(([, r]) => sameRef(r.properties.network ?? r.properties.network_id, network)).map(([n]) => n);
+  const p = res.properties;
+  if (res.type === 'OS::Neutron::Port') out.push(...subnetsOn(p.network ?? p.network_id));
+  if (res.type === 'OS::Nova::Server' && Array.isArray(p.networks)) {
+    for (const n of p.networks) if (isMap(n) && !n.port) out.push(...subnetsOn(n.network ?? n.uuid));
+  }
+  if (res.type === 'OS::Neutron::FloatingIP' || res.type === 'OS::Neutron::FloatingIPAssociation') {
+    const portRef = asFunction(p.port_id);
+    const port = portRef?.fn === 'get_resource' && typeof portRef.arg === 'string' ? t.resources[portRef.arg] : undefined;
+    if (port?.type === 'OS::Neutron::Port') {
+      const subnets = new Set(subnetsOn(port.properties.network ?? port.properties.network_id));
+      for (const [n, r] of of('OS::Neutron::RouterInterface')) {
+        const sub = asFunction(r.properties.subnet ?? r.properties.subnet_id);
+        if (sub?.fn === 'get_resource' && typeof sub.arg === 'string' && subnets.has(sub.arg)) out.push(n);
+      }
+    }
+    if (res.type === 'OS::Neutron::FloatingIP') {
+      for (const [n, r] of of('OS::Neutron::Router')) {
+        const gw = r.properties.external_gateway_info;
+        if (isMap(gw) && sameRef(gw.network ?? gw.network_id, p.floating_network)) out.push(n);
+      }
+    }
+  }
+  return out;
+}
+
+/** Direct dependencies of each resource (get_resource, get_attr, depends_on and Heat's implicit ones). */
 export function dependencies(t: Template): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const [name, res] of Object.entries(t.resources)) {
@@ -386,6 +426,7 @@ export function dependencies(t: Template): Record<string, string[]> {
       if (fn === 'get_resource' && typeof arg === 'string') deps.add(arg);
       if (fn === 'get_attr' && Array.isArray(arg) && typeof arg[0] === 'string') deps.add(arg[0]);
     });
+    for (const d of implicitDependencies(t, name, res)) deps.add(d);
     deps.delete(name);
     out[name] = [...deps];
   }

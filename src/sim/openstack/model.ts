@@ -156,6 +156,9 @@ export interface Network {
   external: boolean;
   mtu: number;
   subnetIds: string[];
+  /** Absent on records written before networks could be created (then ''/true). */
+  description?: string;
+  adminStateUp?: boolean;
   createdAt: number;
   updatedAt: number;
   revision: number;
@@ -167,9 +170,12 @@ export interface Subnet {
   networkId: string;
   projectId: string;
   cidr: string;
-  gatewayIp: string;
+  /** null: the subnet has no gateway (it cannot be a router interface). */
+  gatewayIp: string | null;
   allocationPools: { start: string; end: string }[];
   dnsNameservers: string[];
+  enableDhcp?: boolean;
+  description?: string;
   createdAt: number;
   updatedAt: number;
   revision: number;
@@ -207,6 +213,23 @@ export interface FloatingIp {
   fixedIpAddress: string | null;
   routerId: string | null;
   description: string;
+  createdAt: number;
+  updatedAt: number;
+  revision: number;
+}
+
+/**
+ * A Neutron router. Its interfaces are ports (device_owner `network:router_interface`, device_id
+ * the router) holding the subnet's gateway address; its external gateway is a port on the
+ * external network (device_owner `network:router_gateway`).
+ */
+export interface Router {
+  id: string;
+  name: string;
+  projectId: string;
+  description: string;
+  adminStateUp: boolean;
+  externalGateway: { networkId: string; enableSnat: boolean; portId: string } | null;
   createdAt: number;
   updatedAt: number;
   revision: number;

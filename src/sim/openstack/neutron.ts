@@ -1,13 +1,14 @@
 /**
- * Neutron v2.0 under `/networking` (minimal): version documents, extensions, networks and
- * subnets (read), ports and floating IPs (full CRUD), security groups (read). Lists take
- * Neutron's attribute filters (`?name=private`, `?port_id=…`), `fields`, and limit/marker.
+ * Neutron v2.0 under `/networking`: version documents, extensions, networks, subnets and routers
+ * (create, read, delete; router interfaces and gateways), ports and floating IPs (full CRUD),
+ * security groups (read), network quotas and availability zones. Lists take Neutron's attribute
+ * filters (`?name=private`, `?port_id=…`), `fields`, and limit/marker.
  */
 import type { Cloud } from './cloud';
-import { badRequest, notFound } from './errors';
+import { ApiError, badRequest, forbidden, notFound } from './errors';
 import { Router, type Ctx } from './http';
-import type { AuthContext, FloatingIp, Network, Port, SecurityGroup, Subnet } from './model';
-import { isIpv4 } from './network';
+import type { AuthContext, FloatingIp, Network, Port, Router as RouterRecord, SecurityGroup, Subnet } from './model';
+import { isIpv4, NETWORK_QUOTA_KEYS, ROUTER_GATEWAY, ROUTER_INTERFACE, type NetworkQuota } from './network';
 import { isoSeconds, isPlainObject } from './util';
 
 const EXTENSIONS: [alias: string, name: string][] = [
@@ -33,6 +34,34 @@ const EXTENSIONS: [alias: string, name: string][] = [
 function unrecognized(body: Record<string, unknown>, allowed: string[]): void {
   const extra = Object.keys(body).filter((k) => !allowed.includes(k));
   if (extra.length) throw badRequest(`Unrecognized attribute(s) '${extra.join(', ')}'`, 'HTTPBadRequest');
+}
+
+/** Neutron's 403 for an action the caller's role does not allow. */
+function policy(rule: string): ApiError {
+  return forbidden(`(rule:${rule}) is disallowed by policy`, 'PolicyNotAuthorized');
+}
+
+function optString(body: Record<string, unknown>, key: string, max = 255): string | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw badRequest(`Invalid input for ${key}. Reason: '${String(v)}' is not a valid string.`, 'HTTPBadRequest');
+  if (v.length > max) throw badRequest(`Invalid input for ${key}. Reason: '${v.slice(0, 40)}…' exceeds maximum length of ${max}.`, 'HTTPBadRequest');
+  return v;
+}
+
+function optBool(body: Record<string, unknown>, key: string): boolean | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string' && ['true', 'false'].includes(v.toLowerCase())) return v.toLowerCase() === 'true';
+  throw badRequest(`Invalid input for ${key}. Reason: '${String(v)}' is not a valid boolean value.`, 'HTTPBadRequest');
+}
+
+/** The resource envelope of a POST/PUT body, or 400 as Neutron words it. */
+function envelope(body: unknown, key: string): Record<string, unknown> {
+  const inner = isPlainObject(body) ? body[key] : undefined;
+  if (!isPlainObject(inner)) throw badRequest(`Resource body required: '${key}'`, 'HTTPBadRequest');
+  return inner;
 }
 
 /** Neutron's generic list handling: attribute filters, `fields`, sort and limit/marker. */
@@ -98,7 +127,7 @@ export function neutronRoutes(cloud: Cloud): Router {
     name: n.name,
     tenant_id: n.projectId,
     project_id: n.projectId,
-    admin_state_up: true,
+    admin_state_up: n.adminStateUp ?? true,
     mtu: n.mtu,
     status: 'ACTIVE',
     subnets: [...n.subnetIds],
@@ -110,7 +139,7 @@ export function neutronRoutes(cloud: Cloud): Router {
     availability_zones: ['nova'],
     ipv4_address_scope: null,
     ipv6_address_scope: null,
-    description: '',
+    description: n.description ?? '',
     l2_adjacency: true,
     qos_policy_id: null,
     ...(who.isAdmin ? { 'provider:network_type': n.external ? 'flat' : 'geneve', 'provider:physical_network': n.external ? 'public' : null, 'provider:segmentation_id': n.external ? null : 1 } : {}),
@@ -129,13 +158,13 @@ export function neutronRoutes(cloud: Cloud): Router {
     allocation_pools: s.allocationPools.map((p) => ({ ...p })),
     dns_nameservers: [...s.dnsNameservers],
     host_routes: [],
-    enable_dhcp: true,
+    enable_dhcp: s.enableDhcp ?? true,
     ipv6_ra_mode: null,
     ipv6_address_mode: null,
     subnetpool_id: null,
     segment_id: null,
     service_types: [],
-    description: '',
+    description: s.description ?? '',
     ...std(s),
   });
 
@@ -188,6 +217,41 @@ export function neutronRoutes(cloud: Cloud): Router {
     };
   };
 
+  const renderRouter = (who: AuthContext, rt: RouterRecord) => {
+    const gwPort = rt.externalGateway ? store.ports.get(rt.externalGateway.portId) : undefined;
+    return {
+      id: rt.id,
+      name: rt.name,
+      tenant_id: rt.projectId,
+      project_id: rt.projectId,
+      admin_state_up: rt.adminStateUp,
+      status: 'ACTIVE',
+      external_gateway_info: rt.externalGateway
+        ? {
+            network_id: rt.externalGateway.networkId,
+            enable_snat: rt.externalGateway.enableSnat,
+            external_fixed_ips: (gwPort?.fixedIps ?? []).map((f) => ({ subnet_id: f.subnetId, ip_address: f.ipAddress })),
+          }
+        : null,
+      routes: [],
+      description: rt.description,
+      availability_zone_hints: [],
+      availability_zones: ['nova'],
+      flavor_id: null,
+      ...(who.isAdmin ? { distributed: false, ha: false } : {}),
+      ...std(rt),
+    };
+  };
+
+  /** The project a create acts for: the caller's, or (admins only) the one the body names. */
+  const projectFor = (ctx: Ctx, body: Record<string, unknown>): string => {
+    const requested = (body.project_id ?? body.tenant_id) as unknown;
+    if (requested === undefined || requested === null || requested === ctx.who.projectId) return ctx.who.projectId;
+    if (typeof requested !== 'string') throw badRequest(`Invalid input for project_id. Reason: '${String(requested)}' is not a valid string.`, 'HTTPBadRequest');
+    if (!ctx.who.isAdmin) throw badRequest("Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin privileges", 'HTTPBadRequest');
+    return requested;
+  };
+
   const renderSg = (g: SecurityGroup) => ({
     id: g.id,
     name: g.name,
@@ -219,7 +283,7 @@ export function neutronRoutes(cloud: Cloud): Router {
   r.get('/', (ctx) => ctx.send(200, { versions: [{ status: 'CURRENT', id: 'v2.0', links: [{ href: `${ctx.base}/networking/v2.0/`, rel: 'self' }] }] }), { public: true });
   r.get('/v2.0', (ctx) =>
     ctx.send(200, {
-      resources: ['subnet', 'network', 'port', 'floatingip', 'security_group'].map((name) => ({
+      resources: ['subnet', 'network', 'port', 'router', 'floatingip', 'security_group'].map((name) => ({
         name,
         collection: name === 'security_group' ? 'security_groups' : `${name}s`,
         links: [{ href: `${ctx.base}/networking/v2.0/${name === 'security_group' ? 'security-groups' : `${name}s`}`, rel: 'self' }],
@@ -241,6 +305,63 @@ export function neutronRoutes(cloud: Cloud): Router {
     if (!n || !net.canSeeNetwork(ctx.who, n)) throw notFound(`Network ${ctx.params.id} could not be found.`, 'NetworkNotFound');
     ctx.send(200, { network: renderNetwork(ctx.who, n) });
   });
+  /** A network the caller may change: invisible → 404, visible but another project's → 403. */
+  const ownNetwork = (ctx: Ctx, action: string): Network => {
+    const n = store.networks.get(ctx.params.id);
+    if (!n || !net.canSeeNetwork(ctx.who, n)) throw notFound(`Network ${ctx.params.id} could not be found.`, 'NetworkNotFound');
+    if (!ctx.who.isAdmin && n.projectId !== ctx.who.projectId) throw policy(action);
+    return n;
+  };
+  r.post('/v2.0/networks', async (ctx) => {
+    const b = envelope(await ctx.json(), 'network');
+    unrecognized(b, [
+      'name', 'admin_state_up', 'shared', 'router:external', 'mtu', 'port_security_enabled', 'description', 'tenant_id', 'project_id',
+      'availability_zone_hints', 'dns_domain', 'qos_policy_id', 'is_default', 'provider:network_type', 'provider:physical_network', 'provider:segmentation_id',
+    ]);
+    const shared = optBool(b, 'shared');
+    const external = optBool(b, 'router:external');
+    if (!ctx.who.isAdmin) {
+      if (shared) throw policy('create_network:shared');
+      if (external) throw policy('create_network:router:external');
+      for (const k of ['provider:network_type', 'provider:physical_network', 'provider:segmentation_id']) if (b[k] !== undefined) throw policy(`create_network:${k}`);
+    }
+    let mtu: number | undefined;
+    if (b.mtu !== undefined && b.mtu !== null) {
+      if (!Number.isInteger(b.mtu) || (b.mtu as number) < 68) throw badRequest(`Invalid input for mtu. Reason: '${String(b.mtu)}' is too small - must be at least '68'.`, 'HTTPBadRequest');
+      if ((b.mtu as number) > 1442 && !external) throw badRequest(`Invalid input for operation: Requested MTU is too big, maximum is 1442.`, 'InvalidInput');
+      mtu = b.mtu as number;
+    }
+    optBool(b, 'port_security_enabled');
+    const created = net.createNetwork(projectFor(ctx, b), {
+      name: optString(b, 'name'),
+      description: optString(b, 'description'),
+      adminStateUp: optBool(b, 'admin_state_up'),
+      shared,
+      external,
+      mtu,
+    });
+    ctx.send(201, { network: renderNetwork(ctx.who, created) });
+  });
+  r.put('/v2.0/networks/:id', async (ctx) => {
+    const n = ownNetwork(ctx, 'update_network');
+    const b = envelope(await ctx.json(), 'network');
+    unrecognized(b, ['name', 'description', 'admin_state_up', 'port_security_enabled', 'mtu', 'dns_domain', 'qos_policy_id']);
+    const name = optString(b, 'name');
+    const description = optString(b, 'description');
+    const up = optBool(b, 'admin_state_up');
+    if (name !== undefined) n.name = name;
+    if (description !== undefined) n.description = description;
+    if (up !== undefined) n.adminStateUp = up;
+    n.updatedAt = Date.now();
+    n.revision++;
+    store.changed();
+    ctx.send(200, { network: renderNetwork(ctx.who, n) });
+  });
+  r.delete('/v2.0/networks/:id', (ctx) => {
+    net.deleteNetwork(ownNetwork(ctx, 'delete_network').id);
+    ctx.send(204);
+  });
+
   const canSeeSubnet = (who: AuthContext, s: Subnet) => {
     const n = store.networks.get(s.networkId);
     return !!n && net.canSeeNetwork(who, n);
@@ -250,6 +371,111 @@ export function neutronRoutes(cloud: Cloud): Router {
     const s = store.subnets.get(ctx.params.id);
     if (!s || !canSeeSubnet(ctx.who, s)) throw notFound(`Subnet ${ctx.params.id} could not be found.`, 'SubnetNotFound');
     ctx.send(200, { subnet: renderSubnet(s) });
+  });
+
+  r.post('/v2.0/subnets', async (ctx) => {
+    const b = envelope(await ctx.json(), 'subnet');
+    unrecognized(b, [
+      'network_id', 'cidr', 'ip_version', 'name', 'description', 'gateway_ip', 'allocation_pools', 'dns_nameservers', 'host_routes', 'enable_dhcp', 'tenant_id',
+      'project_id', 'subnetpool_id', 'use_default_subnet_pool', 'prefixlen', 'ipv6_ra_mode', 'ipv6_address_mode', 'service_types', 'segment_id', 'dns_publish_fixed_ip',
+    ]);
+    if (typeof b.network_id !== 'string') throw badRequest("Failed to parse request. Required attribute 'network_id' not specified", 'HTTPBadRequest');
+    if (b.ip_version === undefined || b.ip_version === null) throw badRequest("Failed to parse request. Required attribute 'ip_version' not specified", 'HTTPBadRequest');
+    const version = Number(b.ip_version);
+    if (version !== 4 && version !== 6) throw badRequest(`Invalid input for ip_version. Reason: ${String(b.ip_version)} is not in valid_values [4, 6].`, 'HTTPBadRequest');
+    if (version === 6) throw badRequest('Invalid input for operation: IPv6 subnets are not served by this cloud.', 'InvalidInput');
+    if (b.subnetpool_id !== undefined || b.use_default_subnet_pool === true || b.prefixlen !== undefined) {
+      throw badRequest('Bad request: subnet pools are not served by this cloud; give a cidr.', 'BadRequest');
+    }
+    if (b.host_routes !== undefined && !(Array.isArray(b.host_routes) && b.host_routes.length === 0)) throw badRequest('Invalid input for operation: host routes are not served by this cloud.', 'InvalidInput');
+    const network = store.networks.get(b.network_id);
+    if (!network || !net.canSeeNetwork(ctx.who, network)) throw notFound(`Network ${b.network_id} could not be found.`, 'NetworkNotFound');
+    if (!ctx.who.isAdmin && network.projectId !== ctx.who.projectId) throw policy('create_subnet and rule:create_subnet:network_id');
+    const subnet = net.createSubnet(projectFor(ctx, b), {
+      networkId: network.id,
+      cidr: b.cidr,
+      name: optString(b, 'name'),
+      description: optString(b, 'description'),
+      gatewayIp: b.gateway_ip,
+      allocationPools: b.allocation_pools,
+      dnsNameservers: b.dns_nameservers,
+      enableDhcp: optBool(b, 'enable_dhcp'),
+    });
+    ctx.send(201, { subnet: renderSubnet(subnet) });
+  });
+  r.delete('/v2.0/subnets/:id', (ctx) => {
+    const sub = store.subnets.get(ctx.params.id);
+    if (!sub || !canSeeSubnet(ctx.who, sub)) throw notFound(`Subnet ${ctx.params.id} could not be found.`, 'SubnetNotFound');
+    if (!ctx.who.isAdmin && sub.projectId !== ctx.who.projectId) throw policy('delete_subnet');
+    net.deleteSubnet(sub.id);
+    ctx.send(204);
+  });
+
+  // ---- routers ----
+  const ownRouter = (ctx: Ctx): RouterRecord => {
+    const rt = store.routers.get(ctx.params.id);
+    if (!rt || !net.canSeeOwned(ctx.who, rt)) throw notFound(`Router ${ctx.params.id} could not be found`, 'RouterNotFound');
+    return rt;
+  };
+  /** external_gateway_info: undefined (absent), null (clear) or {network_id, enable_snat?}. */
+  const gatewayInfo = (v: unknown): { networkId: string; enableSnat?: boolean } | null | undefined => {
+    if (v === undefined) return undefined;
+    if (v === null || (isPlainObject(v) && Object.keys(v).length === 0)) return null;
+    if (!isPlainObject(v) || typeof v.network_id !== 'string') throw badRequest(`Invalid input for external_gateway_info. Reason: Validation of dictionary's keys failed. Expected keys: {'network_id'} Provided keys: ${JSON.stringify(isPlainObject(v) ? Object.keys(v) : v)}.`, 'HTTPBadRequest');
+    unrecognized(v, ['network_id', 'enable_snat', 'external_fixed_ips', 'qos_policy_id']);
+    if (Array.isArray(v.external_fixed_ips) && v.external_fixed_ips.length) throw badRequest('Bad router request: choosing external fixed IPs is not served by this cloud.', 'BadRequest');
+    return { networkId: v.network_id, enableSnat: optBool(v, 'enable_snat') };
+  };
+  r.get('/v2.0/routers', (ctx) => listResponse(ctx, 'routers', [...store.routers.values()].filter((rt) => net.canSeeOwned(ctx.who, rt)).map((rt) => renderRouter(ctx.who, rt))));
+  r.get('/v2.0/routers/:id', (ctx) => ctx.send(200, { router: renderRouter(ctx.who, ownRouter(ctx)) }));
+  r.post('/v2.0/routers', async (ctx) => {
+    const b = envelope(await ctx.json(), 'router');
+    unrecognized(b, ['name', 'admin_state_up', 'description', 'external_gateway_info', 'tenant_id', 'project_id', 'distributed', 'ha', 'availability_zone_hints', 'flavor_id', 'enable_ndp_proxy']);
+    if (optBool(b, 'distributed') || optBool(b, 'ha')) throw badRequest('Bad router request: distributed and HA routers are not served by this cloud.', 'BadRequest');
+    const created = net.createRouter(projectFor(ctx, b), {
+      name: optString(b, 'name'),
+      description: optString(b, 'description'),
+      adminStateUp: optBool(b, 'admin_state_up'),
+      externalGateway: gatewayInfo(b.external_gateway_info),
+    });
+    ctx.send(201, { router: renderRouter(ctx.who, created) });
+  });
+  r.put('/v2.0/routers/:id', async (ctx) => {
+    const rt = ownRouter(ctx);
+    const b = envelope(await ctx.json(), 'router');
+    unrecognized(b, ['name', 'admin_state_up', 'description', 'external_gateway_info', 'routes', 'distributed', 'ha']);
+    if (b.routes !== undefined && !(Array.isArray(b.routes) && b.routes.length === 0)) throw badRequest('Invalid input for operation: static routes are not served by this cloud.', 'InvalidInput');
+    const name = optString(b, 'name');
+    const description = optString(b, 'description');
+    const up = optBool(b, 'admin_state_up');
+    const gw = gatewayInfo(b.external_gateway_info);
+    if (gw !== undefined) net.setRouterGateway(rt, gw);
+    if (name !== undefined) rt.name = name;
+    if (description !== undefined) rt.description = description;
+    if (up !== undefined) rt.adminStateUp = up;
+    rt.updatedAt = Date.now();
+    rt.revision++;
+    store.changed();
+    ctx.send(200, { router: renderRouter(ctx.who, rt) });
+  });
+  r.delete('/v2.0/routers/:id', (ctx) => {
+    net.deleteRouter(ownRouter(ctx).id);
+    ctx.send(204);
+  });
+  const interfaceBody = async (ctx: Ctx): Promise<{ subnetId?: string; portId?: string }> => {
+    const b = await ctx.json();
+    if (!isPlainObject(b)) throw badRequest('Bad router request: Either subnet_id or port_id must be specified.', 'BadRequest');
+    unrecognized(b, ['subnet_id', 'port_id']);
+    for (const k of ['subnet_id', 'port_id']) if (b[k] !== undefined && typeof b[k] !== 'string') throw badRequest(`Invalid input for ${k}. Reason: '${String(b[k])}' is not a valid string.`, 'HTTPBadRequest');
+    return { subnetId: b.subnet_id as string | undefined, portId: b.port_id as string | undefined };
+  };
+  r.put('/v2.0/routers/:id/add_router_interface', async (ctx) => {
+    const rt = ownRouter(ctx);
+    ctx.send(200, net.addRouterInterface(ctx.who, rt, await interfaceBody(ctx)));
+  });
+  r.put('/v2.0/routers/:id/remove_router_interface', async (ctx) => {
+    const rt = ownRouter(ctx);
+    ctx.send(200, net.removeRouterInterface(rt, await interfaceBody(ctx)));
   });
 
   // ---- ports ----
@@ -320,7 +546,11 @@ export function neutronRoutes(cloud: Cloud): Router {
     ctx.send(200, { port: renderPort(ctx.who, port) });
   });
   r.delete('/v2.0/ports/:id', (ctx) => {
-    net.deletePort(ownPort(ctx).id);
+    const port = ownPort(ctx);
+    if (port.deviceOwner === ROUTER_INTERFACE || port.deviceOwner === ROUTER_GATEWAY) {
+      throw new ApiError(409, `Port ${port.id} cannot be deleted directly via the port API: has device owner ${port.deviceOwner}.`, { type: 'L3PortInUse' });
+    }
+    net.deletePort(port.id);
     ctx.send(204);
   });
 
@@ -388,6 +618,54 @@ export function neutronRoutes(cloud: Cloud): Router {
     ctx.send(200, { security_group: renderSg(g) });
   });
   r.get('/v2.0/security-group-rules', (ctx) => listResponse(ctx, 'security_group_rules', visibleGroups(ctx.who).flatMap((g) => renderSg(g).security_group_rules)));
+
+  // ---- quotas and availability zones ----
+  /** `{project}` of a quota path (neutronclient may add `.json`); another project's needs admin. */
+  const quotaProject = (ctx: Ctx): string => {
+    const id = ctx.params.project.replace(/\.json$/, '');
+    if (!ctx.who.isAdmin && id !== ctx.who.projectId) throw policy('get_quota');
+    return id;
+  };
+  r.get('/v2.0/quotas', (ctx) => {
+    if (!ctx.who.isAdmin) throw policy('get_quota');
+    ctx.send(200, { quotas: [...net.quotas.keys()].map((id) => ({ ...net.quota(id), project_id: id, tenant_id: id })) });
+  });
+  r.get('/v2.0/quotas/:project', (ctx) => ctx.send(200, { quota: net.quota(quotaProject(ctx)) }));
+  r.get('/v2.0/quotas/:project/default', (ctx) => {
+    quotaProject(ctx);
+    ctx.send(200, { quota: net.quota('') });
+  });
+  r.get('/v2.0/quotas/:project/details', (ctx) => {
+    const id = quotaProject(ctx);
+    const limit = net.quota(id);
+    const used = net.usage(id);
+    ctx.send(200, { quota: Object.fromEntries(NETWORK_QUOTA_KEYS.map((k) => [k, { limit: limit[k], used: used[k], reserved: 0 }])) });
+  });
+  r.put('/v2.0/quotas/:project', async (ctx) => {
+    if (!ctx.who.isAdmin) throw policy('update_quota');
+    const id = ctx.params.project.replace(/\.json$/, '');
+    const b = envelope(await ctx.json(), 'quota');
+    unrecognized(b, [...NETWORK_QUOTA_KEYS]);
+    const patch: Partial<NetworkQuota> = {};
+    for (const [k, v] of Object.entries(b)) {
+      const n = typeof v === 'string' ? Number(v) : v;
+      if (!Number.isInteger(n) || (n as number) < -1) throw badRequest(`Invalid input for ${k}. Reason: '${String(v)}' is too small - must be at least '-1'.`, 'HTTPBadRequest');
+      patch[k as keyof NetworkQuota] = n as number;
+    }
+    net.quotas.set(id, { ...(net.quotas.get(id) ?? {}), ...patch });
+    ctx.send(200, { quota: net.quota(id) });
+  });
+  r.delete('/v2.0/quotas/:project', (ctx) => {
+    if (!ctx.who.isAdmin) throw policy('delete_quota');
+    net.quotas.delete(ctx.params.project.replace(/\.json$/, ''));
+    ctx.send(204);
+  });
+  r.get('/v2.0/availability_zones', (ctx) =>
+    listResponse(ctx, 'availability_zones', [
+      { name: 'nova', resource: 'network', state: 'available' },
+      { name: 'nova', resource: 'router', state: 'available' },
+    ]),
+  );
 
   return r;
 }

@@ -5,7 +5,7 @@
  * update, delete, metadata, ips), server actions, key pairs, limits and quota sets.
  */
 import type { Cloud } from './cloud';
-import { FLAVORS, parseMetadata, serverStatus, type CreateServerRequest, type NetworkRequest } from './compute';
+import { DEFAULT_QUOTA, FLAVORS, parseMetadata, serverStatus, type CreateServerRequest, type NetworkRequest } from './compute';
 import { ApiError, badRequest, forbidden, notFound } from './errors';
 import { Router, type Ctx } from './http';
 import type { Flavor, Keypair, Server } from './model';
@@ -485,7 +485,37 @@ export function novaRoutes(cloud: Cloud): Router {
     const q = compute.quota(ctx.params.project);
     ctx.send(200, { quota_set: { id: ctx.params.project, ...q, server_groups: 10, server_group_members: 10, injected_files: 5, injected_file_content_bytes: 10240, injected_file_path_bytes: 255 } });
   });
+  const quotaProject = (ctx: Ctx): string => {
+    if (!ctx.who.isAdmin && ctx.params.project !== ctx.who.projectId) throw forbidden(`Policy doesn't allow os_compute_api:os-quota-sets:show to be performed.`);
+    return ctx.params.project;
+  };
+  const QUOTA_EXTRAS = { server_groups: 10, server_group_members: 10, injected_files: 5, injected_file_content_bytes: 10240, injected_file_path_bytes: 255 };
+  // `openstack quota show --usage` reads /detail, `--default` reads /defaults.
+  r.get('/v2.1/os-quota-sets/:project/detail', (ctx) => {
+    const id = quotaProject(ctx);
+    const q = compute.quota(id);
+    const u = compute.usage(id);
+    const keypairs = [...cloud.store.keypairs.values()].filter((k) => k.userId === ctx.who.userId).length;
+    const used: Record<string, number> = { instances: u.instances, cores: u.cores, ram: u.ram, key_pairs: keypairs };
+    const all: Record<string, number> = { ...q, ...QUOTA_EXTRAS };
+    ctx.send(200, { quota_set: { id, ...Object.fromEntries(Object.entries(all).map(([k, limit]) => [k, { limit, in_use: used[k] ?? 0, reserved: 0 }])) } });
+  });
+  r.get('/v2.1/os-quota-sets/:project/defaults', (ctx) => {
+    ctx.send(200, { quota_set: { id: ctx.params.project, ...DEFAULT_QUOTA, ...QUOTA_EXTRAS } });
+  });
   r.get('/v2.1/os-availability-zone', (ctx) => ctx.send(200, { availabilityZoneInfo: [{ zoneName: 'nova', zoneState: { available: true }, hosts: null }] }));
+  // `openstack availability zone list --long` (admin): the zones with their hosts and services.
+  r.get('/v2.1/os-availability-zone/detail', (ctx) => {
+    if (!ctx.who.isAdmin) throw forbidden(`Policy doesn't allow os_compute_api:os-availability-zone:detail to be performed.`);
+    const updated = new Date().toISOString().replace('Z', '000');
+    const svc = { available: true, active: true, updated_at: updated };
+    ctx.send(200, {
+      availabilityZoneInfo: [
+        { zoneName: 'internal', zoneState: { available: true }, hosts: { 'sim-controller': { 'nova-scheduler': svc, 'nova-conductor': svc } } },
+        { zoneName: 'nova', zoneState: { available: true }, hosts: { 'sim-compute-1': { 'nova-compute': svc } } },
+      ],
+    });
+  });
   r.get('/v2.1/extensions', (ctx) => ctx.send(200, { extensions: [] }));
 
   return r;

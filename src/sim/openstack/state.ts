@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../logger';
-import type { FloatingIp, Image, Keypair, Network, Port, SecurityGroup, Server, ServiceName, Stack, Subnet, Token } from './model';
+import type { FloatingIp, Image, Keypair, Network, Port, Router, SecurityGroup, Server, ServiceName, Stack, Subnet, Token } from './model';
 import { Rng, sleep, Stopped } from './util';
 
 export interface RequestStats {
@@ -31,6 +31,8 @@ interface PersistedState {
   subnets: Subnet[];
   ports: Port[];
   floatingIps: FloatingIp[];
+  /** Absent in state files written before routers existed. */
+  routers?: Router[];
   securityGroups: SecurityGroup[];
   keypairs: Keypair[];
   stacks: Stack[];
@@ -48,6 +50,7 @@ export class Store extends EventEmitter {
   subnets = new Map<string, Subnet>();
   ports = new Map<string, Port>();
   floatingIps = new Map<string, FloatingIp>();
+  routers = new Map<string, Router>();
   securityGroups = new Map<string, SecurityGroup>();
   /** Keyed `<userId>/<name>`: key pairs belong to users, not projects. */
   keypairs = new Map<string, Keypair>();
@@ -130,7 +133,7 @@ export class Store extends EventEmitter {
 
   /** Drops every resource record (tokens and counters stay; the caller re-seeds). */
   clearResources(): void {
-    for (const m of [this.servers, this.images, this.networks, this.subnets, this.ports, this.floatingIps, this.securityGroups, this.keypairs, this.stacks]) {
+    for (const m of [this.servers, this.images, this.networks, this.subnets, this.ports, this.floatingIps, this.routers, this.securityGroups, this.keypairs, this.stacks]) {
       m.clear();
     }
   }
@@ -176,6 +179,7 @@ export class Store extends EventEmitter {
     fill(this.subnets, raw.subnets, (s) => s.id);
     fill(this.ports, raw.ports, (p) => p.id);
     fill(this.floatingIps, raw.floatingIps, (f) => f.id);
+    fill(this.routers, raw.routers ?? [], (r) => r.id);
     fill(this.securityGroups, raw.securityGroups, (g) => g.id);
     fill(this.keypairs, raw.keypairs, (k) => `${k.userId}/${k.name}`);
     fill(this.stacks, raw.stacks, (s) => s.id);
@@ -200,6 +204,7 @@ export class Store extends EventEmitter {
       subnets: [...this.subnets.values()],
       ports: [...this.ports.values()],
       floatingIps: [...this.floatingIps.values()],
+      routers: [...this.routers.values()],
       securityGroups: [...this.securityGroups.values()],
       keypairs: [...this.keypairs.values()],
       stacks: [...this.stacks.values()],

@@ -6,6 +6,7 @@
  */
 import { listNetworks, listOsTypes, listServiceOfferings, listZones } from './infra';
 import { listAsyncJobs, queryAsyncJobResult } from './jobs';
+import { createNetwork, deleteNetwork, listNetworkOfferings } from './networks';
 import { createSnapshot, deleteSnapshot, listSnapshots, listVolumes } from './storage';
 import { createTemplate, deleteTemplate, extractTemplate, listTemplates, registerTemplate } from './templates';
 import { fields, listResponse, type CommandDef } from './types';
@@ -67,6 +68,9 @@ export const COMMANDS: ReadonlyMap<string, CommandDef> = new Map(
     listServiceOfferings,
     listOsTypes,
     listNetworks,
+    listNetworkOfferings,
+    createNetwork,
+    deleteNetwork,
     listTemplates,
     registerTemplate,
     deleteTemplate,

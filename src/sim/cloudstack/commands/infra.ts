@@ -82,6 +82,21 @@ export const listOsTypes: CommandDef = {
   },
 };
 
+export const NETWORK_FIELDS = fields(
+  'id:string:the id of the network',
+  'name:string:the name of the network',
+  'displaytext:string:the displaytext of the network',
+  'zoneid:string:zone id of the network',
+  'cidr:string:Cloudstack managed address space',
+  "gateway:string:the network's gateway",
+  'netmask:string:the network\'s netmask',
+  'state:string:state of the network',
+  'type:string:the type of the network',
+  'networkofferingid:string:network offering id the network is created from',
+  'isdefault:boolean:true if network is default, false otherwise',
+  'account:string:the owner of the network',
+);
+
 export const listNetworks: CommandDef = {
   name: 'listNetworks',
   description: 'Lists all available networks.',
@@ -93,21 +108,14 @@ export const listNetworks: CommandDef = {
     LISTALL,
     ...PAGING,
   ],
-  response: fields(
-    'id:string:the id of the network',
-    'name:string:the name of the network',
-    'zoneid:string:zone id of the network',
-    'cidr:string:Cloudstack managed address space',
-    'gateway:string:the network\'s gateway',
-    'state:string:state of the network',
-    'type:string:the type of the network',
-  ),
+  response: NETWORK_FIELDS,
   handle({ engine, account, params }) {
     const all = account.admin && params.bool('listall', false);
     const id = params.str('id');
     const zoneid = params.str('zoneid');
     const name = params.str('name')?.toLowerCase();
-    const items = engine.infra.networks
+    const items = engine
+      .allNetworks()
       .filter((n) => (all || n.accountId === account.id) && (!id || n.id === id) && (!zoneid || n.zoneId === zoneid))
       .filter((n) => (!name || n.name.toLowerCase() === name) && matchesKeyword(params.str('keyword'), n.name))
       .map((n) => renderNetwork(engine, n));

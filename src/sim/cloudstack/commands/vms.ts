@@ -99,7 +99,9 @@ export const deployVirtualMachine: CommandDef = {
       if (!engine.owns(account, n.accountId)) throw permissionDenied(`Account '${account.name}' does not have permission to operate with resource Network ${id}`);
       return n;
     });
-    const network = networks[0] ?? engine.defaultNetwork(account);
+    if (new Set(networks.map((n) => n.id)).size !== networks.length) throw invalidParameter('Network ids must be unique: a VM has one NIC per network');
+    // One NIC per network, the first the default; without networkids the account's default network.
+    const nicNetworks = networks.length ? networks : [engine.defaultNetwork(account)];
 
     const id = crypto.randomUUID();
     const name = params.str('name') ?? `VM-${id}`;
@@ -109,15 +111,19 @@ export const deployVirtualMachine: CommandDef = {
       );
     }
     for (const other of engine.vms.values()) {
-      if (other.name.toLowerCase() === name.toLowerCase() && other.nics.some((n) => n.networkId === network.id)) {
-        throw invalidParameter(`The vm with hostName ${name} already exists in the network domain: cs.sim.internal; network=${network.name}`);
+      const shared = nicNetworks.find((net) => other.nics.some((n) => n.networkId === net.id));
+      if (other.name.toLowerCase() === name.toLowerCase() && shared) {
+        throw invalidParameter(`The vm with hostName ${name} already exists in the network domain: cs.sim.internal; network=${shared.name}`);
       }
     }
     const userdata = params.str('userdata');
     if (userdata !== undefined) validateUserdata(userdata);
     if (account.vmLimit !== undefined && engine.liveVmCount(account) >= account.vmLimit) throw quotaExceeded(account);
-    const ip = engine.allocateIp(network);
-    if (!ip) throw new ApiError(533, `Insufficient address capacity in network ${network.name}`, 4320);
+    const addresses = nicNetworks.map((network) => {
+      const ip = engine.allocateIp(network);
+      if (!ip) throw new ApiError(533, `Insufficient address capacity in network ${network.name}`, 4320);
+      return ip;
+    });
 
     const startvm = params.bool('startvm', true);
     engine.vmSeq += 1;
@@ -133,10 +139,12 @@ export const deployVirtualMachine: CommandDef = {
       created: Date.now(),
       userdata,
       keypair: params.str('keypair'),
-      nics: [{ id: crypto.randomUUID(), networkId: network.id, ipaddress: ip, macaddress: macFor(id) }],
+      nics: nicNetworks.map((network, i) => ({ id: crypto.randomUUID(), networkId: network.id, ipaddress: addresses[i], macaddress: macFor(i === 0 ? id : `${id}:${i}`) })),
       seq: engine.vmSeq,
     };
     engine.vms.set(id, vm);
+    // An isolated network is implemented (its virtual router started) by its first VM.
+    for (const network of nicNetworks) network.state = 'Implemented';
     const volumeId = crypto.randomUUID();
     const file = `volumes/${volumeId}.img`;
     engine.linkFile(template.file, file);
