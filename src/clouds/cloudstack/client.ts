@@ -17,11 +17,13 @@ import { encodeParams, signedParams } from './signing';
 import type {
   AsyncJobRef,
   CreateTemplateParams,
+  CsAccount,
   CsApi,
   CsAsyncJob,
   CsNetwork,
   CsOsType,
   CsParams,
+  CsResourceLimit,
   CsServiceOffering,
   CsSnapshot,
   CsTemplate,
@@ -377,6 +379,16 @@ export class CloudStackClient {
 
   listZones(params: ListParams = {}, opts?: CallOptions): Promise<CsZone[]> {
     return this.list<CsZone>('listZones', 'zone', params, opts);
+  }
+
+  /** The caller's resource limits (max -1 = unlimited); `resourcetype` 0 instances, 8 CPU, 9 memory. */
+  listResourceLimits(params: { resourcetype?: number } = {}, opts?: CallOptions): Promise<CsResourceLimit[]> {
+    return this.list<CsResourceLimit>('listResourceLimits', 'resourcelimit', params, opts);
+  }
+
+  /** The caller's own account, with its counts (vmtotal, cputotal, memorytotal). */
+  async ownAccount(opts?: CallOptions): Promise<CsAccount | undefined> {
+    return (await this.list<CsAccount>('listAccounts', 'account', {}, opts))[0];
   }
 
   listServiceOfferings(params: ListParams = {}, opts?: CallOptions): Promise<CsServiceOffering[]> {

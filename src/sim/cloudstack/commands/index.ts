@@ -4,6 +4,7 @@
  * {name, description, isasync, related, params:[{name, type, required, description, length,
  * related}], response:[{name, type, description}]}.
  */
+import { listAccounts, listResourceLimits } from './accounts';
 import { listNetworks, listOsTypes, listServiceOfferings, listZones } from './infra';
 import { listAsyncJobs, queryAsyncJobResult } from './jobs';
 import { createSnapshot, deleteSnapshot, listSnapshots, listVolumes } from './storage';
@@ -67,6 +68,8 @@ export const COMMANDS: ReadonlyMap<string, CommandDef> = new Map(
     listServiceOfferings,
     listOsTypes,
     listNetworks,
+    listAccounts,
+    listResourceLimits,
     listTemplates,
     registerTemplate,
     deleteTemplate,
