@@ -9,7 +9,8 @@
  * It is a pre-check: the clouds still enforce their quotas (a create that races another past the
  * check fails in its workflow and is compensated). A reading is kept for READING_TTL_MS per
  * account, with the creates admitted since counted against it, so a burst of creates costs one
- * cloud call per account and a couple of seconds, not one each; GET /quotas always reads anew.
+ * cloud call per account and a couple of seconds, not one each; a refusal is always decided on a
+ * reading taken for it, and GET /quotas always reads anew.
  */
 import { findSize, type Catalog } from '../catalog';
 import type { CloudKind } from '../contracts/vm';
@@ -124,34 +125,23 @@ export class CloudQuotas {
 
   /**
    * Refuses (409 cloud_quota_exceeded, naming the cloud, the limit, the use and the need) a create
-   * that does not fit every account it needs; admits it otherwise. A cloud that cannot be read
-   * does not refuse (its own quota still holds).
+   * that does not fit every account it needs; admits it otherwise. A kept reading may admit, but
+   * never refuses: a refusal is decided on a reading taken for it (the quota may have grown, or
+   * VMs gone, since). A cloud that cannot be read does not refuse (its own quota still holds).
    */
   async check(needs: QuotaNeed[]): Promise<void> {
     const problems: string[] = [];
     const admitted: Array<[QuotaNeed, Reading]> = [];
     for (const n of needs) {
-      let r = this.readings.get(n.accountId);
-      if (!r || Date.now() - r.at > READING_TTL_MS) {
-        let p = this.reading.get(n.accountId);
-        if (!p) {
-          p = this.read(n.cloud, n.accountId).finally(() => this.reading.delete(n.accountId));
-          this.reading.set(n.accountId, p);
-        }
-        await p;
-        r = this.readings.get(n.accountId);
-        // Unreadable now: an older reading would say what is no longer true.
-        if (r && Date.now() - r.at > READING_TTL_MS) r = undefined;
+      let r = await this.readingFor(n, false);
+      let problem = r && this.problem(n, r);
+      if (problem && !r!.fresh) {
+        r = await this.readingFor(n, true);
+        problem = r && this.problem(n, r);
       }
       if (!r) continue;
-      admitted.push([n, r]);
-      const instances = n.servers + n.standbys;
-      const what = `this VM needs ${[n.servers ? `${n.servers}` : '', n.standbys ? `${n.standbys} standby` : ''].filter(Boolean).join(' + ')}`;
-      const over = (u: CloudUsage, admitted: number, want: number) => u.max !== null && u.used + admitted + want > u.max;
-      const name = CLOUD_NAMES[n.cloud];
-      if (over(r.view.instances, r.admitted.instances, instances)) problems.push(`${name} allows ${r.view.instances.max} instances, ${r.view.instances.used + r.admitted.instances} in use; ${what}`);
-      else if (over(r.view.cores, r.admitted.cores, n.cores)) problems.push(`${name} allows ${r.view.cores.max} cores, ${r.view.cores.used + r.admitted.cores} in use; ${what} (${n.cores} cores)`);
-      else if (over(r.view.ramMiB, r.admitted.ramMiB, n.ramMiB)) problems.push(`${name} allows ${r.view.ramMiB.max} MiB of RAM, ${r.view.ramMiB.used + r.admitted.ramMiB} MiB in use; ${what} (${n.ramMiB} MiB)`);
+      if (problem) problems.push(problem);
+      else admitted.push([n, r]);
     }
     if (problems.length) {
       throw new AppError(409, 'cloud_quota_exceeded', `the VM does not fit the cloud's quota: ${problems.join('; ')}`, [{ field: 'cloud', message: problems.join('; ') }]);
@@ -161,5 +151,33 @@ export class CloudQuotas {
       r.admitted.cores += n.cores;
       r.admitted.ramMiB += n.ramMiB;
     }
+  }
+
+  /** The account's reading: the kept one while young enough (unless `fresh`), else one taken now (shared by creates arriving together). */
+  private async readingFor(n: QuotaNeed, fresh: boolean): Promise<(Reading & { fresh: boolean }) | undefined> {
+    const kept = this.readings.get(n.accountId);
+    if (kept && !fresh && Date.now() - kept.at <= READING_TTL_MS) return Object.assign(kept, { fresh: false });
+    let p = this.reading.get(n.accountId);
+    if (!p) {
+      p = this.read(n.cloud, n.accountId).finally(() => this.reading.delete(n.accountId));
+      this.reading.set(n.accountId, p);
+    }
+    await p;
+    const r = this.readings.get(n.accountId);
+    // Unreadable now: an older reading would say what is no longer true.
+    if (!r || Date.now() - r.at > READING_TTL_MS) return undefined;
+    return Object.assign(r, { fresh: true });
+  }
+
+  /** Why `n` does not fit reading `r`, or undefined when it does. */
+  private problem(n: QuotaNeed, r: Reading): string | undefined {
+    const instances = n.servers + n.standbys;
+    const what = `this VM needs ${[n.servers ? `${n.servers}` : '', n.standbys ? `${n.standbys} standby` : ''].filter(Boolean).join(' + ')}`;
+    const over = (u: CloudUsage, admitted: number, want: number) => u.max !== null && u.used + admitted + want > u.max;
+    const name = CLOUD_NAMES[n.cloud];
+    if (over(r.view.instances, r.admitted.instances, instances)) return `${name} allows ${r.view.instances.max} instances, ${r.view.instances.used + r.admitted.instances} in use; ${what}`;
+    if (over(r.view.cores, r.admitted.cores, n.cores)) return `${name} allows ${r.view.cores.max} cores, ${r.view.cores.used + r.admitted.cores} in use; ${what} (${n.cores} cores)`;
+    if (over(r.view.ramMiB, r.admitted.ramMiB, n.ramMiB)) return `${name} allows ${r.view.ramMiB.max} MiB of RAM, ${r.view.ramMiB.used + r.admitted.ramMiB} MiB in use; ${what} (${n.ramMiB} MiB)`;
+    return undefined;
   }
 }
