@@ -71,6 +71,8 @@ export const drMoving = (vm: Schemas['Vm']) => !!vm.dr?.state && DR_MOVING.has(v
 /** The whole VM list (GET /vms), as My VMs shows it; main.tsx asks for it while the page starts. */
 export const vmsQuery = {
   queryKey: keys.vms,
+  // Fresh for one fast poll: the list asked for at start is not asked for again as the page mounts.
+  staleTime: FAST_MS,
   queryFn: async (): Promise<Schemas['VmList']> => {
     // The whole list in one request (the API's largest page: 500), each VM with its DR summary
     // and next backup; more pages only past that, up to MAX_LIST_PAGES.
