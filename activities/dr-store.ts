@@ -7,9 +7,10 @@ import crypto from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { request } from 'undici';
-import type { DrEvent, DrillReport, FailoverTarget } from '../src/contracts/dr';
+import type { DrEvent, DrillReport, DrStatus, FailoverTarget } from '../src/contracts/dr';
 import { backupModel } from '../src/backups/model';
-import { drEventModel, drillModel, drProtectionModel } from '../src/dr/model';
+import { drEventModel, drillModel, drProtectionModel, drStateModel } from '../src/dr/model';
+import { whileBusy } from '../src/db/connection';
 import { vmModel } from '../src/vms/model';
 import { webhookEndpointModel } from '../src/webhooks/model';
 import { deleteDrillSchedule } from '../src/dr/schedules';
@@ -129,6 +130,22 @@ export function createDrStoreActivities(deps: ActivityDeps) {
       } catch (err) {
         if ((err as { code?: number }).code !== 11000) throw err;
       }
+    },
+
+    /**
+     * drVm's status for readers (src/dr/model.ts, DrStateRecord): run as a local activity whenever
+     * the status changes, one after another, so the last write is the newest state.
+     */
+    async recordDrState(input: { vmId: string; ownerId: string; status: DrStatus; since: string }): Promise<void> {
+      const runId = Context.current().info.workflowExecution?.runId;
+      const status = JSON.parse(JSON.stringify(input.status)) as DrStatus;
+      // A write burst on FerretDB answers SQLITE_BUSY: waited out, or readers would see an older state.
+      await whileBusy(() => drStateModel(deps.db).updateOne({ _id: input.vmId }, { $set: { ownerId: input.ownerId, runId, status, since: new Date(input.since), updatedAt: new Date() } }, { upsert: true }));
+    },
+
+    /** Protection stopped: drVm's record goes with it (readers then see an unprotected VM). */
+    async removeDrState(input: { vmId: string }): Promise<void> {
+      await whileBusy(() => drStateModel(deps.db).deleteOne({ _id: input.vmId }));
     },
 
     /** Inserts the event once (its id is chosen by the workflow); `deliver` when there is a webhook to send it to. */

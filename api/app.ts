@@ -35,6 +35,8 @@ import { OutboundGuard } from '../src/outbound/guard';
 import { ensureThrottleIndexes, Throttle } from '../src/limits/throttle';
 import type { MemberQuotas } from '../src/limits/quotas';
 import { VmService } from '../src/vms/service';
+import { CloudQuotas } from '../src/vms/cloud-quota';
+import { quotaRoutes } from './routes/quotas';
 import { registerMemberDataCleanups } from '../src/accounts/member-data';
 import { VM_MEMBER_DATA } from '../src/vms/member-data';
 import { BACKUP_MEMBER_DATA } from '../src/backups/member-data';
@@ -112,6 +114,7 @@ export function createApp(deps: ApiDeps): Express {
   const resolver = new CloudAccountResolver({ db: deps.db, keyring: deps.keyring, logger: deps.logger, outbound });
   // Loaded once and validated at start-up: a bad override file stops the API with the field named.
   const catalog = loadCatalog({ file: deps.config.catalogFile });
+  const cloudQuotas = new CloudQuotas({ resolver, catalog: () => catalog });
   const vms = new VmService({
     db: deps.db,
     temporal: deps.temporal.client,
@@ -124,6 +127,7 @@ export function createApp(deps: ApiDeps): Express {
     },
     operatorAccountId: (cloud) => OPERATOR_ACCOUNT_IDS[cloud],
     maxVmsPerMember: quotas.vms,
+    ...(deps.config.cloudQuotaCheck ? { cloudQuotas } : {}),
   });
 
   // Every route is declared with its contract (api/openapi.ts): mounted and documented at once.
@@ -210,6 +214,10 @@ export function createApp(deps: ApiDeps): Express {
     quotas,
   });
   vmRoutes(v1, vms, backups, dr);
+  quotaRoutes(v1, cloudQuotas, async (id, userId) => {
+    const a = await cloudAccounts.findVisible(id, userId);
+    return a ? { id: a._id, kind: a.kind } : undefined;
+  });
   backupRoutes(v1, backups);
   drRoutes(v1, dr);
   webhookRoutes(v1.scope('/webhooks'), new WebhookService({ db: deps.db, keyring: deps.keyring, outbound }));

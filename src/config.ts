@@ -123,6 +123,7 @@ export const CONFIG_SPEC = {
   verifyLimitPerAccount: { env: 'VERIFY_RATE_LIMIT_PER_ACCOUNT', doc: 'Verify calls for one cloud account within the verify window before 429', default: '5', schema: z.coerce.number().int().min(1) },
   verifyLimitWindowSeconds: { env: 'VERIFY_RATE_LIMIT_WINDOW_SECONDS', doc: 'Sliding window of the verify limits, in seconds', default: '600', schema: z.coerce.number().int().min(1) },
   quotaVms: { env: 'QUOTA_VMS', doc: 'VMs (not deleted) one member may have; past it, creating one is 409 quota_exceeded', default: '50', schema: z.coerce.number().int().min(1) },
+  cloudQuotaCheck: { env: 'VMFLOW_CLOUD_QUOTA_CHECK', doc: 'Before a create, read the cloud\'s own quota (Nova limits, CloudStack resource limits) and refuse with 409 cloud_quota_exceeded a VM that would not fit, standbys included', default: 'true', schema: bool },
   quotaCloudAccounts: { env: 'QUOTA_CLOUD_ACCOUNTS', doc: 'Cloud accounts one member may register', default: '20', schema: z.coerce.number().int().min(1) },
   quotaBackupsInFlight: { env: 'QUOTA_BACKUPS_IN_FLIGHT', doc: 'Backups of one member running at once when another is asked for through the API', default: '10', schema: z.coerce.number().int().min(1) },
   quotaDrillsInFlight: { env: 'QUOTA_DRILLS_IN_FLIGHT', doc: 'Drills of one member running at once when another is asked for through the API', default: '5', schema: z.coerce.number().int().min(1) },

@@ -25,6 +25,8 @@
  *   6. a broken-server report that came while the VM was busy is judged now that it is Protected;
  *   7. between operations, when Temporal suggests it, the run continues as new with its state
  *      and the commands it has not acted on yet.
+ * Whatever changes the state is also written for readers (dr/state.ts, stateRecorder): GET …/dr
+ * and the VM list read that record, never the drStatus query.
  * Every step keeps its place: a running workflow replays this order (test/unit/replay.test.ts).
  */
 import { allHandlersFinished, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
@@ -89,8 +91,12 @@ export async function drVm(input: DrInput): Promise<void> {
       const keepCommands = (dr.stopped || !!pending.failback) && patched(CONTINUE_AS_NEW_KEEPS_COMMANDS_PATCH);
       if (keepCommands && dr.stopped) break;
       await condition(allHandlersFinished);
+      // The readers' record holds this run's last state before the next run takes over.
+      await dr.flushRecord();
       // (failbackCommand is always set: one the last run carried and this one ran must not go on.)
       await continueAsNew<typeof drVm>({ ...input, carried: s, approvedFailback: dr.approved, failbackCommand: keepCommands ? pending.failback : undefined });
     }
   }
+  // Protection stopped: readers no longer find a DR state for the VM.
+  await dr.removeRecord();
 }

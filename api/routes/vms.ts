@@ -6,7 +6,9 @@ import { z } from 'zod';
 import type { BackupService } from '../../src/backups/service';
 import { operationStatusSchema, workflowIdParams } from '../../src/contracts/api/common';
 import {
+  createVmDrSchema,
   createVmRequestSchema,
+  type CreateVmDr,
   idempotencyKeyHeader,
   listVmsQuery,
   updateVmQuery,
@@ -24,6 +26,7 @@ import type { StartedOperation, VmService } from '../../src/vms/service';
 import type { ApiScope } from '../openapi';
 import { idempotencyKeyOf } from './idempotency';
 import { userId, vmId } from './params';
+import { withSummaries } from '../../src/vms/summaries';
 
 function accepted(op: StartedOperation): VmAccepted {
   return {
@@ -53,20 +56,22 @@ export function vmRoutes(api: ApiScope, vms: VmService, backups?: BackupService,
       responses: { 202: { description: 'the VM record and its create workflow', body: vmAcceptedSchema, headers: ['Location'] } },
       errors: {
         400: 'validation_failed: fields name every bad requirement, accountId, backup or the Idempotency-Key header',
-        409: 'idempotency_key_reused: the key was used for a different request; quota_exceeded: the member has as many VMs as allowed (QUOTA_VMS)',
+        409: 'idempotency_key_reused: the key was used for a different request; quota_exceeded: the member has as many VMs as allowed (QUOTA_VMS); cloud_quota_exceeded: the cloud’s own quota (Nova limits, CloudStack resource limits) has no room for the VM and the standbys its backup policy makes (the message says which limit, how much is in use and what the VM needs)',
       },
     },
     async (req, res) => {
       const body = parseInput(jsonObject, req.body ?? undefined);
-      const { accountId, backup, healthCheck, ...requirements } = body;
+      const { accountId, backup, healthCheck, dr: drRequest, ...requirements } = body;
       if (accountId !== undefined && typeof accountId !== 'string') throw AppError.badRequest('accountId must be a string', [{ field: 'accountId', message: 'must be a string' }]);
       const key = idempotencyKeyOf(req);
       // A backup period given at create time (UC-008): checked before anything starts.
+      let standbys: { baseStandby: boolean; backupCloudStandby: boolean; backupAccountId: string } | undefined;
       if (backup !== undefined) {
         if (!backups) throw AppError.badRequest('backups are not available', [{ field: 'backup', message: 'not supported here' }]);
         if (requirements.cloud !== 'openstack') throw AppError.badRequest('backups are taken of VMs in the base cloud (OpenStack)', [{ field: 'backup', message: 'only for cloud "openstack"' }]);
         try {
-          backups.parsePolicy(backup);
+          const p = backups.parsePolicy(backup);
+          standbys = { baseStandby: p.targets.baseStandby, backupCloudStandby: p.targets.backupCloudStandby, backupAccountId: p.backupAccountId ?? backups.defaultBackupAccountId };
         } catch (err) {
           if (err instanceof AppError && err.fields) throw AppError.badRequest(err.message, err.fields.map((f) => ({ field: `backup.${f.field}`, message: f.message })));
           throw err;
@@ -84,9 +89,23 @@ export function vmRoutes(api: ApiScope, vms: VmService, backups?: BackupService,
           throw err;
         }
       }
-      const op = await vms.create(userId(req), { requirements, accountId }, key);
+      // Protection from the start (as PUT …/dr): checked before anything starts.
+      let protectWith: CreateVmDr | undefined;
+      if (drRequest !== undefined) {
+        if (!dr) throw AppError.badRequest('disaster recovery is not available', [{ field: 'dr', message: 'not supported here' }]);
+        if (requirements.cloud !== 'openstack') throw AppError.badRequest('disaster recovery protects VMs of the base cloud (OpenStack)', [{ field: 'dr', message: 'only for cloud "openstack"' }]);
+        try {
+          protectWith = parseInput(createVmDrSchema, drRequest, 'dr');
+        } catch (err) {
+          if (err instanceof AppError && err.fields) throw AppError.badRequest(err.message, err.fields.map((f) => ({ field: f.field === '(body)' ? 'dr' : `dr.${f.field}`, message: f.message })));
+          throw err;
+        }
+      }
+      const op = await vms.create(userId(req), { requirements, accountId, ...(standbys ? { backup: standbys } : {}) }, key);
       if (backup !== undefined && backups) await backups.setPolicy(userId(req), op.vm.id, backup);
       if (check && dr) await dr.declareHealthCheck(userId(req), op.vm.id, check);
+      // The DR workflow starts now and idles until the VM runs (the monitor watches active VMs only).
+      if (protectWith && dr) await dr.protect(userId(req), op.vm.id, { ...protectWith, enabled: true });
       res.status(202).location(`/api/v1/vms/${op.vm.id}`).json(accepted(op));
     },
   );
@@ -105,7 +124,9 @@ export function vmRoutes(api: ApiScope, vms: VmService, backups?: BackupService,
     async (req, res) => {
       const query = parseInput(listVmsQuery, { ...req.query }, 'query');
       const includeDeleted = query.includeDeleted === 'true';
-      res.json(await vms.list(userId(req), { includeDeleted, limit: query.limit, cursor: query.cursor }));
+      const page = await vms.list(userId(req), { includeDeleted, limit: query.limit, cursor: query.cursor });
+      // Each VM's DR summary and next backup, read in bulk for the page (no request per row).
+      res.json({ ...page, vms: await withSummaries(vms.db, userId(req), page.vms) });
     },
   );
 
@@ -122,7 +143,9 @@ export function vmRoutes(api: ApiScope, vms: VmService, backups?: BackupService,
     },
     async (req, res) => {
       const id = vmId(req);
-      res.json(await vms.getWithProgress(userId(req), id));
+      const detail = await vms.getWithProgress(userId(req), id);
+      const [vm] = await withSummaries(vms.db, userId(req), [detail.vm]);
+      res.json({ ...detail, vm });
     },
   );
 

@@ -70,6 +70,11 @@ export class BackupService {
     this.policySchema = backupPolicySchema(d.minIntervalSeconds);
   }
 
+  /** The CloudStack account of backup-cloud standbys when a policy names none. */
+  get defaultBackupAccountId(): string {
+    return this.d.defaultBackupAccountId;
+  }
+
   /** Validates a policy as the API receives it (400 naming the field). */
   parsePolicy(input: unknown): ParsedPolicy {
     const p = parseInput(this.policySchema, input, 'backup policy');

@@ -4,7 +4,7 @@
  * delivery status is written only by that event's alert workflow, a drill report by its drill.
  */
 import { Schema, type Connection, type Model } from 'mongoose';
-import type { DrEventKind, DrillReport, DrSettings } from '../contracts/dr';
+import type { DrEventKind, DrillReport, DrSettings, DrStatus } from '../contracts/dr';
 import type { GuestHealthCheck } from './guest-checks';
 
 export interface DrProtectionRecord {
@@ -69,6 +69,42 @@ export function guestStatusModel(conn: Connection): Model<GuestStatusRecord> {
 
 export function drProtectionModel(conn: Connection): Model<DrProtectionRecord> {
   return (conn.models.DrProtection as Model<DrProtectionRecord>) ?? conn.model<DrProtectionRecord>('DrProtection', protectionSchema, 'dr_protections');
+}
+
+/**
+ * The DR workflow's state for readers (issue 13: a read costs a few indexed lookups, never a
+ * workflow query): written by drVm itself (a local activity, `recordDrState`) whenever its status
+ * changes, and removed by it when protection stops. One writer: the `vm-dr:<vmId>` workflow, whose
+ * runs never overlap. GET …/dr and the VM list's DR summary read it by _id.
+ */
+export interface DrStateRecord {
+  _id: string; // the VM id
+  ownerId: string;
+  /** The run that wrote it. */
+  runId?: string;
+  /** What the drStatus query would answer at the time of the write. */
+  status: DrStatus;
+  /** When `status.state` last changed. */
+  since: Date;
+  updatedAt: Date;
+}
+
+const stateSchema = new Schema<DrStateRecord>(
+  {
+    _id: { type: String, required: true },
+    ownerId: { type: String, required: true, index: true },
+    runId: String,
+    status: { type: Schema.Types.Mixed, required: true },
+    since: { type: Date, required: true },
+    updatedAt: Date,
+  },
+  { versionKey: false, minimize: false },
+);
+
+export const DR_STATES_COLLECTION = 'dr_states';
+
+export function drStateModel(conn: Connection): Model<DrStateRecord> {
+  return (conn.models.DrState as Model<DrStateRecord>) ?? conn.model<DrStateRecord>('DrState', stateSchema, DR_STATES_COLLECTION);
 }
 
 export interface DrEventRecord {

@@ -41,7 +41,7 @@ import type { VmService } from '../vms/service';
 import { vmSearchAttributes } from '../vms/search';
 import { backupModel } from '../backups/model';
 import { startOrJoin } from '../vms/start';
-import { drEventModel, drProtectionModel, drillModel, guestStatusModel, type DrEventRecord } from './model';
+import { drEventModel, drProtectionModel, drStateModel, drillModel, guestStatusModel, type DrEventRecord } from './model';
 import type { GuestHealthCheck } from './guest-checks';
 
 export interface DrServiceDeps {
@@ -172,8 +172,11 @@ export class DrService {
     const record = await drProtectionModel(this.d.db).findById(vmId).lean();
     const protection = record?.enabled ? record : undefined;
     const guest = record?.healthCheck ? await guestStatusModel(this.d.db).findById(vmId).lean() : undefined;
-    let state: DrStatus | undefined;
-    if (protection) {
+    // The state drVm wrote for readers (DrStateRecord); the workflow is queried only when it has
+    // written none yet (a run begun before it wrote one, or one whose first write is on its way).
+    const recorded = protection ? await drStateModel(this.d.db).findById(vmId).lean() : undefined;
+    let state: DrStatus | undefined = recorded?.status;
+    if (protection && !state) {
       try {
         state = await this.handle(vmId).query<DrStatus>(DR_STATUS_QUERY);
       } catch {
@@ -190,6 +193,7 @@ export class DrService {
       protected: !!protection,
       ...(protection ? { settings: protection.settings } : {}),
       ...(state ? { state } : {}),
+      ...(recorded ? { stateSince: new Date(recorded.since).toISOString() } : {}),
       lastRpoSeconds: state?.lastRpoSeconds ?? lastFailover?.rpoSeconds,
       lastRtoSeconds: state?.lastRtoSeconds ?? lastFailover?.rtoSeconds,
       ...(newest ? { rpoSecondsNow: Math.max(0, (Date.now() - new Date(newest.startedAt).getTime()) / 1000) } : {}),

@@ -27,11 +27,12 @@ import {
   type DeleteVmInput,
   type UpdateVmInput,
 } from '../contracts/vm';
-import type { OperationStatus } from '../contracts/api/common';
-import { MUTABLE_REQUIREMENTS, type VmDetail, type VmView } from '../contracts/api/vms';
+import { PAGE_DEFAULT, type OperationStatus } from '../contracts/api/common';
+import { MUTABLE_REQUIREMENTS, VMS_PAGE_MAX, type VmDetail, type VmView } from '../contracts/api/vms';
 import { AppError } from '../errors';
 import { quotaExceeded } from '../limits/quotas';
 import { claimIsFresh, claimVmSlot, releaseVmSlot, type QuotaSlotClaim } from './quota-slots';
+import type { CloudQuotas } from './cloud-quota';
 import { pageOf, type PageRequest } from '../limits/pages';
 import { validateRequirements, vmRequirementsSchema, type VmRequirements } from '../templates';
 import { vmModel, type VmRecord } from './model';
@@ -55,6 +56,8 @@ export interface VmServiceDeps {
   operatorAccountId(cloud: CloudKind): string;
   /** VMs (not deleted) one member may have (src/limits/quotas.ts); unset: no limit. */
   maxVmsPerMember?: number;
+  /** The clouds' own quotas, checked before a create (unset: left to the clouds). */
+  cloudQuotas?: CloudQuotas;
 }
 
 export interface StartedOperation {
@@ -113,6 +116,11 @@ export class VmService {
     return vmModel(this.d.db);
   }
 
+  /** The database (for readers beside the VM records: src/vms/summaries.ts). */
+  get db(): Connection {
+    return this.d.db;
+  }
+
   private get Ops() {
     return vmOperationModel(this.d.db);
   }
@@ -124,7 +132,11 @@ export class VmService {
     return result.value;
   }
 
-  async create(ownerId: string, body: { requirements: unknown; accountId?: string }, idempotencyKey?: string): Promise<StartedOperation> {
+  /**
+   * `backup`: where the backup policy given with the create puts standbys (they count against the
+   * clouds' quotas like the VM itself).
+   */
+  async create(ownerId: string, body: { requirements: unknown; accountId?: string; backup?: { baseStandby: boolean; backupCloudStandby: boolean; backupAccountId: string } }, idempotencyKey?: string): Promise<StartedOperation> {
     const requirements = this.validate(body.requirements);
     const accountId = body.accountId ?? this.d.operatorAccountId(requirements.cloud);
     const account = await this.d.findAccount(accountId, ownerId);
@@ -138,11 +150,22 @@ export class VmService {
     const max = this.d.maxVmsPerMember;
     // A replayed idempotent request is answered even at the quota (its VM already counts).
     // Otherwise the create must win a quota slot first (quota-slots.ts: exact under a burst).
+    const known = !!idempotencyKey && !!(await this.Vm.exists({ _id: vmId }));
     let slot: QuotaSlotClaim | undefined;
-    if (max !== undefined && !(idempotencyKey && (await this.Vm.exists({ _id: vmId })))) {
+    if (max !== undefined && !known) {
       const claimed = await claimVmSlot(this.d.db, ownerId, vmId, max);
       if (!claimed.ok) throw quotaExceeded('vms', max, `you have ${claimed.held} VMs; delete one before creating another`);
       slot = claimed.claim;
+    }
+    // Then the clouds' own quotas (cloud-quota.ts): a VM that cannot fit is refused before
+    // anything starts, and its member slot goes back.
+    if (this.d.cloudQuotas && !known) {
+      try {
+        await this.d.cloudQuotas.check(this.d.cloudQuotas.need({ cloud: requirements.cloud, accountId, size: requirements.size, ...(body.backup ? { backup: body.backup } : {}) }));
+      } catch (err) {
+        if (slot) await releaseVmSlot(this.d.db, slot).catch(() => undefined);
+        throw err;
+      }
     }
     const fingerprint = requestFingerprint({ requirements, accountId });
     let replay = false;
@@ -209,7 +232,7 @@ export class VmService {
     if (!loading) {
       const filter: Record<string, unknown> = { ownerId };
       if (!opts.includeDeleted) filter.state = { $ne: 'deleted' };
-      loading = pageOf(this.Vm, filter, { field: 'createdAt', direction: -1 }, opts)
+      loading = pageOf(this.Vm, filter, { field: 'createdAt', direction: -1 }, opts, { max: VMS_PAGE_MAX, default: PAGE_DEFAULT })
         .then((found): VmPage => ({ vms: found.items.map(toVmView), ...(found.nextCursor ? { nextCursor: found.nextCursor } : {}) }))
         .finally(() => this.listLoads.delete(loadKey));
       this.listLoads.set(loadKey, loading);

@@ -260,6 +260,72 @@ describe('disaster recovery: monitor → failover → failback, drills and alert
     assert.equal((await dr(vmId)).protected, false);
   });
 
+  it('when a VM is protected, then GET /vms carries its DR summary and GET …/dr serves the state drVm recorded, never a workflow query; unprotecting removes the record', async () => {
+    const vmId = await protectedVm('summary');
+    const states = api.deps.db.collection<{ _id: string; ownerId: string; runId?: string; status: Json; since: Date }>('dr_states');
+    const rec = await until('drVm recorded its state', async () => (await states.findOne({ _id: vmId })) ?? undefined);
+    assert.equal(rec.status.state, 'Protected');
+    assert.equal(rec.status.vmId, vmId);
+    assert.ok(rec.runId, 'the run that wrote it');
+
+    const list = await call(alice, 'GET', '/api/v1/vms?limit=500');
+    assert.equal(list.status, 200, JSON.stringify(list.body));
+    documentedSchema('VmList').parse(list.body);
+    const item = (list.body.vms as Json[]).find((v) => v.id === vmId);
+    assert.equal(item.dr.protected, true);
+    assert.equal(item.dr.state, 'Protected');
+    assert.equal(item.dr.since, new Date(rec.since).toISOString());
+    assert.ok(item.dr.rpoSecondsNow >= 0, 'the newest backup’s age');
+    assert.ok(Date.parse(item.dr.newestBackupAt) <= Date.now());
+    assert.equal(item.nextBackupAt, undefined, 'no backup policy, no next backup');
+    // Another member's list carries none of it.
+    assert.ok(!((await call(bob, 'GET', '/api/v1/vms')).body.vms as Json[]).some((v) => v.id === vmId));
+
+    // Readers read the record, not the workflow: a record that says something the workflow does
+    // not (written here by hand; drVm writes it again only when its state changes) is what they see.
+    await states.updateOne({ _id: vmId }, { $set: { 'status.state': 'FailingBack', 'status.step': 'written into the record' } });
+    const fromRecord = await dr(vmId);
+    assert.equal(fromRecord.state.state, 'FailingBack');
+    assert.equal(fromRecord.state.step, 'written into the record');
+    assert.equal(fromRecord.stateSince, new Date(rec.since).toISOString());
+    const listed = ((await call(alice, 'GET', '/api/v1/vms')).body.vms as Json[]).find((v) => v.id === vmId);
+    assert.equal(listed.dr.state, 'FailingBack');
+    const queried = await tw.client.workflow.getHandle(drWorkflowId(vmId)).query<Json>('drStatus');
+    assert.equal(queried.state, 'Protected', 'the workflow itself was not changed');
+
+    // Protection off: drVm removes its record as it ends; the list says "not protected".
+    const off = await call(alice, 'PUT', `/api/v1/vms/${vmId}/dr`, { enabled: false });
+    assert.equal(off.status, 200, JSON.stringify(off.body));
+    await until('record removed', async () => ((await states.findOne({ _id: vmId })) ? undefined : true));
+    const unprotected = ((await call(alice, 'GET', '/api/v1/vms')).body.vms as Json[]).find((v) => v.id === vmId);
+    assert.deepEqual({ protected: unprotected.dr.protected, state: unprotected.dr.state }, { protected: false, state: undefined });
+  });
+
+  it('when a VM is created with DR on, then it is protected from the start with the settings given, and Protected once it runs; a bad setting is a 400 naming dr.<field>', async () => {
+    const bad = await call(alice, 'POST', '/api/v1/vms', { name: 'dr-bad', os: 'ubuntu-24.04', software: ['vim'], size: 'small', cloud: 'openstack', dr: { failbackMode: 'sometimes' } });
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    assert.deepEqual(bad.body.error.fields.map((f: Json) => f.field), ['dr.failbackMode']);
+    const cs = await call(alice, 'POST', '/api/v1/vms', { name: 'dr-cs', os: 'ubuntu-24.04', software: ['vim'], size: 'small', cloud: 'cloudstack', dr: {} });
+    assert.equal(cs.status, 400, JSON.stringify(cs.body));
+    assert.deepEqual(cs.body.error.fields.map((f: Json) => f.field), ['dr']);
+
+    const r = await call(alice, 'POST', '/api/v1/vms', { name: 'dr-on-create', os: 'ubuntu-24.04', software: ['vim'], size: 'small', cloud: 'openstack', dr: { failbackMode: 'approval' } });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const vmId = r.body.vm.id as string;
+    const view = await dr(vmId);
+    assert.equal(view.protected, true);
+    assert.deepEqual(view.settings.failbackMode, 'approval');
+    await until('VM active', async () => ((await vm(vmId)).state === 'active' ? true : undefined));
+    const listed = await until('Protected in the list', async () => {
+      const v = ((await call(alice, 'GET', '/api/v1/vms')).body.vms as Json[]).find((x) => x.id === vmId);
+      return v?.dr?.state === 'Protected' ? v : undefined;
+    });
+    assert.equal(listed.dr.protected, true);
+    const del = await call(alice, 'DELETE', `/api/v1/vms/${vmId}`);
+    assert.equal(del.status, 202, JSON.stringify(del.body));
+    await until('VM deleted', async () => ((await vm(vmId)).state === 'deleted' ? true : undefined));
+  });
+
   it('when PUT /dr turns protection off, then the answer is the documented DR view and nothing is protected', async () => {
     const r = await call(alice, 'POST', '/api/v1/vms', { name: 'dr-off', os: 'ubuntu-24.04', software: ['vim'], size: 'small', cloud: 'openstack' });
     assert.equal(r.status, 202, JSON.stringify(r.body));

@@ -239,6 +239,40 @@ describe('VM lifecycle through the REST API', function () {
     assert.equal(after.stacks.total, before.stacks.total, 'no stack was made');
   });
 
+  it('when the cloud project is full, then GET /quotas shows it and a create that needs more (its server and standbys) is refused with 409 saying why, with nothing created in either cloud', async () => {
+    const before = await call(api, alice, 'GET', '/api/v1/quotas');
+    assert.equal(before.status, 200, JSON.stringify(before.body));
+    const os = (before.body.clouds as Json[]).find((c) => c.cloud === 'openstack');
+    const cs = (before.body.clouds as Json[]).find((c) => c.cloud === 'cloudstack');
+    // The shared simulators' limits (test/harness/clouds.ts): 1000 instances in each cloud.
+    assert.deepEqual(os.instances.max, 1000);
+    assert.ok(os.instances.used >= 0 && os.cores.max > 0 && os.ramMiB.max > 0);
+    assert.equal(cs.instances.max, 1000);
+    assert.equal(cs.instances.used, ((await csState(clouds)).vms.items as Json[]).filter((v) => v.account === 'demo' && !['Destroyed', 'Expunging'].includes(v.state)).length, 'the account’s live VMs');
+    assert.equal(cs.cores.max, null, 'no CPU limit');
+    const used = os.instances.used as number;
+    const vmsBefore = (await call(api, alice, 'GET', '/api/v1/vms')).body.vms.length;
+    const osBefore = (await osState(clouds)).servers.items.length;
+    const csBefore = (await csState(clouds)).vms.items.length;
+    // One instance left: a VM with a backup policy needs two (the server and its stopped standby).
+    await simAdmin(clouds.openstack.url, 'PATCH', '/quotas', { project: 'demo', instances: used + 1 });
+    try {
+      const full = await call(api, alice, 'GET', '/api/v1/quotas');
+      assert.deepEqual((full.body.clouds as Json[]).find((c) => c.cloud === 'openstack').instances, { used, max: used + 1 });
+      const refused = await call(api, alice, 'POST', '/api/v1/vms', { ...requirements('no-room', 'openstack'), backup: { intervalSeconds: 3600, retention: 2 } });
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.code, 'cloud_quota_exceeded');
+      assert.match(refused.body.error.message, new RegExp(`OpenStack project allows ${used + 1} instances, ${used} in use; this VM needs 1 \\+ 1 standby`));
+      assert.deepEqual(refused.body.error.fields.map((f: Json) => f.field), ['cloud']);
+      // Nothing started: no VM record, no server, no CloudStack VM.
+      assert.equal((await call(api, alice, 'GET', '/api/v1/vms')).body.vms.length, vmsBefore);
+      assert.equal((await osState(clouds)).servers.items.length, osBefore);
+      assert.equal((await csState(clouds)).vms.items.length, csBefore);
+    } finally {
+      await simAdmin(clouds.openstack.url, 'PATCH', '/quotas', { project: 'demo', instances: os.instances.max });
+    }
+  });
+
   it('when the VM list is asked with includeDeleted other than true or false, then 400 names includeDeleted', async () => {
     for (const q of ['includeDeleted=', 'includeDeleted=yes', 'includeDeleted=true&includeDeleted=false']) {
       const r = await call(api, alice, 'GET', `/api/v1/vms?${q}`);

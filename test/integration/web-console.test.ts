@@ -105,8 +105,23 @@ describe('web console in a real browser (Chromium)', function () {
     assert.ok(errorText && errorText.length > 0, 'the API’s message for `name` is shown at the Name field');
     await page.getByText('Some fields need attention.').waitFor();
 
-    // The live template preview: the Heat template with the chosen package.
+    // The chosen cloud's remaining quota is shown beside the form (Nova limits of the project).
+    const quota = page.locator('section[aria-labelledby="quota-title"]');
+    await quota.getByRole('heading', { name: 'Room left in the cloud: OpenStack' }).waitFor();
+    await quota.getByText(/^\d+ of \d+ in use$/).first().waitFor();
+    assert.match((await quota.textContent()) ?? '', /Instances\s*\d+ of \d+ in use/, 'the project’s instances, used and allowed');
+
+    // A guest health check whose port is not a port: the API's 400 is shown at the Port field.
     await nameInput.fill(vmName);
+    await page.getByLabel('Check the service inside the VM').check();
+    await page.getByLabel('Port', { exact: true }).fill('70000');
+    await page.getByRole('button', { name: 'Create VM' }).click();
+    await page.locator('input[name="port"][aria-invalid="true"]').waitFor();
+    const portError = (await page.getByLabel('Port', { exact: true }).getAttribute('aria-describedby')) ?? '';
+    assert.ok(((await page.locator(`[id="${portError.split(' ').find((id) => id.endsWith('-error'))}"]`).textContent()) ?? '').length > 0, 'the API’s message for healthCheck.port is at the Port field');
+    await page.getByLabel('Check the service inside the VM').uncheck();
+
+    // The live template preview: the Heat template with the chosen package.
     await page.locator('.preview pre').filter({ hasText: 'OS::Nova::Server' }).waitFor();
     assert.match((await page.locator('.preview pre').textContent()) ?? '', /\bvim\b/);
     await audit(page, 'en-new-vm');
@@ -156,6 +171,8 @@ describe('web console in a real browser (Chromium)', function () {
     await row.filter({ hasText: 'Running' }).waitFor();
     assert.match((await row.textContent()) ?? '', /OpenStack/);
     await row.filter({ hasText: /ago/ }).waitFor();
+    // No backup policy: no next backup.
+    assert.match((await row.textContent()) ?? '', /not scheduled/);
     await audit(page, 'en-my-vms');
 
     for (const [link, heading, name] of [

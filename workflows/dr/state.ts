@@ -4,7 +4,7 @@
  * Handlers only record what arrived (and refuse what cannot be done now); the main loop in
  * workflows/dr.ts acts on it. Every phase module receives the run (`DrRun`) this builds.
  */
-import { ParentClosePolicy, defineQuery, defineSignal, patched, setHandler, startChild, uuid4 } from '@temporalio/workflow';
+import { CancellationScope, ParentClosePolicy, defineQuery, defineSignal, patched, setHandler, startChild, uuid4 } from '@temporalio/workflow';
 import {
   DELIVER_ALERT_WORKFLOW,
   DR_SIGNALS,
@@ -22,7 +22,7 @@ import {
   type VmHealthSignal,
   type DrLeftoverSignal,
 } from '../../src/contracts/dr';
-import { store } from '../lib/activity-presets';
+import { progressWrite, store } from '../lib/activity-presets';
 
 export const vmHealthSignal = defineSignal<[VmHealthSignal]>(DR_SIGNALS.vmHealth);
 export const cloudHealthSignal = defineSignal<[CloudHealthSignal]>(DR_SIGNALS.cloudHealth);
@@ -56,7 +56,7 @@ export type Leftover = { kind: 'os-server'; accountId: string; id: string } | { 
  *   recovering a lost copy), when the report cannot act; judged once the VM is Protected again;
  * - `leftovers`: what finished switches left behind, removed on later ticks.
  */
-export type Carried = DrStatus & { home?: Home; cloudSignalAt?: string; deferredVmDisaster?: VmHealthSignal & { serverId: string }; leftovers?: Leftover[] };
+export type Carried = DrStatus & { home?: Home; cloudSignalAt?: string; deferredVmDisaster?: VmHealthSignal & { serverId: string }; leftovers?: Leftover[]; stateSince?: string };
 
 export type DrInput = DrStartInput & {
   carried?: Carried;
@@ -68,6 +68,11 @@ export type DrInput = DrStartInput & {
 const MAX_RECENT_EVENTS = 20;
 /** Runs recorded before late cloud-health signals were ignored replay the old way. */
 const CLOUD_SIGNAL_ORDER_PATCH = 'cloud-signal-order';
+/**
+ * Runs recorded before drVm wrote its status for readers (DrStateRecord, src/dr/model.ts) replay
+ * without those local activities; readers of such a run fall back to the drStatus query.
+ */
+const DR_STATE_RECORD_PATCH = 'dr-state-on-record';
 
 /** One run of drVm: its input, its state, and what its handlers have received. */
 export interface DrRun {
@@ -90,6 +95,10 @@ export interface DrRun {
   now(): string;
   touch(): void;
   status(): DrStatus;
+  /** Resolves when the status so far has been written for readers (at once for runs that write none). */
+  flushRecord(): Promise<void>;
+  /** Protection stopped: the readers' record is removed (after the writes before it). */
+  removeRecord(): Promise<void>;
   /** Records a DR event (and starts its alert delivery when the owner wants one). */
   event(kind: DrEventKind, message: string, extra?: { rpoSeconds?: number; rtoSeconds?: number; details?: Record<string, unknown> }): Promise<void>;
 }
@@ -97,7 +106,7 @@ export interface DrRun {
 /** The run's state, from the last run's or a fresh one, with every handler registered. */
 export function openDrRun(input: DrInput): DrRun {
   const now = () => new Date().toISOString();
-  const s: Carried = input.carried ?? {
+  const carried: Carried = input.carried ?? {
     vmId: input.vmId,
     state: 'Protected',
     settings: input.settings,
@@ -107,10 +116,14 @@ export function openDrRun(input: DrInput): DrRun {
     recentEvents: [],
     updatedAt: now(),
   };
+  const recorder = patched(DR_STATE_RECORD_PATCH) ? stateRecorder(input, carried, () => status()) : undefined;
+  // Every assignment to the state (handlers and phases alike) reaches the recorder: no transition
+  // can be missed by a phase that forgets to say so. Runs without the patch keep the plain object.
+  const s: Carried = recorder ? recorder.watch(carried) : carried;
   const pending: Pending = input.failbackCommand ? { failback: input.failbackCommand } : {};
   const touch = () => (s.updatedAt = now());
   const status = (): DrStatus => {
-    const { home: _home, cloudSignalAt: _cloudSignalAt, deferredVmDisaster: _deferred, leftovers: _leftovers, ...rest } = s;
+    const { home: _home, cloudSignalAt: _cloudSignalAt, deferredVmDisaster: _deferred, leftovers: _leftovers, stateSince: _stateSince, ...rest } = s;
     return { ...rest, recentEvents: [...s.recentEvents] };
   };
 
@@ -140,6 +153,8 @@ export function openDrRun(input: DrInput): DrRun {
     now,
     touch,
     status,
+    flushRecord: () => recorder?.flush() ?? Promise.resolve(),
+    removeRecord: () => recorder?.remove() ?? Promise.resolve(),
     event,
   };
 
@@ -231,4 +246,65 @@ export function openDrRun(input: DrInput): DrRun {
     },
   );
   return run;
+}
+
+/**
+ * Writes drVm's status for readers (GET …/dr, the VM list's DR summary) whenever it changes: every
+ * assignment to the carried state schedules one check after the current synchronous step (so a
+ * handler's several assignments make one write), and a status equal to the last one written
+ * (updatedAt aside) writes nothing. Writes are local activities chained in order, never
+ * cancelled, and never failing the workflow: a lost write is only a stale state for readers.
+ */
+function stateRecorder(input: DrInput, raw: Carried, status: () => DrStatus) {
+  raw.stateSince ??= raw.updatedAt;
+  let lastWritten = '';
+  let scheduled = false;
+  let written: Promise<void> = Promise.resolve();
+  const chain = (write: () => Promise<unknown>) => {
+    written = written.then(() => CancellationScope.nonCancellable(write)).then(
+      () => undefined,
+      () => undefined,
+    );
+  };
+  const check = () => {
+    scheduled = false;
+    const st = status();
+    const key = JSON.stringify({ ...st, updatedAt: undefined, since: raw.stateSince });
+    if (key === lastWritten) return;
+    lastWritten = key;
+    const since = raw.stateSince ?? st.updatedAt;
+    chain(() => progressWrite.recordDrState({ vmId: input.vmId, ownerId: input.ownerId, status: st, since }));
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    void Promise.resolve().then(check);
+  };
+  schedule();
+  return {
+    watch(target: Carried): Carried {
+      return new Proxy(target, {
+        set(t, prop, value: unknown) {
+          if (prop === 'state' && value !== t.state) t.stateSince = new Date().toISOString();
+          Reflect.set(t, prop, value);
+          schedule();
+          return true;
+        },
+        deleteProperty(t, prop) {
+          Reflect.deleteProperty(t, prop);
+          schedule();
+          return true;
+        },
+      });
+    },
+    flush(): Promise<void> {
+      if (scheduled) check();
+      return written;
+    },
+    remove(): Promise<void> {
+      if (scheduled) check();
+      chain(() => progressWrite.removeDrState({ vmId: input.vmId }));
+      return written;
+    },
+  };
 }

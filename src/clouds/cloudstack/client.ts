@@ -17,6 +17,7 @@ import { encodeParams, signedParams } from './signing';
 import type {
   AsyncJobRef,
   CreateTemplateParams,
+  CsAccount,
   CsApi,
   CsAsyncJob,
   CreateNetworkParams,
@@ -25,6 +26,7 @@ import type {
   CsNetworkOffering,
   CsOsType,
   CsParams,
+  CsResourceLimit,
   CsServiceOffering,
   CsSnapshot,
   CsTemplate,
@@ -380,6 +382,16 @@ export class CloudStackClient {
 
   listZones(params: ListParams = {}, opts?: CallOptions): Promise<CsZone[]> {
     return this.list<CsZone>('listZones', 'zone', params, opts);
+  }
+
+  /** The caller's resource limits (max -1 = unlimited); `resourcetype` 0 instances, 8 CPU, 9 memory. */
+  listResourceLimits(params: { resourcetype?: number } = {}, opts?: CallOptions): Promise<CsResourceLimit[]> {
+    return this.list<CsResourceLimit>('listResourceLimits', 'resourcelimit', params, opts);
+  }
+
+  /** The caller's own account, with its counts (vmtotal, cputotal, memorytotal). */
+  async ownAccount(opts?: CallOptions): Promise<CsAccount | undefined> {
+    return (await this.list<CsAccount>('listAccounts', 'account', {}, opts))[0];
   }
 
   listServiceOfferings(params: ListParams = {}, opts?: CallOptions): Promise<CsServiceOffering[]> {

@@ -11,6 +11,25 @@ interface Extra {
   [field: string]: unknown;
 }
 
+/** listResourceLimits: one resource type's limit for the caller (max -1 = unlimited). */
+export interface CsResourceLimit extends Extra {
+  resourcetype: string;
+  resourcetypename?: string;
+  max: number;
+}
+
+/** listAccounts: the account with its counts (limits as strings, "Unlimited" when none). */
+export interface CsAccount extends Extra {
+  id: string;
+  name: string;
+  vmtotal?: number;
+  cputotal?: number;
+  memorytotal?: number;
+  vmlimit?: string;
+  cpulimit?: string;
+  memorylimit?: string;
+}
+
 export interface CsZone extends Extra {
   id: string;
   name: string;

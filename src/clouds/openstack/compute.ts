@@ -173,6 +173,16 @@ export function imageIdFromLocation(location: string): string | undefined {
   return last ? decodeURIComponent(last) : undefined;
 }
 
+/** Nova's absolute limits (GET /limits), the fields vmflow reads. */
+export interface NovaAbsoluteLimits {
+  maxTotalInstances: number;
+  totalInstancesUsed: number;
+  maxTotalCores: number;
+  totalCoresUsed: number;
+  maxTotalRAMSize: number;
+  totalRAMUsed: number;
+}
+
 export class ComputeClient {
   readonly microversion: string;
 
@@ -202,6 +212,15 @@ export class ComputeClient {
       const res = await this.call<{ flavors?: Flavor[]; flavors_links?: Link[] }>({ method: 'GET', path: '/flavors/detail', query, expected: [200], signal: opts.signal });
       return { items: unwrap<Flavor[]>(res, 'flavors'), next: nextHref(res.json.flavors_links) };
     });
+  }
+
+  /**
+   * GET /limits: the project's absolute limits and usage (maxTotalInstances, totalInstancesUsed,
+   * maxTotalCores, totalCoresUsed, maxTotalRAMSize, totalRAMUsed in MiB; -1 = unlimited).
+   */
+  async getAbsoluteLimits(opts: { signal?: AbortSignal } = {}): Promise<NovaAbsoluteLimits> {
+    const res = await this.call<{ limits?: { absolute?: NovaAbsoluteLimits } }>({ method: 'GET', path: '/limits', expected: [200], signal: opts.signal });
+    return unwrap<{ absolute: NovaAbsoluteLimits }>(res, 'limits').absolute;
   }
 
   /** GET /flavors/{id} */

@@ -1,7 +1,7 @@
 /**
  * Disaster recovery (api/routes/dr.ts): protection settings, the DR view, manual commands, drills
- * and events. The DR state is the DR workflow's `drStatus` query (src/contracts/dr.ts), checked
- * equal to that type at compile time. Pure zod, no I/O.
+ * and events. The DR state is what the DR workflow's `drStatus` query answers (src/contracts/dr.ts),
+ * checked equal to that type at compile time; readers get it from the record the workflow writes. Pure zod, no I/O.
  */
 import { z } from 'zod';
 import type { DrEventKind, DrStatus } from '../dr';
@@ -116,6 +116,7 @@ export const drViewSchema = z
     protected: z.boolean(),
     settings: drSettingsViewSchema.optional(),
     state: drStateSchema.optional(),
+    stateSince: dateTime().optional().meta({ description: 'When the DR state last changed (from the state the DR workflow records for readers).' }),
     lastRpoSeconds: z.number().optional(),
     lastRtoSeconds: z.number().optional(),
     rpoSecondsNow: z

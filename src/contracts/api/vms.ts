@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { guestHealthCheckSchema } from '../../dr/guest-checks';
 import { vmRequirementsSchema as requirementsSchema } from '../../templates/requirements';
 import type { VmPlacement } from '../vm';
-import { assertSameType, dateTime, operationStatusSchema, updatePlanSchema, nextCursorField, pageQueryFields } from './common';
+import { assertSameType, dateTime, operationStatusSchema, updatePlanSchema, nextCursorField, pageQueryFieldsUpTo } from './common';
 
 const CLOUDS = ['openstack', 'cloudstack'] as const;
 const VM_STATES = ['creating', 'active', 'updating', 'deleting', 'deleted', 'failed'] as const;
@@ -37,9 +37,15 @@ export const idempotencyKeyHeader = z.object({
     }),
 });
 
+/**
+ * A member's whole list fits one page of the largest size (the console's My VMs reads it in one
+ * round trip instead of five; QUOTA_VMS is usually well below it).
+ */
+export const VMS_PAGE_MAX = 500;
+
 export const listVmsQuery = z.object({
   includeDeleted: z.enum(['true', 'false'], { error: 'true or false' }).optional().meta({ description: '`true` lists deleted VMs too.', default: 'false' }),
-  ...pageQueryFields,
+  ...pageQueryFieldsUpTo(VMS_PAGE_MAX),
 });
 
 export const updateVmQuery = z.object({
@@ -49,6 +55,18 @@ export const updateVmQuery = z.object({
     .meta({ description: '`replace`: go ahead with a change that replaces the server (OpenStack: new cloud-init user data). Without it such a change is refused with 409 confirmation_required and its plan.' }),
 });
 
+/**
+ * POST /vms `dr`: protect the VM from its creation (the settings of PUT …/dr). The DR workflow
+ * starts with the create; the cloud monitor watches the VM once it is active.
+ */
+export const createVmDrSchema = z
+  .strictObject({
+    failbackMode: z.enum(['automatic', 'approval']).optional(),
+    failbackAfterHealthySeconds: z.number().int().min(0).max(7 * 86400).optional(),
+  })
+  .meta({ id: 'CreateVmDr', description: 'Protect the VM from its creation (as PUT /vms/{id}/dr would); OpenStack VMs only. Its standbys come from its backups: give a backup policy too.' });
+export type CreateVmDr = z.infer<typeof createVmDrSchema>;
+
 /** POST /vms: the requirements, the account, and optionally a backup policy (for the document: the route validates each part with its own schema). */
 export function createVmRequestSchema(backupPolicy?: z.ZodType, withHealthCheck = false) {
   return z
@@ -56,7 +74,8 @@ export function createVmRequestSchema(backupPolicy?: z.ZodType, withHealthCheck 
       ...requirementsSchema.shape,
       accountId: z.string().optional().meta({ description: 'The cloud account to create the VM with; default: the operator account of `cloud`.' }),
       ...(backupPolicy ? { backup: backupPolicy.optional() } : {}),
-      ...(withHealthCheck ? { healthCheck: guestHealthCheckSchema.optional().meta({ description: 'OpenStack VMs: a check of the service inside the VM, used once the VM is protected (PUT …/dr).' }) } : {}),
+      ...(withHealthCheck ? { healthCheck: guestHealthCheckSchema.optional().meta({ description: 'OpenStack VMs: a check of the service inside the VM, used once the VM is protected (PUT …/dr, or `dr` here).' }) } : {}),
+      ...(withHealthCheck ? { dr: createVmDrSchema.optional() } : {}),
     })
     .meta({ id: 'CreateVmRequest', description: 'VM requirements, plus the cloud account to use and, for an OpenStack VM, the backup policy to set once it is created and a guest health check.' });
 }
@@ -82,6 +101,20 @@ export const vmPlacementSchema = z
   .meta({ id: 'VmPlacement', description: 'Where the VM runs now.' });
 assertSameType<z.infer<typeof vmPlacementSchema>, VmPlacement>();
 
+export const vmDrSummarySchema = z
+  .strictObject({
+    protected: z.boolean(),
+    state: z.enum(['Protected', 'Degraded', 'FailingOver', 'FailedOver', 'FailingBack']).optional().meta({ description: 'The DR state the DR workflow last recorded (absent until it recorded one).' }),
+    since: dateTime().optional().meta({ description: 'When the DR state last changed.' }),
+    target: z.enum(['base-standby', 'backup-cloud']).optional().meta({ description: 'FailedOver: where the VM runs now.' }),
+    lastRpoSeconds: z.number().optional(),
+    lastRtoSeconds: z.number().optional(),
+    rpoSecondsNow: z.number().optional().meta({ description: 'Age of the newest backup with an image: what a disaster now would lose (absent with no such backup).' }),
+    newestBackupAt: dateTime().optional().meta({ description: 'When that backup started (rpoSecondsNow is its age at the time of the answer).' }),
+  })
+  .meta({ id: 'VmDrSummary', description: 'The VM’s disaster recovery at a glance (GET …/dr has the whole view).' });
+export type VmDrSummary = z.infer<typeof vmDrSummarySchema>;
+
 export const vmViewSchema = z
   .strictObject({
     id: z.string(),
@@ -99,6 +132,11 @@ export const vmViewSchema = z
     workflowIds: z.array(z.string()).meta({ description: 'The VM’s workflows, newest last.' }),
     createdAt: dateTime(),
     updatedAt: dateTime(),
+    dr: vmDrSummarySchema.optional().meta({ description: 'In GET /vms and GET /vms/{id}: DR state and the age of the newest backup (absent for deleted VMs and in other answers).' }),
+    nextBackupAt: dateTime()
+      .optional()
+      .meta({ description: 'In GET /vms and GET /vms/{id}: when the backup schedule fires next (nominal time; the run comes up to nextBackupJitterSeconds later). Absent without a backup policy, while it is paused, or while the VM runs in the backup cloud.' }),
+    nextBackupJitterSeconds: z.number().int().optional().meta({ description: 'The schedule’s jitter: the next backup starts between nextBackupAt and this many seconds later.' }),
   })
   .meta({ id: 'Vm' });
 export type VmView = z.infer<typeof vmViewSchema>;

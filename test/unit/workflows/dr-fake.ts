@@ -45,6 +45,8 @@ export class FakeDrWorld {
   readonly held = new Map<string, { release: () => void; entered: boolean }>();
   readonly events: DrEvent[] = [];
   readonly calls: Call[] = [];
+  /** The states drVm wrote for readers (recordDrState), in order; null where it removed its record. */
+  readonly recorded: ({ status: DrStatus; since: string } | null)[] = [];
   plan: DrPlan;
 
   constructor() {
@@ -109,6 +111,12 @@ function worldActivities(w: FakeDrWorld, client: Client): Record<string, (input:
       return { deliver: false };
     },
     drPlan: () => structuredClone(w.plan),
+    recordDrState: (i: { status: DrStatus; since: string }) => {
+      w.recorded.push({ status: i.status, since: i.since });
+    },
+    removeDrState: () => {
+      w.recorded.push(null);
+    },
     setVmState: (i: { to: string; placement?: VmPlacement }) => {
       w.plan.state = i.to;
       if (i.placement) w.plan.placement = i.placement;

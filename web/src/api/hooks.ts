@@ -15,10 +15,13 @@ export const keys = {
   dr: (id: string) => ['dr', id] as const,
   events: ['events'] as const,
   accounts: ['cloud-accounts'] as const,
+  quotas: ['quotas'] as const,
 };
 
 const FAST_MS = 1_500;
 const MAX_LIST_PAGES = 20;
+/** GET /vms answers up to 500 VMs a page. */
+const VMS_PAGE = 500;
 const SLOW_MS = 30_000;
 
 /**
@@ -61,22 +64,37 @@ export function useCatalog() {
   return useQuery({ queryKey: keys.catalog, queryFn: () => unwrap(api.GET('/api/v1/catalog')), staleTime: Infinity });
 }
 
+/** DR states in which a failover or failback is under way (the list polls fast meanwhile). */
+const DR_MOVING = new Set(['Degraded', 'FailingOver', 'FailingBack']);
+export const drMoving = (vm: Schemas['Vm']) => !!vm.dr?.state && DR_MOVING.has(vm.dr.state);
+
+/** The whole VM list (GET /vms), as My VMs shows it; main.tsx asks for it while the page starts. */
+export const vmsQuery = {
+  queryKey: keys.vms,
+  // Fresh for one fast poll: the list asked for at start is not asked for again as the page mounts.
+  staleTime: FAST_MS,
+  queryFn: async (): Promise<Schemas['VmList']> => {
+    // The whole list in one request (the API's largest page: 500), each VM with its DR summary
+    // and next backup; more pages only past that, up to MAX_LIST_PAGES.
+    const vms: Schemas['Vm'][] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      const answer = await unwrap(api.GET('/api/v1/vms', { params: { query: { limit: VMS_PAGE, ...(cursor ? { cursor } : {}) } } }));
+      // The age of the newest backup grows with every answer: the page computes it from
+      // newestBackupAt, so an unchanged list stays the same data (and polling backs off).
+      for (const vm of answer.vms) if (vm.dr) delete vm.dr.rpoSecondsNow;
+      vms.push(...answer.vms);
+      cursor = answer.nextCursor;
+      if (!cursor) break;
+    }
+    return { vms, ...(cursor ? { nextCursor: cursor } : {}) };
+  },
+};
+
 export function useVms() {
   return useQuery({
-    queryKey: keys.vms,
-    queryFn: async (): Promise<Schemas['VmList']> => {
-      // Every page (100 a page, the API's most), up to MAX_LIST_PAGES: the list is one table.
-      const vms: Schemas['Vm'][] = [];
-      let cursor: string | undefined;
-      for (let page = 0; page < MAX_LIST_PAGES; page++) {
-        const answer = await unwrap(api.GET('/api/v1/vms', { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } }));
-        vms.push(...answer.vms);
-        cursor = answer.nextCursor;
-        if (!cursor) break;
-      }
-      return { vms, ...(cursor ? { nextCursor: cursor } : {}) };
-    },
-    refetchInterval: pollInterval<Schemas['VmList']>((d) => d.vms.some(vmBusy)),
+    ...vmsQuery,
+    refetchInterval: pollInterval<Schemas['VmList']>((d) => d.vms.some((vm) => vmBusy(vm) || drMoving(vm))),
   });
 }
 
@@ -113,6 +131,11 @@ export function useEvents(enabled = true) {
     enabled,
     refetchInterval: 15_000,
   });
+}
+
+/** The clouds' remaining quota (each read asks the clouds: kept for 30 s). */
+export function useQuotas() {
+  return useQuery({ queryKey: keys.quotas, queryFn: () => unwrap(api.GET('/api/v1/quotas')), staleTime: 30_000 });
 }
 
 export function useCloudAccounts() {

@@ -322,6 +322,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/quotas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The clouds’ remaining quota: instances, cores and RAM in use and allowed */
+        get: operations["listCloudQuotas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vms/{id}/backup-policy": {
         parameters: {
             query?: never;
@@ -973,6 +990,41 @@ export interface components {
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+            /** @description In GET /vms and GET /vms/{id}: DR state and the age of the newest backup (absent for deleted VMs and in other answers). */
+            dr?: {
+                protected: boolean;
+                /**
+                 * @description The DR state the DR workflow last recorded (absent until it recorded one).
+                 * @enum {string}
+                 */
+                state?: "Protected" | "Degraded" | "FailingOver" | "FailedOver" | "FailingBack";
+                /**
+                 * Format: date-time
+                 * @description When the DR state last changed.
+                 */
+                since?: string;
+                /**
+                 * @description FailedOver: where the VM runs now.
+                 * @enum {string}
+                 */
+                target?: "base-standby" | "backup-cloud";
+                lastRpoSeconds?: number;
+                lastRtoSeconds?: number;
+                /** @description Age of the newest backup with an image: what a disaster now would lose (absent with no such backup). */
+                rpoSecondsNow?: number;
+                /**
+                 * Format: date-time
+                 * @description When that backup started (rpoSecondsNow is its age at the time of the answer).
+                 */
+                newestBackupAt?: string;
+            };
+            /**
+             * Format: date-time
+             * @description In GET /vms and GET /vms/{id}: when the backup schedule fires next (nominal time; the run comes up to nextBackupJitterSeconds later). Absent without a backup policy, while it is paused, or while the VM runs in the backup cloud.
+             */
+            nextBackupAt?: string;
+            /** @description The schedule’s jitter: the next backup starts between nextBackupAt and this many seconds later. */
+            nextBackupJitterSeconds?: number;
         };
         /** @description Where the VM runs now. */
         VmPlacement: {
@@ -1013,7 +1065,7 @@ export interface components {
             /** @description The cloud account to create the VM with; default: the operator account of `cloud`. */
             accountId?: string;
             backup?: components["schemas"]["BackupPolicyRequest"];
-            /** @description OpenStack VMs: a check of the service inside the VM, used once the VM is protected (PUT …/dr). */
+            /** @description OpenStack VMs: a check of the service inside the VM, used once the VM is protected (PUT …/dr, or `dr` here). */
             healthCheck?: {
                 /**
                  * @description tcp: the port accepts a connection; http/https: GET of `path` answers 2xx or 3xx (https does not verify the certificate: guests often use self-signed ones).
@@ -1032,6 +1084,7 @@ export interface components {
                 /** @description Consecutive good checks before a broken VM counts as healthy again (default 2). */
                 successThreshold?: number;
             };
+            dr?: components["schemas"]["CreateVmDr"];
         };
         /** @description A backup period (exactly one of intervalSeconds and cron, UTC), how many backups to keep, and where standbys go. */
         BackupPolicyRequest: {
@@ -1064,6 +1117,12 @@ export interface components {
         } | {
             cron: string;
         });
+        /** @description Protect the VM from its creation (as PUT /vms/{id}/dr would); OpenStack VMs only. Its standbys come from its backups: give a backup policy too. */
+        CreateVmDr: {
+            /** @enum {string} */
+            failbackMode?: "automatic" | "approval";
+            failbackAfterHealthySeconds?: number;
+        };
         VmList: {
             /** @description Newest first (a page: limit, cursor). */
             vms: components["schemas"]["Vm"][];
@@ -1124,6 +1183,29 @@ export interface components {
             }[];
             runcmd?: string[];
             packagesUpdate?: boolean;
+        };
+        CloudQuotaList: {
+            clouds: components["schemas"]["CloudQuota"][];
+        };
+        /** @description OpenStack: Nova absolute limits (GET /limits). CloudStack: listResourceLimits with the account’s counts (listAccounts). */
+        CloudQuota: {
+            /** @enum {string} */
+            cloud: "openstack" | "cloudstack";
+            accountId: string;
+            instances: components["schemas"]["CloudUsage"];
+            cores: components["schemas"]["CloudUsage"];
+            ramMiB: components["schemas"]["CloudUsage"];
+        } | {
+            /** @enum {string} */
+            cloud: "openstack" | "cloudstack";
+            accountId: string;
+            /** @description The cloud could not be asked now. */
+            error: string;
+        };
+        CloudUsage: {
+            used: number;
+            /** @description null: no limit. */
+            max: number | null;
         };
         BackupPolicy: {
             intervalSeconds?: number;
@@ -1239,6 +1321,11 @@ export interface components {
                 failbackAfterHealthySeconds: number;
             };
             state?: components["schemas"]["DrState"];
+            /**
+             * Format: date-time
+             * @description When the DR state last changed (from the state the DR workflow records for readers).
+             */
+            stateSince?: string;
             lastRpoSeconds?: number;
             lastRtoSeconds?: number;
             /** @description Age of the newest backup with an image: what a disaster now would lose. It grows while backups are paused (the VM runs in the backup cloud). */
@@ -2433,7 +2520,7 @@ export interface operations {
             query?: {
                 /** @description `true` lists deleted VMs too. */
                 includeDeleted?: "true" | "false";
-                /** @description Items per page (default 50, at most 100) */
+                /** @description Items per page (default 50, at most 500) */
                 limit?: number;
                 /** @description The `nextCursor` of the previous page */
                 cursor?: string;
@@ -2523,7 +2610,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description idempotency_key_reused: the key was used for a different request; quota_exceeded: the member has as many VMs as allowed (QUOTA_VMS) */
+            /** @description idempotency_key_reused: the key was used for a different request; quota_exceeded: the member has as many VMs as allowed (QUOTA_VMS); cloud_quota_exceeded: the cloud’s own quota (Nova limits, CloudStack resource limits) has no room for the VM and the standbys its backup policy makes (the message says which limit, how much is in use and what the VM needs) */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2789,6 +2876,60 @@ export interface operations {
                 };
             };
             /** @description no such workflow, or another member’s */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listCloudQuotas: {
+        parameters: {
+            query?: {
+                /** @description One of your cloud accounts (or an operator account); default: the operator account of each cloud. */
+                accountId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description one entry per cloud account (an account whose cloud did not answer says so) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CloudQuotaList"];
+                };
+            };
+            /** @description validation_failed: a bad accountId */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no live session */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such cloud account, or another member’s */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];

@@ -56,16 +56,37 @@ export function currentLanguage(): Language {
   return isLanguage(i18n.language) ? i18n.language : 'en';
 }
 
+/**
+ * Intl formatters are costly to build (a list of 500 rows would build a thousand): one per
+ * language and style, kept.
+ */
+const formatters = new Map<string, Intl.DateTimeFormat | Intl.NumberFormat>();
+function dateFormat(style: 'medium' | 'short'): Intl.DateTimeFormat {
+  const key = `d:${currentLanguage()}:${style}`;
+  let f = formatters.get(key) as Intl.DateTimeFormat | undefined;
+  if (!f) formatters.set(key, (f = new Intl.DateTimeFormat(currentLanguage(), { dateStyle: style, timeStyle: style })));
+  return f;
+}
+function unitFormat(u: 'second' | 'minute' | 'hour' | 'day'): Intl.NumberFormat {
+  const key = `u:${currentLanguage()}:${u}`;
+  let f = formatters.get(key) as Intl.NumberFormat | undefined;
+  if (!f) formatters.set(key, (f = new Intl.NumberFormat(currentLanguage(), { style: 'unit', unit: u, unitDisplay: 'short', maximumFractionDigits: 0 })));
+  return f;
+}
+
 export function formatDateTime(iso: string | undefined): string {
   if (!iso) return '—';
-  return new Intl.DateTimeFormat(currentLanguage(), { dateStyle: 'medium', timeStyle: 'medium' }).format(new Date(iso));
+  return dateFormat('medium').format(new Date(iso));
+}
+
+/** A date and time in the short style of the current language ("12/4/26, 4:05 PM"). */
+export function formatShortDateTime(iso: string): string {
+  return dateFormat('short').format(new Date(iso));
 }
 
 /** "42 sec", "5 min", "3 hr", "2 days" in the current language. */
 export function formatDuration(seconds: number): string {
-  const lang = currentLanguage();
-  const unit = (value: number, u: 'second' | 'minute' | 'hour' | 'day') =>
-    new Intl.NumberFormat(lang, { style: 'unit', unit: u, unitDisplay: 'short', maximumFractionDigits: 0 }).format(value);
+  const unit = (value: number, u: 'second' | 'minute' | 'hour' | 'day') => unitFormat(u).format(value);
   if (seconds < 90) return unit(Math.max(0, Math.round(seconds)), 'second');
   if (seconds < 90 * 60) return unit(seconds / 60, 'minute');
   if (seconds < 36 * 3600) return unit(seconds / 3600, 'hour');

@@ -1,18 +1,22 @@
 /**
  * New VM: the requirements form built from the catalog (GET /api/v1/catalog) — OS, the software
- * offered for that OS, size, cloud — and the backup policy; beside it the live template preview
- * (POST /api/v1/templates, the Heat HOT as YAML). The API's 400 field errors appear at their fields.
+ * offered for that OS, size, cloud — the backup policy, DR on or off and an optional guest health
+ * check; beside it the live template preview (POST /api/v1/templates, the Heat HOT as YAML) and the
+ * chosen cloud's remaining quota (GET /api/v1/quotas). The API's 400 field errors appear at their
+ * fields, and a create the cloud's quota cannot hold (409 cloud_quota_exceeded) at the cloud.
  */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useId, useMemo, useState, type FormEvent } from 'react';
+import { Fragment, useEffect, useId, useMemo, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router';
 import { api, unwrap, type Schemas } from '../api/client';
-import { keys, useCatalog } from '../api/hooks';
+import { keys, useCatalog, useQuotas } from '../api/hooks';
 import { ErrorNotice, Field, fieldErrors, Loading, PageTitle } from '../components';
 
 type Catalog = Schemas['Catalog'];
 type Cloud = 'openstack' | 'cloudstack';
+type Protocol = 'tcp' | 'http' | 'https';
+type FailbackMode = 'automatic' | 'approval';
 const INTERVALS = [
   { seconds: 3600, key: 'newVm.every1h' },
   { seconds: 21600, key: 'newVm.every6h' },
@@ -66,6 +70,12 @@ function VmForm({ catalog }: { catalog: Catalog }) {
   const [backupOn, setBackupOn] = useState(false);
   const [interval, setIntervalSeconds] = useState<number>(86400);
   const [retention, setRetention] = useState('3');
+  const [drOn, setDrOn] = useState(false);
+  const [failbackMode, setFailbackMode] = useState<FailbackMode>('automatic');
+  const [healthOn, setHealthOn] = useState(false);
+  const [protocol, setProtocol] = useState<Protocol>('http');
+  const [port, setPort] = useState('80');
+  const [path, setPath] = useState('/');
   // One key per form: a double submit or a retried request starts one VM (Idempotency-Key).
   const [idempotencyKey] = useState(() => crypto.randomUUID());
 
@@ -89,9 +99,16 @@ function VmForm({ catalog }: { catalog: Catalog }) {
           body: {
             ...requirements,
             ...(backupOn && cloud === 'openstack' ? { backup: { intervalSeconds: interval, retention: Number(retention) } } : {}),
+            ...(drOn && cloud === 'openstack' ? { dr: { failbackMode } } : {}),
+            // The port as typed: a field that is not a port comes back as the API's 400 at the field.
+            ...(healthOn && cloud === 'openstack' ? { healthCheck: { protocol, port: port.trim() === '' ? Number.NaN : Number(port), ...(protocol !== 'tcp' ? { path } : {}) } } : {}),
           },
         }),
       ),
+    onError: async () => {
+      // A refusal by the cloud's quota: show the room as it is now.
+      await qc.invalidateQueries({ queryKey: keys.quotas });
+    },
     onSuccess: async (accepted) => {
       await qc.invalidateQueries({ queryKey: keys.vms });
       await navigate(`/vms/${accepted.vm.id}`, { state: { created: true } });
@@ -171,10 +188,55 @@ function VmForm({ catalog }: { catalog: Catalog }) {
           )}
           {errors.backup && <p className="field-error">{errors.backup}</p>}
         </fieldset>
+        {cloud === 'openstack' && (
+          <fieldset>
+            <legend>{t('newVm.drTitle')}</legend>
+            <label className="check">
+              <input type="checkbox" name="drOn" checked={drOn} onChange={(e) => setDrOn(e.target.checked)} aria-describedby="dr-help" />
+              {t('newVm.drOn')}
+            </label>
+            <p className="help" id="dr-help">
+              {t('newVm.drHelp')}
+            </p>
+            {drOn && (
+              <Select label={t('newVm.failbackMode')} name="failbackMode" value={failbackMode} onChange={(v) => setFailbackMode(v as FailbackMode)} error={errors['dr.failbackMode']}>
+                <option value="automatic">{t('newVm.failbackAutomatic')}</option>
+                <option value="approval">{t('newVm.failbackApproval')}</option>
+              </Select>
+            )}
+            {errors.dr && <p className="field-error">{errors.dr}</p>}
+          </fieldset>
+        )}
+        {cloud === 'openstack' && (
+          <fieldset>
+            <legend>{t('newVm.healthTitle')}</legend>
+            <label className="check">
+              <input type="checkbox" name="healthOn" checked={healthOn} onChange={(e) => setHealthOn(e.target.checked)} aria-describedby="health-help" />
+              {t('newVm.healthOn')}
+            </label>
+            <p className="help" id="health-help">
+              {t('newVm.healthHelp')}
+            </p>
+            {healthOn && (
+              <>
+                <Select label={t('newVm.protocol')} name="protocol" value={protocol} onChange={(v) => setProtocol(v as Protocol)} error={errors['healthCheck.protocol']}>
+                  <option value="tcp">TCP</option>
+                  <option value="http">HTTP</option>
+                  <option value="https">HTTPS</option>
+                </Select>
+                <Field label={t('newVm.port')} name="port" inputMode="numeric" value={port} onChange={(e) => setPort(e.target.value)} error={errors['healthCheck.port']} autoComplete="off" />
+                {protocol !== 'tcp' && <Field label={t('newVm.path')} name="path" value={path} onChange={(e) => setPath(e.target.value)} help={t('newVm.pathHelp')} error={errors['healthCheck.path']} autoComplete="off" />}
+              </>
+            )}
+            {errors.healthCheck && <p className="field-error">{errors.healthCheck}</p>}
+          </fieldset>
+        )}
         <button type="submit" className="primary" disabled={create.isPending}>
           {create.isPending ? t('newVm.submitting') : t('newVm.submit')}
         </button>
       </form>
+      <div className="side">
+      <QuotaPanel cloud={cloud} />
       <section className="card preview" aria-labelledby="preview-title">
         <h2 id="preview-title">{t('newVm.preview')}</h2>
         <p className="help">{t('newVm.previewHelp')}</p>
@@ -186,7 +248,40 @@ function VmForm({ catalog }: { catalog: Catalog }) {
           <p className="muted">{t('newVm.previewEmpty')}</p>
         )}
       </section>
+      </div>
     </div>
+  );
+}
+
+/** The chosen cloud's remaining quota: instances, cores and RAM in use and allowed. */
+function QuotaPanel({ cloud }: { cloud: Cloud }) {
+  const { t } = useTranslation();
+  const quotas = useQuotas();
+  const q = quotas.data?.clouds.find((c) => c.cloud === cloud);
+  const line = (label: string, u: Schemas['CloudUsage']) => (
+    <Fragment key={label}>
+      <dt>{label}</dt>
+      <dd>{u.max === null ? t('newVm.quotaNoLimit', { used: u.used }) : t('newVm.quotaUsed', { used: u.used, max: u.max })}</dd>
+    </Fragment>
+  );
+  return (
+    <section className="card" aria-labelledby="quota-title">
+      <h2 id="quota-title">
+        {t('newVm.quotaTitle')}: {t(`cloud.${cloud}`)}
+      </h2>
+      {quotas.isPending ? (
+        <Loading />
+      ) : q && 'instances' in q ? (
+        <dl className="facts">
+          {line(t('newVm.quotaInstances'), q.instances)}
+          {line(t('newVm.quotaCores'), q.cores)}
+          {line(t('newVm.quotaRam'), q.ramMiB)}
+        </dl>
+      ) : (
+        <p className="muted">{t('newVm.quotaUnknown')}</p>
+      )}
+      <p className="help">{t('newVm.quotaStandbys')}</p>
+    </section>
   );
 }
 

@@ -4,6 +4,7 @@
  * {name, description, isasync, related, params:[{name, type, required, description, length,
  * related}], response:[{name, type, description}]}.
  */
+import { listAccounts, listResourceLimits } from './accounts';
 import { listNetworks, listOsTypes, listServiceOfferings, listZones } from './infra';
 import { listAsyncJobs, queryAsyncJobResult } from './jobs';
 import { createNetwork, deleteNetwork, listNetworkOfferings } from './networks';
@@ -71,6 +72,8 @@ export const COMMANDS: ReadonlyMap<string, CommandDef> = new Map(
     listNetworkOfferings,
     createNetwork,
     deleteNetwork,
+    listAccounts,
+    listResourceLimits,
     listTemplates,
     registerTemplate,
     deleteTemplate,
