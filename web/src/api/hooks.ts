@@ -13,6 +13,7 @@ export const keys = {
   vm: (id: string) => ['vm', id] as const,
   backups: (id: string) => ['backups', id] as const,
   dr: (id: string) => ['dr', id] as const,
+  drills: (id: string) => ['drills', id] as const,
   events: ['events'] as const,
   accounts: ['cloud-accounts'] as const,
 };
@@ -106,6 +107,16 @@ export function useDr(id: string, enabled = true) {
   });
 }
 
+/** The VM's drill reports, newest first (one page: the newest 20). */
+export function useDrills(id: string, enabled = true) {
+  return useQuery({
+    queryKey: keys.drills(id),
+    queryFn: () => unwrap(api.GET('/api/v1/vms/{id}/dr/drills', { params: { path: { id }, query: { limit: 20 } } })),
+    enabled,
+    refetchInterval: pollInterval<Schemas['DrillList']>(() => false),
+  });
+}
+
 export function useEvents(enabled = true) {
   return useQuery({
     queryKey: keys.events,
@@ -120,12 +131,12 @@ export function useCloudAccounts() {
 }
 
 /** A mutation that refreshes the VM's queries (and the list) when it settles. */
-export function useVmAction<V>(id: string, run: (vars: V) => Promise<unknown>) {
+export function useVmAction<V, R = unknown>(id: string, run: (vars: V) => Promise<R>) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: run,
     onSettled: async () => {
-      await Promise.all([keys.vm(id), keys.backups(id), keys.dr(id), keys.vms].map((queryKey) => qc.invalidateQueries({ queryKey })));
+      await Promise.all([keys.vm(id), keys.backups(id), keys.dr(id), keys.drills(id), keys.vms].map((queryKey) => qc.invalidateQueries({ queryKey })));
     },
   });
 }
