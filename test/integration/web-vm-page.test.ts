@@ -8,17 +8,19 @@
  * its field, then saved and seen passing), drilled (a drill report: passed, timed, cleaned up),
  * failed over to CloudStack and back (the machine lit at each state; the events carry RPO and
  * RTO). A member's page links nowhere into the Temporal Web UI; once the member holds the operator
- * role, the operation, backup, drill and DR workflow each have a link. axe-core runs on every
- * view (no serious or critical violation); screenshots go to data/screenshots/ (`vm-page-*`).
+ * role, the operation, backup, drill and DR workflow each have a link; the page then reads in
+ * Korean. axe-core runs on every view (no serious or critical violation); screenshots go to
+ * data/screenshots/ (`vm-page-*`, the two drawings alone as `vm-page-*-drawing.png`).
  * The tests share one member and VM and run in order.
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { grantRole, OPERATOR_ROLE } from '../../src/accounts/roles';
 import { ensureWebBuilt } from '../../scripts/web';
 import type { TestApi } from '../harness/api';
-import { checkAccessibility, launchBrowser, screenshot, type AxeViolation } from '../harness/browser';
+import { checkAccessibility, launchBrowser, screenshot, SCREENSHOT_DIR, type AxeViolation } from '../harness/browser';
 import { startDrSystem, type DrSystem } from '../harness/dr-system';
 import { apiCall, waitUntil } from '../harness/http';
 import { signupAndLogin, type TestUser } from '../harness/users';
@@ -169,6 +171,7 @@ describe('web console: the VM page in a real browser (update, task graph, DR mac
     assert.equal(await table.locator('tbody tr').count(), backup.tasks.length);
     const awaitImage = table.locator('tbody tr').filter({ has: page.getByRole('rowheader', { name: 'await-image', exact: true }) });
     assert.match((await awaitImage.textContent()) ?? '', /succeeded.*snapshot/);
+    await graph.screenshot({ path: path.join(SCREENSHOT_DIR, 'vm-page-task-graph-drawing.png') });
     await audit('vm-page-task-graph');
   });
 
@@ -223,6 +226,7 @@ describe('web console: the VM page in a real browser (update, task graph, DR mac
     assert.match((await failover.textContent()) ?? '', /RPO \d.*RTO \d/, 'RPO and RTO of the failover');
     // The transition out of the lit state is drawn in the accent colour; the table lists it too.
     assert.ok((await page.locator('svg[data-testid="dr-machine"] g.transition.from-now').count()) >= 1);
+    await page.locator('svg[data-testid="dr-machine"]').screenshot({ path: path.join(SCREENSHOT_DIR, 'vm-page-dr-machine-drawing.png') });
     await audit('vm-page-dr-failed-over');
 
     await page.getByRole('button', { name: 'Fail back now' }).click();
@@ -230,7 +234,7 @@ describe('web console: the VM page in a real browser (update, task graph, DR mac
     await page.getByTestId('dr-events').locator('li').filter({ hasText: 'Failback completed' }).first().waitFor({ timeout: 30_000 });
   });
 
-  it('when the member holds the operator role, then the operation, the backup, the drill and the DR workflow link into the Temporal Web UI', async () => {
+  it('when the member holds the operator role, then the operation, the backup, the drill and the DR workflow link into the Temporal Web UI; in Korean the page reads in Korean', async () => {
     await grantRole(api.deps.db, member.username, OPERATOR_ROLE, member.userId);
     await page.reload();
     await page.getByRole('heading', { name: `VM ${vmName}` }).waitFor();
@@ -253,5 +257,12 @@ describe('web console: the VM page in a real browser (update, task graph, DR mac
     }
     await page.getByText('Operator view').waitFor();
     await audit('vm-page-operator');
+
+    // The same page in Korean: every new part has its words in the Korean catalogue.
+    await page.getByLabel('Language').selectOption('ko');
+    await page.getByRole('heading', { name: '상태 전이도' }).waitFor();
+    for (const heading of ['이 VM 변경', '작업 그래프', '게스트 상태 검사', '복구 훈련 보고서']) await page.getByRole('heading', { name: heading }).waitFor();
+    assert.match((await page.locator('svg[data-testid="dr-machine"] g[data-current="true"]').textContent()) ?? '', /지금/);
+    await audit('vm-page-ko');
   });
 });
