@@ -214,6 +214,7 @@ describe('web console: the VM page in a real browser (update, task graph, DR mac
     assert.match(text, /copy removed/);
     assert.match(text, new RegExp(`isolated copy from backup ${drill.backupId.slice(0, 8)} reached running`));
     assert.match(text, /\d+(\.\d)?\s*(sec|min)/, 'the measured RTO');
+    assert.equal(await page.getByText('A drill is running').count(), 0, 'once its report is listed, the drill no longer shows as running');
     await litState('Protected', 10_000);
     await audit('vm-page-drill-report');
   });

@@ -107,13 +107,15 @@ export function useDr(id: string, enabled = true) {
   });
 }
 
-/** The VM's drill reports, newest first (one page: the newest 20). */
-export function useDrills(id: string, enabled = true) {
+/**
+ * The VM's drill reports, newest first (one page: the newest 20). `awaiting`: the workflow id of a
+ * drill just started — polled fast until its report is listed.
+ */
+export function useDrills(id: string, awaiting?: string) {
   return useQuery({
     queryKey: keys.drills(id),
     queryFn: () => unwrap(api.GET('/api/v1/vms/{id}/dr/drills', { params: { path: { id }, query: { limit: 20 } } })),
-    enabled,
-    refetchInterval: pollInterval<Schemas['DrillList']>(() => false),
+    refetchInterval: pollInterval<Schemas['DrillList']>((d) => !!awaiting && !d.drills.some((x) => x.workflowId === awaiting)),
   });
 }
 

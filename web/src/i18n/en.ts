@@ -273,6 +273,7 @@ export const en = {
   },
   drills: {
     title: 'Drill reports',
+    running: 'A drill is running: an isolated copy boots from the newest backup. Its report appears here.',
     none: 'No drill has run yet. A drill boots an isolated copy from the newest backup, times it and removes it.',
     when: 'Finished',
     target: 'Where',

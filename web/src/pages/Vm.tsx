@@ -123,7 +123,8 @@ function BackupsTable({ vmId, vmActive }: { vmId: string; vmActive: boolean }) {
 
 type Action = 'backupNow' | 'protect' | 'unprotect' | 'failoverBase' | 'failoverBackup' | 'failback' | 'approve' | 'drill';
 
-function Actions({ vm }: { vm: Schemas['Vm'] }) {
+/** `onDrill`: a drill was accepted (its workflow id), so the DR panel can say it runs until its report arrives. */
+function Actions({ vm, onDrill }: { vm: Schemas['Vm']; onDrill: (workflowId: string) => void }) {
   const { t } = useTranslation();
   const dr = useDr(vm.id);
   const [last, setLast] = useState<Action>();
@@ -169,7 +170,12 @@ function Actions({ vm }: { vm: Schemas['Vm'] }) {
         {buttons
           .filter((b) => b.show)
           .map((b) => (
-            <button key={b.action} type="button" onClick={() => run.mutate(b.action)} disabled={run.isPending}>
+            <button
+              key={b.action}
+              type="button"
+              onClick={() => run.mutate(b.action, { onSuccess: (r) => b.action === 'drill' && onDrill((r as Schemas['DrillAccepted']).workflowId) })}
+              disabled={run.isPending}
+            >
               {label(b.action)}
             </button>
           ))}
@@ -212,6 +218,8 @@ export function VmPage() {
   const { t } = useTranslation();
   const { id = '' } = useParams();
   const q = useVm(id);
+  /** The workflow id of a drill started from this page, until its report is listed. */
+  const [drillRunning, setDrillRunning] = useState<string>();
   if (q.isPending) return <Loading />;
   if (q.error) {
     return (
@@ -280,7 +288,7 @@ export function VmPage() {
       {!gone && (
         <section aria-labelledby="actions-title" className="card">
           <h2 id="actions-title">{t('vm.actions')}</h2>
-          <Actions vm={vm} />
+          <Actions vm={vm} onDrill={setDrillRunning} />
         </section>
       )}
       {!gone && <UpdateSection vm={vm} />}
@@ -293,7 +301,7 @@ export function VmPage() {
       {vm.state !== 'deleted' && (
         <section aria-labelledby="dr-title" className="card">
           <h2 id="dr-title">{t('vm.dr')}</h2>
-          <DrPanel vmId={vm.id} />
+          <DrPanel vmId={vm.id} drillRunning={drillRunning} />
         </section>
       )}
       <section aria-labelledby="history-title" className="card">

@@ -29,10 +29,11 @@ function EventMeasures({ event }: { event: DrView['events'][number] }) {
   return parts.length ? <span className="measures"> ({parts.join(' · ')})</span> : null;
 }
 
-function DrillReports({ vmId, newestDrillEvent }: { vmId: string; newestDrillEvent?: string }) {
+function DrillReports({ vmId, newestDrillEvent, drillRunning }: { vmId: string; newestDrillEvent?: string; drillRunning?: string }) {
   const { t } = useTranslation();
   const qc = useQueryClient();
-  const drills = useDrills(vmId);
+  const drills = useDrills(vmId, drillRunning);
+  const running = !!drillRunning && !!drills.data && !drills.data.drills.some((d) => d.workflowId === drillRunning);
   // A drill's report is stored with its event: read the reports again when a new drill event shows.
   useEffect(() => {
     if (newestDrillEvent) void qc.invalidateQueries({ queryKey: keys.drills(vmId) });
@@ -85,6 +86,9 @@ function DrillReports({ vmId, newestDrillEvent }: { vmId: string; newestDrillEve
   return (
     <section aria-labelledby="drills-title">
       <h3 id="drills-title">{t('drills.title')}</h3>
+      <div role="status" aria-live="polite">
+        {running && <p className="notice">{t('drills.running')}</p>}
+      </div>
       {body}
     </section>
   );
@@ -216,7 +220,7 @@ function HealthCheckForm({ vmId, dr }: { vmId: string; dr: DrView }) {
   );
 }
 
-export function DrPanel({ vmId }: { vmId: string }) {
+export function DrPanel({ vmId, drillRunning }: { vmId: string; drillRunning?: string }) {
   const { t } = useTranslation();
   const dr = useDr(vmId);
   const qc = useQueryClient();
@@ -265,7 +269,7 @@ export function DrPanel({ vmId }: { vmId: string }) {
         </>
       )}
       {d.protected ? <HealthCheckForm vmId={vmId} dr={d} /> : <p className="muted">{t('healthCheck.needsProtection')}</p>}
-      <DrillReports vmId={vmId} newestDrillEvent={newestDrillEvent} />
+      <DrillReports vmId={vmId} newestDrillEvent={newestDrillEvent} drillRunning={drillRunning} />
     </>
   );
 }
