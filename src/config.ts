@@ -46,7 +46,7 @@ export const CONFIG_SPEC = {
   temporalTaskQueue: { env: 'TEMPORAL_TASK_QUEUE', doc: 'Task queue the worker polls and the API starts workflows on', default: 'vmflow', schema: nonEmpty },
   temporalPort: { env: 'TEMPORAL_PORT', doc: 'gRPC port of the embedded Temporal dev server', default: '7233', schema: port },
   temporalUiPort: { env: 'TEMPORAL_UI_PORT', doc: 'Port of the embedded Temporal Web UI', default: '8233', schema: port },
-  temporalUiUrl: { env: 'TEMPORAL_UI_URL', doc: 'Base URL of the Temporal Web UI operators use (default http://127.0.0.1:TEMPORAL_UI_PORT). Members\' API answers never link to it: it lists every member\'s workflows', schema: z.url().optional() },
+  temporalUiUrl: { env: 'TEMPORAL_UI_URL', doc: 'Base URL of the Temporal Web UI operators use (default http://127.0.0.1:TEMPORAL_UI_PORT); an operator\'s GET /api/v1/auth/me links into it (the console shows the links). Members\' API answers never link to it: it lists every member\'s workflows', schema: z.url().optional() },
   temporalCliPath: { env: 'TEMPORAL_CLI_PATH', doc: 'Path to a `temporal` CLI binary to use instead of building v1.5.1 into the tools cache', schema: nonEmpty.optional() },
   mongodbUri: { env: 'MONGODB_URI', doc: 'MongoDB connection string. When set, no embedded FerretDB is started', schema: nonEmpty.optional() },
   ferretdbPort: { env: 'FERRETDB_PORT', doc: 'Port of the embedded FerretDB (MongoDB wire protocol)', default: '27017', schema: port },

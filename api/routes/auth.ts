@@ -5,10 +5,33 @@
 import type { Request } from 'express';
 import type { AccountService } from '../../src/accounts/service';
 import type { Config } from '../../src/config';
-import { loginRequestSchema, loginResultSchema, logoutAllResultSchema, meSchema, memberSchema, signupRequestSchema, withdrawRequestSchema, withdrawResultSchema } from '../../src/contracts/api/auth';
+import { drWorkflowId } from '../../src/contracts/dr';
+import { loginRequestSchema, loginResultSchema, logoutAllResultSchema, meSchema, memberSchema, signupRequestSchema, withdrawRequestSchema, withdrawResultSchema, type TemporalUiLinks } from '../../src/contracts/api/auth';
 import { parseInput } from '../../src/errors';
-import { clearSessionCookie, currentUser, setSessionCookie } from '../auth-middleware';
+import { clearSessionCookie, currentUser, OPERATOR_ROLE, setSessionCookie } from '../auth-middleware';
 import type { ApiScope } from '../openapi';
+
+/**
+ * The Temporal Web UI's list of one workflow's runs, as a template: `idTemplate` holds the
+ * placeholder where the console puts the URL-encoded id. A list filtered by WorkflowId (not the
+ * run's own page, which needs a run id) shows every run of an id that continues as new.
+ */
+function workflowListUrl(config: Config, idTemplate: string, placeholder: string): string {
+  const query = `WorkflowId="${idTemplate}"`
+    .split(placeholder)
+    .map((part) => encodeURIComponent(part))
+    .join(placeholder);
+  return `${config.temporalUiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(config.temporalNamespace)}/workflows?query=${query}`;
+}
+
+/** Links into the Temporal Web UI for an operator (members get none). */
+export function temporalUiLinks(config: Config): TemporalUiLinks {
+  return {
+    url: config.temporalUiUrl,
+    workflowUrl: workflowListUrl(config, '{workflowId}', '{workflowId}'),
+    drWorkflowUrl: workflowListUrl(config, drWorkflowId('{vmId}'), '{vmId}'),
+  };
+}
 
 export function authRoutes(api: ApiScope, accounts: AccountService, config: Config): void {
   const secure = config.sessionCookieSecure;
@@ -92,12 +115,13 @@ export function authRoutes(api: ApiScope, accounts: AccountService, config: Conf
   );
 
   api.route(
-    { method: 'get', path: '/me', operationId: 'me', tag: 'auth', summary: 'Who am I', responses: { 200: { description: 'the signed-in member', body: meSchema } } },
+    { method: 'get', path: '/me', operationId: 'me', tag: 'auth', summary: 'Who am I (an operator also gets links into the Temporal Web UI)', responses: { 200: { description: 'the signed-in member', body: meSchema } } },
     async (req, res) => {
       const user = currentUser(req);
       const me = await accounts.me(user.id);
       if (!me) throw new Error(`session of ${user.id} outlived the member`);
-      res.json({ ...me, roles: user.roles });
+      // Operators also get the Temporal Web UI's links; a member's answer never names the UI.
+      res.json({ ...me, roles: user.roles, ...(user.roles.includes(OPERATOR_ROLE) ? { temporalUi: temporalUiLinks(config) } : {}) });
     },
   );
 

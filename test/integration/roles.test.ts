@@ -90,6 +90,28 @@ describe('roles: the operator role cannot be claimed by signing up', function ()
     assert.ok(!(await denied.text()).includes(marker));
   });
 
+  it('when an operator asks who they are, then the answer links into the Temporal Web UI; a member\'s answer never names it', async () => {
+    const name = uniqueUsername('ops');
+    const member = await signupAndLogin(api.url, name);
+    const before = await me(member);
+    assert.equal(before.temporalUi, undefined, 'a member gets no Temporal UI links');
+    assert.ok(!JSON.stringify(before).includes(api.deps.config.temporalUiUrl), JSON.stringify(before));
+
+    await grantRole(api.deps.db, name, OPERATOR_ROLE, member.userId);
+    const links = (await me(member)).temporalUi;
+    assert.equal(links?.url, api.deps.config.temporalUiUrl);
+    // The templates, filled in as the console does, list one workflow's runs in the UI's namespace.
+    const workflow = new URL(links.workflowUrl.replace('{workflowId}', encodeURIComponent('vm-update:abc:2')));
+    assert.equal(workflow.origin, new URL(api.deps.config.temporalUiUrl).origin);
+    assert.equal(workflow.pathname, `/namespaces/${api.deps.config.temporalNamespace}/workflows`);
+    assert.equal(workflow.searchParams.get('query'), 'WorkflowId="vm-update:abc:2"');
+    const dr = new URL(links.drWorkflowUrl.replace('{vmId}', encodeURIComponent('0b6c7e1e-vm')));
+    assert.equal(dr.searchParams.get('query'), 'WorkflowId="vm-dr:0b6c7e1e-vm"');
+
+    await revokeRole(api.deps.db, name);
+    assert.equal((await me(member)).temporalUi, undefined, 'revoked: the links are gone at the next request');
+  });
+
   it('when a role is revoked, then the member\'s live session loses it at the next request; a grant pinned to another member id is refused', async () => {
     const name = uniqueUsername('ops');
     const member = await signupAndLogin(api.url, name);

@@ -14,8 +14,25 @@ export const withdrawRequestSchema = withdrawSchema.meta({ id: 'WithdrawRequest'
 export const memberSchema = z.strictObject({ id: z.uuid(), username: z.string(), createdAt: dateTime() }).meta({ id: 'Member' });
 export type Member = z.infer<typeof memberSchema>;
 
+/**
+ * Links into the Temporal Web UI, for operators only: the UI lists every member's workflows (and an
+ * operator's session decodes their payloads through /codec), so a member's answers never carry it.
+ * Each link is a template the console fills in (URL-encoded value in place of the placeholder).
+ */
+export const temporalUiLinksSchema = z
+  .strictObject({
+    url: z.string().meta({ description: 'The Temporal Web UI (TEMPORAL_UI_URL).' }),
+    workflowUrl: z.string().meta({ description: 'The runs of one workflow in the UI: replace `{workflowId}` with the URL-encoded workflow id (an operation’s, a backup’s, a drill’s).' }),
+    drWorkflowUrl: z.string().meta({ description: 'The runs of a VM’s DR workflow (drVm): replace `{vmId}` with the URL-encoded VM id.' }),
+  })
+  .meta({ id: 'TemporalUiLinks' });
+export type TemporalUiLinks = z.infer<typeof temporalUiLinksSchema>;
+
 export const meSchema = memberSchema
-  .extend({ roles: z.array(z.string()).meta({ description: 'Roles stored on the member: `operator` when granted with `npm run operator -- grant`.' }) })
+  .extend({
+    roles: z.array(z.string()).meta({ description: 'Roles stored on the member: `operator` when granted with `npm run operator -- grant`.' }),
+    temporalUi: temporalUiLinksSchema.optional().meta({ description: 'Operators only: links into the Temporal Web UI. Absent for members.' }),
+  })
   .meta({ id: 'Me' });
 
 export const loginResultSchema = z

@@ -26,6 +26,8 @@ export class ApiError extends Error {
     readonly requestId?: string,
     /** Retry-After, in seconds (429, 503). */
     readonly retryAfter?: number,
+    /** 409 confirmation_required (PATCH /vms/{id}): what the change would do (`error.plan`). */
+    readonly plan?: Schemas['UpdatePlan'],
   ) {
     super(message);
   }
@@ -47,7 +49,7 @@ export async function unwrap<T>(call: Promise<Answer<T>>): Promise<T> {
   }
   const { data, error, response } = answer;
   if (response.ok) return data as T;
-  const body = (error ?? {}) as { error?: { code?: string; message?: string; fields?: FieldError[]; requestId?: string } };
+  const body = (error ?? {}) as { error?: Partial<Schemas['Error']['error']> };
   const retry = Number(response.headers.get('retry-after'));
   throw new ApiError(
     response.status,
@@ -56,6 +58,7 @@ export async function unwrap<T>(call: Promise<Answer<T>>): Promise<T> {
     body.error?.fields ?? [],
     body.error?.requestId,
     Number.isFinite(retry) && retry > 0 ? retry : undefined,
+    body.error?.plan,
   );
 }
 

@@ -13,6 +13,7 @@ export const keys = {
   vm: (id: string) => ['vm', id] as const,
   backups: (id: string) => ['backups', id] as const,
   dr: (id: string) => ['dr', id] as const,
+  drills: (id: string) => ['drills', id] as const,
   events: ['events'] as const,
   accounts: ['cloud-accounts'] as const,
   quotas: ['quotas'] as const,
@@ -124,6 +125,18 @@ export function useDr(id: string, enabled = true) {
   });
 }
 
+/**
+ * The VM's drill reports, newest first (one page: the newest 20). `awaiting`: the workflow id of a
+ * drill just started — polled fast until its report is listed.
+ */
+export function useDrills(id: string, awaiting?: string) {
+  return useQuery({
+    queryKey: keys.drills(id),
+    queryFn: () => unwrap(api.GET('/api/v1/vms/{id}/dr/drills', { params: { path: { id }, query: { limit: 20 } } })),
+    refetchInterval: pollInterval<Schemas['DrillList']>((d) => !!awaiting && !d.drills.some((x) => x.workflowId === awaiting)),
+  });
+}
+
 export function useEvents(enabled = true) {
   return useQuery({
     queryKey: keys.events,
@@ -143,12 +156,12 @@ export function useCloudAccounts() {
 }
 
 /** A mutation that refreshes the VM's queries (and the list) when it settles. */
-export function useVmAction<V>(id: string, run: (vars: V) => Promise<unknown>) {
+export function useVmAction<V, R = unknown>(id: string, run: (vars: V) => Promise<R>) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: run,
     onSettled: async () => {
-      await Promise.all([keys.vm(id), keys.backups(id), keys.dr(id), keys.vms].map((queryKey) => qc.invalidateQueries({ queryKey })));
+      await Promise.all([keys.vm(id), keys.backups(id), keys.dr(id), keys.drills(id), keys.vms].map((queryKey) => qc.invalidateQueries({ queryKey })));
     },
   });
 }

@@ -170,7 +170,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Who am I */
+        /** Who am I (an operator also gets links into the Temporal Web UI) */
         get: operations["me"];
         put?: never;
         post?: never;
@@ -725,6 +725,15 @@ export interface components {
             createdAt: string;
             /** @description Roles stored on the member: `operator` when granted with `npm run operator -- grant`. */
             roles: string[];
+            /** @description Operators only: links into the Temporal Web UI. Absent for members. */
+            temporalUi?: {
+                /** @description The Temporal Web UI (TEMPORAL_UI_URL). */
+                url: string;
+                /** @description The runs of one workflow in the UI: replace `{workflowId}` with the URL-encoded workflow id (an operation’s, a backup’s, a drill’s). */
+                workflowUrl: string;
+                /** @description The runs of a VM’s DR workflow (drVm): replace `{vmId}` with the URL-encoded VM id. */
+                drWorkflowUrl: string;
+            };
         };
         WithdrawResult: {
             /** @enum {boolean} */

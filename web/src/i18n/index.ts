@@ -94,3 +94,9 @@ export function formatDuration(seconds: number): string {
 }
 
 export default i18n;
+
+/** Like formatDuration, with a tenth of a second under 10 s ("0.4 sec", "4.2 sec"): tasks and boots are short. */
+export function formatSeconds(seconds: number): string {
+  if (seconds >= 10) return formatDuration(seconds);
+  return new Intl.NumberFormat(currentLanguage(), { style: 'unit', unit: 'second', unitDisplay: 'short', maximumFractionDigits: 1 }).format(Math.max(0, seconds));
+}

@@ -1,18 +1,24 @@
 /**
  * One VM: its state and placement, the running operation's steps advancing (polling with
  * back-off, read from the operation records — no workflow query), the state history, the
- * backups table, the DR panel, and the actions: back up now, protect/unprotect, fail over,
- * fail back, approve failback, drill, and delete (the name typed to confirm).
+ * backups table with each backup's task graph drawn (VmTaskGraph.tsx), the DR panel (VmDr.tsx:
+ * the state machine drawn, events with RPO/RTO, guest health check, drill reports), the update
+ * form with the replace-plan confirmation (VmUpdate.tsx), and the actions: back up now,
+ * protect/unprotect, fail over, fail back, approve failback, drill, and delete (the name typed to
+ * confirm). Operators also see links into the Temporal Web UI (OperatorLinks.tsx).
  */
-import { useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router';
 import { api, isApiError, unwrap, type Schemas } from '../api/client';
-import { keys, useBackups, useDr, useVm, useVmAction } from '../api/hooks';
+import { useBackups, useDr, useVm, useVmAction } from '../api/hooks';
 import { ErrorNotice, Field, Loading, PageTitle } from '../components';
-import { formatDateTime, formatDuration } from '../i18n';
+import { formatDateTime } from '../i18n';
+import { OperatorNote, WorkflowLink } from './OperatorLinks';
 import { address } from './Vms';
+import { DrPanel } from './VmDr';
+import { TaskGraphSection } from './VmTaskGraph';
+import { UpdateSection } from './VmUpdate';
 
 type Progress = Schemas['WorkflowProgress'];
 
@@ -70,93 +76,55 @@ function BackupsTable({ vmId, vmActive }: { vmId: string; vmActive: boolean }) {
   if (backups.error) return <ErrorNotice error={backups.error} />;
   if (!backups.data.backups.length) return <p className="muted">{t('vm.noBackups')}</p>;
   return (
-    <div className="table-wrap">
-      <table aria-labelledby="backups-title">
-        <thead>
-          <tr>
-            <th scope="col">{t('vm.backupStarted')}</th>
-            <th scope="col">{t('vm.backupFinished')}</th>
-            <th scope="col">{t('vm.backupStatus')}</th>
-            <th scope="col">{t('vm.backupTrigger')}</th>
-            <th scope="col">{t('vm.backupTasks')}</th>
-            <th scope="col">
-              <span className="visually-hidden">{t('vm.actions')}</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {backups.data.backups.map((b) => (
-            <tr key={b.id}>
-              <td>{formatDateTime(b.startedAt)}</td>
-              <td>{formatDateTime(b.finishedAt)}</td>
-              <td>
-                <span className={`state state-${b.status}`}>{t(`backupStatus.${b.status}`)}</span>
-              </td>
-              <td>{t(`trigger.${b.trigger}`)}</td>
-              <td>
-                <ul className="tasks">
-                  {b.tasks.map((task) => (
-                    <li key={task.name} className={`state-${task.state}`}>
-                      {task.name}: {t(`backupStatus.${task.state === 'pending' ? 'running' : task.state}`)}
-                      {task.requires.length > 0 && <span className="muted"> {t('vm.taskAfter', { tasks: task.requires.join(', ') })}</span>}
-                    </li>
-                  ))}
-                </ul>
-              </td>
-              <td>{b.image && !b.retiredAt && b.status === 'succeeded' && <RestoreButton vmId={vmId} backupId={b.id} disabled={!vmActive} />}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
-}
-
-function DrPanel({ vmId }: { vmId: string }) {
-  const { t } = useTranslation();
-  const dr = useDr(vmId);
-  const qc = useQueryClient();
-  const drState = dr.data?.state?.state;
-  // A failover or failback moves the VM: read its placement again when the DR state changes.
-  useEffect(() => {
-    if (drState) void qc.invalidateQueries({ queryKey: keys.vm(vmId) });
-  }, [drState, vmId, qc]);
-  if (dr.isPending) return <Loading />;
-  if (dr.error) return <ErrorNotice error={dr.error} />;
-  const d = dr.data;
-  const state = !d.protected ? t('drState.none') : d.state ? t(`drState.${d.state.state}`) : t('drState.unknown');
-  const secs = (s: number | undefined) => (s === undefined ? '—' : formatDuration(s));
-  return (
     <>
-      <dl className="facts">
-        <dt>{t('vm.drState')}</dt>
-        <dd data-testid="dr-state">{state}</dd>
-        <dt>{t('vm.rpoNow')}</dt>
-        <dd>{d.rpoSecondsNow === undefined ? t('vms.noBackup') : t('vms.ago', { age: formatDuration(d.rpoSecondsNow) })}</dd>
-        <dt>{t('vm.lastRpo')}</dt>
-        <dd>{secs(d.lastRpoSeconds)}</dd>
-        <dt>{t('vm.lastRto')}</dt>
-        <dd>{secs(d.lastRtoSeconds)}</dd>
-      </dl>
-      {d.events.length > 0 && (
-        <>
-          <h3>{t('vm.events')}</h3>
-          <ul className="timeline">
-            {d.events.slice(0, 10).map((e) => (
-              <li key={e.id}>
-                <time dateTime={e.at}>{formatDateTime(e.at)}</time> — {t(`eventKind.${e.kind}`)}: {e.message}
-              </li>
+      <div className="table-wrap">
+        <table aria-labelledby="backups-title">
+          <thead>
+            <tr>
+              <th scope="col">{t('vm.backupStarted')}</th>
+              <th scope="col">{t('vm.backupFinished')}</th>
+              <th scope="col">{t('vm.backupStatus')}</th>
+              <th scope="col">{t('vm.backupTrigger')}</th>
+              <th scope="col">{t('vm.backupTasks')}</th>
+              <th scope="col">
+                <span className="visually-hidden">{t('vm.actions')}</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {backups.data.backups.map((b) => (
+              <tr key={b.id}>
+                <td>{formatDateTime(b.startedAt)}</td>
+                <td>{formatDateTime(b.finishedAt)}</td>
+                <td>
+                  <span className={`state state-${b.status}`}>{t(`backupStatus.${b.status}`)}</span>
+                </td>
+                <td>{t(`trigger.${b.trigger}`)}</td>
+                <td>
+                  <ul className="tasks">
+                    {b.tasks.map((task) => (
+                      <li key={task.name} className={`state-${task.state}`}>
+                        {task.name}: {t(`backupStatus.${task.state === 'pending' ? 'running' : task.state}`)}
+                        {task.requires.length > 0 && <span className="muted"> {t('vm.taskAfter', { tasks: task.requires.join(', ') })}</span>}
+                      </li>
+                    ))}
+                  </ul>
+                </td>
+                <td>{b.image && !b.retiredAt && b.status === 'succeeded' && <RestoreButton vmId={vmId} backupId={b.id} disabled={!vmActive} />}</td>
+              </tr>
             ))}
-          </ul>
-        </>
-      )}
+          </tbody>
+        </table>
+      </div>
+      <TaskGraphSection backups={backups.data.backups} />
     </>
   );
 }
 
 type Action = 'backupNow' | 'protect' | 'unprotect' | 'failoverBase' | 'failoverBackup' | 'failback' | 'approve' | 'drill';
 
-function Actions({ vm }: { vm: Schemas['Vm'] }) {
+/** `onDrill`: a drill was accepted (its workflow id), so the DR panel can say it runs until its report arrives. */
+function Actions({ vm, onDrill }: { vm: Schemas['Vm']; onDrill: (workflowId: string) => void }) {
   const { t } = useTranslation();
   const dr = useDr(vm.id);
   const [last, setLast] = useState<Action>();
@@ -202,7 +170,12 @@ function Actions({ vm }: { vm: Schemas['Vm'] }) {
         {buttons
           .filter((b) => b.show)
           .map((b) => (
-            <button key={b.action} type="button" onClick={() => run.mutate(b.action)} disabled={run.isPending}>
+            <button
+              key={b.action}
+              type="button"
+              onClick={() => run.mutate(b.action, { onSuccess: (r) => b.action === 'drill' && onDrill((r as Schemas['DrillAccepted']).workflowId) })}
+              disabled={run.isPending}
+            >
               {label(b.action)}
             </button>
           ))}
@@ -245,6 +218,8 @@ export function VmPage() {
   const { t } = useTranslation();
   const { id = '' } = useParams();
   const q = useVm(id);
+  /** The workflow id of a drill started from this page, until its report is listed. */
+  const [drillRunning, setDrillRunning] = useState<string>();
   if (q.isPending) return <Loading />;
   if (q.error) {
     return (
@@ -265,6 +240,7 @@ export function VmPage() {
         <Link to="/">{t('vm.back')}</Link>
       </p>
       <PageTitle title={t('vm.title', { name: vm.name })}>{t('vm.title', { name: vm.name })}</PageTitle>
+      <OperatorNote />
       <section aria-labelledby="summary-title" className="card">
         <h2 id="summary-title">{t('vm.summary')}</h2>
         <dl className="facts">
@@ -283,7 +259,9 @@ export function VmPage() {
           <dt>{t('vm.os')}</dt>
           <dd>{vm.requirements.os}</dd>
           <dt>{t('vm.size')}</dt>
-          <dd>{vm.requirements.size}</dd>
+          <dd data-testid="vm-size">{vm.requirements.size}</dd>
+          <dt>{t('vm.software')}</dt>
+          <dd data-testid="vm-software">{vm.requirements.software?.length ? vm.requirements.software.join(', ') : t('vm.noSoftware')}</dd>
           <dt>{t('vm.created')}</dt>
           <dd>{formatDateTime(vm.createdAt)}</dd>
           {vm.lastError && (
@@ -293,6 +271,11 @@ export function VmPage() {
             </>
           )}
         </dl>
+        {operation && (
+          <p>
+            <WorkflowLink workflowId={operation.workflowId} what={t('operator.operation')} />
+          </p>
+        )}
       </section>
       {progress && (
         <section aria-labelledby="progress-title" className="card">
@@ -305,9 +288,10 @@ export function VmPage() {
       {!gone && (
         <section aria-labelledby="actions-title" className="card">
           <h2 id="actions-title">{t('vm.actions')}</h2>
-          <Actions vm={vm} />
+          <Actions vm={vm} onDrill={setDrillRunning} />
         </section>
       )}
+      {!gone && <UpdateSection vm={vm} />}
       {vm.state !== 'deleted' && (
         <section aria-labelledby="backups-title" className="card">
           <h2 id="backups-title">{t('vm.backups')}</h2>
@@ -317,7 +301,7 @@ export function VmPage() {
       {vm.state !== 'deleted' && (
         <section aria-labelledby="dr-title" className="card">
           <h2 id="dr-title">{t('vm.dr')}</h2>
-          <DrPanel vmId={vm.id} />
+          <DrPanel vmId={vm.id} drillRunning={drillRunning} />
         </section>
       )}
       <section aria-labelledby="history-title" className="card">
