@@ -132,10 +132,10 @@ export const vmViewSchema = z
     workflowIds: z.array(z.string()).meta({ description: 'The VM’s workflows, newest last.' }),
     createdAt: dateTime(),
     updatedAt: dateTime(),
-    dr: vmDrSummarySchema.optional().meta({ description: 'In GET /vms and GET /vms/{id}: DR state and the age of the newest backup (absent for deleted VMs and in other answers).' }),
+    dr: vmDrSummarySchema.optional().meta({ description: 'In GET /vms only: DR state and the age of the newest backup (absent for deleted VMs and in other answers; GET /vms/{id}/dr has the whole DR view).' }),
     nextBackupAt: dateTime()
       .optional()
-      .meta({ description: 'In GET /vms and GET /vms/{id}: when the backup schedule fires next (nominal time; the run comes up to nextBackupJitterSeconds later). Absent without a backup policy, while it is paused, or while the VM runs in the backup cloud.' }),
+      .meta({ description: 'In GET /vms only: when the backup schedule fires next (nominal time; the run comes up to nextBackupJitterSeconds later). Absent without a backup policy, while it is paused, or while the VM runs in the backup cloud.' }),
     nextBackupJitterSeconds: z.number().int().optional().meta({ description: 'The schedule’s jitter: the next backup starts between nextBackupAt and this many seconds later.' }),
   })
   .meta({ id: 'Vm' });

@@ -999,7 +999,7 @@ export interface components {
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
-            /** @description In GET /vms and GET /vms/{id}: DR state and the age of the newest backup (absent for deleted VMs and in other answers). */
+            /** @description In GET /vms only: DR state and the age of the newest backup (absent for deleted VMs and in other answers; GET /vms/{id}/dr has the whole DR view). */
             dr?: {
                 protected: boolean;
                 /**
@@ -1029,7 +1029,7 @@ export interface components {
             };
             /**
              * Format: date-time
-             * @description In GET /vms and GET /vms/{id}: when the backup schedule fires next (nominal time; the run comes up to nextBackupJitterSeconds later). Absent without a backup policy, while it is paused, or while the VM runs in the backup cloud.
+             * @description In GET /vms only: when the backup schedule fires next (nominal time; the run comes up to nextBackupJitterSeconds later). Absent without a backup policy, while it is paused, or while the VM runs in the backup cloud.
              */
             nextBackupAt?: string;
             /** @description The schedule’s jitter: the next backup starts between nextBackupAt and this many seconds later. */
