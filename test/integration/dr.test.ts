@@ -129,6 +129,28 @@ describe('disaster recovery: monitor → failover → failback, drills and alert
     });
   });
 
+  it('when the VM breaks and its base standby is gone, then it is restored from the newest backup into its own stack rather than left down', async () => {
+    const vmId = await protectedVm('breaks-no-standby');
+    const before = await vm(vmId);
+    const standby = ((await osState()).servers.items as Json[]).find((s) => s.name === `vmflow-${vmId}-standby`);
+    assert.ok(standby, 'a standby was made by the backup');
+    // The standby vanishes (e.g. a backup replacing it gave way to this failover) and the VM breaks.
+    await simAdmin(clouds.openstack.url, 'POST', `/servers/${standby.id}/break`, { mode: 'gone' });
+    await simAdmin(clouds.openstack.url, 'POST', `/servers/${before.placement.serverId}/break`, { mode: 'error' });
+    const d = await until('Protected again after the failover', async () => {
+      const x = await dr(vmId);
+      return x.state.state === 'Protected' && x.events.some((e: Json) => e.kind === 'failover.completed') ? x : undefined;
+    });
+    assert.ok(!d.events.some((e: Json) => e.kind === 'failover.failed' || e.kind === 'failover.gave-up'), JSON.stringify(d.events.map((e: Json) => e.message)));
+    const after = await vm(vmId);
+    assert.equal(after.state, 'active');
+    assert.equal(after.placement.stackId, before.placement.stackId, 'rebuilt in its own stack');
+    assert.notEqual(after.placement.serverId, before.placement.serverId, 'not the broken server');
+    const servers = (await osState()).servers.items as Json[];
+    assert.equal(servers.find((x) => x.id === after.placement.serverId)?.status, 'ACTIVE');
+    assert.ok(after.history.some((h: Json) => /restor/i.test(h.reason)), JSON.stringify(after.history.map((h: Json) => h.reason)));
+  });
+
   it('when the base cloud goes down, then the VM fails over to CloudStack; when it recovers, the VM fails back and is Protected again', async () => {
     const vmId = await protectedVm('outage');
     const before = await vm(vmId);

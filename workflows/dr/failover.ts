@@ -26,6 +26,8 @@ const FAILOVER_RETRY_PATCH = 'failover-retry';
 const DEFERRED_VM_DISASTER_PATCH = 'deferred-vm-disaster';
 /** Runs recorded before a lost CloudStack standby was rebuilt at failover replay the old way (the failover fails). */
 const FAILOVER_REBUILDS_STANDBY_PATCH = 'failover-rebuilds-lost-standby';
+/** Runs recorded before a lost base standby made a broken VM's failover restore from the newest backup replay the old way (the failover fails). */
+const LOST_BASE_STANDBY_PATCH = 'failover-restores-lost-base-standby';
 /** Runs recorded before the recovery path's CloudStack starts were retried at most 10 s apart replay the old way. */
 const RECOVERY_POLL_PATCH = 'recovery-poll-fast';
 
@@ -129,24 +131,36 @@ async function failoverHoldingLease(dr: DrRun, p: PendingFailover, startedAt: st
     let placement: VmPlacement;
     let backupStartedAt: string | undefined;
     if (target === 'base-standby') {
-      if (!plan.baseStandby) {
-        // No standby yet: rebuild in place from the newest backup (the seed's first scenario).
-        if (!plan.latestImage) throw new Error('no standby and no backup to restore from');
+      // No standby yet: rebuild in place from the newest backup (the seed's first scenario).
+      const restoreFromNewestBackup = async (why: string) => {
+        if (!plan.latestImage) throw new Error(`${why} and no backup to restore from`);
         s.step = 'restoring from the newest backup';
+        touch();
         await executeChild(RESTORE_WORKFLOW, { workflowId: `vm-restore:${input.vmId}:dr-${uuid4()}`, args: [{ vmId: input.vmId, ownerId: input.ownerId, ...(lease.leaseId ? { lease: lease.leaseId } : {}) } satisfies RestoreInput] });
         backupStartedAt = plan.latestImage.startedAt;
         const after = await store.drPlan({ vmId: input.vmId });
-        placement = after.placement!;
+        return after.placement!;
+      };
+      if (!plan.baseStandby) {
+        placement = await restoreFromNewestBackup('no standby');
       } else {
         let sb = plan.baseStandby;
-        let started: { addresses: VmPlacement['addresses'] };
+        let started: { addresses: VmPlacement['addresses'] } | undefined;
         if (withOwner) {
           // The old server is the live copy until the switch: it is fenced right after it.
           s.step = 'starting the standby';
-          const up = await statusPoll.osStartServerAndWait({ accountId: sb.accountId, serverId: sb.serverId, name: standbyName(input.vmId) });
-          // The standby started may be a newer one than recorded (found by its name).
-          if (up.serverId) sb = { ...sb, serverId: up.serverId };
-          started = up;
+          try {
+            const up = await statusPoll.osStartServerAndWait({ accountId: sb.accountId, serverId: sb.serverId, name: standbyName(input.vmId) });
+            // The standby started may be a newer one than recorded (found by its name).
+            if (up.serverId) sb = { ...sb, serverId: up.serverId };
+            started = up;
+          } catch (err) {
+            // The standby is gone or broken — a backup that gave way to this failover was replacing
+            // it. A VM that is down is rebuilt from the newest backup rather than left down; one
+            // that runs (a failover asked for while all is well) stays where it is (the failover fails).
+            if (!(failureTypeOf(err) === 'StandbyFailed' && !s.vmHealthy && plan.latestImage && patched(LOST_BASE_STANDBY_PATCH))) throw err;
+            log.warn('the standby in the base cloud is lost; restoring from the newest backup', { error: describeError(err) });
+          }
         } else {
           s.step = 'fencing the broken server and starting the standby';
           const [fenced, startedOld] = await Promise.all([
@@ -156,11 +170,14 @@ async function failoverHoldingLease(dr: DrRun, p: PendingFailover, startedAt: st
           started = startedOld;
           if (!fenced.fenced && old) s.fencePending = { cloud: 'openstack', accountId: old.accountId, serverId: old.serverId };
         }
-        if (old) await failoverCall.osMoveFloatingIp({ accountId: sb.accountId, fromServerId: old.serverId, toServerId: sb.serverId });
-        await store.promoteStandby({ vmId: input.vmId, accountId: sb.accountId, serverId: sb.serverId, newName: `vmflow-${input.vmId}-primary-${uuid4().slice(0, 8)}`, target });
-        const read = await failoverCall.osReadServerById({ accountId: sb.accountId, serverId: sb.serverId });
-        placement = { ...read, addresses: read.addresses.length ? read.addresses : started.addresses };
-        backupStartedAt = sb.backupStartedAt;
+        if (!started) placement = await restoreFromNewestBackup('the standby is lost');
+        else {
+          if (old) await failoverCall.osMoveFloatingIp({ accountId: sb.accountId, fromServerId: old.serverId, toServerId: sb.serverId });
+          await store.promoteStandby({ vmId: input.vmId, accountId: sb.accountId, serverId: sb.serverId, newName: `vmflow-${input.vmId}-primary-${uuid4().slice(0, 8)}`, target });
+          const read = await failoverCall.osReadServerById({ accountId: sb.accountId, serverId: sb.serverId });
+          placement = { ...read, addresses: read.addresses.length ? read.addresses : started.addresses };
+          backupStartedAt = sb.backupStartedAt;
+        }
       }
     } else {
       let sb = plan.backupCloudStandby;
