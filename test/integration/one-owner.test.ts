@@ -241,18 +241,22 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
         }
       }
     };
-    // Protected comes at once; the re-protecting backup that makes new standbys runs after it.
-    const protectedAgain = async () => {
+    // Protected comes at once; the re-protecting backup that makes new standbys runs after it. It is
+    // waited for (a backup begun after the switch, finished): one still to begin would replace the
+    // standby while the next step's failover starts it, and that failover gives way (CI, e0bd262).
+    const protectedAgain = async (switchedAt: number) => {
       await until('Protected', async () => ((await dr(vmId)).state.state === 'Protected' ? true : undefined), 120_000);
       await until('re-protected (a base standby ready)', async () => {
         const list = await backups(vmId);
-        return list.every((b) => b.status !== 'running') && list.some((b) => b.baseStandby && !b.retiredAt) ? true : undefined;
+        const fresh = list.find((b) => Date.parse(b.startedAt) >= switchedAt && b.status === 'succeeded' && b.baseStandby && !b.retiredAt);
+        return list.every((b) => b.status !== 'running') && fresh ? true : undefined;
       }, 120_000);
     };
 
     // 1. On the base standby (no stack): a resize is a Nova resize of that server; user data is refused.
+    let switchedAt = Date.now();
     const onStandby = await failoverTo('base-standby', (v) => v.placement?.cloud === 'openstack' && !v.placement.stackId);
-    await protectedAgain();
+    await protectedAgain(switchedAt);
     const resized = await call('PATCH', `/api/v1/vms/${vmId}`, { size: 'medium' });
     assert.equal(resized.status, 202, JSON.stringify(resized.body));
     const afterResize = await until('resized in place', async () => {
@@ -268,17 +272,19 @@ describe('one owner per VM: recovery outranks backups and never loses the live c
     // 2. From there to the backup cloud and back: failback boots into the VM's own stack and the
     //    promoted standby it ran on before is removed.
     await failoverTo('backup-cloud', (v) => v.placement?.cloud === 'cloudstack');
+    switchedAt = Date.now();
     const back = await until('failed back into its stack', async () => {
       const v = await vm(vmId);
       return v.placement?.cloud === 'openstack' && v.placement.stackId ? v : undefined;
     }, 240_000);
     assert.equal(back.placement.stackId, home.placement.stackId, 'its own Heat stack');
-    await protectedAgain();
+    await protectedAgain(switchedAt);
     await until('the promoted standby it ran on removed', async () => ((await osServers()).some((x) => x.id === onStandby.placement.serverId) ? undefined : true), 60_000);
 
     // 3. On a standby again, a restore brings it back into its stack from the newest backup.
+    switchedAt = Date.now();
     const again = await failoverTo('base-standby', (v) => v.placement?.cloud === 'openstack' && !v.placement.stackId);
-    await protectedAgain();
+    await protectedAgain(switchedAt);
     const r = await call('POST', `/api/v1/vms/${vmId}/restore`, {});
     assert.equal(r.status, 202, JSON.stringify(r.body));
     const restored = await until('restored into its stack', async () => {
