@@ -153,7 +153,7 @@ const BENCHES: BenchSpec[] = [
           baseline: `bare workflow: create p50 ${r.overhead.bareMs.p50} ms; ${r.backup ? `backup p50 ${r.backup.bareMs.p50} ms; ` : ''}${bare?.completionsPerSecond}/s at once`,
           ratio: `overhead ×${r.overhead.ratioP50}${r.backup ? `, backup ×${r.backup.ratioP50}` : ''}; throughput vs bare ${r.ratios.map((x) => `${x.workers}w ×${x.vsBare}`).join(', ')}`,
         },
-        incomplete: r.concurrent.some((p) => p.completed < p.submitted) ? 'some creates did not complete before the deadline' : undefined,
+        incomplete: r.skippedWorkerCounts?.length ? `the deadline left the ${r.skippedWorkerCounts.join(', ')}-worker phase(s) unmeasured` : r.concurrent.some((p) => p.completed < p.submitted) ? 'some creates did not complete before the deadline' : undefined,
       };
     },
   },
