@@ -2,8 +2,9 @@
  * The web console in a real browser (headless Chromium through playwright-core) against the whole
  * stack: the API serving web/dist (built here when stale), a worker, the cloud simulators and the
  * image store. Everything is done through the page, as a person would — elements found by role
- * and label: a member signs up, meets a field error from the API at its field, creates a VM from
- * the form and watches it reach Running without a reload, takes a backup, turns DR on, runs a
+ * and label: a member signs up, meets a field error from the API at its field, is refused by a
+ * full OpenStack project at the Cloud field (nothing created), creates a VM with DR on from the
+ * form and watches it reach Running and Protected without a reload, takes a backup, runs a
  * drill, fails over to CloudStack and back by hand (the live notice and the Alerts page show it),
  * restores the VM from its backup, deletes it by typing its name and withdraws; a second member, whose browser speaks Korean, gets Korean pages,
  * is refused the first member's ID, and sees none of the first member's VMs. axe-core runs on
@@ -17,8 +18,11 @@ import { CONSOLE_CSP } from '../../api/web-console';
 import { ensureWebBuilt } from '../../scripts/web';
 import type { TestApi } from '../harness/api';
 import { checkAccessibility, launchBrowser, screenshot, type AxeViolation } from '../harness/browser';
+import { simAdmin } from '../harness/clouds';
 import { startDrSystem, type DrSystem } from '../harness/dr-system';
 import { testPassword, uniqueUsername } from '../harness/users';
+
+type Json = any;
 
 describe('web console in a real browser (Chromium)', function () {
   this.timeout(600_000);
@@ -65,7 +69,7 @@ describe('web console in a real browser (Chromium)', function () {
     if (axeResults.length) console.log(`      axe-core: ${axeResults.length} page views checked, ${axeResults.reduce((n, r) => n + r.violations.length, 0)} serious or critical violations`);
   });
 
-  it('when a member signs up in English and creates a VM from the form, then the VM page shows its steps advancing to Running without a reload, and a backup taken by hand succeeds', async () => {
+  it('when a member signs up in English and creates a VM with DR on from the form, then a full OpenStack project refuses it at the Cloud field with nothing created, and once there is room the VM page shows its steps advancing to Running and Protected without a reload, and a backup taken by hand succeeds', async () => {
     ({ context: aliceContext, page: alicePage } = await newMemberPage('en-US'));
     const page = alicePage;
 
@@ -121,6 +125,32 @@ describe('web console in a real browser (Chromium)', function () {
     assert.ok(((await page.locator(`[id="${portError.split(' ').find((id) => id.endsWith('-error'))}"]`).textContent()) ?? '').length > 0, 'the API’s message for healthCheck.port is at the Port field');
     await page.getByLabel('Check the service inside the VM').uncheck();
 
+    // DR on from the form. With the OpenStack project filled to its instance limit, the create is
+    // refused at the Cloud field with the cloud's numbers, and nothing is created.
+    await page.getByLabel('Protect this VM (DR on)').check();
+    const inBrowser = async (path: string): Promise<Json> => page.evaluate(`fetch(${JSON.stringify(path)}).then((r) => r.json())`);
+    const openstackQuota = async () => ((await inBrowser('/api/v1/quotas')).clouds as Json[]).find((c) => c.cloud === 'openstack');
+    const { used, max } = (await openstackQuota()).instances as { used: number; max: number };
+    await simAdmin(sys.clouds.openstack.url, 'PATCH', '/quotas', { project: sys.clouds.openstack.credentials.projectName, instances: used });
+    try {
+      // GET /quotas reads the cloud anew: the API's kept reading (2 s) is the full one from here on.
+      assert.equal((await openstackQuota()).instances.max, used);
+      await page.getByRole('button', { name: 'Create VM' }).click();
+      const cloudGroup = page.getByRole('group', { name: 'Cloud', exact: true });
+      await cloudGroup.locator('.field-error').filter({ hasText: new RegExp(`OpenStack project allows ${used} instances, \\d+ in use; this VM needs 1`) }).waitFor();
+      assert.ok(await page.getByText('Some fields need attention.').isVisible());
+      // The room left beside the form is read again: none.
+      await quota.locator('dd').filter({ hasText: new RegExp(`^\\d+ of ${used} in use$`) }).first().waitFor();
+      assert.match((await quota.textContent()) ?? '', new RegExp(`Instances\\s*\\d+ of ${used} in use`));
+      await audit(page, 'en-new-vm-quota-refused');
+      assert.equal(new URL(page.url()).pathname, '/vms/new', 'still on the form');
+      assert.deepEqual(((await inBrowser('/api/v1/vms')).vms as Json[]).map((v) => v.name), [], 'no VM record');
+      const servers = ((await simAdmin(sys.clouds.openstack.url, 'GET', '/state')).servers.items as Json[]).filter((sv) => sv.name === vmName);
+      assert.deepEqual(servers, [], 'no server in OpenStack');
+    } finally {
+      await simAdmin(sys.clouds.openstack.url, 'PATCH', '/quotas', { project: sys.clouds.openstack.credentials.projectName, instances: max });
+    }
+
     // The live template preview: the Heat template with the chosen package.
     await page.locator('.preview pre').filter({ hasText: 'OS::Nova::Server' }).waitFor();
     assert.match((await page.locator('.preview pre').textContent()) ?? '', /\bvim\b/);
@@ -154,6 +184,8 @@ describe('web console in a real browser (Chromium)', function () {
     await page.locator('ol.steps li.done').nth(steps - 1).waitFor();
     assert.ok(seenSteps.size >= 1);
     assert.match((await page.locator('.facts').first().textContent()) ?? '', /\d+\.\d+\.\d+\.\d+/, 'the address is shown');
+    // Created with DR on: its DR panel says Protected once it runs.
+    await page.getByTestId('dr-state').filter({ hasText: /^Protected$/ }).waitFor({ timeout: 120_000 });
     await audit(page, 'en-vm-running');
 
     // Back up now: the status says it started, and the backups table gets a succeeded row.
@@ -198,7 +230,7 @@ describe('web console in a real browser (Chromium)', function () {
     await page.getByRole('alert').filter({ hasText: 'You still have VMs' }).waitFor();
   });
 
-  it('when the member turns DR on, runs a drill, fails over to CloudStack by hand and fails back, then the VM page, the live notice and the Alerts page show each step', async () => {
+  it('when the member’s VM (DR on from the form) is drilled, failed over to CloudStack by hand and failed back, then the VM page, the live notice and the Alerts page show each step', async () => {
     assert.ok(vmUrl, 'the first test made a VM');
     const page = alicePage;
     await page.goto(vmUrl);
@@ -206,8 +238,9 @@ describe('web console in a real browser (Chromium)', function () {
     const drState = page.getByTestId('dr-state');
     const cloud = page.locator('.facts').first();
 
-    await page.getByRole('button', { name: 'Protect (turn DR on)' }).click();
+    // Protected since its creation (the form had DR on): nothing to turn on.
     await drState.filter({ hasText: /^Protected$/ }).waitFor({ timeout: 120_000 });
+    assert.equal(await page.getByRole('button', { name: 'Protect (turn DR on)' }).count(), 0);
 
     await page.getByRole('button', { name: 'Run a drill' }).click();
     await page.getByRole('status').filter({ hasText: 'Run a drill: started.' }).waitFor();

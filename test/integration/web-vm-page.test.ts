@@ -2,8 +2,9 @@
  * The web console's VM page in a real browser (headless Chromium through playwright-core), beside
  * test/integration/web-console.test.ts, against the same whole stack (API serving web/dist, a
  * worker, the simulators, the image store). A member's VM is changed through the update form — a
- * resize goes ahead at once, a software change shows its replace plan and runs only once confirmed
- * — then backed up (its task graph drawn: a box per task with its state, an arrow per `requires`),
+ * resize goes ahead at once; a user is added (the API's 400 at that user's Groups, then at a second
+ * user's name, which is removed again) with new software, which shows the replace plan and runs
+ * only once confirmed — then backed up (its task graph drawn: a box per task with its state, an arrow per `requires`),
  * protected (the DR state machine lit at Protected), given a guest health check (the API's 400 at
  * its field, then saved and seen passing), drilled (a drill report: passed, timed, cleaned up),
  * failed over to CloudStack and back (the machine lit at each state; the events carry RPO and
@@ -88,7 +89,7 @@ describe('web console: the VM page in a real browser (update, task graph, DR mac
     if (axeResults.length) console.log(`      axe-core: ${axeResults.length} page views checked, ${axeResults.reduce((n, r) => n + r.violations.length, 0)} serious or critical violations`);
   });
 
-  it('when the member changes the size, then it goes ahead at once; when they add software, then the page shows the replace plan and the change runs only once confirmed', async () => {
+  it('when the member changes the size, then it goes ahead at once; when they add a user (refused at its fields first) and software, then the page shows the replace plan and the change runs only once confirmed', async () => {
     await page.goto(`${api.url}/vms/${vmId}`);
     await page.getByRole('heading', { name: `VM ${vmName}` }).waitFor();
     // A member's page has no way into the Temporal Web UI.
@@ -110,6 +111,49 @@ describe('web console: the VM page in a real browser (update, task graph, DR mac
     // A smaller disk is not offered any more.
     assert.equal(await update.getByLabel('Size').locator('option[value="small"]').isDisabled(), true);
 
+    // Users: the API's 400 at the field it names, down to one user's field, worded as the API words it.
+    const users = update.getByRole('group', { name: 'Users', exact: true });
+    const userGroup = (n: number) => users.getByRole('group', { name: `User ${n}`, exact: true });
+    /** The error text tied to a field (aria-describedby's `-error`), once the field is marked invalid. */
+    const errorAt = async (field: ReturnType<Page['getByLabel']>): Promise<string> => {
+      await field.and(page.locator('[aria-invalid="true"]')).waitFor();
+      const id = ((await field.getAttribute('aria-describedby')) ?? '').split(' ').find((x) => x.endsWith('-error'));
+      return ((await page.locator(`[id="${id}"]`).textContent()) ?? '').trim();
+    };
+    const apiErrors = async (patch: unknown): Promise<Record<string, string>> => {
+      const r = await call('PATCH', `/api/v1/vms/${vmId}`, patch);
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      return Object.fromEntries((r.body.error.fields as Json[]).map((f) => [f.field, f.message]));
+    };
+    assert.equal(await users.getByText('No users besides the image’s default user.').count(), 1);
+    await users.getByRole('button', { name: 'Add a user' }).click();
+    // The new user's name takes the focus.
+    assert.equal(await page.evaluate('document.activeElement.name'), 'users-1-name');
+    await page.keyboard.type('ops');
+    await userGroup(1).getByLabel('Groups').fill('adm, Wheel');
+    await update.getByRole('button', { name: 'Review and change' }).click();
+    const groupsError = await errorAt(userGroup(1).getByLabel('Groups'));
+    assert.equal(groupsError, (await apiErrors({ users: [{ name: 'ops', groups: ['adm', 'Wheel'] }] }))['users[0].groups[1]'], 'the API’s message for users[0].groups[1], at that user’s Groups');
+    await update.getByText('Some fields need attention.').waitFor();
+
+    // A second user named as the image's default user: refused at that user's name.
+    await userGroup(1).getByLabel('Groups').fill('adm, wheel');
+    await userGroup(1).getByLabel('May use sudo without a password').check();
+    await users.getByRole('button', { name: 'Add a user' }).click();
+    await userGroup(2).getByLabel('User name').fill('ubuntu');
+    await update.getByRole('button', { name: 'Review and change' }).click();
+    const nameError = await errorAt(userGroup(2).getByLabel('User name'));
+    assert.match(nameError, /default user/);
+    assert.equal(nameError, (await apiErrors({ users: [{ name: 'ops', groups: ['adm', 'wheel'], sudo: true }, { name: 'ubuntu' }] }))['users[1].name']);
+    assert.equal(await userGroup(1).locator('[aria-invalid="true"]').count(), 0, 'the first user is fine now');
+    await audit('vm-page-users-error');
+    // Removed: the user and its error are gone, and the focus is back on "Add a user".
+    await userGroup(2).getByRole('button', { name: 'Remove user 2' }).click();
+    assert.equal(await userGroup(2).count(), 0);
+    assert.equal(await page.evaluate('document.activeElement.textContent'), 'Add a user');
+    assert.equal(await update.locator('[aria-invalid="true"]').count(), 0);
+    assert.equal((await vm()).revision, 1, 'nothing was changed by the refused requests');
+
     // New software replaces the server: the plan is shown and nothing starts until confirmed.
     await update.getByLabel('Git').check();
     await update.getByRole('button', { name: 'Review and change' }).click();
@@ -118,6 +162,7 @@ describe('web console: the VM page in a real browser (update, task graph, DR mac
     const plan = (await confirmBox.textContent()) ?? '';
     assert.match(plan, /Replaces the server with a new one/);
     assert.match(plan, /Software/);
+    assert.match(plan, /Users/);
     assert.match(plan, /everything written to its disk since it was created is lost/);
     assert.equal((await vm()).revision, 1, 'only the resize ran: nothing started for the software yet');
     await audit('vm-page-update-confirm');
@@ -140,6 +185,8 @@ describe('web console: the VM page in a real browser (update, task graph, DR mac
     const after = await vm();
     assert.equal(after.revision, 2);
     assert.deepEqual([...after.requirements.software].sort(), ['git', 'vim']);
+    assert.deepEqual(after.requirements.users, [{ name: 'ops', groups: ['adm', 'wheel'], sudo: true }]);
+    await page.getByTestId('vm-users').filter({ hasText: /^ops \(sudo\)$/ }).waitFor();
     assert.equal(after.requirements.size, 'medium');
     await audit('vm-page-updated');
   });

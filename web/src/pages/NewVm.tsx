@@ -157,7 +157,7 @@ function VmForm({ catalog }: { catalog: Catalog }) {
             </option>
           ))}
         </Select>
-        <fieldset>
+        <fieldset aria-describedby={errors.cloud ? 'cloud-error' : undefined}>
           <legend>{t('newVm.cloud')}</legend>
           {(['openstack', 'cloudstack'] as const).map((c) => (
             <label key={c} className="check">
@@ -165,7 +165,11 @@ function VmForm({ catalog }: { catalog: Catalog }) {
               {t(`cloud.${c}`)}
             </label>
           ))}
-          {errors.cloud && <p className="field-error">{errors.cloud}</p>}
+          {errors.cloud && (
+            <p className="field-error" id="cloud-error">
+              {errors.cloud}
+            </p>
+          )}
         </fieldset>
         <fieldset>
           <legend>{t('newVm.backupTitle')}</legend>

@@ -262,6 +262,8 @@ export function VmPage() {
           <dd data-testid="vm-size">{vm.requirements.size}</dd>
           <dt>{t('vm.software')}</dt>
           <dd data-testid="vm-software">{vm.requirements.software?.length ? vm.requirements.software.join(', ') : t('vm.noSoftware')}</dd>
+          <dt>{t('vm.users')}</dt>
+          <dd data-testid="vm-users">{vm.requirements.users?.length ? vm.requirements.users.map((u) => (u.sudo ? `${u.name} (sudo)` : u.name)).join(', ') : t('vm.noUsers')}</dd>
           <dt>{t('vm.created')}</dt>
           <dd>{formatDateTime(vm.createdAt)}</dd>
           {vm.lastError && (
