@@ -66,7 +66,7 @@ export async function createEnvironment(input: EnvironmentInput): Promise<Enviro
     {
       name: RECORD_TASK,
       requires: input.members.map((m) => memberTask(m.name)),
-      run: () => store.recordEnvironment({ envId: input.envId, state: 'active', failedMembers: [], lastError: null }),
+      run: () => store.recordEnvironment({ envId: input.envId, failedMembers: [], lastError: null }),
     },
   ];
 
@@ -79,6 +79,8 @@ export async function createEnvironment(input: EnvironmentInput): Promise<Enviro
     throw err;
   }
   if (created.ok) {
+    // The state last, after the graph's final write: a reader who sees `active` sees every task done.
+    await store.recordEnvironment({ envId: input.envId, state: 'active' });
     progress.complete();
     return { envId: input.envId, state: 'active', failedMembers: [], tasks: created.statuses };
   }
@@ -102,7 +104,7 @@ export async function createEnvironment(input: EnvironmentInput): Promise<Enviro
   progress.start('rollback');
   const undone = await destroyGraph({ envId: input.envId, ownerId: input.ownerId, cloud: input.cloud, accountId: input.accountId, members: input.members }, 'rollback', progress);
   const state: EnvironmentState = 'failed';
-  if (!undone.ok) await store.recordEnvironment({ envId: input.envId, state, lastError: `${why}; roll-back incomplete: ${undone.failures.map((f) => `${f.task}: ${f.error}`).join('; ')}` });
+  await store.recordEnvironment({ envId: input.envId, state, ...(undone.ok ? {} : { lastError: `${why}; roll-back incomplete: ${undone.failures.map((f) => `${f.task}: ${f.error}`).join('; ')}` }) });
   progress.complete();
   return { envId: input.envId, state, failedMembers, tasks: undone.statuses };
 }
@@ -117,13 +119,15 @@ export async function destroyEnvironment(input: DestroyEnvironmentInput): Promis
     progress.fail(why);
     return { envId: input.envId, state: 'failed', failedMembers: [], tasks: result.statuses };
   }
+  await store.recordEnvironment({ envId: input.envId, state: 'destroyed' });
   progress.complete();
   return { envId: input.envId, state: 'destroyed', failedMembers: [], tasks: result.statuses };
 }
 
 /**
  * The reverse graph: a member is deleted once every member that requires it is gone, the network
- * once every member is gone, the record last. Members already deleted (or never admitted) are
+ * once every member is gone, the record last (its state is written by the caller after the
+ * graph's final write). Members already deleted (or never admitted) are
  * passed over; the others go through deleteVm (also those never created: it removes their record's
  * claim on the quota the same way).
  */
@@ -146,7 +150,7 @@ async function destroyGraph(env: DestroyEnvironmentInput, kind: 'rollback' | 'de
     {
       name: RECORD_TASK,
       requires: [NETWORK_TASK],
-      run: () => store.recordEnvironment({ envId: env.envId, state: kind === 'destroy' ? 'destroyed' : 'failed', network: null }),
+      run: () => store.recordEnvironment({ envId: env.envId, network: null }),
     },
   ];
   return runRecordedGraph(env.envId, kind, tasks, progress, true);
