@@ -16,8 +16,11 @@ export interface ActivityDeps {
   cloudAccounts?: CloudAccountResolver;
   /** Poll intervals of waiting activities; tests shorten them (the simulators run fast). */
   timing?: { pollIntervalMs?: number };
-  /** Cloud settings the renderers need (network for server ports, …). */
-  openstack?: { network?: string };
+  /**
+   * Cloud settings the renderers need (network for server ports, …); `externalNetwork`: where an
+   * environment's router leads (default `public`; empty: environments get no router).
+   */
+  openstack?: { network?: string; externalNetwork?: string };
   /** CloudStack zone to deploy into (the only/first zone when unset). */
   cloudstack?: { zone?: string };
   /** Temporal client for what activities manage in Temporal itself (backup schedules). */

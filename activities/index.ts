@@ -14,6 +14,7 @@ import { createDrMonitorActivities } from './dr-monitor';
 import { createDrActivities } from './dr';
 import { createOwnerActivities } from './owner';
 import { createWebhookActivities } from './webhooks';
+import { createEnvironmentActivities } from './environment';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDrActivities(deps),
     ...createOwnerActivities(deps),
     ...createWebhookActivities(deps),
+    ...createEnvironmentActivities(deps),
   };
 }
 

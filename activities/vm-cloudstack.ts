@@ -10,6 +10,7 @@ import type { Catalog } from '../src/catalog';
 import type { CloudStackClient } from '../src/clouds/cloudstack/client';
 import type { CsVirtualMachine } from '../src/clouds/cloudstack/types';
 import type { VmPlacement } from '../src/contracts/vm';
+import { environmentNetworkName } from '../src/contracts/environment';
 import { renderCloudStackDeploy, RequirementsError, CloudSettingsError, type VmRequirements } from '../src/templates';
 import type { ActivityDeps } from './deps';
 import { translateCloudErrors } from './cloud-failures';
@@ -28,7 +29,7 @@ export function placementOf(accountId: string, vm: CsVirtualMachine): VmPlacemen
 }
 
 /** Lists what deployVirtualMachine needs (zone, template, offering ids) and renders the parameters. */
-async function deployParams(cs: CloudStackClient, catalog: Catalog, requirements: VmRequirements, zoneName: string | undefined, signal: AbortSignal) {
+async function deployParams(cs: CloudStackClient, catalog: Catalog, requirements: VmRequirements, zoneName: string | undefined, signal: AbortSignal, networkName?: string) {
   const zone = await findZone(cs, zoneName, signal);
   const [featured, own, offerings, networks] = await Promise.all([
     cs.listTemplates({ templatefilter: 'executable', zoneid: zone.id }, { signal }),
@@ -37,13 +38,17 @@ async function deployParams(cs: CloudStackClient, catalog: Catalog, requirements
     cs.listNetworks({ zoneid: zone.id }, { signal }).catch(() => []),
   ]);
   const templateIdByName = Object.fromEntries([...featured, ...own].filter((t) => t.isready).map((t) => [t.name, t.id]));
+  // A VM of an environment goes on the environment's network (made before it: gone means a bug or a race with its destroy).
+  // Otherwise the zone's first network that is no environment's own.
+  const network = networkName === undefined ? networks.find((n) => !n.name.startsWith(environmentNetworkName(''))) : networks.find((n) => n.name === networkName);
+  if (networkName !== undefined && !network) throw ApplicationFailure.nonRetryable(`CloudStack network ${networkName} not found in zone ${zone.name}`, 'NotFound');
   const offeringIdByName = Object.fromEntries(offerings.map((o) => [o.name, o.id]));
   try {
     return renderCloudStackDeploy(requirements, catalog, {
       zoneId: zone.id,
       templateIdByName,
       offeringIdByName,
-      ...(networks.length ? { networkIds: [networks[0].id] } : {}),
+      ...(network ? { networkIds: [network.id] } : {}),
     });
   } catch (err) {
     if (err instanceof RequirementsError) throw ApplicationFailure.nonRetryable(err.errors.map((e) => `${e.field}: ${e.message}`).join('; '), 'InvalidRequirements');
@@ -63,13 +68,13 @@ export function createCloudStackVmActivities(deps: ActivityDeps) {
 
   return {
     /** Idempotent create: an instance of this name that is not destroyed is the one we made. */
-    async csEnsureVm(input: { accountId: string; vmId: string; name: string; requirements: VmRequirements; startVm: boolean }): Promise<{ csVmId: string; jobId?: string; created: boolean }> {
+    async csEnsureVm(input: { accountId: string; vmId: string; name: string; requirements: VmRequirements; startVm: boolean; network?: string }): Promise<{ csVmId: string; jobId?: string; created: boolean }> {
       return translateCloudErrors(async () => {
         const cs = await cloudAccounts(deps).cloudstack(input.accountId);
         const signal = Context.current().cancellationSignal;
         const existing = await findByName(cs, input.name, signal);
         if (existing) return { csVmId: existing.id, created: false };
-        const params = await deployParams(cs, getCatalog(), input.requirements, deps.cloudstack?.zone, signal);
+        const params = await deployParams(cs, getCatalog(), input.requirements, deps.cloudstack?.zone, signal, input.network);
         const ref = await cs.deployVirtualMachine(
           {
             ...params,

@@ -38,9 +38,11 @@ export function createVmStoreActivities(deps: ActivityDeps) {
 
   return {
     /** Renders the Heat template for a VM (the catalog may be overridden by the operator's file). */
-    async renderOpenStackVm(input: { vmId: string; ownerId: string; requirements: VmRequirements }): Promise<RenderedOpenStackVm> {
+    async renderOpenStackVm(input: { vmId: string; ownerId: string; requirements: VmRequirements; network?: string }): Promise<RenderedOpenStackVm> {
+      // The VM's own network (an environment's) when it has one: an update or a restore keeps it.
+      const network = input.network ?? (await vmModel(deps.db).findById(input.vmId, { network: 1 }).lean())?.network;
       const settings = {
-        network: deps.openstack?.network ?? 'private',
+        network: network ?? deps.openstack?.network ?? 'private',
         metadata: { vmflow_vm_id: input.vmId, vmflow_owner_id: input.ownerId },
       };
       try {

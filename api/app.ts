@@ -25,6 +25,9 @@ import { catalogRoutes } from './routes/catalog';
 import { ApiContract, openApiHandler } from './openapi';
 import { DEPENDENCIES, healthSchema, openApiDocumentSchema, readinessSchema } from '../src/contracts/api/meta';
 import { vmRoutes } from './routes/vms';
+import { environmentRoutes } from './routes/environments';
+import { EnvironmentService } from '../src/environments/service';
+import { ENVIRONMENT_MEMBER_DATA } from '../src/environments/member-data';
 import { backupRoutes } from './routes/backups';
 import { drRoutes } from './routes/dr';
 import { DrService } from '../src/dr/service';
@@ -83,7 +86,7 @@ export function createApp(deps: ApiDeps): Express {
 
   // What withdrawal removes, area by area (each area's module says what it stores of a member).
   // DR first: its drill-schedule cleanup reads the member's VM ids before the VM records go.
-  for (const area of [DR_MEMBER_DATA, VM_MEMBER_DATA, BACKUP_MEMBER_DATA, WEBHOOK_MEMBER_DATA]) registerMemberDataCleanups(area);
+  for (const area of [DR_MEMBER_DATA, VM_MEMBER_DATA, ENVIRONMENT_MEMBER_DATA, BACKUP_MEMBER_DATA, WEBHOOK_MEMBER_DATA]) registerMemberDataCleanups(area);
   const accounts = new AccountService({
     db: deps.db,
     temporal: deps.temporal.client,
@@ -214,6 +217,20 @@ export function createApp(deps: ApiDeps): Express {
     quotas,
   });
   vmRoutes(v1, vms, backups, dr);
+  environmentRoutes(
+    v1,
+    new EnvironmentService({
+      db: deps.db,
+      temporal: deps.temporal.client,
+      taskQueue: deps.config.temporalTaskQueue,
+      vms,
+      findAccount: async (id, userId) => {
+        const a = await cloudAccounts.findVisible(id, userId);
+        return a ? { id: a._id, kind: a.kind } : undefined;
+      },
+      operatorAccountId: (cloud) => OPERATOR_ACCOUNT_IDS[cloud],
+    }),
+  );
   quotaRoutes(v1, cloudQuotas, async (id, userId) => {
     const a = await cloudAccounts.findVisible(id, userId);
     return a ? { id: a._id, kind: a.kind } : undefined;

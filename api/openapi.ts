@@ -44,6 +44,7 @@ const TAG_DESCRIPTIONS = {
   'cloud-accounts': 'Cloud credentials a member registers (OpenStack, CloudStack).',
   catalog: 'What a VM can be made of, and the templates it renders to.',
   vms: 'VM lifecycle: each change runs as a Temporal workflow.',
+  environments: 'Environments: several VMs on their own private network, created and destroyed as one graph.',
   workflows: 'Status and progress of VM workflows.',
   backups: 'Backup policies (a Temporal Schedule per VM), backups and restore.',
   dr: 'Disaster recovery: protection, failover, failback, drills and events.',

@@ -7,3 +7,4 @@ export * from './drill';
 export * from './alerts';
 export * from './dr-monitor';
 export * from './owner';
+export * from './environment';

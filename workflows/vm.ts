@@ -80,7 +80,7 @@ async function createVmHoldingLease(input: CreateVmInput, progress: Progress): P
     let placement: VmPlacement;
     if (input.cloud === 'openstack') {
       progress.start('render');
-      const rendered = await store.renderOpenStackVm({ vmId: input.vmId, ownerId: input.ownerId, requirements: input.requirements });
+      const rendered = await store.renderOpenStackVm({ vmId: input.vmId, ownerId: input.ownerId, requirements: input.requirements, ...(input.network ? { network: input.network } : {}) });
       progress.start('create', `Heat stack ${name}`);
       const stack = await cloudCall.osEnsureStack({ accountId: input.accountId, stackName: name, template: rendered.template, parameters: rendered.parameters, tags: ['vmflow', `vm-${input.vmId}`] });
       undos.push({
@@ -97,7 +97,7 @@ async function createVmHoldingLease(input: CreateVmInput, progress: Progress): P
     } else {
       progress.start('render');
       progress.start('create', `CloudStack VM ${name}`);
-      const vm = await cloudCall.csEnsureVm({ accountId: input.accountId, vmId: input.vmId, name, requirements: input.requirements, startVm: true });
+      const vm = await cloudCall.csEnsureVm({ accountId: input.accountId, vmId: input.vmId, name, requirements: input.requirements, startVm: true, ...(input.network ? { network: input.network } : {}) });
       undos.push({
         what: `destroy CloudStack VM ${name}`,
         run: async () => {

@@ -108,6 +108,12 @@ export const DEFAULT_CATALOG: Catalog = {
       byFamily: { debian: { packages: ['build-essential'] }, rhel: { packages: ['gcc', 'gcc-c++', 'make'] } },
     },
     { id: 'nginx', displayName: 'nginx', description: 'Web server', byFamily: sameOnBoth('nginx') },
+    {
+      id: 'postgresql',
+      displayName: 'PostgreSQL',
+      description: 'Relational database server',
+      byFamily: { debian: { packages: ['postgresql'] }, rhel: { packages: ['postgresql-server'] } },
+    },
     { id: 'podman', displayName: 'Podman', description: 'Daemonless container engine', byFamily: sameOnBoth('podman') },
     {
       id: 'docker',

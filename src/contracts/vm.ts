@@ -48,6 +48,11 @@ export interface CreateVmInput {
   accountId: string;
   cloud: CloudKind;
   requirements: VmRequirements;
+  /**
+   * The private network (by name) the server goes on: an environment's (src/contracts/environment.ts).
+   * Unset: the cloud's default network, as before it existed (runs without it send the same commands).
+   */
+  network?: string;
 }
 
 export interface UpdateVmInput {

@@ -32,6 +32,13 @@ export interface VmRecord {
   history: VmHistoryEntry[];
   /** SHA-256 of the create request, to tell an Idempotency-Key replay from a reuse. */
   requestFingerprint?: string;
+  /** The environment the VM is a member of (src/environments), if any. */
+  environmentId?: string;
+  /**
+   * The private network the VM's server is on (an environment's), by name; unset: the cloud's
+   * default (OPENSTACK_NETWORK, CloudStack's first network). Renders of the VM keep it.
+   */
+  network?: string;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -65,6 +72,8 @@ const vmSchema = new Schema<VmRecord>(
     lastError: String,
     workflowIds: [String],
     requestFingerprint: String,
+    environmentId: { type: String, index: true },
+    network: String,
     history: [
       new Schema<VmHistoryEntry>({ at: Date, from: String, to: String, reason: String, workflowId: String }, { _id: false }),
     ],

@@ -60,6 +60,17 @@ export interface VmServiceDeps {
   cloudQuotas?: CloudQuotas;
 }
 
+/** A VM admitted for its createVm workflow (VmService#admit). */
+export interface AdmittedVm {
+  vmId: string;
+  workflowId: string;
+  input: CreateVmInput;
+  /** The same idempotent request admitted it before (nothing new was inserted). */
+  replay: boolean;
+  /** The quota slot this admission won (given back if the create never starts). */
+  slot?: QuotaSlotClaim;
+}
+
 export interface StartedOperation {
   vm: VmView;
   workflowId: string;
@@ -78,6 +89,7 @@ export function toVmView(d: VmRecord): VmView {
     state: d.state,
     requirements: d.requirements,
     revision: d.revision ?? 0,
+    ...(d.environmentId ? { environmentId: d.environmentId } : {}),
     ...(d.placement ? { placement: d.placement } : {}),
     ...(d.lastError ? { lastError: d.lastError } : {}),
     history: (d.history ?? []).map((h) => ({ at: new Date(h.at).toISOString(), from: h.from ?? null, to: h.to, reason: h.reason, ...(h.workflowId ? { workflowId: h.workflowId } : {}) })),
@@ -137,6 +149,37 @@ export class VmService {
    * clouds' quotas like the VM itself).
    */
   async create(ownerId: string, body: { requirements: unknown; accountId?: string; backup?: { baseStandby: boolean; backupCloudStandby: boolean; backupAccountId: string } }, idempotencyKey?: string): Promise<StartedOperation> {
+    const admitted = await this.admit(ownerId, { ...body, ...(idempotencyKey ? { vmId: vmIdForIdempotencyKey(ownerId, idempotencyKey), idempotent: true } : {}) });
+    const { vmId, workflowId, input } = admitted;
+    // Not started: a replayed request, the create already runs or ran.
+    const started = await startOrJoin(this.d.temporal, CREATE_VM_WORKFLOW, {
+      workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE, ownerId, vmId, cloud: input.cloud,
+    });
+    const doc = await this.Vm.findById(vmId).lean();
+    return { vm: toVmView(doc!), workflowId, started: started && !admitted.replay };
+  }
+
+  /**
+   * Admits a VM for its createVm workflow — the one path by which a VM comes to be: its
+   * requirements and account checked, its quota slot won, the clouds' quotas asked, the VM record
+   * inserted (state `creating`) with its operation record. create() then starts the workflow; an
+   * environment (src/environments/service.ts) starts it as a child of its own graph.
+   * `vmId` with `idempotent`: a repeat of the same request answers the VM admitted first
+   * (`replay`), a different one 409 idempotency_key_reused.
+   */
+  async admit(
+    ownerId: string,
+    body: {
+      requirements: unknown;
+      accountId?: string;
+      backup?: { baseStandby: boolean; backupCloudStandby: boolean; backupAccountId: string };
+      vmId?: string;
+      idempotent?: boolean;
+      /** A member of this environment, on this network (by name). */
+      environmentId?: string;
+      network?: string;
+    },
+  ): Promise<AdmittedVm> {
     const requirements = this.validate(body.requirements);
     const accountId = body.accountId ?? this.d.operatorAccountId(requirements.cloud);
     const account = await this.d.findAccount(accountId, ownerId);
@@ -145,12 +188,13 @@ export class VmService {
       throw AppError.badRequest(`cloud account ${accountId} is a ${account.kind} account, not ${requirements.cloud}`, [{ field: 'accountId', message: `not a ${requirements.cloud} account` }]);
     }
 
-    const vmId = idempotencyKey ? vmIdForIdempotencyKey(ownerId, idempotencyKey) : crypto.randomUUID();
+    const idempotent = !!body.idempotent && !!body.vmId;
+    const vmId = body.vmId ?? crypto.randomUUID();
     const workflowId = createVmWorkflowId(vmId);
     const max = this.d.maxVmsPerMember;
     // A replayed idempotent request is answered even at the quota (its VM already counts).
     // Otherwise the create must win a quota slot first (quota-slots.ts: exact under a burst).
-    const known = !!idempotencyKey && !!(await this.Vm.exists({ _id: vmId }));
+    const known = idempotent && !!(await this.Vm.exists({ _id: vmId }));
     let slot: QuotaSlotClaim | undefined;
     if (max !== undefined && !known) {
       const claimed = await claimVmSlot(this.d.db, ownerId, vmId, max);
@@ -183,8 +227,10 @@ export class VmService {
         requirements,
         revision: 0,
         state: 'creating',
+        ...(body.environmentId ? { environmentId: body.environmentId } : {}),
+        ...(body.network ? { network: body.network } : {}),
         workflowIds: [workflowId],
-        history: [{ at: new Date(), from: null, to: 'creating', reason: 'create requested', workflowId }],
+        history: [{ at: new Date(), from: null, to: 'creating', reason: body.environmentId ? `create requested (environment ${body.environmentId})` : 'create requested', workflowId }],
         requestFingerprint: fingerprint,
       }));
       inserted = true;
@@ -194,7 +240,7 @@ export class VmService {
       // Another failure may have inserted it after all: the claim stays (lapses if no VM is there).
       const notInserted = !inserted && ((err as { code?: number }).code === 11000 || (err instanceof AppError && err.status === 503));
       if (slot && notInserted) await releaseVmSlot(this.d.db, slot).catch(() => undefined);
-      if ((err as { code?: number }).code !== 11000 || !idempotencyKey) throw err;
+      if ((err as { code?: number }).code !== 11000 || !idempotent) throw err;
       const existing = await this.Vm.findById(vmId).lean();
       if (!existing || (existing as VmRecord & { requestFingerprint?: string }).requestFingerprint !== fingerprint) {
         throw AppError.conflict('this Idempotency-Key was already used for a different request', 'idempotency_key_reused');
@@ -202,14 +248,24 @@ export class VmService {
       replay = true;
     }
 
-    const input: CreateVmInput = { vmId, ownerId, accountId, cloud: requirements.cloud, requirements };
+    const input: CreateVmInput = { vmId, ownerId, accountId, cloud: requirements.cloud, requirements, ...(body.network ? { network: body.network } : {}) };
     await recordOperationStarting(this.d.db, { workflowId, vmId, ownerId, kind: 'createVm', steps: CREATE_VM_STEPS });
-    // Not started: a replayed request, the create already runs or ran.
-    const started = await startOrJoin(this.d.temporal, CREATE_VM_WORKFLOW, {
-      workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE, ownerId, vmId, cloud: requirements.cloud,
-    });
-    const doc = await this.Vm.findById(vmId).lean();
-    return { vm: toVmView(doc!), workflowId, started: started && !replay };
+    return { vmId, workflowId, input, replay, ...(slot ? { slot } : {}) };
+  }
+
+  /**
+   * Takes back VMs admitted for a create that will not start (an environment whose later member
+   * was refused): their records go and their quota slots are given back. Only VMs still
+   * `creating` with no workflow run: nothing of them exists in a cloud.
+   */
+  async withdrawAdmitted(admitted: readonly AdmittedVm[]): Promise<void> {
+    for (const a of admitted) {
+      if (a.replay) continue;
+      await whileBusy(() => this.Vm.deleteOne({ _id: a.vmId, state: 'creating' }));
+      await whileBusy(() => this.Ops.deleteOne({ _id: a.workflowId }));
+      if (a.slot) await releaseVmSlot(this.d.db, a.slot).catch(() => undefined);
+      await markVmListChanged(this.d.db, a.input.ownerId);
+    }
   }
 
   /**

@@ -124,6 +124,7 @@ export const vmViewSchema = z
     state: z.enum(VM_STATES),
     requirements: vmRequirementsSchema,
     revision: z.number().int().meta({ description: 'Increases with every update.' }),
+    environmentId: z.string().optional().meta({ description: 'The environment the VM is a member of (GET /api/v1/environments/{id}).' }),
     placement: vmPlacementSchema.optional(),
     lastError: z.string().optional(),
     history: z

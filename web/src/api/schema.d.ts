@@ -322,6 +322,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/environments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller’s environments (destroyed ones left out) */
+        get: operations["listEnvironments"];
+        put?: never;
+        /** Create an environment: its network, then its members as a graph (starts the createEnvironment workflow) */
+        post: operations["createEnvironment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/environments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One environment: its members with their VMs’ states, its network and its graph’s task states */
+        get: operations["getEnvironment"];
+        put?: never;
+        post?: never;
+        /** Destroy an environment: members in reverse dependency order, then its network (starts the destroyEnvironment workflow; a running destroy is joined) */
+        delete: operations["destroyEnvironment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/quotas": {
         parameters: {
             query?: never;
@@ -980,6 +1016,8 @@ export interface components {
             requirements: components["schemas"]["VmRequirements"];
             /** @description Increases with every update. */
             revision: number;
+            /** @description The environment the VM is a member of (GET /api/v1/environments/{id}). */
+            environmentId?: string;
             placement?: components["schemas"]["VmPlacement"];
             lastError?: string;
             /** @description State changes, oldest first. */
@@ -1192,6 +1230,129 @@ export interface components {
             }[];
             runcmd?: string[];
             packagesUpdate?: boolean;
+        };
+        EnvironmentAccepted: {
+            environment: components["schemas"]["Environment"];
+            operation: {
+                workflowId: string;
+                /** @description false when an Idempotency-Key replay or a repeated delete joined an operation already started. */
+                started: boolean;
+                /** @description Path of the operation’s status (GET /api/v1/workflows/{id}). */
+                status: string;
+            };
+        };
+        Environment: {
+            id: string;
+            name: string;
+            /** @enum {string} */
+            cloud: "openstack" | "cloudstack";
+            accountId: string;
+            /** @enum {string} */
+            preset?: "overcloud" | "web-app-db";
+            /** @enum {string} */
+            onMemberFailure: "rollback" | "keep";
+            /**
+             * @description `partial`: created with `keep` while some members failed (failedMembers names them); `failed`: a member failed and everything was rolled back (or the roll-back itself failed: lastError).
+             * @enum {string}
+             */
+            state: "creating" | "active" | "partial" | "failed" | "destroying" | "destroyed";
+            members: {
+                name: string;
+                /** @description The member’s VM (GET /api/v1/vms/{id}); it is listed in GET /vms with its environmentId. */
+                vmId: string;
+                requires: string[];
+                /**
+                 * @description The VM’s state.
+                 * @enum {string}
+                 */
+                state: "creating" | "active" | "updating" | "deleting" | "deleted" | "failed";
+                placement?: components["schemas"]["VmPlacement"];
+                lastError?: string;
+            }[];
+            /** @description The environment’s private network, once made. */
+            network?: {
+                name: string;
+                networkId: string;
+                stackId?: string;
+            };
+            /** @description The task graph running now or last, as its workflow recorded it at every step. */
+            graph?: {
+                /** @enum {string} */
+                kind: "create" | "rollback" | "destroy";
+                tasks: {
+                    name: string;
+                    /** @enum {string} */
+                    state: "pending" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
+                    requires: string[];
+                    /** @description Failure message, or why the task was skipped or cancelled. */
+                    error?: string;
+                    /** @description For `skipped`: the failed task that made this one impossible. */
+                    blockedBy?: string;
+                    /** Format: date-time */
+                    startedAt?: string;
+                    /** Format: date-time */
+                    finishedAt?: string;
+                }[];
+            };
+            failedMembers: string[];
+            lastError?: string;
+            /** @description The environment’s workflows, newest last. */
+            workflowIds: string[];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        /** @description A name, a cloud, and either members or a preset. */
+        CreateEnvironmentRequest: {
+            name: string;
+            /** @enum {string} */
+            cloud: "openstack" | "cloudstack";
+            /** @description The cloud account to create with; default: the operator account of `cloud`. */
+            accountId?: string;
+            /**
+             * @description A member that fails: `rollback` (default) removes everything the environment made; `keep` keeps the members that were created and the network, and names the failed ones.
+             * @enum {string}
+             */
+            onMemberFailure?: "rollback" | "keep";
+            members?: components["schemas"]["EnvironmentMemberRequest"][];
+            /**
+             * @description Instead of members: `overcloud` (a DevOps post plus `number` cluster nodes) or `web-app-db` (three tiers).
+             * @enum {string}
+             */
+            preset?: "overcloud" | "web-app-db";
+            /** @description `overcloud`: how many cluster nodes. */
+            number?: number;
+            /** @description With a preset: the size of every member (default small). */
+            size?: string;
+            /** @description With a preset: the OS of every member (default ubuntu-24.04). */
+            os?: string;
+        };
+        /** @description A VM’s requirements (the environment gives the cloud) and the members it requires. */
+        EnvironmentMemberRequest: {
+            /** @description The member’s name in the environment; its VM is named `<environment>-<member>`. */
+            name: string;
+            os: string;
+            /** @default [] */
+            software?: string[];
+            size: string;
+            sshPublicKeys?: string[];
+            users?: {
+                name: string;
+                groups?: string[];
+                sudo?: boolean;
+                sshPublicKeys?: string[];
+            }[];
+            runcmd?: string[];
+            packagesUpdate?: boolean;
+            /** @description Members that must be created (active) before this one starts. */
+            requires?: string[];
+        };
+        EnvironmentList: {
+            /** @description Newest first (a page: limit, cursor). */
+            environments: components["schemas"]["Environment"][];
+            /** @description Present when more items follow: pass it as `cursor` for the next page */
+            nextCursor?: string;
         };
         CloudQuotaList: {
             clouds: components["schemas"]["CloudQuota"][];
@@ -2886,6 +3047,240 @@ export interface operations {
             };
             /** @description no such workflow, or another member’s */
             404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listEnvironments: {
+        parameters: {
+            query?: {
+                /** @description Items per page (default 50, at most 100) */
+                limit?: number;
+                /** @description The `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the environments */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentList"];
+                };
+            };
+            /** @description validation_failed: a bad limit or cursor */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no live session */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createEnvironment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeating the request with the same key answers what the first one started (202, `started: false`) instead of starting another; the same key with a different body answers 409 idempotency_key_reused. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateEnvironmentRequest"];
+            };
+        };
+        responses: {
+            /** @description the environment record and its create workflow */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentAccepted"];
+                };
+            };
+            /** @description validation_failed: fields name every problem — members[2].requires[0] naming an unknown member, a dependency cycle, a duplicate member name, a member’s bad requirement (members[1].software[0]), a preset’s size or os, accountId, the Idempotency-Key header */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no live session */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description idempotency_key_reused: the key was used for a different request; quota_exceeded or cloud_quota_exceeded: a member does not fit (no member is created then) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getEnvironment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The environment id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the environment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Environment"];
+                };
+            };
+            /** @description invalid id */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no live session */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such environment, or another member’s */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    destroyEnvironment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The environment id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the destroy workflow started or joined */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentAccepted"];
+                };
+            };
+            /** @description invalid id */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no live session */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such environment, or another member’s */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description environment_busy: it is being created; environment_destroyed: already destroyed */
+            409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
                     [name: string]: unknown;

@@ -1,0 +1,74 @@
+/**
+ * Contract of the environment workflows (createEnvironment, destroyEnvironment): several VMs on
+ * their own private network, created and destroyed as one task graph. Imported by workflows,
+ * activities and API; no I/O.
+ */
+import type { CloudKind } from './vm';
+import type { VmRequirements } from '../templates/requirements';
+import type { TaskProgress } from './progress';
+
+export const CREATE_ENVIRONMENT_WORKFLOW = 'createEnvironment';
+export const DESTROY_ENVIRONMENT_WORKFLOW = 'destroyEnvironment';
+
+export const createEnvironmentWorkflowId = (envId: string): string => `env-create:${envId}`;
+export const destroyEnvironmentWorkflowId = (envId: string): string => `env-destroy:${envId}`;
+
+/**
+ * The environment's private network (and, on OpenStack, the Heat stack that owns its net, subnet,
+ * router and interface) is named after the environment, so a retried step finds what an earlier
+ * attempt made.
+ */
+export const environmentNetworkName = (envId: string): string => `vmflow-env-${envId}`;
+
+/** What a member does when it fails: the environment removes everything it made, or keeps the rest. */
+export const ON_MEMBER_FAILURE = ['rollback', 'keep'] as const;
+export type OnMemberFailure = (typeof ON_MEMBER_FAILURE)[number];
+
+export const ENVIRONMENT_STATES = ['creating', 'active', 'partial', 'failed', 'destroying', 'destroyed'] as const;
+export type EnvironmentState = (typeof ENVIRONMENT_STATES)[number];
+
+/** Task names in the graphs (recorded on the environment, shown by GET /environments/:id). */
+export const NETWORK_TASK = 'network';
+export const RECORD_TASK = 'record';
+export const memberTask = (member: string): string => `member:${member}`;
+
+export interface EnvironmentMemberPlan {
+  /** The member's name inside the environment (what `requires` refers to). */
+  name: string;
+  /** The VM the API admitted for it (state `creating`, quota counted). */
+  vmId: string;
+  requires: string[];
+  requirements: VmRequirements;
+}
+
+export interface EnvironmentInput {
+  envId: string;
+  ownerId: string;
+  cloud: CloudKind;
+  accountId: string;
+  onMemberFailure: OnMemberFailure;
+  members: EnvironmentMemberPlan[];
+}
+
+/** What the destroy graph needs: the members (with what they require) and where they are. */
+export interface DestroyEnvironmentInput {
+  envId: string;
+  ownerId: string;
+  cloud: CloudKind;
+  accountId: string;
+  members: Array<{ name: string; vmId: string; requires: string[] }>;
+}
+
+/** Where the environment's network is: its name, the cloud's id of the network and (OpenStack) its stack. */
+export interface EnvironmentNetwork {
+  name: string;
+  networkId: string;
+  stackId?: string;
+}
+
+export interface EnvironmentResult {
+  envId: string;
+  state: EnvironmentState;
+  failedMembers: string[];
+  tasks: TaskProgress[];
+}

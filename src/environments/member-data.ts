@@ -1,0 +1,11 @@
+/**
+ * What withdrawal removes of a member's environments (registered by createApp, api/app.ts).
+ * Withdrawal is refused while the member has VMs that are not deleted, so by then no environment
+ * has a member left in a cloud; the records go.
+ */
+import type { MemberDataCleanup } from '../accounts/member-data';
+import { environmentModel } from './model';
+
+export const ENVIRONMENT_MEMBER_DATA: Record<string, MemberDataCleanup> = {
+  environments: async ({ db, userId }) => (await environmentModel(db).deleteMany({ ownerId: userId })).deletedCount ?? 0,
+};

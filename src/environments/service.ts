@@ -1,0 +1,259 @@
+/**
+ * Environment use cases behind the REST API: each reads like a summary of the flow. A create
+ * expands and checks the request, inserts the environment record, admits every member as an
+ * ordinary VM through the VM service (the one path by which a VM comes to be: its quota slot and
+ * record) and starts the createEnvironment workflow, which creates the members as children.
+ * Reads come from the records the workflows write (never a workflow query).
+ */
+import crypto from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Connection } from 'mongoose';
+import { whileBusy } from '../db/connection';
+import {
+  CREATE_ENVIRONMENT_WORKFLOW,
+  DESTROY_ENVIRONMENT_WORKFLOW,
+  createEnvironmentWorkflowId,
+  destroyEnvironmentWorkflowId,
+  environmentNetworkName,
+  type DestroyEnvironmentInput,
+  type EnvironmentInput,
+} from '../contracts/environment';
+import type { CloudKind } from '../contracts/vm';
+import { PAGE_DEFAULT, PAGE_MAX } from '../contracts/api/common';
+import type { CreateEnvironmentRequest, EnvironmentView } from '../contracts/api/environments';
+import { AppError, type FieldError } from '../errors';
+import { pageOf, type PageRequest } from '../limits/pages';
+import { vmModel, type VmRecord } from '../vms/model';
+import { VMFLOW_CLOUD_KEY, VMFLOW_OWNER_KEY } from '../vms/search';
+import { vmIdForIdempotencyKey, type AdmittedVm, type VmService } from '../vms/service';
+import { EnvironmentRequestError, expandEnvironment, type ExpandedEnvironment, type ExpandedMember } from './expand';
+import type { VmRequirements } from '../templates/requirements';
+import { environmentModel, type EnvironmentRecord } from './model';
+
+export interface EnvironmentServiceDeps {
+  db: Connection;
+  temporal: Client;
+  taskQueue: string;
+  vms: VmService;
+  /** Resolves an account the member may use (own or operator); undefined → 400 naming accountId. */
+  findAccount(accountId: string, userId: string): Promise<{ id: string; kind: CloudKind } | undefined>;
+  operatorAccountId(cloud: CloudKind): string;
+}
+
+export interface StartedEnvironmentOperation {
+  environment: EnvironmentView;
+  workflowId: string;
+  started: boolean;
+}
+
+/** Same owner + same Idempotency-Key ⇒ same environment id (and so the same member VM ids). */
+export function environmentIdForIdempotencyKey(ownerId: string, key: string): string {
+  return vmIdForIdempotencyKey(ownerId, `environment\n${key}`);
+}
+
+/** A member's VM id: fixed by the environment and the member's name, so a repeated admission finds it. */
+export function memberVmId(ownerId: string, envId: string, member: string): string {
+  return vmIdForIdempotencyKey(ownerId, `environment\n${envId}\nmember\n${member}`);
+}
+
+export class EnvironmentService {
+  constructor(private readonly d: EnvironmentServiceDeps) {}
+
+  private get Env() {
+    return environmentModel(this.d.db);
+  }
+
+  async create(ownerId: string, req: CreateEnvironmentRequest, idempotencyKey?: string): Promise<StartedEnvironmentOperation> {
+    const expanded = expandOrRefuse(req);
+    const accountId = req.accountId ?? this.d.operatorAccountId(req.cloud);
+    const account = await this.d.findAccount(accountId, ownerId);
+    if (!account) throw AppError.badRequest(`cloud account ${accountId} not found`, [{ field: 'accountId', message: 'no such cloud account' }]);
+    if (account.kind !== req.cloud) throw AppError.badRequest(`cloud account ${accountId} is a ${account.kind} account, not ${req.cloud}`, [{ field: 'accountId', message: `not a ${req.cloud} account` }]);
+    const problems: FieldError[] = [];
+    const members = expanded.members.map((m) => {
+      const checked = this.validateMember(m, !!expanded.preset);
+      if (!checked.ok) problems.push(...checked.errors);
+      return { name: m.name, requires: m.requires, requirements: checked.ok ? checked.requirements : undefined };
+    });
+    if (problems.length) throw AppError.badRequest(`invalid environment: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`, dedupe(problems));
+
+    const envId = idempotencyKey ? environmentIdForIdempotencyKey(ownerId, idempotencyKey) : crypto.randomUUID();
+    const workflowId = createEnvironmentWorkflowId(envId);
+    const onMemberFailure = req.onMemberFailure ?? 'rollback';
+    const plans = members.map((m) => ({ name: m.name, vmId: memberVmId(ownerId, envId, m.name), requires: m.requires, requirements: m.requirements! }));
+    const fingerprint = crypto.createHash('sha256').update(JSON.stringify({ name: req.name, cloud: req.cloud, accountId, onMemberFailure, preset: expanded.preset ?? null, plans })).digest('hex');
+
+    // The record first (its unique _id settles two requests with one key), then the members.
+    let replay = false;
+    try {
+      await whileBusy(() =>
+        this.Env.create({
+          _id: envId,
+          ownerId,
+          name: req.name,
+          cloud: req.cloud,
+          accountId,
+          ...(expanded.preset ? { preset: expanded.preset } : {}),
+          onMemberFailure,
+          state: 'creating',
+          members: plans.map((p) => ({ name: p.name, vmId: p.vmId, requires: p.requires })),
+          failedMembers: [],
+          workflowIds: [workflowId],
+          requestFingerprint: fingerprint,
+        }),
+      );
+    } catch (err) {
+      if ((err as { code?: number }).code !== 11000 || !idempotencyKey) throw err;
+      const existing = await this.Env.findById(envId).lean();
+      if (existing?.requestFingerprint !== fingerprint) throw AppError.conflict('this Idempotency-Key was already used for a different request', 'idempotency_key_reused');
+      replay = true;
+    }
+
+    // Every member as an ordinary VM (quota slot, record); all of them or none.
+    const admitted: AdmittedVm[] = [];
+    try {
+      for (const p of plans) {
+        admitted.push(await this.d.vms.admit(ownerId, { requirements: p.requirements, accountId, vmId: p.vmId, idempotent: true, environmentId: envId, network: environmentNetworkName(envId) }));
+      }
+    } catch (err) {
+      if (!replay) {
+        await this.d.vms.withdrawAdmitted(admitted);
+        await whileBusy(() => this.Env.deleteOne({ _id: envId, state: 'creating' }));
+      }
+      throw err;
+    }
+
+    const input: EnvironmentInput = {
+      envId,
+      ownerId,
+      cloud: req.cloud,
+      accountId,
+      onMemberFailure,
+      members: admitted.map((a, i) => ({ name: plans[i].name, vmId: a.vmId, requires: plans[i].requires, requirements: a.input.requirements })),
+    };
+    const started = await this.start(CREATE_ENVIRONMENT_WORKFLOW, workflowId, input, ownerId, req.cloud, WorkflowIdReusePolicy.REJECT_DUPLICATE);
+    return { environment: await this.get(ownerId, envId), workflowId, started: started && !replay };
+  }
+
+  /** Newest first, destroyed environments left out. */
+  async list(ownerId: string, page: PageRequest = {}): Promise<{ environments: EnvironmentView[]; nextCursor?: string }> {
+    const found = await pageOf(this.Env, { ownerId, state: { $ne: 'destroyed' } }, { field: 'createdAt', direction: -1 }, page, { max: PAGE_MAX, default: PAGE_DEFAULT });
+    const vms = await this.memberVms(found.items);
+    return { environments: found.items.map((e) => toEnvironmentView(e, vms)), ...(found.nextCursor ? { nextCursor: found.nextCursor } : {}) };
+  }
+
+  /** The owner's environment with its members' VM states, or 404 (another member's is "not found"). */
+  async get(ownerId: string, envId: string): Promise<EnvironmentView> {
+    const env = await this.record(ownerId, envId);
+    return toEnvironmentView(env, await this.memberVms([env]));
+  }
+
+  /** Starts the destroy graph (a running destroy is joined; a finished one that failed may be run again). */
+  async destroy(ownerId: string, envId: string): Promise<StartedEnvironmentOperation> {
+    const env = await this.record(ownerId, envId);
+    if (env.state === 'destroyed') throw AppError.conflict('the environment is already destroyed', 'environment_destroyed');
+    if (env.state === 'creating') throw AppError.conflict('the environment is being created; destroy it when that finishes', 'environment_busy');
+    const workflowId = destroyEnvironmentWorkflowId(envId);
+    const input: DestroyEnvironmentInput = { envId, ownerId, cloud: env.cloud, accountId: env.accountId, members: env.members.map((m) => ({ name: m.name, vmId: m.vmId, requires: [...m.requires] })) };
+    // Written before the workflow starts (then only it writes the record): readers see the destroy at once.
+    if (env.state !== 'destroying') await whileBusy(() => this.Env.updateOne({ _id: envId, state: env.state }, { $set: { state: 'destroying' }, $addToSet: { workflowIds: workflowId } }));
+    const started = await this.start(DESTROY_ENVIRONMENT_WORKFLOW, workflowId, input, ownerId, env.cloud, WorkflowIdReusePolicy.ALLOW_DUPLICATE);
+    return { environment: await this.get(ownerId, envId), workflowId, started };
+  }
+
+  private async record(ownerId: string, envId: string): Promise<EnvironmentRecord> {
+    const env = await this.Env.findById(envId).lean();
+    if (!env || env.ownerId !== ownerId) throw AppError.notFound('environment');
+    return env;
+  }
+
+  private async memberVms(envs: readonly EnvironmentRecord[]): Promise<Map<string, VmRecord>> {
+    const ids = envs.flatMap((e) => e.members.map((m) => m.vmId));
+    if (!ids.length) return new Map();
+    const vms = await vmModel(this.d.db).find({ _id: { $in: ids } }).lean();
+    return new Map(vms.map((v) => [v._id, v]));
+  }
+
+  /** The member's requirements checked against the catalog, or its errors named where the request has them. */
+  private validateMember(m: ExpandedMember, fromPreset: boolean): { ok: true; requirements: VmRequirements } | { ok: false; errors: FieldError[] } {
+    try {
+      return { ok: true, requirements: this.d.vms.validate(m.requirements) };
+    } catch (err) {
+      if (!(err instanceof AppError) || !err.fields) throw err;
+      // A preset's members are made of the request's size and os: errors name those.
+      const where = (field: string) => (fromPreset ? (['size', 'os'].includes(field) ? field : 'preset') : field === 'cloud' ? 'cloud' : `${m.field}.${field}`);
+      return { ok: false, errors: err.fields.map((f) => ({ field: where(f.field), message: f.message })) };
+    }
+  }
+
+  private async start(type: string, workflowId: string, input: unknown, ownerId: string, cloud: CloudKind, policy: WorkflowIdReusePolicy): Promise<boolean> {
+    try {
+      await this.d.temporal.workflow.start(type, {
+        workflowId,
+        taskQueue: this.d.taskQueue,
+        args: [input],
+        workflowIdReusePolicy: policy,
+        typedSearchAttributes: new TypedSearchAttributes([
+          { key: VMFLOW_OWNER_KEY, value: ownerId },
+          { key: VMFLOW_CLOUD_KEY, value: cloud },
+        ]),
+        memo: { ownerId },
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
+      throw err;
+    }
+  }
+}
+
+function expandOrRefuse(req: CreateEnvironmentRequest): ExpandedEnvironment {
+  try {
+    return expandEnvironment(req);
+  } catch (err) {
+    if (err instanceof EnvironmentRequestError) throw AppError.badRequest(`invalid environment: ${err.message}`, err.fields);
+    throw err;
+  }
+}
+
+function dedupe(fields: FieldError[]): FieldError[] {
+  const seen = new Set<string>();
+  return fields.filter((f) => {
+    const k = `${f.field}\n${f.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+export function toEnvironmentView(e: EnvironmentRecord, vms: ReadonlyMap<string, VmRecord>): EnvironmentView {
+  return {
+    id: e._id,
+    name: e.name,
+    cloud: e.cloud,
+    accountId: e.accountId,
+    ...(e.preset ? { preset: e.preset as EnvironmentView['preset'] } : {}),
+    onMemberFailure: e.onMemberFailure,
+    state: e.state,
+    members: e.members.map((m) => {
+      const vm = vms.get(m.vmId);
+      return {
+        name: m.name,
+        vmId: m.vmId,
+        requires: [...m.requires],
+        // A VM record removed by the member's withdrawal: nothing of it is left.
+        state: vm?.state ?? 'deleted',
+        ...(vm?.placement ? { placement: vm.placement } : {}),
+        ...(vm?.lastError ? { lastError: vm.lastError } : {}),
+      };
+    }),
+    ...(e.network ? { network: { name: e.network.name, networkId: e.network.networkId, ...(e.network.stackId ? { stackId: e.network.stackId } : {}) } } : {}),
+    ...(e.graph ? { graph: { kind: e.graph.kind, tasks: e.graph.tasks.map((t) => ({ ...t, requires: [...t.requires] })) } } : {}),
+    failedMembers: [...(e.failedMembers ?? [])],
+    ...(e.lastError ? { lastError: e.lastError } : {}),
+    workflowIds: [...(e.workflowIds ?? [])],
+    createdAt: new Date(e.createdAt).toISOString(),
+    updatedAt: new Date(e.updatedAt).toISOString(),
+  };
+}
