@@ -35,6 +35,7 @@ import { BackupService } from '../src/backups/service';
 import { loadCatalog } from '../src/catalog/load';
 import { OPERATOR_ACCOUNT_IDS } from '../src/cloud-accounts/types';
 import { OutboundGuard } from '../src/outbound/guard';
+import { AdmissionGate } from '../src/limits/admission';
 import { ensureThrottleIndexes, Throttle } from '../src/limits/throttle';
 import type { MemberQuotas } from '../src/limits/quotas';
 import { VmService } from '../src/vms/service';
@@ -131,6 +132,7 @@ export function createApp(deps: ApiDeps): Express {
     operatorAccountId: (cloud) => OPERATOR_ACCOUNT_IDS[cloud],
     maxVmsPerMember: quotas.vms,
     ...(deps.config.cloudQuotaCheck ? { cloudQuotas } : {}),
+    createGate: new AdmissionGate('VMs', deps.config.createConcurrency, deps.config.createQueue),
   });
 
   // Every route is declared with its contract (api/openapi.ts): mounted and documented at once.

@@ -41,6 +41,7 @@ export function environmentRoutes(api: ApiScope, environments: EnvironmentServic
       errors: {
         400: 'validation_failed: fields name every problem — members[2].requires[0] naming an unknown member, a dependency cycle, a duplicate member name, a member’s bad requirement (members[1].software[0]), a preset’s size or os, accountId, the Idempotency-Key header',
         409: 'idempotency_key_reused: the key was used for a different request; quota_exceeded or cloud_quota_exceeded: a member does not fit (no member is created then)',
+        503: 'busy: too many creates at once in this API process (the same gate as POST /vms); Retry-After says when to try again',
       },
     },
     async (req, res) => {

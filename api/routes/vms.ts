@@ -57,6 +57,7 @@ export function vmRoutes(api: ApiScope, vms: VmService, backups?: BackupService,
       errors: {
         400: 'validation_failed: fields name every bad requirement, accountId, backup or the Idempotency-Key header',
         409: 'idempotency_key_reused: the key was used for a different request; quota_exceeded: the member has as many VMs as allowed (QUOTA_VMS); cloud_quota_exceeded: the cloud’s own quota (Nova limits, CloudStack resource limits) has no room for the VM and the standbys its backup policy makes (the message says which limit, how much is in use and what the VM needs)',
+        503: 'busy: too many creates at once in this API process (CREATE_CONCURRENCY, CREATE_QUEUE) or the database is too slow to claim a quota slot; Retry-After says when to try again',
       },
     },
     async (req, res) => {

@@ -65,6 +65,11 @@ export class EnvironmentService {
   }
 
   async create(ownerId: string, req: CreateEnvironmentRequest, idempotencyKey?: string): Promise<StartedEnvironmentOperation> {
+    // Through the same create gate as POST /vms: its members are creates too.
+    return this.d.vms.admission(() => this.admitAndStart(ownerId, req, idempotencyKey));
+  }
+
+  private async admitAndStart(ownerId: string, req: CreateEnvironmentRequest, idempotencyKey?: string): Promise<StartedEnvironmentOperation> {
     const expanded = expandOrRefuse(req);
     const accountId = req.accountId ?? this.d.operatorAccountId(req.cloud);
     const account = await this.d.findAccount(accountId, ownerId);

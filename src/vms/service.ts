@@ -11,6 +11,7 @@ import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Connection } from 'mongoose';
 import { whileBusy } from '../db/connection';
 import { findSize, type Catalog } from '../catalog';
+import type { AdmissionGate } from '../limits/admission';
 import { PROGRESS_QUERY, type WorkflowProgress } from '../contracts/progress';
 import {
   CREATE_VM_STEPS,
@@ -58,6 +59,8 @@ export interface VmServiceDeps {
   maxVmsPerMember?: number;
   /** The clouds' own quotas, checked before a create (unset: left to the clouds). */
   cloudQuotas?: CloudQuotas;
+  /** Bounds creates at once (src/limits/admission.ts); environments go through the same gate. Unset: no bound. */
+  createGate?: AdmissionGate;
 }
 
 /** A VM admitted for its createVm workflow (VmService#admit). */
@@ -148,7 +151,16 @@ export class VmService {
    * `backup`: where the backup policy given with the create puts standbys (they count against the
    * clouds' quotas like the VM itself).
    */
+  /** Runs a create (of a VM, or an environment's members) through the create gate. */
+  admission<T>(fn: () => Promise<T>): Promise<T> {
+    return this.d.createGate ? this.d.createGate.run(fn) : fn();
+  }
+
   async create(ownerId: string, body: { requirements: unknown; accountId?: string; backup?: { baseStandby: boolean; backupCloudStandby: boolean; backupAccountId: string } }, idempotencyKey?: string): Promise<StartedOperation> {
+    return this.admission(() => this.admitAndStart(ownerId, body, idempotencyKey));
+  }
+
+  private async admitAndStart(ownerId: string, body: { requirements: unknown; accountId?: string; backup?: { baseStandby: boolean; backupCloudStandby: boolean; backupAccountId: string } }, idempotencyKey?: string): Promise<StartedOperation> {
     const admitted = await this.admit(ownerId, { ...body, ...(idempotencyKey ? { vmId: vmIdForIdempotencyKey(ownerId, idempotencyKey), idempotent: true } : {}) });
     const { vmId, workflowId, input } = admitted;
     // Not started: a replayed request, the create already runs or ran.
