@@ -37,6 +37,7 @@ import { OPERATOR_ACCOUNT_IDS } from '../src/cloud-accounts/types';
 import { OutboundGuard } from '../src/outbound/guard';
 import { AdmissionGate } from '../src/limits/admission';
 import { ensureThrottleIndexes, Throttle } from '../src/limits/throttle';
+import { ensureQuotaSlotIndexes } from '../src/vms/quota-slots';
 import type { MemberQuotas } from '../src/limits/quotas';
 import { VmService } from '../src/vms/service';
 import { CloudQuotas } from '../src/vms/cloud-quota';
@@ -291,7 +292,7 @@ const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
  */
 export async function prepareApi(deps: ApiDeps): Promise<void> {
   const log = deps.logger.child({ component: 'api-startup' });
-  await Promise.all([userModel(deps.db).init(), sessionModel(deps.db).init(), cloudAccountModel(deps.db).init(), ensureThrottleIndexes(deps.db)]);
+  await Promise.all([userModel(deps.db).init(), sessionModel(deps.db).init(), cloudAccountModel(deps.db).init(), ensureThrottleIndexes(deps.db), ensureQuotaSlotIndexes(deps.db)]);
   const store = new CloudAccountStore(deps.db, deps.keyring);
   await store.seedOperatorAccounts(deps.config, log);
   await store.reencryptStale(log);

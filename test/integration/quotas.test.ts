@@ -172,6 +172,26 @@ describe('quotas, pages and verify limits (issue 12 items 4 and 7)', function ()
     assert.equal(few.filter((r) => r.ok).length, 5);
   });
 
+  it('when a member far from the quota deleted a VM, then creates still count it until the quota is near, and then its slot is free again', async () => {
+    // Far from the quota a create reads only the claims (the member's VMs are a scan on FerretDB);
+    // near it, the exact reading frees the deleted VM's slot. Quota 3 here.
+    const ownerId = `quick-${crypto.randomUUID()}`;
+    const vms = api.deps.db.collection('vms');
+    const admitted = async (name: string) => {
+      const claim = await claimVmSlot(api.deps.db, ownerId, `${ownerId}-${name}`, 3);
+      if (claim.ok) await vms.insertOne({ _id: `${ownerId}-${name}` as never, ownerId, state: 'active', name, history: [] });
+      return claim;
+    };
+    const slotOf = (r: Awaited<ReturnType<typeof claimVmSlot>>) => (r.ok ? r.claim.n : `refused (${r.held} held)`);
+    const [a, b] = [slotOf(await admitted('a')), slotOf(await admitted('b'))];
+    assert.ok(typeof a === 'number' && typeof b === 'number' && a !== b, `${a}, ${b}`);
+    assert.ok(await api.deps.db.collection(VM_QUOTA_SLOTS_COLLECTION).findOne({ _id: `${ownerId}:adopted` as never }), 'the member\'s VMs all hold slots');
+    await vms.updateOne({ _id: `${ownerId}-a` as never }, { $set: { state: 'deleted' } });
+    assert.equal(slotOf(await admitted('c')), 3 - a - b, 'far from the quota the deleted VM still counted: the slot nobody claimed yet');
+    assert.equal(slotOf(await admitted('d')), a, 'at the quota the exact reading gave the deleted VM\'s slot');
+    assert.equal(slotOf(await admitted('e')), 'refused (3 held)');
+  });
+
   it('when a policy keeps more backups than allowed or drills more often than allowed, then 400 names retention or drillIntervalSeconds', async () => {
     const m = await signupAndLogin(api.url);
     const vmId = await vmRecord(m);
