@@ -72,6 +72,8 @@ export interface AdmittedVm {
   replay: boolean;
   /** The quota slot this admission won (given back if the create never starts). */
   slot?: QuotaSlotClaim;
+  /** The VM as admitted (inserted now, or found for a replay): the create's answer, without reading it again. */
+  record: VmRecord;
 }
 
 export interface StartedOperation {
@@ -167,8 +169,8 @@ export class VmService {
     const started = await startOrJoin(this.d.temporal, CREATE_VM_WORKFLOW, {
       workflowId, taskQueue: this.d.taskQueue, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE, ownerId, vmId, cloud: input.cloud,
     });
-    const doc = await this.Vm.findById(vmId).lean();
-    return { vm: toVmView(doc!), workflowId, started: started && !admitted.replay };
+    // The record as admitted: reading it back cost a create a sixth of its time under load (issue 13).
+    return { vm: toVmView(admitted.record), workflowId, started: started && !admitted.replay };
   }
 
   /**
@@ -226,11 +228,12 @@ export class VmService {
     const fingerprint = requestFingerprint({ requirements, accountId });
     let replay = false;
     let inserted = false;
+    let record: VmRecord;
     try {
       // Past the claim's deadline another create may take the slot over: give it back instead.
       if (slot && !claimIsFresh(slot)) throw new AppError(503, 'busy', 'the database is too slow to create a VM right now; try again shortly', undefined, { retryAfterSeconds: 1 });
       // Retried while the embedded database answers busy (the insert did not happen then).
-      await whileBusy(() => this.Vm.create({
+      const created = await whileBusy(() => this.Vm.create({
         _id: vmId,
         ownerId,
         name: requirements.name,
@@ -246,6 +249,7 @@ export class VmService {
         requestFingerprint: fingerprint,
       }));
       inserted = true;
+      record = created.toObject() as VmRecord;
       await markVmListChanged(this.d.db, ownerId);
     } catch (err) {
       // Surely not inserted (the id is taken, or the claim's deadline passed): the slot goes back.
@@ -257,12 +261,13 @@ export class VmService {
       if (!existing || (existing as VmRecord & { requestFingerprint?: string }).requestFingerprint !== fingerprint) {
         throw AppError.conflict('this Idempotency-Key was already used for a different request', 'idempotency_key_reused');
       }
+      record = existing as VmRecord;
       replay = true;
     }
 
     const input: CreateVmInput = { vmId, ownerId, accountId, cloud: requirements.cloud, requirements, ...(body.network ? { network: body.network } : {}) };
     await recordOperationStarting(this.d.db, { workflowId, vmId, ownerId, kind: 'createVm', steps: CREATE_VM_STEPS });
-    return { vmId, workflowId, input, replay, ...(slot ? { slot } : {}) };
+    return { vmId, workflowId, input, replay, record, ...(slot ? { slot } : {}) };
   }
 
   /**
