@@ -4,17 +4,17 @@
  * checks to fail over, two good ones to recover), one-second DR health ticks and fast polls.
  * Suites that need alerts pass the webhook to deliver them to.
  */
+import { startApiAndWorker } from './api-worker';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
 import { ImageStoreClient, startImageStore, type RunningImageStore } from '../../src/imagestore';
-import { startTestApi, type TestApi } from './api';
+import type { TestApi } from './api';
 import { sharedClouds, type TestClouds } from './clouds';
-import { registerTestSecret, testKeyring, testLogger } from './secrets';
+import { registerTestSecret, testLogger } from './secrets';
 import { isolatedPlace } from './stack';
-import { startTestWorker, type TestWorker } from './temporal';
+import type { TestWorker } from './temporal';
 
 export interface DrSystem {
   clouds: TestClouds;
@@ -39,7 +39,8 @@ export async function startDrSystem(opts: { alerts?: { webhookUrl: string; webho
   const clouds = await sharedClouds();
   const place = opts.isolated ? await isolatedPlace('dr-system') : undefined;
   const store = await startImageStore({ dir: storeDir, serviceToken: token, signingSecret, logger: testLogger('imagestore') });
-  const api = await startTestApi({
+  const storeClient = new ImageStoreClient({ baseUrl: store.url, serviceToken: token });
+  const { api, tw } = await startApiAndWorker({
     env: {
       ...clouds.env,
       VMFLOW_MONITOR_INTERVAL_SECONDS: '1',
@@ -48,15 +49,9 @@ export async function startDrSystem(opts: { alerts?: { webhookUrl: string; webho
       VMFLOW_DR_HEALTH_CHECK_SECONDS: '1',
       VMFLOW_BACKUP_MIN_INTERVAL_SECONDS: '1',
     },
-    place,
-  });
-  const storeClient = new ImageStoreClient({ baseUrl: store.url, serviceToken: token });
-  const tw = await startTestWorker({
-    taskQueue: api.deps.config.temporalTaskQueue,
-    place,
+    ...(place ? { place } : {}),
+    cloudTimeoutMs: 3000,
     deps: {
-      timing: { pollIntervalMs: 50 },
-      cloudAccounts: new CloudAccountResolver({ db: api.deps.db, keyring: testKeyring(), logger: testLogger(), openstack: { timeoutMs: 3000 }, cloudstack: { timeoutMs: 3000, pollIntervalMs: 50 } }),
       imageStore: { client: storeClient, publicBaseUrl: store.url, signingSecret },
       ...(opts.alerts ? { alerts: opts.alerts } : {}),
     },

@@ -6,20 +6,20 @@
  * fails end consistent (no duplicate, nothing leaked). Restore rebuilds the VM from a backup, and
  * deleting the VM removes the schedule, the standbys and every backup artifact.
  */
+import { startApiAndWorker } from '../harness/api-worker';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ScheduleNotFoundError } from '@temporalio/client';
-import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
 import { ScheduleSpecRefusedError, upsertBackupSchedule } from '../../src/backups/schedule';
 import { backupScheduleId } from '../../src/contracts/backup';
 import { ImageStoreClient, startImageStore, type RunningImageStore } from '../../src/imagestore';
-import { startTestApi, type TestApi } from '../harness/api';
+import type { TestApi } from '../harness/api';
 import { sharedClouds, simAdmin, type TestClouds } from '../harness/clouds';
-import { registerTestSecret, testKeyring, testLogger } from '../harness/secrets';
-import { startTestWorker, type TestWorker } from '../harness/temporal';
+import { registerTestSecret, testLogger } from '../harness/secrets';
+import type { TestWorker } from '../harness/temporal';
 import { signupAndLogin, assertOwnerScoped, type TestUser } from '../harness/users';
 import { apiCall, apiFetch, waitUntil } from '../harness/http';
 
@@ -59,15 +59,11 @@ describe('periodic backup, standbys, retention and restore', function () {
     clouds = await sharedClouds();
     store = await startImageStore({ dir: storeDir, serviceToken: token, signingSecret, logger: testLogger('imagestore') });
     storeClient = new ImageStoreClient({ baseUrl: store.url, serviceToken: token });
-    api = await startTestApi({ env: { ...clouds.env, VMFLOW_BACKUP_MIN_INTERVAL_SECONDS: '1' } });
-    tw = await startTestWorker({
-      taskQueue: api.deps.config.temporalTaskQueue,
-      deps: {
-        timing: { pollIntervalMs: 50 },
-        cloudAccounts: new CloudAccountResolver({ db: api.deps.db, keyring: testKeyring(), logger: testLogger(), openstack: { timeoutMs: 3000 }, cloudstack: { timeoutMs: 3000, pollIntervalMs: 50 } }),
-        imageStore: { client: storeClient, publicBaseUrl: store.url, signingSecret },
-      },
-    });
+    ({ api, tw } = await startApiAndWorker({
+      env: { ...clouds.env, VMFLOW_BACKUP_MIN_INTERVAL_SECONDS: '1' },
+      cloudTimeoutMs: 3000,
+      deps: { imageStore: { client: storeClient, publicBaseUrl: store.url, signingSecret } },
+    }));
     alice = await signupAndLogin(api.url);
     bob = await signupAndLogin(api.url);
   });

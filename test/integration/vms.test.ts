@@ -5,6 +5,7 @@
  * a burst of 503s, 429 with Retry-After, a hanging request, a worker killed mid-create — each
  * ending with one VM, a completed workflow and nothing leaked.
  */
+import { startApiAndWorker } from '../harness/api-worker';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -73,16 +74,7 @@ describe('VM lifecycle through the REST API', function () {
 
   before(async () => {
     clouds = await sharedClouds();
-    const stack = await sharedStack();
-    void stack;
-    api = await startTestApi({ env: clouds.env });
-    tw = await startTestWorker({
-      taskQueue: api.deps.config.temporalTaskQueue,
-      deps: {
-        timing: { pollIntervalMs: 50 },
-        cloudAccounts: new CloudAccountResolver({ db: api.deps.db, keyring: testKeyring(), logger: testLogger(), openstack: { timeoutMs: 1500 }, cloudstack: { timeoutMs: 1500 } }),
-      },
-    });
+    ({ api, tw } = await startApiAndWorker({ env: clouds.env }));
     alice = await signupAndLogin(api.url);
     bob = await signupAndLogin(api.url);
   });
