@@ -3,7 +3,7 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { BrowserRouter } from 'react-router';
 import { isApiError } from './api/client';
-import { vmsQuery } from './api/hooks';
+import { meQuery, vmsQuery } from './api/hooks';
 import { App } from './App';
 import { i18nReady } from './i18n';
 import './styles.css';
@@ -18,9 +18,10 @@ const queryClient = new QueryClient({
   },
 });
 
-// My VMs is where a member lands: its list is asked for now, while the language loads and React
-// starts, instead of after the first render (a visitor without a session gets a 401, kept as an
-// error the page asks again about once it is shown).
+// Who is signed in (every page waits for it) and, on My VMs where a member lands, the list are
+// asked for now, while the language loads and React starts, instead of after the first render (a
+// visitor without a session gets a 401, kept as an error the page asks again about once it is shown).
+void queryClient.prefetchQuery(meQuery);
 if (window.location.pathname === '/') void queryClient.prefetchQuery(vmsQuery);
 
 void i18nReady.then(() => {

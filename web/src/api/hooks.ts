@@ -46,19 +46,22 @@ export function pollInterval<T>(busy: (data: T) => boolean) {
 const TRANSITIONAL = new Set(['creating', 'updating', 'deleting']);
 export const vmBusy = (vm: { state: string }) => TRANSITIONAL.has(vm.state);
 
+/** Who is signed in (null: nobody) — every page waits for it, so main.tsx asks for it at start. */
+export const meQuery = {
+  queryKey: keys.me,
+  queryFn: async () => {
+    try {
+      return await unwrap(api.GET('/api/v1/auth/me'));
+    } catch (err) {
+      if (isApiError(err, 401)) return null; // not signed in
+      throw err;
+    }
+  },
+  staleTime: 60_000,
+};
+
 export function useMe() {
-  return useQuery({
-    queryKey: keys.me,
-    queryFn: async () => {
-      try {
-        return await unwrap(api.GET('/api/v1/auth/me'));
-      } catch (err) {
-        if (isApiError(err, 401)) return null; // not signed in
-        throw err;
-      }
-    },
-    staleTime: 60_000,
-  });
+  return useQuery(meQuery);
 }
 
 export function useCatalog() {

@@ -13,7 +13,7 @@
  */
 import { useWindowVirtualizer, defaultRangeExtractor, type Range } from '@tanstack/react-virtual';
 import { useTranslation } from 'react-i18next';
-import { useCallback, useLayoutEffect, useMemo, useRef, useState, type FocusEvent, type MouseEvent, type ReactElement } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type FocusEvent, type MouseEvent, type ReactElement } from 'react';
 import { Link, useNavigate } from 'react-router';
 import type { Vm } from '../api/client';
 import { useVms } from '../api/hooks';
@@ -32,6 +32,8 @@ const COLUMNS = 7;
 const ROW_ESTIMATE_PX = 42;
 /** Rows rendered beyond the view on each side: what scrolling or tabbing reaches before the next render. */
 const OVERSCAN = 10;
+/** The backup ages' clock step: rows are rebuilt for a new age at most this often. */
+const AGE_STEP_MS = 10_000;
 
 /**
  * One row, as plain elements: no component, hook or router link per row (the table's click handler
@@ -59,6 +61,20 @@ function row(vm: Vm, index: number, now: number, t: T, measure: (el: HTMLTableRo
   );
 }
 
+/**
+ * `t` remembering its answers: a table's cells repeat a few labels ("Active", "OpenStack", "3 hours
+ * ago") hundreds of times, and each i18next lookup parses its key again.
+ */
+function rememberingT(t: T): T {
+  const answers = new Map<string, string>();
+  return ((key: string, options?: Record<string, unknown>) => {
+    const k = options ? `${key}\n${JSON.stringify(options)}` : key;
+    let answer = answers.get(k);
+    if (answer === undefined) answers.set(k, (answer = String((t as (k: string, o?: Record<string, unknown>) => unknown)(key, options))));
+    return answer;
+  }) as T;
+}
+
 /** The height of rows not rendered, hidden from assistive technology (aria-rowcount tells of them). */
 function spacer(key: string, height: number) {
   return (
@@ -69,10 +85,12 @@ function spacer(key: string, height: number) {
 }
 
 function VmTable({ vms }: { vms: Vm[] }) {
-  const { t } = useTranslation();
+  const { t: translate } = useTranslation();
+  const t = useMemo(() => rememberingT(translate), [translate]);
   const navigate = useNavigate();
-  // One clock for every row's backup age, read when the list (re)renders.
-  const now = Date.now();
+  // One clock for every row's backup age, read when the list (re)renders, in steps: a row is
+  // built again only when its VM, its place or this clock changed (see rowOf).
+  const now = Math.floor(Date.now() / AGE_STEP_MS) * AGE_STEP_MS;
   const body = useRef<HTMLTableSectionElement>(null);
   // Where the rows start in the page (what is above them: header, title, caption, column heads).
   const [top, setTop] = useState(0);
@@ -125,13 +143,30 @@ function VmTable({ vms }: { vms: Vm[] }) {
     if (!e.currentTarget.contains(e.relatedTarget as Node | null)) focusedId.current = null;
   };
 
+  // Rows already built are given to React again as the same elements, which it does not render
+  // again: the table renders several times as it mounts (where its rows start, each row measured)
+  // and on every scroll, and building a row's cells (seven translations) was most of the time
+  // from the list's arrival to the rows on screen (issue 14's budget).
+  const built = useRef(new Map<string, { vm: Vm; index: number; now: number; t: T; el: ReactElement }>());
+  useEffect(() => {
+    for (const id of built.current.keys()) if (!indexOf.has(id)) built.current.delete(id);
+  }, [indexOf]);
+  const rowOf = (index: number): ReactElement => {
+    const vm = vms[index];
+    const kept = built.current.get(vm.id);
+    if (kept && kept.vm === vm && kept.index === index && kept.now === now && kept.t === t) return kept.el;
+    const el = row(vm, index, now, t, virtualizer.measureElement);
+    built.current.set(vm.id, { vm, index, now, t, el });
+    return el;
+  };
+
   // The rendered rows in order, a spacer for each run of rows left out (above, below, and around
   // a focused row kept far from the view).
   const rows: ReactElement[] = [];
   let at = top;
   for (const item of virtualizer.getVirtualItems()) {
     if (item.start > at) rows.push(spacer(rows.length === 0 ? 'gap-start' : `gap-${item.key}`, item.start - at));
-    rows.push(row(vms[item.index], item.index, now, t, virtualizer.measureElement));
+    rows.push(rowOf(item.index));
     at = item.end;
   }
   const end = top + virtualizer.getTotalSize();
