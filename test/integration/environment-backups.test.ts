@@ -120,6 +120,12 @@ describe('environments: group protection (one schedule, one group restore point 
       await assert.rejects(tw.client.schedule.getHandle(backupScheduleId(m.vmId)).describe(), ScheduleNotFoundError);
       assert.equal((await call('GET', `/api/v1/vms/${m.vmId}/backup-policy`)).status, 404);
     }
+    // My VMs shows each member's next backup from the group's schedule (members have no policy of their own).
+    const listed = (await call('GET', '/api/v1/vms')).body.vms as Json[];
+    for (const m of e.members) {
+      const next = listed.find((v) => v.id === m.vmId)?.nextBackupAt;
+      assert.ok(next && Date.parse(next) > Date.now() && Date.parse(next) <= Date.now() + 86_400_000 + 300_000, `${m.name}: next backup ${next}`);
+    }
     const own = await call('PUT', `/api/v1/vms/${member('db').vmId}/backup-policy`, { intervalSeconds: 3600 });
     assert.equal(own.status, 409, JSON.stringify(own.body));
     assert.equal(own.body.error.code, 'environment_backup_policy');
