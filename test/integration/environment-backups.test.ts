@@ -5,8 +5,8 @@
  * run by hand makes one backup per member through the ordinary backupVm workflow, a complete
  * group restore point, and a stopped standby of every member in each cloud; a member whose
  * backup fails (Nova refuses its snapshot) leaves an incomplete point naming it while the other
- * members' backups are kept; bad policies are 400s naming the field; the destroy removes the
- * schedule and leaves nothing in the clouds.
+ * members' backups are kept; the schedule runs group backups of its own; bad policies are 400s
+ * naming the field; the destroy removes the schedule and leaves nothing in the clouds.
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -70,7 +70,7 @@ describe('environments: group protection (one schedule, one group restore point 
     clouds = await sharedClouds();
     await sharedStack();
     store = await startImageStore({ dir: storeDir, serviceToken: token, signingSecret, logger: testLogger('imagestore') });
-    api = await startTestApi({ env: clouds.env });
+    api = await startTestApi({ env: { ...clouds.env, VMFLOW_BACKUP_MIN_INTERVAL_SECONDS: '1' } });
     tw = await startTestWorker({
       taskQueue: api.deps.config.temporalTaskQueue,
       deps: {
@@ -174,6 +174,19 @@ describe('environments: group protection (one schedule, one group restore point 
     assert.deepEqual((await points(id)).map((p) => p.id), [failing.body.id, run.body.id]);
     const dbStandbys = await standbys(member('db').vmId);
     assert.equal(dbStandbys.openstack.length + dbStandbys.cloudstack.length, 2);
+
+    // The schedule runs group backups too: a 2-second period, then the policy removed.
+    const fast = await call('PUT', `/api/v1/environments/${id}/backup-policy`, { intervalSeconds: 2, retention: 3 });
+    assert.equal(fast.status, 200, JSON.stringify(fast.body));
+    const scheduled = await waitUntil('a scheduled group point', async () => (await points(id)).find((p) => p.trigger === 'schedule' && p.status !== 'running'), 180_000);
+    assert.equal(scheduled.status, 'complete', JSON.stringify(scheduled));
+    assert.ok(scheduled.id.startsWith(`${environmentBackupScheduleId(id)}-`), scheduled.id);
+    // Paused, and a run already going let finish (no running action, no point running), then removed.
+    assert.equal((await call('PUT', `/api/v1/environments/${id}/backup-policy`, { intervalSeconds: 2, retention: 3, paused: true })).body.paused, true);
+    await waitUntil('the schedule idle', async () => ((await tw.client.schedule.getHandle(environmentBackupScheduleId(id)).describe()).info.runningActions.length === 0 ? true : undefined), 120_000);
+    await waitUntil('no group run running', async () => ((await points(id)).some((p) => p.status === 'running') ? undefined : true), 180_000);
+    assert.equal((await call('DELETE', `/api/v1/environments/${id}/backup-policy`)).status, 204);
+    await assert.rejects(tw.client.schedule.getHandle(environmentBackupScheduleId(id)).describe(), ScheduleNotFoundError);
 
     // Destroy: the schedule goes first, the members (with their standbys and backups) after.
     assert.equal((await call('DELETE', `/api/v1/environments/${id}`)).status, 202);
