@@ -11,6 +11,7 @@ import type { TaskProgress } from '../src/contracts/progress';
 import { backupModel, backupPolicyModel, type BackupRecord } from '../src/backups/model';
 import { vmModel } from '../src/vms/model';
 import { deleteBackupSchedule } from '../src/backups/schedule';
+import { environmentBackupPolicyModel } from '../src/environments/backup-model';
 import { OPERATOR_ACCOUNT_IDS } from '../src/cloud-accounts/types';
 import type { ActivityDeps } from './deps';
 import { recordBackupEnd, recordBackupSkipped } from '../src/metrics/activity-metrics';
@@ -50,8 +51,11 @@ export function createBackupStoreActivities(deps: ActivityDeps) {
   return {
     async backupPlan(input: { vmId: string; trigger: 'schedule' | 'manual' }): Promise<BackupPlan> {
       const vm = await vmModel(deps.db).findById(input.vmId).lean();
-      const policy = await backupPolicyModel(deps.db).findById(input.vmId).lean();
       if (!vm) throw ApplicationFailure.nonRetryable(`VM ${input.vmId} has no record`, 'VmNotFound');
+      // A member of an environment with a group policy is backed up under the group's policy
+      // (retention, targets, backup account); its own policy otherwise.
+      const groupPolicy = vm.environmentId ? await environmentBackupPolicyModel(deps.db).findById(vm.environmentId).lean() : null;
+      const policy = groupPolicy ?? (await backupPolicyModel(deps.db).findById(input.vmId).lean());
       const size = findSize(getCatalog(), vm.requirements.size);
       const plan: BackupPlan = {
         ok: true,

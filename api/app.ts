@@ -26,6 +26,8 @@ import { ApiContract, openApiHandler } from './openapi';
 import { DEPENDENCIES, healthSchema, openApiDocumentSchema, readinessSchema } from '../src/contracts/api/meta';
 import { vmRoutes } from './routes/vms';
 import { environmentRoutes } from './routes/environments';
+import { environmentBackupRoutes } from './routes/environment-backups';
+import { EnvironmentBackupService } from '../src/environments/backup-service';
 import { EnvironmentService } from '../src/environments/service';
 import { ENVIRONMENT_MEMBER_DATA } from '../src/environments/member-data';
 import { backupRoutes } from './routes/backups';
@@ -220,6 +222,16 @@ export function createApp(deps: ApiDeps): Express {
     quotas,
   });
   vmRoutes(v1, vms, backups, dr);
+  const environmentGroups = new EnvironmentBackupService({
+    db: deps.db,
+    temporal: deps.temporal.client,
+    taskQueue: deps.config.temporalTaskQueue,
+    backups,
+    findAccount: async (id, userId) => {
+      const a = await cloudAccounts.findVisible(id, userId);
+      return a ? { id: a._id, kind: a.kind } : undefined;
+    },
+  });
   environmentRoutes(
     v1,
     new EnvironmentService({
@@ -232,8 +244,10 @@ export function createApp(deps: ApiDeps): Express {
         return a ? { id: a._id, kind: a.kind } : undefined;
       },
       operatorAccountId: (cloud) => OPERATOR_ACCOUNT_IDS[cloud],
+      groups: environmentGroups,
     }),
   );
+  environmentBackupRoutes(v1, environmentGroups);
   quotaRoutes(v1, cloudQuotas, async (id, userId) => {
     const a = await cloudAccounts.findVisible(id, userId);
     return a ? { id: a._id, kind: a.kind } : undefined;

@@ -12,7 +12,7 @@
  * created, naming the failed members. The environment record carries the graph's task states,
  * written at every step boundary, for readers.
  */
-import { CancellationScope, ParentClosePolicy, executeChild, isCancellation, WorkflowIdReusePolicy } from '@temporalio/workflow';
+import { CancellationScope, ParentClosePolicy, executeChild, isCancellation, patched, WorkflowIdReusePolicy } from '@temporalio/workflow';
 import { TypedSearchAttributes } from '@temporalio/common';
 import {
   NETWORK_TASK,
@@ -43,6 +43,13 @@ import { Progress } from './lib/progress';
 import { describeError, runTaskGraph, type TaskGraphResult, type TaskSpec } from './lib/task-graph';
 
 type GraphKind = 'create' | 'rollback' | 'destroy';
+
+/**
+ * The destroy graph (and a roll-back) also removes the environment's group backup schedule and
+ * policy (workflows/environment-backup.ts) before the record: nothing is left to start group runs.
+ * Histories recorded before it replay without that step.
+ */
+const GROUP_SCHEDULE_PATCH = 'env-destroy-removes-group-schedule';
 
 export async function createEnvironment(input: EnvironmentInput): Promise<EnvironmentResult> {
   const progress = new Progress('createEnvironment', ['create', 'rollback']);
@@ -132,6 +139,7 @@ export async function destroyEnvironment(input: DestroyEnvironmentInput): Promis
  * claim on the quota the same way).
  */
 async function destroyGraph(env: DestroyEnvironmentInput, kind: 'rollback' | 'destroy', progress: Progress): Promise<TaskGraphResult> {
+  const removeGroupSchedule = patched(GROUP_SCHEDULE_PATCH);
   const states = new Map((await store.environmentMemberStates({ envId: env.envId })).map((m) => [m.vmId, m.state]));
   const dependents = (name: string) => env.members.filter((m) => m.requires.includes(name)).map((m) => memberTask(m.name));
   const tasks: TaskSpec<void>[] = [
@@ -150,7 +158,10 @@ async function destroyGraph(env: DestroyEnvironmentInput, kind: 'rollback' | 'de
     {
       name: RECORD_TASK,
       requires: [NETWORK_TASK],
-      run: () => store.recordEnvironment({ envId: env.envId, network: null }),
+      run: async () => {
+        if (removeGroupSchedule) await store.removeEnvironmentBackupSchedule({ envId: env.envId });
+        await store.recordEnvironment({ envId: env.envId, network: null });
+      },
     },
   ];
   return runRecordedGraph(env.envId, kind, tasks, progress, true);

@@ -42,7 +42,7 @@ export function backupRoutes(api: ApiScope, backups: BackupService): void {
       params: vmParams,
       body: backups.policySchema,
       responses: policy,
-      errors: { 400: 'validation_failed: names the bad field', 404: NOT_FOUND, 409: 'not_backupable: the VM runs in CloudStack; vm_deleted' },
+      errors: { 400: 'validation_failed: names the bad field', 404: NOT_FOUND, 409: 'not_backupable: the VM runs in CloudStack; vm_deleted; environment_backup_policy: a member of an environment with a group policy (change that one)' },
     },
     async (req, res) => {
       res.json(await backups.setPolicy(userId(req), vmId(req), req.body));
@@ -58,7 +58,7 @@ export function backupRoutes(api: ApiScope, backups: BackupService): void {
       params: vmParams,
       body: backupPolicyPatchSchema,
       responses: policy,
-      errors: { 400: 'validation_failed: names the bad field', 404: NOT_FOUND, 409: 'not_backupable; vm_deleted' },
+      errors: { 400: 'validation_failed: names the bad field', 404: NOT_FOUND, 409: 'not_backupable; vm_deleted; environment_backup_policy: a member of an environment with a group policy' },
     },
     async (req, res) => {
       res.json(await backups.patchPolicy(userId(req), vmId(req), req.body));

@@ -25,6 +25,7 @@ import { AppError, parseInput } from '../errors';
 import type { VmService } from '../vms/service';
 import { startOrJoin } from '../vms/start';
 import { backupModel, backupPolicyModel, type BackupPolicyRecord, type BackupRecord } from './model';
+import { environmentBackupPolicyModel } from '../environments/backup-model';
 import { ScheduleSpecRefusedError, describeBackupSchedule, upsertBackupSchedule } from './schedule';
 
 export interface BackupServiceDeps {
@@ -92,16 +93,23 @@ export class BackupService {
     return vm;
   }
 
+  /** A member of an environment with a group policy is backed up by the group's schedule only (409). */
+  private async refuseGroupMember(vm: { environmentId?: string }): Promise<void> {
+    if (vm.environmentId && (await environmentBackupPolicyModel(this.d.db).exists({ _id: vm.environmentId }))) {
+      throw AppError.conflict(`this VM is a member of environment ${vm.environmentId}, which has a group backup policy: change that one (PUT /api/v1/environments/${vm.environmentId}/backup-policy)`, 'environment_backup_policy');
+    }
+  }
+
   /** Sets the whole policy (create or replace) and brings the schedule in line. */
   async setPolicy(ownerId: string, vmId: string, input: unknown): Promise<BackupPolicyView> {
-    await this.requireBackupable(ownerId, vmId);
+    await this.refuseGroupMember(await this.requireBackupable(ownerId, vmId));
     const p = this.parsePolicy(input);
     return this.save(ownerId, vmId, p);
   }
 
   /** Changes some fields of an existing policy (PATCH). */
   async patchPolicy(ownerId: string, vmId: string, patch: unknown): Promise<BackupPolicyView> {
-    await this.requireBackupable(ownerId, vmId);
+    await this.refuseGroupMember(await this.requireBackupable(ownerId, vmId));
     const current = await backupPolicyModel(this.d.db).findById(vmId).lean();
     const body = parseInput(z.record(z.string(), z.unknown(), { error: 'the body must be a JSON object' }), patch);
     const base = current

@@ -30,6 +30,7 @@ import { vmIdForIdempotencyKey, type AdmittedVm, type VmService } from '../vms/s
 import { EnvironmentRequestError, expandEnvironment, type ExpandedEnvironment, type ExpandedMember } from './expand';
 import type { VmRequirements } from '../templates/requirements';
 import { environmentModel, type EnvironmentRecord } from './model';
+import type { EnvironmentBackupService, GroupPolicy } from './backup-service';
 
 export interface EnvironmentServiceDeps {
   db: Connection;
@@ -39,6 +40,8 @@ export interface EnvironmentServiceDeps {
   /** Resolves an account the member may use (own or operator); undefined → 400 naming accountId. */
   findAccount(accountId: string, userId: string): Promise<{ id: string; kind: CloudKind } | undefined>;
   operatorAccountId(cloud: CloudKind): string;
+  /** Group protection (a `backup` policy at create; the schedule removed at destroy); unset: no group backups. */
+  groups?: EnvironmentBackupService;
 }
 
 export interface StartedEnvironmentOperation {
@@ -75,6 +78,7 @@ export class EnvironmentService {
     const account = await this.d.findAccount(accountId, ownerId);
     if (!account) throw AppError.badRequest(`cloud account ${accountId} not found`, [{ field: 'accountId', message: 'no such cloud account' }]);
     if (account.kind !== req.cloud) throw AppError.badRequest(`cloud account ${accountId} is a ${account.kind} account, not ${req.cloud}`, [{ field: 'accountId', message: `not a ${req.cloud} account` }]);
+    const group = await this.groupPolicyOf(ownerId, req);
     const problems: FieldError[] = [];
     const members = expanded.members.map((m) => {
       const checked = this.validateMember(m, !!expanded.preset);
@@ -87,7 +91,7 @@ export class EnvironmentService {
     const workflowId = createEnvironmentWorkflowId(envId);
     const onMemberFailure = req.onMemberFailure ?? 'rollback';
     const plans = members.map((m) => ({ name: m.name, vmId: memberVmId(ownerId, envId, m.name), requires: m.requires, requirements: m.requirements! }));
-    const fingerprint = crypto.createHash('sha256').update(JSON.stringify({ name: req.name, cloud: req.cloud, accountId, onMemberFailure, preset: expanded.preset ?? null, plans })).digest('hex');
+    const fingerprint = crypto.createHash('sha256').update(JSON.stringify({ name: req.name, cloud: req.cloud, accountId, onMemberFailure, preset: expanded.preset ?? null, plans, ...(group ? { backup: group } : {}) })).digest('hex');
 
     // The record first (its unique _id settles two requests with one key), then the members.
     let replay = false;
@@ -119,7 +123,9 @@ export class EnvironmentService {
     const admitted: AdmittedVm[] = [];
     try {
       for (const p of plans) {
-        admitted.push(await this.d.vms.admit(ownerId, { requirements: p.requirements, accountId, vmId: p.vmId, idempotent: true, environmentId: envId, network: environmentNetworkName(envId) }));
+        // A group policy's standbys count against the clouds' quotas like the members themselves.
+        const standbys = group ? { backup: { baseStandby: group.targets.baseStandby, backupCloudStandby: group.targets.backupCloudStandby, backupAccountId: group.backupAccountId } } : {};
+        admitted.push(await this.d.vms.admit(ownerId, { requirements: p.requirements, accountId, vmId: p.vmId, idempotent: true, environmentId: envId, network: environmentNetworkName(envId), ...standbys }));
       }
     } catch (err) {
       if (!replay) {
@@ -138,6 +144,8 @@ export class EnvironmentService {
       members: admitted.map((a, i) => ({ name: plans[i].name, vmId: a.vmId, requires: plans[i].requires, requirements: a.input.requirements })),
     };
     const started = await this.start(CREATE_ENVIRONMENT_WORKFLOW, workflowId, input, ownerId, req.cloud, WorkflowIdReusePolicy.REJECT_DUPLICATE);
+    // The group's schedule from the start (as POST /vms with `backup`): its runs skip until the environment is active.
+    if (group && this.d.groups) await this.d.groups.save({ _id: envId, ownerId, members: plans }, group, 'backup.');
     return { environment: await this.get(ownerId, envId), workflowId, started: started && !replay };
   }
 
@@ -160,11 +168,23 @@ export class EnvironmentService {
     if (env.state === 'destroyed') throw AppError.conflict('the environment is already destroyed', 'environment_destroyed');
     if (env.state === 'creating') throw AppError.conflict('the environment is being created; destroy it when that finishes', 'environment_busy');
     const workflowId = destroyEnvironmentWorkflowId(envId);
+    // The group's schedule goes first: no group run starts against members being deleted.
+    await this.d.groups?.forget(envId);
     const input: DestroyEnvironmentInput = { envId, ownerId, cloud: env.cloud, accountId: env.accountId, members: env.members.map((m) => ({ name: m.name, vmId: m.vmId, requires: [...m.requires] })) };
     // Written before the workflow starts (then only it writes the record): readers see the destroy at once.
     if (env.state !== 'destroying') await whileBusy(() => this.Env.updateOne({ _id: envId, state: env.state }, { $set: { state: 'destroying' }, $addToSet: { workflowIds: workflowId } }));
     const started = await this.start(DESTROY_ENVIRONMENT_WORKFLOW, workflowId, input, ownerId, env.cloud, WorkflowIdReusePolicy.ALLOW_DUPLICATE);
     return { environment: await this.get(ownerId, envId), workflowId, started };
+  }
+
+  /** The create's group policy, checked before anything starts (400 naming `backup.<field>`). */
+  private async groupPolicyOf(ownerId: string, req: CreateEnvironmentRequest): Promise<GroupPolicy | undefined> {
+    if (req.backup === undefined) return undefined;
+    if (!this.d.groups) throw AppError.badRequest('group backups are not available', [{ field: 'backup', message: 'not supported here' }]);
+    if (req.cloud !== 'openstack') throw AppError.badRequest('backups are taken of VMs in the base cloud (OpenStack)', [{ field: 'backup', message: 'only for cloud "openstack"' }]);
+    const policy = this.d.groups.parse(req.backup, 'backup.');
+    await this.d.groups.checkAccount(ownerId, policy, 'backup.');
+    return policy;
   }
 
   private async record(ownerId: string, envId: string): Promise<EnvironmentRecord> {

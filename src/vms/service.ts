@@ -43,6 +43,7 @@ import { recordOperationStarting, vmOperationModel, type VmOperationRecord } fro
 import { startOrJoin } from './start';
 import { planUpdate, type UpdatePlan } from './update-plan';
 import { backupPolicyModel } from '../backups/model';
+import { environmentBackupPolicyModel } from '../environments/backup-model';
 import { drWorkflowId } from '../contracts/dr';
 
 export interface VmServiceDeps {
@@ -370,7 +371,8 @@ export class VmService {
       throw new AppError(409, 'disk_cannot_shrink', `size: ${requirements.size} has a ${will.diskGiB} GiB disk, smaller than the ${was.diskGiB} GiB of ${doc.requirements.size}; a VM can grow but not shrink its disk (create a smaller VM and move the data)`, [{ field: 'size', message: `disk ${was.diskGiB} → ${will.diskGiB} GiB would shrink` }]);
     }
     // Say what the change does before doing it: one that replaces the server needs a yes.
-    const hasBackupPolicy = !!(await backupPolicyModel(this.d.db).exists({ _id: vmId }));
+    // A member of an environment with a group backup policy is backed up under that policy.
+    const hasBackupPolicy = !!(await backupPolicyModel(this.d.db).exists({ _id: vmId })) || (!!doc.environmentId && !!(await environmentBackupPolicyModel(this.d.db).exists({ _id: doc.environmentId })));
     const plan = planUpdate(doc.cloud, doc.requirements, requirements, { hasBackupPolicy });
     if (plan.replaced.length && confirm !== 'replace') {
       throw new AppError(409, 'confirmation_required', `this change replaces the server (${plan.replaced.map((c) => c.field).join(', ')}): data written to its disk is lost; send it again with ?confirm=replace to go ahead`, undefined, { details: { plan } });

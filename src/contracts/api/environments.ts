@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { cloudSchema, vmNameSchema, vmRequirementsSchema as requirementsSchema } from '../../templates/requirements';
 import { ENVIRONMENT_STATES, ON_MEMBER_FAILURE } from '../environment';
 import { dateTime, nextCursorField, pageQueryFields, taskProgressSchema } from './common';
+import { environmentBackupPolicyRequestSchema } from './environment-backups';
 import { vmPlacementSchema } from './vms';
 
 /** Members of one environment at most (each is a VM and counts against the member's VM quota). */
@@ -50,6 +51,9 @@ export const createEnvironmentRequestSchema = z
     number: z.number('must be a number').int('must be an integer').min(1, 'must be at least 1').max(OVERCLOUD_NODES_MAX, `must be at most ${OVERCLOUD_NODES_MAX}`).optional().meta({ description: '`overcloud`: how many cluster nodes.' }),
     size: z.string('must be a catalog id (a string)').optional().meta({ description: 'With a preset: the size of every member (default small).' }),
     os: z.string('must be a catalog id (a string)').optional().meta({ description: 'With a preset: the OS of every member (default ubuntu-24.04).' }),
+    backup: environmentBackupPolicyRequestSchema
+      .optional()
+      .meta({ description: 'A group backup policy (OpenStack environments): one schedule backs every member up as one group restore point; members run no per-VM schedules of their own (PUT /environments/{id}/backup-policy changes it).' }),
   })
   .meta({ id: 'CreateEnvironmentRequest', description: 'A name, a cloud, and either members or a preset.' });
 export type CreateEnvironmentRequest = z.infer<typeof createEnvironmentRequestSchema>;

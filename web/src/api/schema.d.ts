@@ -358,6 +358,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/environments/{id}/backup-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The environment’s group backup policy and its schedule */
+        get: operations["getEnvironmentBackupPolicy"];
+        /** Set the group backup policy (creates or updates the `env-backup:<id>` schedule; the members’ own schedules and policies are replaced by it) */
+        put: operations["setEnvironmentBackupPolicy"];
+        post?: never;
+        /** Remove the group backup policy and its schedule (the group restore points and the members’ backups stay) */
+        delete: operations["removeEnvironmentBackupPolicy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/environments/{id}/backups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The environment’s group restore points, newest first: each member’s backup id and outcome (paginated: limit, cursor) */
+        get: operations["listEnvironmentBackups"];
+        put?: never;
+        /** Back every member up now as one group restore point (starts the backupEnvironment workflow) */
+        post: operations["runEnvironmentBackup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/quotas": {
         parameters: {
             query?: never;
@@ -1327,6 +1364,10 @@ export interface components {
             size?: string;
             /** @description With a preset: the OS of every member (default ubuntu-24.04). */
             os?: string;
+            /** @description A group backup policy (OpenStack environments): one schedule backs every member up as one group restore point; members run no per-VM schedules of their own (PUT /environments/{id}/backup-policy changes it). */
+            backup?: {
+                [key: string]: unknown;
+            };
         };
         /** @description A VM’s requirements (the environment gives the cloud) and the members it requires. */
         EnvironmentMemberRequest: {
@@ -1353,6 +1394,88 @@ export interface components {
             environments: components["schemas"]["Environment"][];
             /** @description Present when more items follow: pass it as `cursor` for the next page */
             nextCursor?: string;
+        };
+        EnvironmentBackupPolicy: {
+            intervalSeconds?: number;
+            cron?: string;
+            /** @description Each member keeps its newest N good backups. */
+            retention: number;
+            targets: {
+                baseStandby: boolean;
+                backupCloudStandby: boolean;
+            };
+            paused: boolean;
+            /** @description The CloudStack account that holds the members’ backup-cloud standbys. */
+            backupAccountId: string;
+            /** @description A member whose backup has not started this long after the group run began makes the group point incomplete. */
+            windowSeconds: number;
+            /** @description The environment’s schedule (`env-backup:<id>`). */
+            schedule?: {
+                scheduleId: string;
+                paused: boolean;
+                nextRuns: string[];
+                recentRuns: {
+                    /** Format: date-time */
+                    scheduledAt: string;
+                    workflowId: string;
+                }[];
+                runs: number;
+                skippedOverlaps: number;
+            };
+            /** @description How the group policy relates to the members’ own policies. */
+            note: string;
+        };
+        /** @description The fields of BackupPolicyRequest (exactly one of intervalSeconds and cron, retention, targets, paused, backupAccountId) plus `windowSeconds` (10–3600, default 300): how long a member’s backup may take to start before the group point is incomplete without it. */
+        EnvironmentBackupPolicyRequest: {
+            [key: string]: unknown;
+        };
+        EnvironmentBackupAccepted: {
+            /** @description The group run (and its restore point, once recorded). */
+            id: string;
+            workflowId: string;
+            /** @description false when an Idempotency-Key replay joined a run already started. */
+            started: boolean;
+            /** @description Path of the run’s status (GET /api/v1/workflows/{id}). */
+            status: string;
+        };
+        EnvironmentBackupList: {
+            /** @description Group restore points, newest first (a page: limit, cursor). */
+            backups: components["schemas"]["EnvironmentBackup"][];
+            /** @description Present when more items follow: pass it as `cursor` for the next page */
+            nextCursor?: string;
+        };
+        EnvironmentBackup: {
+            /** @description The group run’s workflow id. */
+            id: string;
+            envId: string;
+            /** @enum {string} */
+            trigger: "schedule" | "manual";
+            /**
+             * @description `complete` only when every member’s backup succeeded; `incomplete` names each member that fell short in `reason`.
+             * @enum {string}
+             */
+            status: "running" | "complete" | "incomplete" | "skipped";
+            reason?: string;
+            windowSeconds: number;
+            /** Format: date-time */
+            startedAt: string;
+            /** Format: date-time */
+            finishedAt?: string;
+            members: {
+                /** @description The member’s name in the environment. */
+                name: string;
+                vmId: string;
+                /** @description The member’s backupVm run. */
+                workflowId: string;
+                /** @description The member’s backup (GET /api/v1/vms/{vmId}/backups), once it began. */
+                backupId?: string;
+                /**
+                 * @description `not-started`: the member’s backup had not begun within the window (its run was withdrawn).
+                 * @enum {string}
+                 */
+                status: "pending" | "running" | "succeeded" | "partial" | "failed" | "skipped" | "cancelled" | "not-started";
+                reason?: string;
+            }[];
         };
         CloudQuotaList: {
             clouds: components["schemas"]["CloudQuota"][];
@@ -3313,6 +3436,317 @@ export interface operations {
             };
         };
     };
+    getEnvironmentBackupPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The environment id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the group policy and its schedule */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentBackupPolicy"];
+                };
+            };
+            /** @description invalid id */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no live session */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such environment, or no group policy */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setEnvironmentBackupPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The environment id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnvironmentBackupPolicyRequest"];
+            };
+        };
+        responses: {
+            /** @description the group policy and its schedule */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentBackupPolicy"];
+                };
+            };
+            /** @description validation_failed: names the bad field (intervalSeconds, cron, retention, targets, backupAccountId, windowSeconds) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no live session */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such environment, or another member’s */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_backupable: a CloudStack environment; environment_destroyed */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    removeEnvironmentBackupPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The environment id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid id */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no live session */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such environment, or no group policy */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listEnvironmentBackups: {
+        parameters: {
+            query?: {
+                /** @description Items per page (default 50, at most 100) */
+                limit?: number;
+                /** @description The `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The environment id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the group restore points */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentBackupList"];
+                };
+            };
+            /** @description invalid id, limit or cursor */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no live session */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such environment, or another member’s */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    runEnvironmentBackup: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeating the request with the same key answers what the first one started (202, `started: false`) instead of starting another; the same key with a different body answers 409 idempotency_key_reused. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The environment id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the group run started (or joined, for a repeated Idempotency-Key) */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentBackupAccepted"];
+                };
+            };
+            /** @description invalid id or Idempotency-Key */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no live session */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such environment, or another member’s */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description environment_busy: it is not active (being created, or failed); environment_destroyed; not_backupable: a CloudStack environment */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listCloudQuotas: {
         parameters: {
             query?: {
@@ -3477,7 +3911,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description not_backupable: the VM runs in CloudStack; vm_deleted */
+            /** @description not_backupable: the VM runs in CloudStack; vm_deleted; environment_backup_policy: a member of an environment with a group policy (change that one) */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3555,7 +3989,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description not_backupable; vm_deleted */
+            /** @description not_backupable; vm_deleted; environment_backup_policy: a member of an environment with a group policy */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
