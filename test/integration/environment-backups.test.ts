@@ -8,22 +8,22 @@
  * members' backups are kept; the schedule runs group backups of its own; bad policies are 400s
  * naming the field; the destroy removes the schedule and leaves nothing in the clouds.
  */
+import { startApiAndWorker } from '../harness/api-worker';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ScheduleNotFoundError } from '@temporalio/client';
-import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
 import { backupScheduleId } from '../../src/contracts/backup';
 import { environmentBackupScheduleId } from '../../src/contracts/environment-backup';
 import { ImageStoreClient, startImageStore, type RunningImageStore } from '../../src/imagestore';
-import { startTestApi, type TestApi } from '../harness/api';
+import type { TestApi } from '../harness/api';
 import { sharedClouds, simAdmin, type TestClouds } from '../harness/clouds';
 import { apiCall, waitUntil } from '../harness/http';
-import { registerTestSecret, testKeyring, testLogger } from '../harness/secrets';
+import { registerTestSecret, testLogger } from '../harness/secrets';
 import { sharedStack } from '../harness/stack';
-import { startTestWorker, type TestWorker } from '../harness/temporal';
+import type { TestWorker } from '../harness/temporal';
 import { assertOwnerScoped, signupAndLogin, type TestUser } from '../harness/users';
 
 type Json = any;
@@ -70,15 +70,11 @@ describe('environments: group protection (one schedule, one group restore point 
     clouds = await sharedClouds();
     await sharedStack();
     store = await startImageStore({ dir: storeDir, serviceToken: token, signingSecret, logger: testLogger('imagestore') });
-    api = await startTestApi({ env: { ...clouds.env, VMFLOW_BACKUP_MIN_INTERVAL_SECONDS: '1' } });
-    tw = await startTestWorker({
-      taskQueue: api.deps.config.temporalTaskQueue,
-      deps: {
-        timing: { pollIntervalMs: 50 },
-        cloudAccounts: new CloudAccountResolver({ db: api.deps.db, keyring: testKeyring(), logger: testLogger(), openstack: { timeoutMs: 3000 }, cloudstack: { timeoutMs: 3000, pollIntervalMs: 50 } }),
-        imageStore: { client: new ImageStoreClient({ baseUrl: store.url, serviceToken: token }), publicBaseUrl: store.url, signingSecret },
-      },
-    });
+    ({ api, tw } = await startApiAndWorker({
+      env: { ...clouds.env, VMFLOW_BACKUP_MIN_INTERVAL_SECONDS: '1' },
+      cloudTimeoutMs: 3000,
+      deps: { imageStore: { client: new ImageStoreClient({ baseUrl: store.url, serviceToken: token }), publicBaseUrl: store.url, signingSecret } },
+    }));
     alice = await signupAndLogin(api.url);
     bob = await signupAndLogin(api.url);
   });
