@@ -13,6 +13,8 @@
  *   rto            RTO / RPO distribution of 20 end-to-end failovers vs the detection budget
  *                  (monitor interval × failure threshold)
  *   login-flood    login p99 while 50 sign-ups hash passwords, with the hashing gate vs without
+ *   environments   create and destroy wall time of 3- and 10-member environments vs their members
+ *                  alone (the slowest: parallel efficiency; the sum: the serial baseline)
  *   console        the web console's shipped JavaScript gzipped and My VMs' render time with 500
  *                  VMs in headless Chromium, vs their budgets (300 KB, 1 s)
  *
@@ -154,6 +156,22 @@ const BENCHES: BenchSpec[] = [
           ratio: `overhead ×${r.overhead.ratioP50}${r.backup ? `, backup ×${r.backup.ratioP50}` : ''}; throughput vs bare ${r.ratios.map((x) => `${x.workers}w ×${x.vsBare}`).join(', ')}`,
         },
         incomplete: r.skippedWorkerCounts?.length ? `the deadline left the ${r.skippedWorkerCounts.join(', ')}-worker phase(s) unmeasured` : r.concurrent.some((p) => p.completed < p.submitted) ? 'some creates did not complete before the deadline' : undefined,
+      };
+    },
+  },
+  {
+    name: 'environments',
+    title: (quick) => `environments: create and destroy of Web-App-DB, a 3-member and a ${quick ? 4 : 10}-member OverCloud vs their members alone (realistic simulator timings)`,
+    async run({ quick }) {
+      const run = await load<typeof import('./environments').runEnvironmentBench>('./environments', 'runEnvironmentBench');
+      const r = await run({ nodes: quick ? 3 : 9, deadlineMs: quick ? 12 * 60_000 : 25 * 60_000 });
+      return {
+        result: r,
+        summary: {
+          measured: r.cases.map((c) => `${c.name}: create ${c.createSeconds} s, destroy ${c.destroySeconds} s`).join('; '),
+          baseline: r.cases.map((c) => `slowest member alone ${c.baseline.slowestCreateSeconds} / ${c.baseline.slowestDeleteSeconds} s, sum ${c.baseline.sumCreateSeconds} / ${c.baseline.sumDeleteSeconds} s`).join('; '),
+          ratio: r.cases.map((c) => `create ÷ slowest ×${c.ratio.createToSlowest}, ÷ sum ×${c.ratio.createToSum}; destroy ÷ slowest ×${c.ratio.destroyToSlowest}, ÷ sum ×${c.ratio.destroyToSum}`).join('; '),
+        },
       };
     },
   },
