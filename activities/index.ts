@@ -15,6 +15,7 @@ import { createDrActivities } from './dr';
 import { createOwnerActivities } from './owner';
 import { createWebhookActivities } from './webhooks';
 import { createEnvironmentActivities } from './environment';
+import { createEnvironmentDrActivities } from './environment-dr';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -30,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOwnerActivities(deps),
     ...createWebhookActivities(deps),
     ...createEnvironmentActivities(deps),
+    ...createEnvironmentDrActivities(deps),
   };
 }
 

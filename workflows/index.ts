@@ -8,3 +8,4 @@ export * from './alerts';
 export * from './dr-monitor';
 export * from './owner';
 export * from './environment';
+export * from './environment-dr';
