@@ -28,6 +28,8 @@ import { vmRoutes } from './routes/vms';
 import { environmentRoutes } from './routes/environments';
 import { EnvironmentService } from '../src/environments/service';
 import { ENVIRONMENT_MEMBER_DATA } from '../src/environments/member-data';
+import { environmentDrRoutes } from './routes/environment-dr';
+import { EnvironmentDrService } from '../src/environments/dr-service';
 import { backupRoutes } from './routes/backups';
 import { drRoutes } from './routes/dr';
 import { DrService } from '../src/dr/service';
@@ -219,6 +221,7 @@ export function createApp(deps: ApiDeps): Express {
     quotas,
   });
   vmRoutes(v1, vms, backups, dr);
+  const environmentPlans = new EnvironmentDrService({ db: deps.db, temporal: deps.temporal.client, taskQueue: deps.config.temporalTaskQueue, dr, pollSeconds: deps.config.drHealthCheckSeconds });
   environmentRoutes(
     v1,
     new EnvironmentService({
@@ -232,7 +235,9 @@ export function createApp(deps: ApiDeps): Express {
       },
       operatorAccountId: (cloud) => OPERATOR_ACCOUNT_IDS[cloud],
     }),
+    environmentPlans,
   );
+  environmentDrRoutes(v1, environmentPlans);
   quotaRoutes(v1, cloudQuotas, async (id, userId) => {
     const a = await cloudAccounts.findVisible(id, userId);
     return a ? { id: a._id, kind: a.kind } : undefined;
