@@ -77,7 +77,9 @@ export function createEnvironmentDrActivities(deps: ActivityDeps) {
       const client = deps.temporalClient;
       if (!client) throw ApplicationFailure.nonRetryable('the worker has no Temporal client configured', 'Misconfigured');
       try {
-        await client.workflow.getHandle(drWorkflowId(input.vmId)).executeUpdate(approveFailbackUpdate, { updateId: `env-approve:${input.vmId}:${Context.current().info.workflowExecution.runId}:${Context.current().info.activityId}` });
+        const info = Context.current().info;
+        // One id per call (an activity retry repeats it): an approval admitted by a lost attempt is not run twice.
+        await client.workflow.getHandle(drWorkflowId(input.vmId)).executeUpdate(approveFailbackUpdate, { updateId: `env-approve:${input.vmId}:${info.workflowExecution?.runId ?? ''}:${info.activityId}` });
         return { approved: true };
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) return { approved: false, reason: (err.cause as Error | undefined)?.message ?? err.message };
