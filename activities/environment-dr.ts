@@ -115,9 +115,13 @@ export function createEnvironmentDrActivities(deps: ActivityDeps) {
       return { ok: r.ok, detail: r.detail };
     },
 
-    /** environmentDr's status for readers (nothing is written once the protection's record is gone). */
+    /**
+     * environmentDr's status for readers (nothing is written once the protection's record is gone).
+     * Without its waves: FerretDB stores no nested arrays, and readers compute them from the members.
+     */
     async recordEnvironmentDr(input: { envId: string; status: EnvironmentDrStatus }): Promise<void> {
-      await whileBusy(() => environmentDrModel(deps.db).updateOne({ _id: input.envId }, { $set: { status: JSON.parse(JSON.stringify(input.status)) as unknown } }));
+      const { waves: _waves, ...status } = input.status;
+      await whileBusy(() => environmentDrModel(deps.db).updateOne({ _id: input.envId }, { $set: { status: JSON.parse(JSON.stringify(status)) as unknown } }));
     },
 
     /** An environment drill's report, written as it goes (the last write is the final report). */

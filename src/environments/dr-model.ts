@@ -16,7 +16,8 @@ export interface EnvironmentDrRecord {
   settings: EnvironmentDrSettings;
   /** The members' VMs: a cloud verdict about any of them goes to the environment's workflow. */
   memberVmIds: string[];
-  status?: EnvironmentDrStatus;
+  /** As environmentDr last wrote it (its waves left out: FerretDB stores no nested arrays; readers compute them). */
+  status?: Omit<EnvironmentDrStatus, 'waves'>;
   createdAt: Date;
   updatedAt: Date;
 }

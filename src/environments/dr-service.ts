@@ -120,7 +120,7 @@ export class EnvironmentDrService {
   async status(ownerId: string, envId: string): Promise<EnvironmentDrView> {
     const env = await this.record(ownerId, envId);
     const rec = await environmentDrModel(this.d.db).findById(envId).lean();
-    const waves = rec?.status?.waves ?? recoveryWaves(env.members);
+    const waves = recoveryWaves(env.members);
     const at = waveOf(waves);
     const states = new Map((await drStateModel(this.d.db).find({ _id: { $in: env.members.map((m) => m.vmId) } }).lean()).map((d) => [d._id, d.status]));
     const drill = await environmentDrillModel(this.d.db).findOne({ envId }).sort({ startedAt: -1 }).lean();

@@ -25,10 +25,13 @@ describe('environments: recovery plans — failover and failback in dependency o
   let bob: TestUser;
 
   const call = (method: string, p: string, body?: unknown) => apiCall(api.url, alice, method, p, body);
-  const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 240_000) => waitUntil(what, fn, timeoutMs);
+  /** The plan as last read: a wait that times out shows where it stood. */
+  let lastPlan: Json;
+  const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 240_000) => waitUntil(what, fn, timeoutMs, () => `last plan read: ${JSON.stringify(lastPlan)}`);
   const plan = async (id: string): Promise<Json> => {
     const r = await call('GET', `/api/v1/environments/${id}/dr`);
     assert.equal(r.status, 200, JSON.stringify(r.body));
+    lastPlan = r.body;
     return r.body;
   };
   const vm = async (vmId: string): Promise<Json> => (await call('GET', `/api/v1/vms/${vmId}`)).body.vm;
