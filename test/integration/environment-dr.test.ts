@@ -154,9 +154,17 @@ describe('environments: recovery plans — failover and failback in dependency o
     const launchedAt = Object.fromEntries(await Promise.all((['db', 'app', 'web'] as const).map(async (n) => [n, (await simAdmin(clouds.openstack.url, 'GET', `/servers/${home[n].placement.serverId}`)).launchedAt as number])));
     assert.ok(outageEnded < launchedAt.db && launchedAt.db < launchedAt.app && launchedAt.app < launchedAt.web, `OpenStack launch times after ${outageEnded}: ${JSON.stringify(launchedAt)}`);
 
-    // Destroying the environment ends its plan.
+    // Unprotected: the plan and the members' protection go; protected again, then destroyed: the plan ends with it.
+    const off = await call('DELETE', `/api/v1/environments/${id}/dr`);
+    assert.equal(off.status, 200, JSON.stringify(off.body));
+    assert.deepEqual(off.body, { envId: id, protected: false });
+    assert.equal((await plan(id)).protected, false);
+    // Each member's drVm removes its DR state as it stops.
+    await until('members unprotected', async () => ((await plan(id)).members.every((m: Json) => m.drState === undefined) ? true : undefined), 60_000);
+    assert.equal((await call('POST', `/api/v1/environments/${id}/dr`, {})).status, 200);
     assert.equal((await call('DELETE', `/api/v1/environments/${id}`)).status, 202);
     await until('destroyed', async () => ((await call('GET', `/api/v1/environments/${id}`)).body.state === 'destroyed' ? true : undefined));
     assert.equal((await plan(id)).protected, false);
+    await until('the plan workflow ended', async () => ((await sys.tw.client.workflow.getHandle(`env-dr:${id}`).describe()).status.name === 'COMPLETED' ? true : undefined), 60_000);
   });
 });
