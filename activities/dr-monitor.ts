@@ -21,6 +21,8 @@ import { CloudApiError } from '../src/clouds/errors';
 import { ComputeClient, normalizeAuthUrl, OpenStackSession, type OpenStackCredentials } from '../src/clouds/openstack';
 import { send } from '../src/clouds/openstack/transport';
 import { DR_SIGNALS, drWorkflowId, type CloudHealthSignal } from '../src/contracts/dr';
+import { ENVIRONMENT_DR_SIGNALS, environmentDrWorkflowId } from '../src/contracts/environment-dr';
+import { environmentDrModel } from '../src/environments/dr-model';
 import { vmModel } from '../src/vms/model';
 import { ONE_BATCH } from '../src/db/connection';
 import { PROTECTED_SET_MAX_AGE_MS, protectedSetVersion } from '../src/dr/protected-set';
@@ -206,6 +208,16 @@ async function credentialsOf(deps: ActivityDeps, accountId: string): Promise<{ c
   }
 }
 
+/** vmId → envId for the given VMs that are members of an environment with its recovery plan on. */
+export async function protectedEnvironmentsOf(db: ActivityDeps['db'], vmIds: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (!vmIds.length) return out;
+  const wanted = new Set(vmIds);
+  const envs = await environmentDrModel(db).find({ enabled: true }, { memberVmIds: 1 }).lean();
+  for (const e of envs) for (const id of e.memberVmIds ?? []) if (wanted.has(id)) out.set(id, e._id);
+  return out;
+}
+
 export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeoutMs?: number; guestAddressMap?: string; guestBatchDeadlineMs?: number } = {}) {
   const timeoutMs = opts.callTimeoutMs ?? PROBE_CALL_TIMEOUT_MS;
   const log = deps.logger.child({ component: 'dr-monitor' });
@@ -336,20 +348,49 @@ export function createDrMonitorActivities(deps: ActivityDeps, opts: { callTimeou
       // must hear the cloud's verdicts: one that missed "healthy" while an update held it kept
       // retrying a failover whose cause had cleared (short soak seed 11).
       const ids = (await loadProtectedVms(deps.db, input.accountId, { includeUpdating: true })).map((v) => v.vmId);
+      // Members of a protected environment do not all hear the verdict at once: their environment's
+      // DR workflow does, and tells them in dependency order (workflows/environment-dr.ts). One
+      // signal per environment, before the single VMs; an environment whose workflow is not running
+      // has its members told directly, as single VMs are.
+      const envOf = await protectedEnvironmentsOf(deps.db, ids);
+      const recipients: Array<{ envId: string } | { vmId: string }> = [...[...new Set(envOf.values())].sort().map((envId) => ({ envId })), ...ids.filter((id) => !envOf.has(id)).map((vmId) => ({ vmId }))];
       const resumeAt = (ctx.info.heartbeatDetails as { done?: number } | undefined)?.done ?? 0;
       let signalled = 0;
       let notRunning = 0;
-      for (let i = resumeAt; i < ids.length; i += SIGNAL_CONCURRENCY) {
+      let environments = 0;
+      const tell = async (r: { envId: string } | { vmId: string }): Promise<void> => {
+        if ('vmId' in r) {
+          await client.workflow.getHandle(drWorkflowId(r.vmId)).signal(DR_SIGNALS.cloudHealth, input.signal);
+          signalled++;
+          return;
+        }
+        try {
+          await client.workflow.getHandle(environmentDrWorkflowId(r.envId)).signal(ENVIRONMENT_DR_SIGNALS.cloudHealth, input.signal);
+          environments++;
+          signalled++;
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          const members = ids.filter((id) => envOf.get(id) === r.envId);
+          const told = await Promise.allSettled(members.map((vmId) => client.workflow.getHandle(drWorkflowId(vmId)).signal(DR_SIGNALS.cloudHealth, input.signal)));
+          for (const t of told) {
+            if (t.status === 'fulfilled') signalled++;
+            else if (t.reason instanceof WorkflowNotFoundError) notRunning++;
+            else throw t.reason;
+          }
+        }
+      };
+      for (let i = resumeAt; i < recipients.length; i += SIGNAL_CONCURRENCY) {
         if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-        const batch = ids.slice(i, i + SIGNAL_CONCURRENCY);
-        const results = await Promise.allSettled(batch.map((vmId) => client.workflow.getHandle(drWorkflowId(vmId)).signal(DR_SIGNALS.cloudHealth, input.signal)));
+        const batch = recipients.slice(i, i + SIGNAL_CONCURRENCY);
+        const results = await Promise.allSettled(batch.map(tell));
         for (const r of results) {
-          if (r.status === 'fulfilled') signalled++;
-          else if (r.reason instanceof WorkflowNotFoundError) notRunning++;
+          if (r.status === 'fulfilled') continue;
+          if (r.reason instanceof WorkflowNotFoundError) notRunning++;
           else throw r.reason;
         }
         ctx.heartbeat({ done: i + batch.length });
       }
+      if (environments) log.info({ accountId: input.accountId, healthy: input.signal.healthy, environments }, 'cloud health signalled to environments\' DR workflows');
       log.info({ accountId: input.accountId, healthy: input.signal.healthy, signalled, notRunning }, 'cloud health signalled to DR workflows');
       return { protectedCount: ids.length, signalled, notRunning };
     },

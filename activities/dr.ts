@@ -107,6 +107,8 @@ export interface CsBootIsolatedInput {
   templateId: string;
   serviceOfferingName: string;
   zoneName?: string;
+  /** The network the copy goes on (an environment drill's own); default: the zone's default. */
+  networkId?: string;
 }
 
 // ---- helpers -------------------------------------------------------------------------------
@@ -747,7 +749,7 @@ export function createDrActivities(deps: ActivityDeps) {
           startedAt = Date.now();
           try {
             const ref = await cs.deployVirtualMachine(
-              { serviceofferingid: offering.id, templateid: input.templateId, zoneid: zone.id, name: input.name, displayname: input.name, startvm: true },
+              { serviceofferingid: offering.id, templateid: input.templateId, zoneid: zone.id, name: input.name, displayname: input.name, startvm: true, ...(input.networkId ? { networkids: [input.networkId] } : {}) },
               { signal },
             );
             if (!ref.id) throw ApplicationFailure.retryable(`deployVirtualMachine answered without an id (job ${ref.jobid})`, 'DrillBootFailed');

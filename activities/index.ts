@@ -16,6 +16,7 @@ import { createOwnerActivities } from './owner';
 import { createWebhookActivities } from './webhooks';
 import { createEnvironmentActivities } from './environment';
 import { createEnvironmentBackupActivities } from './environment-backup';
+import { createEnvironmentDrActivities } from './environment-dr';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createWebhookActivities(deps),
     ...createEnvironmentActivities(deps),
     ...createEnvironmentBackupActivities(deps),
+    ...createEnvironmentDrActivities(deps),
   };
 }
 

@@ -30,6 +30,8 @@ import { environmentBackupRoutes } from './routes/environment-backups';
 import { EnvironmentBackupService } from '../src/environments/backup-service';
 import { EnvironmentService } from '../src/environments/service';
 import { ENVIRONMENT_MEMBER_DATA } from '../src/environments/member-data';
+import { environmentDrRoutes } from './routes/environment-dr';
+import { EnvironmentDrService } from '../src/environments/dr-service';
 import { backupRoutes } from './routes/backups';
 import { drRoutes } from './routes/dr';
 import { DrService } from '../src/dr/service';
@@ -232,6 +234,7 @@ export function createApp(deps: ApiDeps): Express {
       return a ? { id: a._id, kind: a.kind } : undefined;
     },
   });
+  const environmentPlans = new EnvironmentDrService({ db: deps.db, temporal: deps.temporal.client, taskQueue: deps.config.temporalTaskQueue, dr, pollSeconds: deps.config.drHealthCheckSeconds });
   environmentRoutes(
     v1,
     new EnvironmentService({
@@ -246,8 +249,10 @@ export function createApp(deps: ApiDeps): Express {
       operatorAccountId: (cloud) => OPERATOR_ACCOUNT_IDS[cloud],
       groups: environmentGroups,
     }),
+    environmentPlans,
   );
   environmentBackupRoutes(v1, environmentGroups);
+  environmentDrRoutes(v1, environmentPlans);
   quotaRoutes(v1, cloudQuotas, async (id, userId) => {
     const a = await cloudAccounts.findVisible(id, userId);
     return a ? { id: a._id, kind: a.kind } : undefined;

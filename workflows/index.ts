@@ -9,3 +9,4 @@ export * from './dr-monitor';
 export * from './owner';
 export * from './environment';
 export * from './environment-backup';
+export * from './environment-dr';

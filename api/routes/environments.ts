@@ -14,6 +14,7 @@ import {
 import { idempotencyKeyHeader } from '../../src/contracts/api/vms';
 import { parseInput } from '../../src/errors';
 import type { EnvironmentService, StartedEnvironmentOperation } from '../../src/environments/service';
+import type { EnvironmentDrService } from '../../src/environments/dr-service';
 import type { ApiScope } from '../openapi';
 import { idempotencyKeyOf } from './idempotency';
 import { userId } from './params';
@@ -27,7 +28,8 @@ function accepted(op: StartedEnvironmentOperation): EnvironmentAccepted {
 
 const NOT_FOUND = 'no such environment, or another member’s';
 
-export function environmentRoutes(api: ApiScope, environments: EnvironmentService): void {
+/** `plans`: an environment's recovery plan stops when it is destroyed (its members' DR goes with their VMs). */
+export function environmentRoutes(api: ApiScope, environments: EnvironmentService, plans?: Pick<EnvironmentDrService, 'stopPlan'>): void {
   api.route(
     {
       method: 'post',
@@ -99,6 +101,7 @@ export function environmentRoutes(api: ApiScope, environments: EnvironmentServic
     async (req, res) => {
       const { id } = parseInput(environmentParams, req.params, 'path');
       const op = await environments.destroy(userId(req), id);
+      await plans?.stopPlan(id);
       res.status(202).location(`/api/v1/environments/${id}`).json(accepted(op));
     },
   );

@@ -54,7 +54,7 @@ export interface JobSpec {
 }
 
 export interface SimStateSummary {
-  vms: { total: number; byState: Record<string, number>; items: Array<{ id: string; name: string; state: string; account: string; templateid: string }> };
+  vms: { total: number; byState: Record<string, number>; items: Array<{ id: string; name: string; state: string; account: string; templateid: string; startedAt?: string }> };
   templates: {
     total: number;
     ready: number;
@@ -558,7 +558,7 @@ export class CloudStackEngine implements RenderLookup {
       vms: {
         total: vms.length,
         byState: tally(vms.map((v) => v.state)),
-        items: vms.map((v) => ({ id: v.id, name: v.name, state: v.state, account: this.accountName(v.accountId), templateid: v.templateId })),
+        items: vms.map((v) => ({ id: v.id, name: v.name, state: v.state, account: this.accountName(v.accountId), templateid: v.templateId, ...(v.startedAt ? { startedAt: new Date(v.startedAt).toISOString() } : {}) })),
       },
       templates: {
         total: templates.length,

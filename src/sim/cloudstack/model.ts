@@ -127,6 +127,8 @@ export interface VirtualMachine {
   serviceOfferingId: string;
   state: VmState;
   created: number;
+  /** When it last reached Running (the admin /state shows it: the order copies came up in). */
+  startedAt?: number;
   /** Base64 user data as given. */
   userdata?: string;
   keypair?: string;

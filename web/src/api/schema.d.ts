@@ -395,6 +395,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/environments/{id}/dr": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The environment’s recovery plan: its waves, its state, each member’s DR state, and the last failover, failback and drill with per-member start times */
+        get: operations["getEnvironmentDr"];
+        put?: never;
+        /** Protect the environment as a whole: every member by its DR workflow (failback by approval) and one plan failing them over and back in dependency order (again: new settings) */
+        post: operations["protectEnvironment"];
+        /** Stop the plan and the members’ protection */
+        delete: operations["unprotectEnvironment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/environments/{id}/drills": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Drill the whole environment: every member’s copy booted in the backup cloud in dependency order on a network of the drill’s own, then all torn down (GET …/dr shows the report as lastDrill) */
+        post: operations["drillEnvironment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/quotas": {
         parameters: {
             query?: never;
@@ -1477,6 +1513,164 @@ export interface components {
                 reason?: string;
             }[];
         };
+        EnvironmentDr: {
+            envId: string;
+            protected: boolean;
+            settings?: {
+                waitSeconds: number;
+                healthChecks: {
+                    [key: string]: components["schemas"]["GuestHealthCheck"];
+                };
+            };
+            plan: {
+                /** @description Members by wave: a wave requires only members of earlier waves. */
+                waves: string[][];
+            };
+            /**
+             * @description The plan’s state, as its workflow recorded it.
+             * @enum {string}
+             */
+            state?: "Protected" | "FailingOver" | "FailedOver" | "FailingBack";
+            currentWave?: number;
+            baseCloudHealthy?: boolean;
+            lastError?: string;
+            members: {
+                name: string;
+                vmId: string;
+                wave: number;
+                /**
+                 * @description The member’s own DR state (GET /vms/{id}/dr).
+                 * @enum {string}
+                 */
+                drState?: "Protected" | "Degraded" | "FailingOver" | "FailedOver" | "FailingBack";
+                /** @enum {string} */
+                target?: "base-standby" | "backup-cloud";
+                awaitingApproval?: boolean;
+            }[];
+            lastFailover?: components["schemas"]["EnvironmentPlanRun"];
+            lastFailback?: components["schemas"]["EnvironmentPlanRun"];
+            lastDrill?: components["schemas"]["EnvironmentDrillReport"];
+            /** Format: date-time */
+            updatedAt?: string;
+        };
+        /** @description A check of the service inside the VM. It must pass once on a server before a failure counts. */
+        GuestHealthCheck: {
+            /**
+             * @description tcp: the port accepts a connection; http/https: GET of `path` answers 2xx or 3xx (https does not verify the certificate: guests often use self-signed ones).
+             * @enum {string}
+             */
+            protocol: "tcp" | "http" | "https";
+            port: number;
+            /** @description http/https only; default /. */
+            path?: string;
+            /** @description At least this long between two checks of this VM (default 30); the monitor interval is the floor. */
+            intervalSeconds?: number;
+            /** @description Default 3. */
+            timeoutSeconds?: number;
+            /** @description Consecutive failed checks before the VM counts as broken (default 3). */
+            failureThreshold?: number;
+            /** @description Consecutive good checks before a broken VM counts as healthy again (default 2). */
+            successThreshold?: number;
+        };
+        EnvironmentPlanRun: {
+            /** Format: date-time */
+            startedAt: string;
+            /** Format: date-time */
+            finishedAt?: string;
+            ok?: boolean;
+            error?: string;
+            /** @description Every member in wave order. */
+            members: {
+                name: string;
+                vmId: string;
+                /** @description Its wave (0 first). */
+                wave: number;
+                /**
+                 * Format: date-time
+                 * @description When it was told to go.
+                 */
+                startedAt?: string;
+                /**
+                 * Format: date-time
+                 * @description When it arrived (FailedOver, Protected again, or its drill copy running).
+                 */
+                finishedAt?: string;
+                /** @description startedAt → finishedAt. */
+                rtoSeconds?: number;
+                /** @enum {string} */
+                result: "pending" | "running" | "succeeded" | "failed" | "skipped";
+                /** @description Its health check’s verdict, when it has one. */
+                healthy?: boolean;
+                error?: string;
+            }[];
+        };
+        EnvironmentDrillReport: {
+            /** Format: date-time */
+            startedAt: string;
+            /** Format: date-time */
+            finishedAt?: string;
+            ok?: boolean;
+            error?: string;
+            /** @description Every member in wave order. */
+            members: {
+                name: string;
+                vmId: string;
+                /** @description Its wave (0 first). */
+                wave: number;
+                /**
+                 * Format: date-time
+                 * @description When it was told to go.
+                 */
+                startedAt?: string;
+                /**
+                 * Format: date-time
+                 * @description When it arrived (FailedOver, Protected again, or its drill copy running).
+                 */
+                finishedAt?: string;
+                /** @description startedAt → finishedAt. */
+                rtoSeconds?: number;
+                /** @enum {string} */
+                result: "pending" | "running" | "succeeded" | "failed" | "skipped";
+                /** @description Its health check’s verdict, when it has one. */
+                healthy?: boolean;
+                error?: string;
+            }[];
+            drillId: string;
+            workflowId: string;
+            /** @description Every drill copy and the drill network were removed. */
+            cleanedUp: boolean;
+            /** @description The drill’s own isolated network in the backup cloud. */
+            network?: {
+                name: string;
+                networkId: string;
+            };
+        };
+        /** @description Protect the environment as a whole; every field is optional. */
+        EnvironmentDrRequest: {
+            /** @description Seconds to wait after a wave has arrived before the next starts (failover and failback; default 0). */
+            waitSeconds?: number;
+            /** @description Per member name: a check of its service. The member’s guest check (as PUT /vms/{id}/dr healthCheck), and passed where it runs before the next wave starts (at most 5 minutes, then the plan goes on and says so). */
+            healthChecks?: {
+                [key: string]: components["schemas"]["GuestHealthCheck"];
+            };
+            /** @description How long the base cloud must stay healthy before the members’ failbacks are asked for (each member’s DR setting). */
+            failbackAfterHealthySeconds?: number;
+        };
+        EnvironmentDrUnprotected: {
+            envId: string;
+            /** @enum {boolean} */
+            protected: false;
+        };
+        EnvironmentDrillAccepted: {
+            drillId: string;
+            workflowId: string;
+            /** @description Path of the drill workflow’s status (GET /api/v1/workflows/{id}). */
+            status: string;
+        };
+        EnvironmentDrillRequest: {
+            /** @description Seconds between waves (default: the plan’s, else 0). */
+            waitSeconds?: number;
+        };
         CloudQuotaList: {
             clouds: components["schemas"]["CloudQuota"][];
         };
@@ -1697,25 +1891,6 @@ export interface components {
             step?: string;
             /** Format: date-time */
             updatedAt: string;
-        };
-        /** @description A check of the service inside the VM. It must pass once on a server before a failure counts. */
-        GuestHealthCheck: {
-            /**
-             * @description tcp: the port accepts a connection; http/https: GET of `path` answers 2xx or 3xx (https does not verify the certificate: guests often use self-signed ones).
-             * @enum {string}
-             */
-            protocol: "tcp" | "http" | "https";
-            port: number;
-            /** @description http/https only; default /. */
-            path?: string;
-            /** @description At least this long between two checks of this VM (default 30); the monitor interval is the floor. */
-            intervalSeconds?: number;
-            /** @description Default 3. */
-            timeoutSeconds?: number;
-            /** @description Consecutive failed checks before the VM counts as broken (default 3). */
-            failureThreshold?: number;
-            /** @description Consecutive good checks before a broken VM counts as healthy again (default 2). */
-            successThreshold?: number;
         };
         DrEvent: {
             id: string;
@@ -3737,6 +3912,271 @@ export interface operations {
             };
             /** @description environment_busy: it is not active (being created, or failed); environment_destroyed; not_backupable: a CloudStack environment */
             409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getEnvironmentDr: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The environment id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the plan */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentDr"];
+                };
+            };
+            /** @description invalid id */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no live session */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such environment, or another member’s */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    protectEnvironment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The environment id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EnvironmentDrRequest"];
+            };
+        };
+        responses: {
+            /** @description the plan */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentDr"];
+                };
+            };
+            /** @description validation_failed: names the bad field (waitSeconds, healthChecks.<member> naming no member or a bad check) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no live session */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such environment, or another member’s */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_protectable: a CloudStack environment; environment_not_active: it is being created, destroyed, partial or failed */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    unprotectEnvironment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The environment id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description no longer protected */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentDrUnprotected"];
+                };
+            };
+            /** @description invalid id */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no live session */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such environment, or another member’s */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    drillEnvironment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The environment id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EnvironmentDrillRequest"];
+            };
+        };
+        responses: {
+            /** @description the drill workflow started */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentDrillAccepted"];
+                };
+            };
+            /** @description validation_failed: waitSeconds */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no live session */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such environment, or another member’s */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description drill_running: a drill of this environment runs; environment_not_active */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
                     [name: string]: unknown;

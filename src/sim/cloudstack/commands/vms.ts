@@ -166,7 +166,10 @@ export const deployVirtualMachine: CommandDef = {
       delayMs: startvm ? engine.timings.deployMs : Math.min(engine.timings.deployMs, engine.timings.stopMs),
       failWith: ctx.failJobWith,
       run: () => {
-        if (vm.state === 'Starting') vm.state = 'Running';
+        if (vm.state === 'Starting') {
+          vm.state = 'Running';
+          vm.startedAt = Date.now();
+        }
         engine.markDirty();
         return vmResult(ctx, vm);
       },
@@ -197,8 +200,10 @@ export const startVirtualMachine: CommandDef = {
       delayMs: from === 'Stopped' ? engine.timings.startMs : 0,
       failWith: ctx.failJobWith,
       run: () => {
-        if (vm.state === 'Starting') vm.state = 'Running';
-        else if (vm.state !== 'Running') throw internalError(`Unable to start VM instance ${vm.name} in state ${vm.state}`);
+        if (vm.state === 'Starting') {
+          vm.state = 'Running';
+          vm.startedAt = Date.now();
+        } else if (vm.state !== 'Running') throw internalError(`Unable to start VM instance ${vm.name} in state ${vm.state}`);
         engine.markDirty();
         return vmResult(ctx, vm);
       },

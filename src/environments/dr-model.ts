@@ -1,0 +1,66 @@
+/**
+ * An environment's recovery plan on record: the protection (written by the API: enabled, settings,
+ * the members' VMs, which the monitor's fan-out reads to route cloud verdicts to `env-dr:<envId>`)
+ * and the status environmentDr writes for readers; and the reports of environment drills.
+ */
+import { Schema, type Connection, type Model } from 'mongoose';
+import type { EnvironmentDrSettings, EnvironmentDrStatus, EnvironmentDrillReport } from '../contracts/environment-dr';
+
+export const ENVIRONMENT_DR_COLLECTION = 'environment_dr';
+export const ENVIRONMENT_DRILLS_COLLECTION = 'environment_drills';
+
+export interface EnvironmentDrRecord {
+  _id: string; // the environment id
+  ownerId: string;
+  enabled: boolean;
+  settings: EnvironmentDrSettings;
+  /** The members' VMs: a cloud verdict about any of them goes to the environment's workflow. */
+  memberVmIds: string[];
+  /** As environmentDr last wrote it (its waves left out: FerretDB stores no nested arrays; readers compute them). */
+  status?: Omit<EnvironmentDrStatus, 'waves'>;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const drSchema = new Schema<EnvironmentDrRecord>(
+  {
+    _id: { type: String, required: true },
+    ownerId: { type: String, required: true, index: true },
+    enabled: { type: Boolean, required: true },
+    settings: { type: Schema.Types.Mixed, required: true },
+    memberVmIds: { type: [String], index: true },
+    status: { type: Schema.Types.Mixed },
+  },
+  { timestamps: true, versionKey: false, minimize: false },
+);
+
+export function environmentDrModel(conn: Connection): Model<EnvironmentDrRecord> {
+  return (conn.models.EnvironmentDr as Model<EnvironmentDrRecord>) ?? conn.model<EnvironmentDrRecord>('EnvironmentDr', drSchema, ENVIRONMENT_DR_COLLECTION);
+}
+
+export interface EnvironmentDrillRecord extends Omit<EnvironmentDrillReport, 'drillId'> {
+  _id: string; // the drill id
+  ownerId: string;
+  workflowId: string;
+}
+
+const drillSchema = new Schema<EnvironmentDrillRecord>(
+  {
+    _id: { type: String, required: true },
+    envId: { type: String, required: true, index: true },
+    ownerId: { type: String, required: true },
+    workflowId: { type: String, required: true },
+    startedAt: { type: String, required: true },
+    finishedAt: String,
+    ok: Boolean,
+    error: String,
+    cleanedUp: Boolean,
+    network: { type: Schema.Types.Mixed },
+    members: { type: Schema.Types.Mixed },
+  },
+  { versionKey: false, minimize: false },
+);
+
+export function environmentDrillModel(conn: Connection): Model<EnvironmentDrillRecord> {
+  return (conn.models.EnvironmentDrill as Model<EnvironmentDrillRecord>) ?? conn.model<EnvironmentDrillRecord>('EnvironmentDrill', drillSchema, ENVIRONMENT_DRILLS_COLLECTION);
+}
