@@ -170,7 +170,7 @@ const BENCHES: BenchSpec[] = [
         summary: {
           measured: r.cases.map((c) => `${c.name}: create ${c.createSeconds} s, destroy ${c.destroySeconds} s`).join('; '),
           baseline: r.cases.map((c) => `slowest member alone ${c.baseline.slowestCreateSeconds} / ${c.baseline.slowestDeleteSeconds} s, sum ${c.baseline.sumCreateSeconds} / ${c.baseline.sumDeleteSeconds} s`).join('; '),
-          ratio: r.cases.map((c) => `create ÷ slowest ×${c.ratio.createToSlowest}, ÷ sum ×${c.ratio.createToSum}; destroy ÷ slowest ×${c.ratio.destroyToSlowest}, ÷ sum ×${c.ratio.destroyToSum}`).join('; '),
+          ratio: r.cases.map((c) => `create ÷ slowest ×${c.ratio.createToSlowest}, ÷ chain ×${c.ratio.createToChain}, ÷ sum ×${c.ratio.createToSum}; destroy ÷ slowest ×${c.ratio.destroyToSlowest}, ÷ chain ×${c.ratio.destroyToChain}, ÷ sum ×${c.ratio.destroyToSum}`).join('; '),
         },
       };
     },
