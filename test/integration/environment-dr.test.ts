@@ -6,6 +6,9 @@
  * dependency order (the CloudStack simulator's start times of their copies: db, then app, then
  * web); OpenStack comes back → they fail back in the same order (the OpenStack simulator's launch
  * times of their new home servers); bad requests → 400 naming the field; another member → 404.
+ * Both environments are backed up as a group (one complete restore point) before they are
+ * protected; an OverCloud of 3 nodes goes the same way (the DevOps post before its nodes) and its
+ * destroy leaves nothing of its members in either cloud.
  */
 import assert from 'node:assert/strict';
 import type { TestApi } from '../harness/api';
@@ -37,6 +40,33 @@ describe('environments: recovery plans — failover and failback in dependency o
   const vm = async (vmId: string): Promise<Json> => (await call('GET', `/api/v1/vms/${vmId}`)).body.vm;
   const csState = (): Promise<Json> => simAdmin(clouds.cloudstack.url, 'GET', '/state');
   const GONE = ['Destroyed', 'Expunging', 'Expunged'];
+  /** A group policy: the schedule's own runs are a day apart, the test runs one by hand. */
+  const GROUP_POLICY = { intervalSeconds: 86_400, retention: 2, windowSeconds: 120 };
+
+  /** One group backup by hand: a complete point with a succeeded backup of each member. */
+  async function groupBackup(envId: string, names: string[]): Promise<void> {
+    const run = await call('POST', `/api/v1/environments/${envId}/backups`);
+    assert.equal(run.status, 202, JSON.stringify(run.body));
+    const point = await until('group restore point', async () => {
+      const points = (await call('GET', `/api/v1/environments/${envId}/backups`)).body.backups as Json[];
+      const p = points.find((x) => x.id === run.body.id);
+      return p && p.status !== 'running' ? p : undefined;
+    });
+    assert.equal(point.status, 'complete', JSON.stringify(point));
+    assert.deepEqual(point.members.map((m: Json) => m.name).sort(), [...names].sort());
+    assert.ok(point.members.every((m: Json) => m.status === 'succeeded'), JSON.stringify(point.members));
+  }
+
+  /** What of the environment's members is left in either cloud: servers, standbys and stacks by VM id. */
+  async function leftInClouds(vmIds: string[]): Promise<string[]> {
+    const [o, c] = await Promise.all([simAdmin(clouds.openstack.url, 'GET', '/state'), csState()]);
+    const ours = (name: string) => vmIds.some((v) => name.includes(v));
+    return [
+      ...(o.servers.items as Json[]).filter((x) => x.status !== 'DELETED' && ours(String(x.name))).map((x) => `openstack server ${x.name}`),
+      ...(o.stacks.items as Json[]).filter((x) => x.status !== 'DELETE_COMPLETE' && ours(String(x.name))).map((x) => `heat stack ${x.name}`),
+      ...(c.vms.items as Json[]).filter((x) => !GONE.includes(x.state) && ours(String(x.name))).map((x) => `cloudstack vm ${x.name}`),
+    ];
+  }
 
   before(async () => {
     sys = await startDrSystem();
@@ -50,7 +80,7 @@ describe('environments: recovery plans — failover and failback in dependency o
   });
 
   it('when a protected Web-App-DB environment is drilled, loses OpenStack and gets it back, then its members go and come back in dependency order and the drill leaves nothing behind', async () => {
-    const created = await call('POST', '/api/v1/environments', { name: 'edr', cloud: 'openstack', preset: 'web-app-db' });
+    const created = await call('POST', '/api/v1/environments', { name: 'edr', cloud: 'openstack', preset: 'web-app-db', backup: GROUP_POLICY });
     assert.equal(created.status, 202, JSON.stringify(created.body));
     const id = created.body.environment.id as string;
     const env = await until('environment active', async () => {
@@ -60,15 +90,8 @@ describe('environments: recovery plans — failover and failback in dependency o
     assert.equal(env.state, 'active', JSON.stringify(env));
     const member = Object.fromEntries(env.members.map((m: Json) => [m.name, m.vmId])) as Record<'db' | 'app' | 'web', string>;
 
-    // Every member backed up once: a standby in each cloud.
-    await Promise.all(
-      Object.values(member).map(async (vmId) => {
-        const run = await call('POST', `/api/v1/vms/${vmId}/backups`);
-        assert.equal(run.status, 202, JSON.stringify(run.body));
-        const b = await until(`backup of ${vmId}`, async () => ((await call('GET', `/api/v1/vms/${vmId}/backups`)).body.backups as Json[]).find((x) => x.status !== 'running'));
-        assert.equal(b.status, 'succeeded', JSON.stringify(b));
-      }),
-    );
+    // Backed up as a group: one restore point, complete, a standby of every member in each cloud.
+    await groupBackup(id, Object.keys(member));
 
     // Bad requests name the field; another member's environment is not found.
     const bad = await call('POST', `/api/v1/environments/${id}/dr`, { healthChecks: { nope: { protocol: 'tcp', port: 22 } } });
@@ -166,5 +189,74 @@ describe('environments: recovery plans — failover and failback in dependency o
     await until('destroyed', async () => ((await call('GET', `/api/v1/environments/${id}`)).body.state === 'destroyed' ? true : undefined));
     assert.equal((await plan(id)).protected, false);
     await until('the plan workflow ended', async () => ((await sys.tw.client.workflow.getHandle(`env-dr:${id}`).describe()).status.name === 'COMPLETED' ? true : undefined), 60_000);
+  });
+  it('when a protected OverCloud of 3 nodes is backed up as a group, drilled, loses OpenStack and gets it back, then the DevOps post goes and comes back before its nodes, and its destroy leaves nothing in either cloud', async () => {
+    const created = await call('POST', '/api/v1/environments', { name: 'eoc', cloud: 'openstack', preset: 'overcloud', number: 3, size: 'small', backup: GROUP_POLICY });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const id = created.body.environment.id as string;
+    const env = await until('environment active', async () => {
+      const e = (await call('GET', `/api/v1/environments/${id}`)).body;
+      return e.state === 'creating' ? undefined : e;
+    });
+    assert.equal(env.state, 'active', JSON.stringify(env));
+    const member = Object.fromEntries(env.members.map((m: Json) => [m.name, m.vmId])) as Record<string, string>;
+    const nodes = ['node-1', 'node-2', 'node-3'];
+    await groupBackup(id, ['devops', ...nodes]);
+
+    const protectedNow = await call('POST', `/api/v1/environments/${id}/dr`, { failbackAfterHealthySeconds: 2 });
+    assert.equal(protectedNow.status, 200, JSON.stringify(protectedNow.body));
+    assert.deepEqual(protectedNow.body.plan.waves, [['devops'], nodes]);
+    await until('plan and members Protected', async () => {
+      const p = await plan(id);
+      return p.state === 'Protected' && p.members.every((m: Json) => m.drState === 'Protected') ? p : undefined;
+    });
+
+    // The drill: the post's copy first, then the nodes'; nothing left after.
+    const csVmsBefore = ((await csState()).vms.items as Json[]).filter((v) => !GONE.includes(v.state)).length;
+    assert.equal((await call('POST', `/api/v1/environments/${id}/drills`, {})).status, 202);
+    const report = await until('drill report', async () => {
+      const d = (await plan(id)).lastDrill;
+      return d?.finishedAt ? d : undefined;
+    });
+    assert.equal(report.ok, true, JSON.stringify(report));
+    const d = Object.fromEntries(report.members.map((m: Json) => [m.name, m]));
+    for (const n of nodes) assert.ok(d[n].result === 'succeeded' && d[n].startedAt >= d.devops.finishedAt, `drill in order: ${JSON.stringify(report.members)}`);
+    assert.equal(((await csState()).vms.items as Json[]).filter((v) => !GONE.includes(v.state)).length, csVmsBefore, 'no drill copy left');
+
+    // OpenStack down: the post runs in CloudStack before any node starts there.
+    const standbyOf = async (vmId: string): Promise<string> => ((await csState()).vms.items as Json[]).find((v) => v.name === `vmflow-${vmId}-standby`).id;
+    const standby = Object.fromEntries(await Promise.all(Object.entries(member).map(async ([n, vmId]) => [n, await standbyOf(vmId)]))) as Record<string, string>;
+    await simAdmin(clouds.openstack.url, 'POST', '/outage', { mode: '503' });
+    const over = await until('the plan failed over', async () => {
+      const p = await plan(id);
+      return p.state === 'FailedOver' && p.lastFailover?.finishedAt ? p : undefined;
+    }, 480_000);
+    assert.equal(over.lastFailover.ok, true, JSON.stringify(over.lastFailover));
+    const startedAt = Object.fromEntries(((await csState()).vms.items as Json[]).filter((v) => Object.values(standby).includes(v.id)).map((v) => [v.id, v.startedAt as string]));
+    for (const n of nodes) {
+      assert.equal((await vm(member[n])).placement.cloud, 'cloudstack', `${n} runs in CloudStack`);
+      assert.ok(startedAt[standby.devops] && startedAt[standby.devops] < startedAt[standby[n]], `CloudStack start times: devops ${startedAt[standby.devops]}, ${n} ${startedAt[standby[n]]}`);
+    }
+
+    // OpenStack back: the post comes home first.
+    await simAdmin(clouds.openstack.url, 'DELETE', '/outage');
+    const back = await until('the plan failed back', async () => {
+      const p = await plan(id);
+      return p.state === 'Protected' && p.lastFailback?.finishedAt ? p : undefined;
+    }, 720_000);
+    assert.equal(back.lastFailback.ok, true, JSON.stringify(back.lastFailback));
+    const b = Object.fromEntries(back.lastFailback.members.map((m: Json) => [m.name, m]));
+    for (const n of nodes) assert.ok(b[n].startedAt >= b.devops.finishedAt, JSON.stringify(back.lastFailback.members));
+    for (const vmId of Object.values(member)) assert.equal((await vm(vmId)).placement.cloud, 'openstack');
+
+    // Destroyed: the plan ends, and nothing of its members is left in either cloud (servers, standbys, stacks).
+    assert.ok((await leftInClouds(Object.values(member))).length >= 8, 'before: each member\'s server and standbys are found by its id');
+    assert.equal((await call('DELETE', `/api/v1/environments/${id}`)).status, 202);
+    await until('destroyed', async () => ((await call('GET', `/api/v1/environments/${id}`)).body.state === 'destroyed' ? true : undefined));
+    const left = await until('nothing left in either cloud', async () => {
+      const l = await leftInClouds(Object.values(member));
+      return l.length === 0 ? l : undefined;
+    }, 120_000).catch(async () => leftInClouds(Object.values(member)));
+    assert.deepEqual(left, []);
   });
 });
