@@ -5,14 +5,13 @@
  * back or kept as chosen; a CloudStack environment on its isolated network; bad requests → 400
  * naming the field; another member's environment → 404.
  */
+import { startApiAndWorker } from '../harness/api-worker';
 import assert from 'node:assert/strict';
-import { CloudAccountResolver } from '../../src/cloud-accounts/resolver';
-import { startTestApi, type TestApi } from '../harness/api';
+import type { TestApi } from '../harness/api';
 import { sharedClouds, simAdmin, type TestClouds } from '../harness/clouds';
 import { apiCall, waitUntil } from '../harness/http';
-import { testKeyring, testLogger } from '../harness/secrets';
 import { sharedStack } from '../harness/stack';
-import { startTestWorker, type TestWorker } from '../harness/temporal';
+import type { TestWorker } from '../harness/temporal';
 import { assertOwnerScoped, signupAndLogin, type TestUser } from '../harness/users';
 
 type Json = any;
@@ -61,14 +60,7 @@ describe('environments: several VMs on their own network, created and destroyed 
   before(async () => {
     clouds = await sharedClouds();
     await sharedStack();
-    api = await startTestApi({ env: clouds.env });
-    tw = await startTestWorker({
-      taskQueue: api.deps.config.temporalTaskQueue,
-      deps: {
-        timing: { pollIntervalMs: 50 },
-        cloudAccounts: new CloudAccountResolver({ db: api.deps.db, keyring: testKeyring(), logger: testLogger(), openstack: { timeoutMs: 1500 }, cloudstack: { timeoutMs: 1500 } }),
-      },
-    });
+    ({ api, tw } = await startApiAndWorker({ env: clouds.env }));
     alice = await signupAndLogin(api.url);
     bob = await signupAndLogin(api.url);
   });
