@@ -20,17 +20,16 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { formatKeyring, generateKey, keyringOf } from '../src/secrets/keyring';
 import { freePort } from '../src/embedded/processes';
-import { startImageStore } from '../src/imagestore';
 import { createLogger } from '../src/logger';
 import { startCloudStackSimulator } from '../src/sim/cloudstack';
 import { startOpenStackSimulator } from '../src/sim/openstack';
 import { sleep } from '../src/sleep';
-import { allowSimulators, simAdmin } from '../test/harness/clouds';
+import { simAdmin } from '../test/harness/clouds';
 import { apiCall } from '../test/harness/http';
 import { startStack } from '../test/harness/stack';
 import { signupAndLogin, type TestUser } from '../test/harness/users';
 import { exitWhenDone, numberFlag } from './cli';
-import { answers, benchLogDir, startChild, vmflowChildEnv } from './procs';
+import { answers, backupCloudChildEnv, benchLogDir, startChild, vmflowChildEnv } from './procs';
 
 type Json = any;
 
@@ -99,23 +98,13 @@ export async function runEnvironmentBench(opts: { nodes?: number; deadlineMs?: n
     const cs = await startCloudStackSimulator({ timings: 'fast', logger: silent });
     cleanup.unshift(() => cs.stop());
     // A delete sweeps the VM's images from the store: the store must answer.
-    const storeToken = crypto.randomBytes(24).toString('base64url');
-    const storeSigningSecret = crypto.randomBytes(32).toString('base64url');
-    const imageStore = await startImageStore({ dir: path.join(stack.dir, 'image-store'), serviceToken: storeToken, signingSecret: storeSigningSecret, logger: silent });
-    cleanup.unshift(() => imageStore.stop());
+    const backupCloud = await backupCloudChildEnv({ storeDir: path.join(stack.dir, 'image-store'), openstack: os, cloudstack: cs });
+    cleanup.unshift(() => backupCloud.stop());
     await simAdmin(os.url, 'PATCH', '/quotas', { project: os.credentials.projectName, instances: 100, cores: 800, ram: 1_600_000 });
     const apiPort = await freePort();
     const env: NodeJS.ProcessEnv = {
       ...vmflowChildEnv({ logDir, stack, taskQueue: `bench-env-${crypto.randomBytes(4).toString('hex')}`, encryptionKeys: formatKeyring(keyringOf(generateKey())), apiPort, openstack: os }),
-      CLOUDSTACK_API_URL: cs.apiUrl,
-      CLOUDSTACK_API_KEY: cs.credentials.apiKey,
-      CLOUDSTACK_SECRET_KEY: cs.credentials.secretKey,
-      IMAGE_STORE_URL: imageStore.url,
-      IMAGE_STORE_PUBLIC_URL: imageStore.url,
-      IMAGE_STORE_TOKEN: storeToken,
-      IMAGE_STORE_SIGNING_SECRET: storeSigningSecret,
-      VMFLOW_OPERATOR_CLOUDS: 'openstack,cloudstack',
-      VMFLOW_OUTBOUND_ALLOW: allowSimulators({ openstack: os, cloudstack: cs }),
+      ...backupCloud.env,
       VMFLOW_POLL_INTERVAL_MS: '250',
     };
     const worker = await startChild({ name: 'worker', entry: 'worker/main.ts', env, logDir, ready: (out) => out.includes('worker polling'), timeoutMs: 120_000 });

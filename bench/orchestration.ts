@@ -36,7 +36,6 @@ import { loadCatalog } from '../src/catalog/load';
 import { findSize } from '../src/catalog';
 import { connectDatabase } from '../src/db/connection';
 import { freePort } from '../src/embedded/processes';
-import { startImageStore } from '../src/imagestore';
 import { createLogger } from '../src/logger';
 import { formatKeyring, generateKey, keyringOf } from '../src/secrets/keyring';
 import { sleep } from '../src/sleep';
@@ -45,12 +44,12 @@ import { DEMO_ACCOUNT } from '../src/sim/cloudstack/seed';
 import { startOpenStackSimulator } from '../src/sim/openstack';
 import { createDataConverter } from '../src/temporal/data-converter';
 import { vmModel } from '../src/vms/model';
-import { allowSimulators, simAdmin } from '../test/harness/clouds';
+import { simAdmin } from '../test/harness/clouds';
 import { startStack } from '../test/harness/stack';
 import { signupAndLogin } from '../test/harness/users';
 import { exitWhenDone, numberFlag } from './cli';
 import { percentile } from './load';
-import { answers, benchLogDir, startChild, UsageMeter, vmflowChildEnv, type BenchChild } from './procs';
+import { answers, backupCloudChildEnv, benchLogDir, startChild, UsageMeter, vmflowChildEnv, type BenchChild } from './procs';
 
 export interface OrchestrationBenchOptions {
   sequential?: number;
@@ -228,11 +227,8 @@ export async function runOrchestrationBench(opts: OrchestrationBenchOptions = {}
     // The demo account's default limit of 20 instances would stop the standbys of a long run.
     const cs = await startCloudStackSimulator({ timings: 'fast', logger: silent, accounts: [{ ...DEMO_ACCOUNT, vmLimit: 1000 }] });
     cleanup.unshift(() => cs.stop());
-    const storeDir = path.join(stack.dir, 'image-store'); // removed with the stack
-    const storeToken = crypto.randomBytes(24).toString('base64url');
-    const storeSigningSecret = crypto.randomBytes(32).toString('base64url');
-    const imageStore = await startImageStore({ dir: storeDir, serviceToken: storeToken, signingSecret: storeSigningSecret, logger: silent });
-    cleanup.unshift(() => imageStore.stop());
+    const backupCloud = await backupCloudChildEnv({ storeDir: path.join(stack.dir, 'image-store'), openstack: os, cloudstack: cs }); // the store's dir goes with the stack
+    cleanup.unshift(() => backupCloud.stop());
     // Creates, then per backup run a standby (and for runs beyond the creates a VM) of each design.
     const servers = (sequential + 2) * 2 + (backups + 1) * 4 + concurrent * (workerCounts.length + 1) + 10;
     await simAdmin(os.url, 'PATCH', '/quotas', { project: os.credentials.projectName, instances: servers, cores: servers * 8, ram: servers * 16384 });
@@ -243,15 +239,7 @@ export async function runOrchestrationBench(opts: OrchestrationBenchOptions = {}
     const env: NodeJS.ProcessEnv = {
       ...vmflowChildEnv({ logDir, stack, taskQueue: vmflowQueue, encryptionKeys: formatKeyring(keyring), apiPort, openstack: os }),
       BARE_TASK_QUEUE: bareQueue,
-      CLOUDSTACK_API_URL: cs.apiUrl,
-      CLOUDSTACK_API_KEY: cs.credentials.apiKey,
-      CLOUDSTACK_SECRET_KEY: cs.credentials.secretKey,
-      IMAGE_STORE_URL: imageStore.url,
-      IMAGE_STORE_PUBLIC_URL: imageStore.url,
-      IMAGE_STORE_TOKEN: storeToken,
-      IMAGE_STORE_SIGNING_SECRET: storeSigningSecret,
-      VMFLOW_OPERATOR_CLOUDS: 'openstack,cloudstack',
-      VMFLOW_OUTBOUND_ALLOW: allowSimulators({ openstack: os, cloudstack: cs }),
+      ...backupCloud.env,
       VMFLOW_POLL_INTERVAL_MS: String(pollMs),
     };
     say(`stack, simulators and image store up; starting the API, one vmflow worker and the bare worker (logs in ${logDir})`);

@@ -6,10 +6,14 @@
  * benchmark's cleanup (SIGTERM, then SIGKILL after 5 s).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { startImageStore } from '../src/imagestore';
+import { createLogger } from '../src/logger';
 import { sleep } from '../src/sleep';
+import { allowSimulators } from '../test/harness/clouds';
 
 export interface BenchChild {
   name: string;
@@ -159,5 +163,33 @@ export function vmflowChildEnv(o: {
     VMFLOW_OPERATOR_CLOUDS: 'openstack',
     QUOTA_VMS: '1000000',
     VMFLOW_METRICS: 'false',
+  };
+}
+
+/**
+ * What a benchmark adds to vmflowChildEnv for backups and deletes: the CloudStack simulator as the
+ * operator's backup cloud and an image store (with new secrets) under `storeDir`; `stop` ends the store.
+ */
+export async function backupCloudChildEnv(o: {
+  storeDir: string;
+  openstack: { url: string };
+  cloudstack: { url: string; apiUrl: string; credentials: { apiKey: string; secretKey: string } };
+}): Promise<{ env: NodeJS.ProcessEnv; stop: () => Promise<void> }> {
+  const token = crypto.randomBytes(24).toString('base64url');
+  const signingSecret = crypto.randomBytes(32).toString('base64url');
+  const store = await startImageStore({ dir: o.storeDir, serviceToken: token, signingSecret, logger: createLogger('silent', 'bench-image-store') });
+  return {
+    env: {
+      CLOUDSTACK_API_URL: o.cloudstack.apiUrl,
+      CLOUDSTACK_API_KEY: o.cloudstack.credentials.apiKey,
+      CLOUDSTACK_SECRET_KEY: o.cloudstack.credentials.secretKey,
+      IMAGE_STORE_URL: store.url,
+      IMAGE_STORE_PUBLIC_URL: store.url,
+      IMAGE_STORE_TOKEN: token,
+      IMAGE_STORE_SIGNING_SECRET: signingSecret,
+      VMFLOW_OPERATOR_CLOUDS: 'openstack,cloudstack',
+      VMFLOW_OUTBOUND_ALLOW: allowSimulators({ openstack: o.openstack, cloudstack: o.cloudstack }),
+    },
+    stop: () => store.stop(),
   };
 }

@@ -65,17 +65,20 @@ export interface BackupPolicyRecord extends BackupPolicy {
   updatedAt: Date;
 }
 
+/** A backup policy's fields, for a VM's policy (below) and an environment's (src/environments/backup-model.ts). */
+export const backupPolicyFields = {
+  _id: { type: String, required: true },
+  ownerId: { type: String, required: true, index: true },
+  intervalSeconds: Number,
+  cron: String,
+  retention: { type: Number, required: true },
+  targets: { baseStandby: Boolean, backupCloudStandby: Boolean },
+  paused: { type: Boolean, default: false },
+  backupAccountId: { type: String, required: true },
+} as const;
+
 const policySchema = new Schema<BackupPolicyRecord>(
-  {
-    _id: { type: String, required: true },
-    ownerId: { type: String, required: true, index: true },
-    intervalSeconds: Number,
-    cron: String,
-    retention: { type: Number, required: true },
-    targets: { baseStandby: Boolean, backupCloudStandby: Boolean },
-    paused: { type: Boolean, default: false },
-    backupAccountId: { type: String, required: true },
-  },
+  backupPolicyFields,
   { versionKey: false, timestamps: { createdAt: false, updatedAt: true } },
 );
 

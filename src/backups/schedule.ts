@@ -4,7 +4,7 @@
  * off a storm of missed runs), and jitter of up to 10 % of the period (at most 5 minutes) so that
  * thousands of VMs with the same period do not fire at the same instant.
  */
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleSpec } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptionsAction, type ScheduleSpec } from '@temporalio/client';
 import { BACKUP_WORKFLOW, backupScheduleId, type BackupInput, type BackupPolicy } from '../contracts/backup';
 import { vmSearchAttributes } from '../vms/search';
 
@@ -21,7 +21,7 @@ export function scheduleSpec(policy: Pick<BackupPolicy, 'intervalSeconds' | 'cro
   return { intervals: [{ every: every * 1000 }], ...(jitterMs >= 1 ? { jitter: jitterMs } : {}) };
 }
 
-function action(t: BackupScheduleTarget) {
+function action(t: BackupScheduleTarget): ScheduleOptionsAction {
   const input: BackupInput = { vmId: t.vmId, ownerId: t.ownerId, trigger: 'schedule' };
   return {
     type: 'startWorkflow' as const,
@@ -48,40 +48,60 @@ export class ScheduleSpecRefusedError extends Error {
  * "Invalid schedule spec" as a TypeError); the existing schedule is then left as it was.
  */
 export async function upsertBackupSchedule(client: Client, t: BackupScheduleTarget, policy: BackupPolicy): Promise<void> {
+  await upsertPolicySchedule(client, { scheduleId: backupScheduleId(t.vmId), action: action(t), memo: { ownerId: t.ownerId, vmId: t.vmId } }, policy);
+}
+
+/** Idempotent: a schedule that does not exist is fine. */
+export async function deleteBackupSchedule(client: Client, vmId: string): Promise<boolean> {
+  return deletePolicySchedule(client, backupScheduleId(vmId));
+}
+
+export async function describeBackupSchedule(client: Client, vmId: string) {
+  return describePolicySchedule(client, backupScheduleId(vmId));
+}
+
+/** A backup policy's schedule: a VM's (above) or an environment's (src/environments/backup-schedule.ts). */
+export interface PolicySchedule {
+  scheduleId: string;
+  action: ScheduleOptionsAction;
+  memo: Record<string, string>;
+}
+
+/** Creates the schedule or brings it in line with the policy; ScheduleSpecRefusedError when Temporal refuses the period. */
+export async function upsertPolicySchedule(client: Client, s: PolicySchedule, policy: BackupPolicy): Promise<void> {
   try {
-    await createOrUpdateSchedule(client, t, policy);
+    await createOrUpdateSchedule(client, s, policy);
   } catch (err) {
     if (err instanceof TypeError) throw new ScheduleSpecRefusedError(err.message, { cause: err });
     throw err;
   }
 }
 
-async function createOrUpdateSchedule(client: Client, t: BackupScheduleTarget, policy: BackupPolicy): Promise<void> {
-  const scheduleId = backupScheduleId(t.vmId);
+async function createOrUpdateSchedule(client: Client, s: PolicySchedule, policy: BackupPolicy): Promise<void> {
   try {
     await client.schedule.create({
-      scheduleId,
+      scheduleId: s.scheduleId,
       spec: scheduleSpec(policy),
-      action: action(t),
+      action: s.action,
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute', pauseOnFailure: false },
       state: { paused: policy.paused, note: policy.paused ? 'paused by the owner' : undefined },
-      memo: { ownerId: t.ownerId, vmId: t.vmId },
+      memo: s.memo,
     });
     return;
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
   }
-  const handle = client.schedule.getHandle(scheduleId);
-  await handle.update((prev) => ({ ...prev, spec: scheduleSpec(policy), action: action(t), policies: { ...prev.policies, overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 60_000 } }));
+  const handle = client.schedule.getHandle(s.scheduleId);
+  await handle.update((prev) => ({ ...prev, spec: scheduleSpec(policy), action: s.action, policies: { ...prev.policies, overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 60_000 } }));
   const desc = await handle.describe();
   if (policy.paused && !desc.state.paused) await handle.pause('paused by the owner');
   if (!policy.paused && desc.state.paused) await handle.unpause('resumed by the owner');
 }
 
 /** Idempotent: a schedule that does not exist is fine. */
-export async function deleteBackupSchedule(client: Client, vmId: string): Promise<boolean> {
+export async function deletePolicySchedule(client: Client, scheduleId: string): Promise<boolean> {
   try {
-    await client.schedule.getHandle(backupScheduleId(vmId)).delete();
+    await client.schedule.getHandle(scheduleId).delete();
     return true;
   } catch (err) {
     if (err instanceof ScheduleNotFoundError) return false;
@@ -89,9 +109,9 @@ export async function deleteBackupSchedule(client: Client, vmId: string): Promis
   }
 }
 
-export async function describeBackupSchedule(client: Client, vmId: string) {
+export async function describePolicySchedule(client: Client, scheduleId: string) {
   try {
-    const d = await client.schedule.getHandle(backupScheduleId(vmId)).describe();
+    const d = await client.schedule.getHandle(scheduleId).describe();
     return {
       scheduleId: d.scheduleId,
       paused: d.state.paused,

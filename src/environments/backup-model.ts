@@ -8,6 +8,7 @@
  */
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { BackupPolicy } from '../contracts/backup';
+import { backupPolicyFields } from '../backups/model';
 import type { GroupBackupStatus, GroupMemberBackup } from '../contracts/environment-backup';
 
 export interface EnvironmentBackupPolicyRecord extends BackupPolicy {
@@ -21,17 +22,7 @@ export interface EnvironmentBackupPolicyRecord extends BackupPolicy {
 }
 
 const policySchema = new Schema<EnvironmentBackupPolicyRecord>(
-  {
-    _id: { type: String, required: true },
-    ownerId: { type: String, required: true, index: true },
-    intervalSeconds: Number,
-    cron: String,
-    retention: { type: Number, required: true },
-    targets: { baseStandby: Boolean, backupCloudStandby: Boolean },
-    paused: { type: Boolean, default: false },
-    backupAccountId: { type: String, required: true },
-    windowSeconds: Number,
-  },
+  { ...backupPolicyFields, windowSeconds: Number },
   { versionKey: false, timestamps: { createdAt: false, updatedAt: true } },
 );
 

@@ -5,14 +5,10 @@
  * Suites that need alerts pass the webhook to deliver them to.
  */
 import { startApiAndWorker } from './api-worker';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { ImageStoreClient, startImageStore, type RunningImageStore } from '../../src/imagestore';
+import type { ImageStoreClient, RunningImageStore } from '../../src/imagestore';
 import type { TestApi } from './api';
 import { sharedClouds, type TestClouds } from './clouds';
-import { registerTestSecret, testLogger } from './secrets';
+import { startTestImageStore } from './image-store';
 import { isolatedPlace } from './stack';
 import type { TestWorker } from './temporal';
 
@@ -32,14 +28,9 @@ export interface DrSystem {
  * run on this worker and change the counts).
  */
 export async function startDrSystem(opts: { alerts?: { webhookUrl: string; webhookSecret: string }; isolated?: boolean } = {}): Promise<DrSystem> {
-  const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmflow-dr-store-'));
-  const token = crypto.randomBytes(24).toString('base64url');
-  const signingSecret = crypto.randomBytes(32).toString('base64url');
-  for (const s of [token, signingSecret]) registerTestSecret(s);
   const clouds = await sharedClouds();
   const place = opts.isolated ? await isolatedPlace('dr-system') : undefined;
-  const store = await startImageStore({ dir: storeDir, serviceToken: token, signingSecret, logger: testLogger('imagestore') });
-  const storeClient = new ImageStoreClient({ baseUrl: store.url, serviceToken: token });
+  const images = await startTestImageStore('dr');
   const { api, tw } = await startApiAndWorker({
     env: {
       ...clouds.env,
@@ -52,7 +43,7 @@ export async function startDrSystem(opts: { alerts?: { webhookUrl: string; webho
     ...(place ? { place } : {}),
     cloudTimeoutMs: 3000,
     deps: {
-      imageStore: { client: storeClient, publicBaseUrl: store.url, signingSecret },
+      imageStore: images.deps,
       ...(opts.alerts ? { alerts: opts.alerts } : {}),
     },
   });
@@ -60,13 +51,12 @@ export async function startDrSystem(opts: { alerts?: { webhookUrl: string; webho
     clouds,
     api,
     tw,
-    store,
-    storeClient,
+    store: images.store,
+    storeClient: images.client,
     async stop() {
       await tw.stop();
       await api.close();
-      await store.stop();
-      fs.rmSync(storeDir, { recursive: true, force: true });
+      await images.stop();
     },
   };
 }

@@ -8,17 +8,12 @@
  */
 import { startApiAndWorker } from '../harness/api-worker';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { ScheduleSpecRefusedError, upsertBackupSchedule } from '../../src/backups/schedule';
 import { backupScheduleId } from '../../src/contracts/backup';
-import { ImageStoreClient, startImageStore, type RunningImageStore } from '../../src/imagestore';
+import { startTestImageStore, type TestImageStore } from '../harness/image-store';
 import type { TestApi } from '../harness/api';
 import { sharedClouds, simAdmin, type TestClouds } from '../harness/clouds';
-import { registerTestSecret, testLogger } from '../harness/secrets';
 import type { TestWorker } from '../harness/temporal';
 import { signupAndLogin, assertOwnerScoped, type TestUser } from '../harness/users';
 import { apiCall, apiFetch, waitUntil } from '../harness/http';
@@ -30,13 +25,9 @@ describe('periodic backup, standbys, retention and restore', function () {
   let clouds: TestClouds;
   let api: TestApi;
   let tw: TestWorker;
-  let store: RunningImageStore;
-  let storeClient: ImageStoreClient;
+  let imageStore: TestImageStore;
   let alice: TestUser;
   let bob: TestUser;
-  const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmflow-backup-store-'));
-  const token = crypto.randomBytes(24).toString('base64url');
-  const signingSecret = crypto.randomBytes(32).toString('base64url');
 
   const call = (user: TestUser, method: string, p: string, body?: unknown) => apiCall(api.url, user, method, p, body);
   const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000) => waitUntil(what, fn, timeoutMs);
@@ -54,15 +45,12 @@ describe('periodic backup, standbys, retention and restore', function () {
   const csState = () => simAdmin(clouds.cloudstack.url, 'GET', '/state');
 
   before(async () => {
-    registerTestSecret(token);
-    registerTestSecret(signingSecret);
     clouds = await sharedClouds();
-    store = await startImageStore({ dir: storeDir, serviceToken: token, signingSecret, logger: testLogger('imagestore') });
-    storeClient = new ImageStoreClient({ baseUrl: store.url, serviceToken: token });
+    imageStore = await startTestImageStore('backup');
     ({ api, tw } = await startApiAndWorker({
       env: { ...clouds.env, VMFLOW_BACKUP_MIN_INTERVAL_SECONDS: '1' },
       cloudTimeoutMs: 3000,
-      deps: { imageStore: { client: storeClient, publicBaseUrl: store.url, signingSecret } },
+      deps: { imageStore: imageStore.deps },
     }));
     alice = await signupAndLogin(api.url);
     bob = await signupAndLogin(api.url);
@@ -70,8 +58,7 @@ describe('periodic backup, standbys, retention and restore', function () {
   after(async () => {
     await tw?.stop();
     await api?.close();
-    await store?.stop();
-    fs.rmSync(storeDir, { recursive: true, force: true });
+    await imageStore?.stop();
   });
   afterEach(async () => {
     await simAdmin(clouds.openstack.url, 'DELETE', '/faults');
@@ -121,7 +108,7 @@ describe('periodic backup, standbys, retention and restore', function () {
     assert.equal(csStandbys[0].state, 'Stopped');
     const templates = (cs1.templates.items as Json[]).filter((t) => t.name.startsWith(`vmflow-${vmId}-backup-`));
     assert.deepEqual(templates.map((t) => t.id).sort(), live.map((b) => b.template.id).sort());
-    const keys = (await storeClient.list(`vms/${vmId}/`)).map((m: Json) => m.key).sort();
+    const keys = (await imageStore.client.list(`vms/${vmId}/`)).map((m: Json) => m.key).sort();
     assert.equal(keys.length, live.length);
 
     // Another member sees none of it.
@@ -159,7 +146,7 @@ describe('periodic backup, standbys, retention and restore', function () {
     const cs3 = await csState();
     assert.equal((cs3.vms.items as Json[]).filter((v) => v.name.startsWith(`vmflow-${vmId}`) && !['Destroyed', 'Expunging'].includes(v.state)).length, 0, 'no CloudStack VM left');
     assert.equal((cs3.templates.items as Json[]).filter((t) => t.name.startsWith(`vmflow-${vmId}-`)).length, 0, 'no template left');
-    assert.equal((await storeClient.list(`vms/${vmId}/`)).length, 0, 'no store copy left');
+    assert.equal((await imageStore.client.list(`vms/${vmId}/`)).length, 0, 'no store copy left');
   });
 
   it('when the backup policy is bad, then 400 names the field and no schedule exists', async () => {
@@ -224,7 +211,7 @@ describe('periodic backup, standbys, retention and restore', function () {
     assert.equal(run.status, 202, JSON.stringify(run.body));
     const done = await until('backup finished', async () => (await backupsOf(vmId)).find((b) => b.status !== 'running'));
     assert.equal(done.status, 'succeeded', JSON.stringify(done));
-    assert.equal((await storeClient.list(`vms/${vmId}/`)).length, 1);
+    assert.equal((await imageStore.client.list(`vms/${vmId}/`)).length, 1);
     const cs = await csState();
     assert.equal((cs.templates.items as Json[]).filter((t) => t.name.startsWith(`vmflow-${vmId}-`)).length, 1);
     const os1 = await osState();

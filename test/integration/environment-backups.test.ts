@@ -10,18 +10,13 @@
  */
 import { startApiAndWorker } from '../harness/api-worker';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { backupScheduleId } from '../../src/contracts/backup';
 import { environmentBackupScheduleId } from '../../src/contracts/environment-backup';
-import { ImageStoreClient, startImageStore, type RunningImageStore } from '../../src/imagestore';
+import { startTestImageStore, type TestImageStore } from '../harness/image-store';
 import type { TestApi } from '../harness/api';
 import { sharedClouds, simAdmin, type TestClouds } from '../harness/clouds';
 import { apiCall, waitUntil } from '../harness/http';
-import { registerTestSecret, testLogger } from '../harness/secrets';
 import { sharedStack } from '../harness/stack';
 import type { TestWorker } from '../harness/temporal';
 import { assertOwnerScoped, signupAndLogin, type TestUser } from '../harness/users';
@@ -33,12 +28,9 @@ describe('environments: group protection (one schedule, one group restore point 
   let clouds: TestClouds;
   let api: TestApi;
   let tw: TestWorker;
-  let store: RunningImageStore;
+  let imageStore: TestImageStore;
   let alice: TestUser;
   let bob: TestUser;
-  const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmflow-env-backup-store-'));
-  const token = crypto.randomBytes(24).toString('base64url');
-  const signingSecret = crypto.randomBytes(32).toString('base64url');
 
   const call = (method: string, p: string, body?: unknown, headers?: Record<string, string>) => apiCall(api.url, alice, method, p, body, headers ? { headers } : {});
   const settled = (id: string): Promise<Json> =>
@@ -65,15 +57,13 @@ describe('environments: group protection (one schedule, one group restore point 
   }
 
   before(async () => {
-    registerTestSecret(token);
-    registerTestSecret(signingSecret);
     clouds = await sharedClouds();
     await sharedStack();
-    store = await startImageStore({ dir: storeDir, serviceToken: token, signingSecret, logger: testLogger('imagestore') });
+    imageStore = await startTestImageStore('env-backup');
     ({ api, tw } = await startApiAndWorker({
       env: { ...clouds.env, VMFLOW_BACKUP_MIN_INTERVAL_SECONDS: '1' },
       cloudTimeoutMs: 3000,
-      deps: { imageStore: { client: new ImageStoreClient({ baseUrl: store.url, serviceToken: token }), publicBaseUrl: store.url, signingSecret } },
+      deps: { imageStore: imageStore.deps },
     }));
     alice = await signupAndLogin(api.url);
     bob = await signupAndLogin(api.url);
@@ -81,8 +71,7 @@ describe('environments: group protection (one schedule, one group restore point 
   after(async () => {
     await tw?.stop();
     await api?.close();
-    await store?.stop();
-    fs.rmSync(storeDir, { recursive: true, force: true });
+    await imageStore?.stop();
   });
   afterEach(async () => {
     await simAdmin(clouds.openstack.url, 'DELETE', '/faults');
