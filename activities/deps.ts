@@ -20,6 +20,7 @@ export interface ActivityDeps {
    * Cloud settings the renderers need (network for server ports, …); `externalNetwork`: where an
    * environment's router leads (default `public`; empty: environments get no router).
    */
+  /** externalNetwork: OPENSTACK_EXTERNAL_NETWORK ('public' when unset; '' for no router). */
   openstack?: { network?: string; externalNetwork?: string };
   /** CloudStack zone to deploy into (the only/first zone when unset). */
   cloudstack?: { zone?: string };

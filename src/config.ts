@@ -67,6 +67,7 @@ export const CONFIG_SPEC = {
   imageStorePort: { env: 'IMAGE_STORE_PORT', doc: 'Port of the image store ("the web server" of the seed)', default: '8090', schema: port },
   catalogFile: { env: 'VMFLOW_CATALOG_FILE', doc: 'JSON or YAML file merged over the built-in catalog (operating systems, software, sizes and their per-cloud names)', schema: nonEmpty.optional() },
   openstackNetwork: { env: 'OPENSTACK_NETWORK', doc: 'Neutron network that VM ports (and standbys) are created on', default: 'private', schema: nonEmpty },
+  openstackExternalNetwork: { env: 'OPENSTACK_EXTERNAL_NETWORK', doc: 'External (provider) network the router of an environment\'s private network has its gateway on; empty: environments get no router (members reach only each other)', default: 'public', schema: z.string().trim() },
   activityPollIntervalMs: { env: 'VMFLOW_POLL_INTERVAL_MS', doc: 'How often waiting activities poll a cloud (stack status, async jobs, image status), in ms; at most 10000 because waits heartbeat per poll and a 30 s heartbeat timeout spots a dead worker', default: '2000', schema: z.coerce.number().int().min(10).max(10_000) },
   imageStoreUrl: { env: 'IMAGE_STORE_URL', doc: 'Where the worker reaches the image store (default http://127.0.0.1:IMAGE_STORE_PORT)', schema: z.url().optional() },
   imageStorePublicUrl: { env: 'IMAGE_STORE_PUBLIC_URL', doc: 'Base URL the clouds (CloudStack secondary storage, Glance web-download) fetch images from; must be reachable from them', schema: z.url().optional() },

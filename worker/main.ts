@@ -51,7 +51,7 @@ async function main(): Promise<void> {
       cloudAccounts: new CloudAccountResolver({ db, keyring, logger: log, outbound: new OutboundGuard({ allow: config.outboundAllow }) }),
       webhooks: { keyring, outbound: new OutboundGuard({ allow: config.outboundAllow }) },
       timing: { pollIntervalMs: config.activityPollIntervalMs },
-      openstack: { network: config.openstackNetwork },
+      openstack: { network: config.openstackNetwork, externalNetwork: config.openstackExternalNetwork },
       guestAddressMap: config.guestAddressMap,
       temporalClient: temporal.client,
       alerts: { webhookUrl: config.webhookUrl, webhookSecret: config.webhookSecret },
