@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { loadCatalog } from '../src/catalog/load';
 import { findSize, type Catalog } from '../src/catalog';
-import type { BackupPolicy } from '../src/contracts/backup';
+import type { BackupInput, BackupPolicy } from '../src/contracts/backup';
 import type { TaskProgress } from '../src/contracts/progress';
 import { backupModel, backupPolicyModel, type BackupRecord } from '../src/backups/model';
 import { vmModel } from '../src/vms/model';
@@ -49,7 +49,7 @@ export function createBackupStoreActivities(deps: ActivityDeps) {
   const getCatalog = () => (catalog ??= loadCatalog());
 
   return {
-    async backupPlan(input: { vmId: string; trigger: 'schedule' | 'manual' }): Promise<BackupPlan> {
+    async backupPlan(input: { vmId: string; trigger: BackupInput['trigger'] }): Promise<BackupPlan> {
       const vm = await vmModel(deps.db).findById(input.vmId).lean();
       if (!vm) throw ApplicationFailure.nonRetryable(`VM ${input.vmId} has no record`, 'VmNotFound');
       // A member of an environment with a group policy is backed up under the group's policy
@@ -83,7 +83,7 @@ export function createBackupStoreActivities(deps: ActivityDeps) {
     },
 
     /** Idempotent: the record is keyed by the backup id the workflow chose. */
-    async startBackupRecord(input: { backupId: string; vmId: string; ownerId: string; trigger: 'schedule' | 'manual'; source: BackupRecord['source']; tasks: TaskProgress[] }): Promise<void> {
+    async startBackupRecord(input: { backupId: string; vmId: string; ownerId: string; trigger: BackupInput['trigger']; source: BackupRecord['source']; tasks: TaskProgress[] }): Promise<void> {
       const workflowId = Context.current().info.workflowExecution?.workflowId ?? 'unknown';
       try {
         await backupModel(deps.db).create({ _id: input.backupId, vmId: input.vmId, ownerId: input.ownerId, workflowId, trigger: input.trigger, status: 'running', startedAt: new Date(), source: input.source, tasks: input.tasks });
@@ -160,7 +160,8 @@ export function createBackupStoreActivities(deps: ActivityDeps) {
       const cs = docs.find((d) => d.backupCloudStandby)?.backupCloudStandby;
       return {
         candidates: docs
-          .filter((d) => !d.retiredAt)
+          // A preserved backup's store copy outlives the VM (a delete tried again must not take it).
+          .filter((d) => !d.retiredAt && !d.preservedAt)
           .map((d) => ({
             backupId: d._id,
             ...(d.image ? { imageAccountId: d.source?.accountId, imageId: d.image.id } : {}),
@@ -180,6 +181,11 @@ export function createBackupStoreActivities(deps: ActivityDeps) {
 
     async retireBackup(input: { backupId: string }): Promise<void> {
       await backupModel(deps.db).updateOne({ _id: input.backupId }, { $set: { retiredAt: new Date() } });
+    },
+
+    /** The backup a deleted VM keeps: its image and template are gone, its store copy stays (idempotent). */
+    async preserveBackup(input: { backupId: string }): Promise<void> {
+      await backupModel(deps.db).updateOne({ _id: input.backupId, preservedAt: { $exists: false } }, { $set: { preservedAt: new Date() } });
     },
   };
 }

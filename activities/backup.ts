@@ -538,7 +538,14 @@ export function createBackupActivities(deps: ActivityDeps) {
      * that no unretired backup record names, e.g. made by an attempt still running after its
      * backup gave way to a failover. Returns what was removed.
      */
-    async sweepVmLeftovers(input: { vmId: string; mode: 'everything' | 'unrecorded-backups'; openstackAccountIds: string[]; cloudstackAccountIds: string[] }): Promise<{ removed: string[] }> {
+    async sweepVmLeftovers(input: {
+      vmId: string;
+      mode: 'everything' | 'unrecorded-backups';
+      openstackAccountIds: string[];
+      cloudstackAccountIds: string[];
+      /** Backups whose store copies stay (a deleted VM's final backup); their cloud copies go. */
+      keepBackupIds?: string[];
+    }): Promise<{ removed: string[] }> {
       return translateCloudErrors(async () => {
         const ctx = Context.current();
         const signal = ctx.cancellationSignal;
@@ -586,8 +593,9 @@ export function createBackupActivities(deps: ActivityDeps) {
           }
         }
         if (deps.imageStore) {
+          const preserved = (input.keepBackupIds ?? []).map((id) => `vms/${input.vmId}/${id}`);
           for (const obj of await deps.imageStore.client.list(`vms/${input.vmId}/`, signal)) {
-            if (kept.keys.has(obj.key)) continue;
+            if (kept.keys.has(obj.key) || preserved.some((p) => obj.key.startsWith(p))) continue;
             await deps.imageStore.client.delete(obj.key, signal);
             removed.push(`store ${obj.key}`);
           }

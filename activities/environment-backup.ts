@@ -5,11 +5,12 @@
  * ordinary backupVm runs; nothing here touches a cloud.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { GROUP_BACKUP_WINDOW_SECONDS, type GroupBackupStatus, type GroupMemberBackup } from '../src/contracts/environment-backup';
-import { environmentModel } from '../src/environments/model';
+import { GROUP_BACKUP_WINDOW_SECONDS, type EnvironmentBackupInput, type GroupBackupStatus, type GroupMemberBackup } from '../src/contracts/environment-backup';
+import { environmentModel, type EnvironmentRecord } from '../src/environments/model';
+import { vmModel } from '../src/vms/model';
 import { environmentBackupModel, environmentBackupPolicyModel } from '../src/environments/backup-model';
 import { deleteEnvironmentBackupSchedule } from '../src/environments/backup-schedule';
-import { backupModel } from '../src/backups/model';
+import { backupModel, backupPolicyModel } from '../src/backups/model';
 import { whileBusy } from '../src/db/connection';
 import type { ActivityDeps } from './deps';
 
@@ -18,12 +19,28 @@ export type EnvironmentBackupPlan =
   | { ok: false; reason: string; /** The environment is gone or has no policy: its schedule should not run again. */ removeSchedule: boolean };
 
 export function createEnvironmentBackupActivities(deps: ActivityDeps) {
+  /**
+   * The destroy's final backup ("preserve the data"): with a group policy every member that still
+   * has a VM, otherwise the members with a policy of their own. Members whose VM failed or is gone
+   * have nothing to keep. No such member: nothing to do.
+   */
+  async function finalBackupPlan(env: EnvironmentRecord, groupPolicy: boolean, windowSeconds: number | undefined): Promise<EnvironmentBackupPlan> {
+    if (env.state !== 'destroying') return { ok: false, reason: `the environment is ${env.state}, not being destroyed`, removeSchedule: false };
+    const vms = await vmModel(deps.db).find({ _id: { $in: env.members.map((m) => m.vmId) } }, { state: 1 }).lean();
+    const live = new Set(vms.filter((v) => !['deleted', 'deleting', 'failed'].includes(v.state)).map((v) => v._id));
+    const own = groupPolicy ? live : new Set((await backupPolicyModel(deps.db).find({ _id: { $in: [...live] } }, { _id: 1 }).lean()).map((p) => p._id));
+    const members = env.members.filter((m) => live.has(m.vmId) && own.has(m.vmId)).map((m) => ({ name: m.name, vmId: m.vmId }));
+    if (!members.length) return { ok: false, reason: 'no member has a backup policy: nothing to preserve', removeSchedule: false };
+    return { ok: true, windowSeconds: windowSeconds ?? GROUP_BACKUP_WINDOW_SECONDS, members };
+  }
+
   return {
     /** The members a group run backs up now, and its window; or why it does not run. */
-    async environmentBackupPlan(input: { envId: string; trigger: 'schedule' | 'manual' }): Promise<EnvironmentBackupPlan> {
+    async environmentBackupPlan(input: { envId: string; trigger: EnvironmentBackupInput['trigger'] }): Promise<EnvironmentBackupPlan> {
       const env = await environmentModel(deps.db).findById(input.envId).lean();
       if (!env) return { ok: false, reason: 'the environment has no record', removeSchedule: true };
       const policy = await environmentBackupPolicyModel(deps.db).findById(input.envId).lean();
+      if (input.trigger === 'final') return finalBackupPlan(env, !!policy, policy?.windowSeconds);
       if (env.state === 'destroyed' || env.state === 'destroying' || env.state === 'failed') return { ok: false, reason: `the environment is ${env.state}`, removeSchedule: true };
       if (input.trigger === 'schedule' && !policy) return { ok: false, reason: 'the environment has no group backup policy', removeSchedule: true };
       if (env.state !== 'active' && env.state !== 'partial') return { ok: false, reason: `the environment is ${env.state}`, removeSchedule: false };
@@ -38,7 +55,7 @@ export function createEnvironmentBackupActivities(deps: ActivityDeps) {
     },
 
     /** The group restore point as the run begins (idempotent: keyed by the run's workflow id). */
-    async startEnvironmentBackupRecord(input: { pointId: string; envId: string; ownerId: string; trigger: 'schedule' | 'manual'; windowSeconds: number; members: GroupMemberBackup[] }): Promise<void> {
+    async startEnvironmentBackupRecord(input: { pointId: string; envId: string; ownerId: string; trigger: EnvironmentBackupInput['trigger']; windowSeconds: number; members: GroupMemberBackup[] }): Promise<void> {
       const { pointId } = input;
       try {
         await whileBusy(() =>

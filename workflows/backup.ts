@@ -80,7 +80,21 @@ async function backupVmHoldingLease(input: BackupInput, progress: Progress, with
       },
     },
   ];
-  if (targets.baseStandby) {
+  // A final backup (the VM is deleted next) is the image and its store copy, which outlives the VM.
+  const final = input.trigger === 'final';
+  const key = backupStoreKey(input.vmId, backupId);
+  const exportTask: TaskSpec<null> = {
+    name: 'export',
+    requires: ['record-metadata'],
+    run: async (_, r) => {
+      const image = r['record-metadata'] as { id: string; checksum: string };
+      const copied = await longTransfer.exportImageToStore({ accountId: plan.accountId, imageId: image.id, storeKey: key, expectedMd5: image.checksum });
+      await updateRecord({ store: { key: copied.key, size: copied.size, sha256: copied.sha256, md5: copied.md5 } });
+      return copied;
+    },
+  };
+  if (final) tasks.push(exportTask);
+  if (targets.baseStandby && !final) {
     tasks.push({
       name: 'base-standby',
       requires: ['record-metadata'],
@@ -93,20 +107,10 @@ async function backupVmHoldingLease(input: BackupInput, progress: Progress, with
       },
     });
   }
-  if (targets.backupCloudStandby && plan.backupAccountId) {
-    const key = backupStoreKey(input.vmId, backupId);
+  if (targets.backupCloudStandby && plan.backupAccountId && !final) {
     const templateName = backupTemplateName(input.vmId, backupId);
     tasks.push(
-      {
-        name: 'export',
-        requires: ['record-metadata'],
-        run: async (_, r) => {
-          const image = r['record-metadata'] as { id: string; checksum: string };
-          const copied = await longTransfer.exportImageToStore({ accountId: plan.accountId, imageId: image.id, storeKey: key, expectedMd5: image.checksum });
-          await updateRecord({ store: { key: copied.key, size: copied.size, sha256: copied.sha256, md5: copied.md5 } });
-          return copied;
-        },
-      },
+      exportTask,
       {
         name: 'register-template',
         requires: ['export'],
@@ -179,8 +183,9 @@ async function backupVmHoldingLease(input: BackupInput, progress: Progress, with
     if (reason) progress.error(reason);
 
     progress.start('retention');
-    const retired = await applyRetention(input.vmId, plan.policy.retention, backupId);
-    if (withOwner) {
+    // A final backup keeps the others as they are: the VM's delete removes them next.
+    const retired = final ? 0 : await applyRetention(input.vmId, plan.policy.retention, backupId);
+    if (withOwner && !final) {
       // Holding the lease, no other backup of this VM runs: anything named as a backup that no
       // record keeps was left by an attempt that outlived its run (one that gave way to a failover).
       await cloudCall

@@ -3,7 +3,7 @@
  * the task-graph executor (workflows/lib/task-graph.ts).
  *
  *   create:  network ─▶ members whose requirements are met, in parallel ─▶ joins ─▶ record
- *   destroy: members in reverse dependency order ─▶ network ─▶ record
+ *   destroy: final backup ─▶ members in reverse dependency order ─▶ network ─▶ record
  *
  * Each member is an ordinary VM: the API admitted it (quota, record) and its createVm / deleteVm
  * workflow runs here as a child — the same workflows, under the same VM lease, as POST and
@@ -12,9 +12,10 @@
  * created, naming the failed members. The environment record carries the graph's task states,
  * written at every step boundary, for readers.
  */
-import { CancellationScope, ParentClosePolicy, executeChild, isCancellation, patched, WorkflowIdReusePolicy } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, ParentClosePolicy, executeChild, isCancellation, patched, workflowInfo, WorkflowIdReusePolicy } from '@temporalio/workflow';
 import { TypedSearchAttributes } from '@temporalio/common';
 import {
+  FINAL_BACKUP_TASK,
   NETWORK_TASK,
   RECORD_TASK,
   environmentNetworkName,
@@ -37,6 +38,7 @@ import {
   type VmOperationResult,
 } from '../src/contracts/vm';
 import type { TaskProgress } from '../src/contracts/progress';
+import { BACKUP_ENVIRONMENT_WORKFLOW, finalEnvironmentBackupWorkflowId, type EnvironmentBackupInput, type EnvironmentBackupResult } from '../src/contracts/environment-backup';
 import { VMFLOW_CLOUD_KEY, VMFLOW_OWNER_KEY, VMFLOW_VM_KEY } from '../src/vms/search';
 import { cloudCall, deletePoll, progressWrite, statusPoll, store } from './lib/activity-presets';
 import { Progress } from './lib/progress';
@@ -50,6 +52,16 @@ type GraphKind = 'create' | 'rollback' | 'destroy';
  * Histories recorded before it replay without that step.
  */
 const GROUP_SCHEDULE_PATCH = 'env-destroy-removes-group-schedule';
+
+/**
+ * "Preserve the data first": a destroy begins with one more group backup of the members that
+ * have a policy (the group's, or their own), taken by backupEnvironment with trigger `final` —
+ * snapshots and their image-store copies only. Each member's delete then keeps that copy (its
+ * cloud copies go: nothing is left in either cloud). If the backup falls short, nothing is
+ * deleted: the destroy fails naming the members, and may be run again (or without the backup).
+ * Histories recorded before it replay without that step.
+ */
+const FINAL_BACKUP_PATCH = 'env-destroy-final-backup';
 
 export async function createEnvironment(input: EnvironmentInput): Promise<EnvironmentResult> {
   const progress = new Progress('createEnvironment', ['create', 'rollback']);
@@ -140,17 +152,21 @@ export async function destroyEnvironment(input: DestroyEnvironmentInput): Promis
  */
 async function destroyGraph(env: DestroyEnvironmentInput, kind: 'rollback' | 'destroy', progress: Progress): Promise<TaskGraphResult> {
   const removeGroupSchedule = patched(GROUP_SCHEDULE_PATCH);
+  const finalBackup = kind === 'destroy' && env.finalBackup !== false && patched(FINAL_BACKUP_PATCH);
   const states = new Map((await store.environmentMemberStates({ envId: env.envId })).map((m) => [m.vmId, m.state]));
   const dependents = (name: string) => env.members.filter((m) => m.requires.includes(name)).map((m) => memberTask(m.name));
+  /** Each member's final backup, whose store copy its delete keeps. */
+  const kept = new Map<string, string>();
   const tasks: TaskSpec<void>[] = [
+    ...(finalBackup ? [{ name: FINAL_BACKUP_TASK, run: () => takeFinalBackup(env, kept) }] : []),
     ...env.members.map(
       (m): TaskSpec<void> => ({
         name: memberTask(m.name),
-        requires: dependents(m.name),
+        requires: [...(finalBackup ? [FINAL_BACKUP_TASK] : []), ...dependents(m.name)],
         run: async () => {
           const state = states.get(m.vmId);
           if (state === 'deleted' || state === 'missing') return { vmId: m.vmId, state: 'deleted' };
-          return deleteMember(env, m);
+          return deleteMember(env, m, kept.get(m.vmId));
         },
       }),
     ),
@@ -215,9 +231,36 @@ async function createMember(env: EnvironmentInput, m: EnvironmentMemberPlan): Pr
   });
 }
 
-/** A member's VM through the deleteVm workflow: its server, backups and standbys go, nothing is left. */
-async function deleteMember(env: DestroyEnvironmentInput, m: { vmId: string }): Promise<VmOperationResult> {
-  const vm: DeleteVmInput = { vmId: m.vmId, ownerId: env.ownerId };
+/**
+ * The final group backup (backupEnvironment, trigger `final`) as a child. Nothing to preserve (no
+ * member has a policy) is fine; a point that is not complete stops the destroy before any delete.
+ */
+async function takeFinalBackup(env: DestroyEnvironmentInput, kept: Map<string, string>): Promise<EnvironmentBackupResult> {
+  const input: EnvironmentBackupInput = { envId: env.envId, ownerId: env.ownerId, trigger: 'final' };
+  const point = await executeChild<(i: EnvironmentBackupInput) => Promise<EnvironmentBackupResult>>(BACKUP_ENVIRONMENT_WORKFLOW, {
+    workflowId: finalEnvironmentBackupWorkflowId(env.envId, workflowInfo().runId),
+    args: [input],
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: VMFLOW_OWNER_KEY, value: env.ownerId },
+      { key: VMFLOW_CLOUD_KEY, value: env.cloud },
+    ]),
+    memo: { ownerId: env.ownerId, envId: env.envId },
+    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+  });
+  if (point.status === 'incomplete') {
+    throw ApplicationFailure.nonRetryable(
+      `the final backup fell short, so nothing was deleted (${point.reason ?? 'incomplete'}); destroy again to retry it, or with finalBackup=false to destroy without it`,
+      'FinalBackupIncomplete',
+    );
+  }
+  for (const m of point.members) if (m.backupId && m.status === 'succeeded') kept.set(m.vmId, m.backupId);
+  return point;
+}
+
+/** A member's VM through the deleteVm workflow: its server, backups and standbys go (but for the final backup's store copy: `keepBackupId`). */
+async function deleteMember(env: DestroyEnvironmentInput, m: { vmId: string }, keepBackupId?: string): Promise<VmOperationResult> {
+  const vm: DeleteVmInput = { vmId: m.vmId, ownerId: env.ownerId, ...(keepBackupId ? { keepBackupId } : {}) };
   return executeChild(DELETE_VM_WORKFLOW, {
     workflowId: deleteVmWorkflowId(m.vmId),
     args: [vm],

@@ -289,12 +289,13 @@ async function deleteVmHoldingLease(input: DeleteVmInput, withOwner: boolean, pr
       await sweep.sweepVmLeftovers({
         vmId: input.vmId,
         mode: 'everything',
+        ...(input.keepBackupId ? { keepBackupIds: [input.keepBackupId] } : {}),
         // Each account in the cloud it belongs to: a CloudStack VM's own account, its backup account, …
         openstackAccountIds: [vm, vm.placement].filter((x) => x?.cloud === 'openstack').map((x) => x!.accountId),
         cloudstackAccountIds: [...(vm.cloud === 'openstack' ? [accounts.backupAccountId] : []), ...[vm, vm.placement].filter((x) => x?.cloud === 'cloudstack').map((x) => x!.accountId)],
       });
     }
-    await removeBackups(input.vmId);
+    await removeBackups(input.vmId, input.keepBackupId);
     progress.start('persist');
     await store.setVmState({ vmId: input.vmId, to: 'deleted', reason: 'deleted', placement: null });
     progress.complete();
@@ -307,14 +308,22 @@ async function deleteVmHoldingLease(input: DeleteVmInput, withOwner: boolean, pr
 }
 
 
-/** Deletes the VM's standbys and every backup image, template and store copy (nothing is leaked). */
-async function removeBackups(vmId: string): Promise<void> {
+/**
+ * Deletes the VM's standbys and every backup image, template and store copy (nothing is leaked)
+ * — except the store copy of `keep` (the final backup its environment's destroy took), which
+ * outlives the VM outside both clouds.
+ */
+async function removeBackups(vmId: string, keep?: string): Promise<void> {
   const left = await store.allBackupArtifacts({ vmId });
   if (left.baseStandby) await statusPoll.osDeleteServer(left.baseStandby);
   if (left.backupCloudStandby) await statusPoll.csDestroyStandby(left.backupCloudStandby);
   for (const c of left.candidates) {
     if (c.imageId && c.imageAccountId) await cloudCall.osDeleteImage({ accountId: c.imageAccountId, imageId: c.imageId });
     if (c.templateId && c.templateAccountId) await cloudCall.csDeleteTemplate({ accountId: c.templateAccountId, templateId: c.templateId });
+    if (c.backupId === keep) {
+      await store.preserveBackup({ backupId: c.backupId });
+      continue;
+    }
     if (c.storeKey) await cloudCall.storeDeleteImage({ key: c.storeKey });
     await store.retireBackup({ backupId: c.backupId });
   }

@@ -4,6 +4,7 @@
  */
 import {
   createEnvironmentRequestSchema,
+  destroyEnvironmentQuery,
   environmentAcceptedSchema,
   environmentListSchema,
   environmentParams,
@@ -93,14 +94,16 @@ export function environmentRoutes(api: ApiScope, environments: EnvironmentServic
       path: '/environments/:id',
       operationId: 'destroyEnvironment',
       tag: 'environments',
-      summary: 'Destroy an environment: members in reverse dependency order, then its network (starts the destroyEnvironment workflow; a running destroy is joined)',
+      summary: 'Destroy an environment: a final backup of members with a policy, members in reverse dependency order, then its network (starts the destroyEnvironment workflow; a running destroy is joined)',
       params: environmentParams,
+      query: destroyEnvironmentQuery,
       responses: { 202: { description: 'the destroy workflow started or joined', body: environmentAcceptedSchema, headers: ['Location'] } },
       errors: { 400: 'invalid id', 404: NOT_FOUND, 409: 'environment_busy: it is being created; environment_destroyed: already destroyed' },
     },
     async (req, res) => {
       const { id } = parseInput(environmentParams, req.params, 'path');
-      const op = await environments.destroy(userId(req), id);
+      const { finalBackup } = parseInput(destroyEnvironmentQuery, { ...req.query }, 'query');
+      const op = await environments.destroy(userId(req), id, { finalBackup: finalBackup !== 'false' });
       await plans?.stopPlan(id);
       res.status(202).location(`/api/v1/environments/${id}`).json(accepted(op));
     },

@@ -13,7 +13,7 @@ export interface BackupRecord {
   ownerId: string;
   workflowId: string;
   /** failback: the image disaster recovery brought home from the backup cloud. */
-  trigger: 'schedule' | 'manual' | 'failback';
+  trigger: 'schedule' | 'manual' | 'failback' | 'final';
   status: BackupStatus;
   reason?: string;
   startedAt: Date;
@@ -28,6 +28,8 @@ export interface BackupRecord {
   tasks: TaskProgress[];
   /** Set by retention once the backup's image, template and store copy were deleted. */
   retiredAt?: Date;
+  /** Set by the VM's delete for the backup it keeps: the clouds' copies are gone, the store copy stays. */
+  preservedAt?: Date;
 }
 
 const backupSchema = new Schema<BackupRecord>(
@@ -49,6 +51,7 @@ const backupSchema = new Schema<BackupRecord>(
     backupCloudStandby: Schema.Types.Mixed,
     tasks: [Schema.Types.Mixed],
     retiredAt: Date,
+    preservedAt: Date,
   },
   { versionKey: false, minimize: false },
 );

@@ -58,6 +58,7 @@ export function toBackupView(d: BackupRecord): BackupView {
     ...(d.backupCloudStandby ? { backupCloudStandby: { csVmId: d.backupCloudStandby.csVmId, name: d.backupCloudStandby.name } } : {}),
     tasks: d.tasks,
     ...(d.retiredAt ? { retiredAt: new Date(d.retiredAt).toISOString() } : {}),
+    ...(d.preservedAt ? { preservedAt: new Date(d.preservedAt).toISOString() } : {}),
   };
 }
 

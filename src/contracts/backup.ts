@@ -51,7 +51,12 @@ export type BackupTaskName = (typeof BACKUP_TASKS)[number];
 export interface BackupInput {
   vmId: string;
   ownerId: string;
-  trigger: 'schedule' | 'manual';
+  /**
+   * `final`: the last backup of a VM about to be deleted with its environment ("preserve the
+   * data"): the snapshot and its copy in the image store only — no standbys, no template, no
+   * retention. The delete keeps that store copy (DeleteVmInput.keepBackupId).
+   */
+  trigger: 'schedule' | 'manual' | 'final';
   /** The VM's lease, when a parent that holds it (drVm re-protecting) runs this backup. */
   lease?: string;
 }

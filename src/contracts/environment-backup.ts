@@ -13,6 +13,8 @@ export const BACKUP_ENVIRONMENT_WORKFLOW = 'backupEnvironment';
 export const environmentBackupScheduleId = (envId: string): string => `env-backup:${envId}`;
 /** A group backup run by hand (POST /environments/:id/backups). */
 export const manualEnvironmentBackupWorkflowId = (envId: string, requestId: string): string => `env-backup:${envId}:manual-${requestId}`;
+/** The final group backup a destroy run takes before it deletes anything (one per destroy run). */
+export const finalEnvironmentBackupWorkflowId = (envId: string, destroyRunId: string): string => `env-backup:${envId}:final-${destroyRunId}`;
 /** A member's backup inside a group run (a backupVm child): one per member and group run. */
 export const groupMemberBackupWorkflowId = (vmId: string, groupKey: string): string => `vm-backup:${vmId}:group-${groupKey}`;
 
@@ -26,7 +28,8 @@ export const GROUP_BACKUP_WINDOW_SECONDS = 300;
 export interface EnvironmentBackupInput {
   envId: string;
   ownerId: string;
-  trigger: 'schedule' | 'manual';
+  /** `final`: taken by the environment's destroy before its members are deleted (their store copies are kept). */
+  trigger: 'schedule' | 'manual' | 'final';
   /** Default GROUP_BACKUP_WINDOW_SECONDS. */
   windowSeconds?: number;
 }

@@ -30,6 +30,8 @@ export type EnvironmentState = (typeof ENVIRONMENT_STATES)[number];
 /** Task names in the graphs (recorded on the environment, shown by GET /environments/:id). */
 export const NETWORK_TASK = 'network';
 export const RECORD_TASK = 'record';
+/** The destroy's first step: members with a backup policy are backed up once more ("preserve the data"). */
+export const FINAL_BACKUP_TASK = 'final-backup';
 export const memberTask = (member: string): string => `member:${member}`;
 
 export interface EnvironmentMemberPlan {
@@ -57,6 +59,12 @@ export interface DestroyEnvironmentInput {
   cloud: CloudKind;
   accountId: string;
   members: Array<{ name: string; vmId: string; requires: string[] }>;
+  /**
+   * Default true: members with a backup policy (the group's, or their own) are backed up once
+   * more before anything is deleted, and their copies in the image store are kept; if that
+   * backup falls short, nothing is deleted. false: skip it (the data goes with the members).
+   */
+  finalBackup?: boolean;
 }
 
 /** Where the environment's network is: its name, the cloud's id of the network and (OpenStack) its stack. */

@@ -68,6 +68,12 @@ export interface UpdateVmInput {
 export interface DeleteVmInput {
   vmId: string;
   ownerId: string;
+  /**
+   * A backup whose image-store copy outlives the VM (its final backup, taken by the environment's
+   * destroy): its image and template in the clouds go like every other backup's, its store copy
+   * stays and its record says `preservedAt`.
+   */
+  keepBackupId?: string;
 }
 
 export interface VmOperationResult {

@@ -37,7 +37,7 @@ export interface EnvironmentBackupRecord {
   _id: string; // the backupEnvironment run's workflow id
   envId: string;
   ownerId: string;
-  trigger: 'schedule' | 'manual';
+  trigger: 'schedule' | 'manual' | 'final';
   status: GroupBackupStatus;
   reason?: string;
   windowSeconds: number;

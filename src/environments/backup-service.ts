@@ -170,9 +170,12 @@ export class EnvironmentBackupService {
   }
 
   /** Destroy: nothing of the group's protection is left to start runs (idempotent). */
-  async forget(envId: string): Promise<void> {
+  /**
+   * The destroy begins: no group run starts any more. The policy stays until the destroy graph's
+   * last step removes it: the final backup (and a destroy tried again) still reads it.
+   */
+  async stopSchedule(envId: string): Promise<void> {
     await deleteEnvironmentBackupSchedule(this.d.temporal, envId);
-    await environmentBackupPolicyModel(this.d.db).deleteOne({ _id: envId });
   }
 
   /** Whether the environment has a group policy (a member's own policy is refused then). */

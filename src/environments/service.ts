@@ -163,14 +163,21 @@ export class EnvironmentService {
   }
 
   /** Starts the destroy graph (a running destroy is joined; a finished one that failed may be run again). */
-  async destroy(ownerId: string, envId: string): Promise<StartedEnvironmentOperation> {
+  async destroy(ownerId: string, envId: string, opts: { finalBackup?: boolean } = {}): Promise<StartedEnvironmentOperation> {
     const env = await this.record(ownerId, envId);
     if (env.state === 'destroyed') throw AppError.conflict('the environment is already destroyed', 'environment_destroyed');
     if (env.state === 'creating') throw AppError.conflict('the environment is being created; destroy it when that finishes', 'environment_busy');
     const workflowId = destroyEnvironmentWorkflowId(envId);
     // The group's schedule goes first: no group run starts against members being deleted.
-    await this.d.groups?.forget(envId);
-    const input: DestroyEnvironmentInput = { envId, ownerId, cloud: env.cloud, accountId: env.accountId, members: env.members.map((m) => ({ name: m.name, vmId: m.vmId, requires: [...m.requires] })) };
+    await this.d.groups?.stopSchedule(envId);
+    const input: DestroyEnvironmentInput = {
+      envId,
+      ownerId,
+      cloud: env.cloud,
+      accountId: env.accountId,
+      members: env.members.map((m) => ({ name: m.name, vmId: m.vmId, requires: [...m.requires] })),
+      finalBackup: opts.finalBackup ?? true,
+    };
     // Written before the workflow starts (then only it writes the record): readers see the destroy at once.
     if (env.state !== 'destroying') await whileBusy(() => this.Env.updateOne({ _id: envId, state: env.state }, { $set: { state: 'destroying' }, $addToSet: { workflowIds: workflowId } }));
     const started = await this.start(DESTROY_ENVIRONMENT_WORKFLOW, workflowId, input, ownerId, env.cloud, WorkflowIdReusePolicy.ALLOW_DUPLICATE);

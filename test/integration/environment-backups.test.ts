@@ -188,6 +188,73 @@ describe('environments: group protection (one schedule, one group restore point 
     assert.equal((await call('POST', `/api/v1/environments/${id}/backups`)).status, 409, 'a destroyed environment is not backed up');
   });
 
+  it('when an environment with a group policy is destroyed, then a final backup comes first: short of one member nothing is deleted; complete, the clouds are left empty and each member keeps its final copy in the image store', async () => {
+    const created = await call('POST', '/api/v1/environments', {
+      name: 'keep',
+      cloud: 'openstack',
+      members: [
+        { name: 'db', os: 'ubuntu-24.04', size: 'small' },
+        { name: 'app', os: 'ubuntu-24.04', size: 'small', requires: ['db'] },
+      ],
+      backup: { intervalSeconds: 86_400, retention: 2, windowSeconds: 120 },
+    });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const id = created.body.environment.id as string;
+    const e = await settled(id);
+    assert.equal(e.state, 'active', JSON.stringify(e));
+    const member = (name: string) => e.members.find((m: Json) => m.name === name);
+    const bad = await call('DELETE', `/api/v1/environments/${id}?finalBackup=maybe`);
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    assert.deepEqual(bad.body.error.fields.map((f: Json) => f.field), ['finalBackup']);
+
+    // The database's snapshot is refused once: the final point is incomplete and nothing is deleted.
+    await simAdmin(clouds.openstack.url, 'POST', '/faults', { service: 'compute', method: 'POST', path: `/servers/${member('db').placement.serverId}/action$`, status: 400, count: 1 });
+    assert.equal((await call('DELETE', `/api/v1/environments/${id}`)).status, 202);
+    const stopped = await settled(id);
+    assert.equal(stopped.state, 'failed', JSON.stringify(stopped));
+    assert.match(stopped.lastError, /final-backup: .*the final backup fell short, so nothing was deleted.*db: failed/);
+    for (const m of stopped.members) assert.equal(m.state, 'active', `${m.name} is still there`);
+    const shortPoint = (await points(id))[0];
+    assert.equal(shortPoint.trigger, 'final');
+    assert.equal(shortPoint.status, 'incomplete', JSON.stringify(shortPoint));
+    assert.equal((await call('GET', `/api/v1/environments/${id}/backup-policy`)).status, 200, 'the policy stays for the destroy tried again');
+    const tasks = Object.fromEntries((stopped.graph.tasks as Json[]).map((t) => [t.name, t.state]));
+    assert.equal(tasks['final-backup'], 'failed');
+    assert.equal(tasks['member:db'], 'skipped');
+    assert.equal(tasks['member:app'], 'skipped');
+
+    // Destroyed again: a complete final point first, then members, network and policy go.
+    assert.equal((await call('DELETE', `/api/v1/environments/${id}`)).status, 202);
+    const gone = await settled(id);
+    assert.equal(gone.state, 'destroyed', JSON.stringify(gone));
+    const final = (await points(id))[0];
+    assert.equal(final.trigger, 'final');
+    assert.equal(final.status, 'complete', JSON.stringify(final));
+    assert.deepEqual(final.members.map((m: Json) => m.name).sort(), ['app', 'db']);
+    assert.equal((await call('GET', `/api/v1/environments/${id}/backup-policy`)).status, 404);
+    const [o, c] = await Promise.all([osState(), csState()]);
+    for (const m of final.members) {
+      const named = (n: string | undefined) => !!n?.startsWith(`vmflow-${m.vmId}`);
+      assert.deepEqual((o.servers.items as Json[]).filter((x) => named(x.name) && x.status !== 'DELETED').map((x) => x.name), [], `${m.name}: no server left`);
+      assert.deepEqual((o.images.items as Json[]).filter((x) => named(x.name) && x.status !== 'deleted').map((x) => x.name), [], `${m.name}: no image left`);
+      assert.deepEqual((c.vms.items as Json[]).filter((x) => named(x.name) && !['Destroyed', 'Expunging', 'Expunged'].includes(x.state)).map((x) => x.name), [], `${m.name}: no CloudStack instance left`);
+      assert.deepEqual((c.templates.items as Json[]).filter((x) => named(x.name)).map((x) => x.name), [], `${m.name}: no template left`);
+      // Its final backup is kept, in the image store only, with the bytes Glance had.
+      const own = (await call('GET', `/api/v1/vms/${m.vmId}/backups`)).body.backups as Json[];
+      const kept = own.find((b) => b.id === m.backupId);
+      assert.equal(kept?.trigger, 'final', JSON.stringify(own));
+      assert.equal(kept.status, 'succeeded');
+      assert.ok(kept.preservedAt, 'marked preserved');
+      assert.equal(kept.store.md5, kept.image.checksum);
+      assert.ok(!kept.baseStandby && !kept.backupCloudStandby && !kept.template, 'a final backup makes no standby or template');
+      for (const b of own.filter((x) => x.id !== m.backupId && x.store)) assert.ok(b.retiredAt, `${m.name}: an older backup ${b.id} is retired`);
+      const inStore = await imageStore.client.list(`vms/${m.vmId}/`);
+      assert.ok(inStore.length >= 1, `${m.name}: its copy is in the store`);
+      for (const obj of inStore) assert.ok(obj.key.startsWith(`vms/${m.vmId}/${m.backupId}`), `${m.name}: only the final backup is kept, found ${obj.key}`);
+      assert.equal(inStore.find((obj) => obj.key.endsWith('.qcow2'))?.size, kept.store.size);
+    }
+  });
+
   it('when a group policy is bad, then the answer is 400 naming the field, and nothing is created or changed', async () => {
     const before = (await call('GET', '/api/v1/vms')).body.vms.length;
     const cases: Array<[unknown, string]> = [

@@ -88,7 +88,7 @@ export const backupViewSchema = z
     id: z.string(),
     vmId: z.string(),
     workflowId: z.string(),
-    trigger: z.enum(['schedule', 'manual', 'failback']),
+    trigger: z.enum(['schedule', 'manual', 'failback', 'final']).meta({ description: '`final`: taken by an environment’s destroy before the VM was deleted; its store copy is kept (`preservedAt`).' }),
     status: z.enum(BACKUP_STATUSES),
     reason: z.string().optional().meta({ description: 'Why a task failed (partial or failed).' }),
     startedAt: dateTime(),
@@ -102,6 +102,7 @@ export const backupViewSchema = z
     backupCloudStandby: z.strictObject({ csVmId: z.string(), name: z.string() }).optional(),
     tasks: z.array(taskProgressSchema).meta({ description: 'Each task of the backup graph and its state.' }),
     retiredAt: dateTime().optional(),
+    preservedAt: dateTime().optional().meta({ description: 'The VM was deleted and this backup kept: its copy in the image store (`store`) remains, its image and template are gone.' }),
   })
   .meta({ id: 'Backup' });
 export type BackupView = z.infer<typeof backupViewSchema>;

@@ -54,7 +54,7 @@ export const environmentBackupSchema = z
   .strictObject({
     id: z.string().meta({ description: 'The group run’s workflow id.' }),
     envId: z.string(),
-    trigger: z.enum(['schedule', 'manual']),
+    trigger: z.enum(['schedule', 'manual', 'final']).meta({ description: '`final`: taken by the destroy before the members were deleted; each member’s copy in the image store is kept.' }),
     status: z.enum(GROUP_BACKUP_STATUSES).meta({ description: '`complete` only when every member’s backup succeeded; `incomplete` names each member that fell short in `reason`.' }),
     reason: z.string().optional(),
     windowSeconds: z.number().int(),

@@ -96,6 +96,16 @@ export type EnvironmentList = z.infer<typeof environmentListSchema>;
 
 export const listEnvironmentsQuery = z.object({ ...pageQueryFields });
 
+export const destroyEnvironmentQuery = z.strictObject({
+  finalBackup: z
+    .enum(['true', 'false'], 'must be "true" or "false"')
+    .optional()
+    .meta({
+      description:
+        'Default true: members with a backup policy (the group’s or their own) are backed up once more first, and those copies are kept in the image store (listed as a `final` group restore point); if that backup falls short, nothing is deleted. `false`: the data goes with the members.',
+    }),
+});
+
 export const environmentAcceptedSchema = z
   .strictObject({
     environment: environmentViewSchema,

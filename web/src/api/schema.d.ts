@@ -351,7 +351,7 @@ export interface paths {
         get: operations["getEnvironment"];
         put?: never;
         post?: never;
-        /** Destroy an environment: members in reverse dependency order, then its network (starts the destroyEnvironment workflow; a running destroy is joined) */
+        /** Destroy an environment: a final backup of members with a policy, members in reverse dependency order, then its network (starts the destroyEnvironment workflow; a running destroy is joined) */
         delete: operations["destroyEnvironment"];
         options?: never;
         head?: never;
@@ -1484,8 +1484,11 @@ export interface components {
             /** @description The group run’s workflow id. */
             id: string;
             envId: string;
-            /** @enum {string} */
-            trigger: "schedule" | "manual";
+            /**
+             * @description `final`: taken by the destroy before the members were deleted; each member’s copy in the image store is kept.
+             * @enum {string}
+             */
+            trigger: "schedule" | "manual" | "final";
             /**
              * @description `complete` only when every member’s backup succeeded; `incomplete` names each member that fell short in `reason`.
              * @enum {string}
@@ -1740,8 +1743,11 @@ export interface components {
             id: string;
             vmId: string;
             workflowId: string;
-            /** @enum {string} */
-            trigger: "schedule" | "manual" | "failback";
+            /**
+             * @description `final`: taken by an environment’s destroy before the VM was deleted; its store copy is kept (`preservedAt`).
+             * @enum {string}
+             */
+            trigger: "schedule" | "manual" | "failback" | "final";
             /** @enum {string} */
             status: "running" | "succeeded" | "partial" | "failed" | "skipped" | "cancelled";
             /** @description Why a task failed (partial or failed). */
@@ -1794,6 +1800,11 @@ export interface components {
             }[];
             /** Format: date-time */
             retiredAt?: string;
+            /**
+             * Format: date-time
+             * @description The VM was deleted and this backup kept: its copy in the image store (`store`) remains, its image and template are gone.
+             */
+            preservedAt?: string;
         };
         RestoreRequest: {
             /** @description Default: the newest backup with an image. */
@@ -3548,7 +3559,10 @@ export interface operations {
     };
     destroyEnvironment: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Default true: members with a backup policy (the group’s or their own) are backed up once more first, and those copies are kept in the image store (listed as a `final` group restore point); if that backup falls short, nothing is deleted. `false`: the data goes with the members. */
+                finalBackup?: "true" | "false";
+            };
             header?: never;
             path: {
                 /** @description The environment id. */
