@@ -66,6 +66,8 @@ const FINAL_BACKUP_PATCH = 'env-destroy-final-backup';
 export async function createEnvironment(input: EnvironmentInput): Promise<EnvironmentResult> {
   const progress = new Progress('createEnvironment', ['create', 'rollback']);
   const made: { network?: EnvironmentNetwork } = {};
+  // A retry leaves the members that run as they are (only a retry reads this: runs before it replay unchanged).
+  const running = new Set(input.retry ? (await store.environmentMemberStates({ envId: input.envId })).filter((m) => m.state === 'active').map((m) => m.vmId) : []);
   const tasks: TaskSpec<void>[] = [
     {
       name: NETWORK_TASK,
@@ -79,7 +81,7 @@ export async function createEnvironment(input: EnvironmentInput): Promise<Enviro
       (m): TaskSpec<void> => ({
         name: memberTask(m.name),
         requires: [NETWORK_TASK, ...m.requires.map(memberTask)],
-        run: () => createMember(input, m),
+        run: async () => (running.has(m.vmId) ? { vmId: m.vmId, state: 'active' } : createMember(input, m)),
       }),
     ),
     {
@@ -223,10 +225,12 @@ function vmChildOptions(ownerId: string, vmId: string, cloud: CloudKind) {
 /** A member's VM through the createVm workflow (its lease, records and compensation), on the environment's network. */
 async function createMember(env: EnvironmentInput, m: EnvironmentMemberPlan): Promise<VmOperationResult> {
   const vm: CreateVmInput = { vmId: m.vmId, ownerId: env.ownerId, accountId: env.accountId, cloud: env.cloud, requirements: m.requirements, network: environmentNetworkName(env.envId) };
+  if (env.retry) await store.setVmState({ vmId: m.vmId, to: 'creating', reason: 'created again: the environment is retried', lastError: null });
   return executeChild(CREATE_VM_WORKFLOW, {
     workflowId: createVmWorkflowId(m.vmId),
     args: [vm],
-    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    // A retry runs a member's create again where its earlier run failed (or never started).
+    workflowIdReusePolicy: env.retry ? WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY : WorkflowIdReusePolicy.REJECT_DUPLICATE,
     ...vmChildOptions(env.ownerId, m.vmId, env.cloud),
   });
 }

@@ -90,6 +90,28 @@ export function environmentRoutes(api: ApiScope, environments: EnvironmentServic
 
   api.route(
     {
+      method: 'post',
+      path: '/environments/:id/retry',
+      operationId: 'retryEnvironment',
+      tag: 'environments',
+      summary: 'Create a partial environment’s failed members again (created with onMemberFailure "keep"); the members that run stay as they are',
+      params: environmentParams,
+      responses: { 202: { description: 'the retry started', body: environmentAcceptedSchema, headers: ['Location'] } },
+      errors: {
+        400: 'invalid id',
+        404: NOT_FOUND,
+        409: 'environment_not_partial: only a partial environment is retried; environment_busy: being created, retried or destroyed; environment_member_deleted: a member was deleted on its own',
+      },
+    },
+    async (req, res) => {
+      const { id } = parseInput(environmentParams, req.params, 'path');
+      const op = await environments.retry(userId(req), id);
+      res.status(202).location(`/api/v1/environments/${id}`).json(accepted(op));
+    },
+  );
+
+  api.route(
+    {
       method: 'delete',
       path: '/environments/:id',
       operationId: 'destroyEnvironment',

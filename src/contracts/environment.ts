@@ -12,6 +12,8 @@ export const DESTROY_ENVIRONMENT_WORKFLOW = 'destroyEnvironment';
 
 export const createEnvironmentWorkflowId = (envId: string): string => `env-create:${envId}`;
 export const destroyEnvironmentWorkflowId = (envId: string): string => `env-destroy:${envId}`;
+/** The n-th retry (1, 2, …) of a partial environment's failed members. */
+export const retryEnvironmentWorkflowId = (envId: string, n: number): string => `env-create:${envId}:retry-${n}`;
 
 /**
  * The environment's private network (and, on OpenStack, the Heat stack that owns its net, subnet,
@@ -50,6 +52,12 @@ export interface EnvironmentInput {
   accountId: string;
   onMemberFailure: OnMemberFailure;
   members: EnvironmentMemberPlan[];
+  /**
+   * A retry of a `partial` environment (POST /environments/:id/retry): members whose VM is
+   * already active are left as they are; the failed ones are created again (their VMs' createVm
+   * runs anew under the same workflow ids, which the failed runs left free).
+   */
+  retry?: boolean;
 }
 
 /** What the destroy graph needs: the members (with what they require) and where they are. */

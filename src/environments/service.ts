@@ -15,6 +15,7 @@ import {
   DESTROY_ENVIRONMENT_WORKFLOW,
   createEnvironmentWorkflowId,
   destroyEnvironmentWorkflowId,
+  retryEnvironmentWorkflowId,
   environmentNetworkName,
   type DestroyEnvironmentInput,
   type EnvironmentInput,
@@ -160,6 +161,36 @@ export class EnvironmentService {
   async get(ownerId: string, envId: string): Promise<EnvironmentView> {
     const env = await this.record(ownerId, envId);
     return toEnvironmentView(env, await this.memberVms([env]));
+  }
+
+  /**
+   * POST /environments/:id/retry: a `partial` environment (created with `keep`) creates its failed
+   * members again, on the same network, leaving the members that run as they are. Each member VM
+   * keeps its record and quota slot; the create graph runs again as `env-create:<id>:retry-<n>`.
+   */
+  async retry(ownerId: string, envId: string): Promise<StartedEnvironmentOperation> {
+    const env = await this.record(ownerId, envId);
+    if (env.state === 'creating' || env.state === 'destroying') throw AppError.conflict(`the environment is ${env.state}; retry when that finishes`, 'environment_busy');
+    if (env.state !== 'partial') throw AppError.conflict(`the environment is ${env.state}: only a partial one (created with onMemberFailure "keep") has members to create again`, 'environment_not_partial');
+    const vms = await this.memberVms([env]);
+    const gone = env.members.filter((m) => ['deleted', 'deleting', undefined].includes(vms.get(m.vmId)?.state));
+    if (gone.length) throw AppError.conflict(`members ${gone.map((m) => m.name).join(', ')} were deleted on their own; destroy the environment and create it again`, 'environment_member_deleted');
+    const n = env.workflowIds.filter((w) => w.startsWith(`${createEnvironmentWorkflowId(envId)}:retry-`)).length + 1;
+    const workflowId = retryEnvironmentWorkflowId(envId, n);
+    // Written before the workflow starts (then only it writes the record), guarded by the state: of two retries at once, one starts.
+    const moved = await whileBusy(() => this.Env.updateOne({ _id: envId, state: 'partial' }, { $set: { state: 'creating' }, $push: { workflowIds: workflowId } }));
+    if (moved.matchedCount === 0) throw AppError.conflict('the environment is being retried already', 'environment_busy');
+    const input: EnvironmentInput = {
+      envId,
+      ownerId,
+      cloud: env.cloud,
+      accountId: env.accountId,
+      onMemberFailure: env.onMemberFailure,
+      members: env.members.map((m) => ({ name: m.name, vmId: m.vmId, requires: [...m.requires], requirements: vms.get(m.vmId)!.requirements })),
+      retry: true,
+    };
+    const started = await this.start(CREATE_ENVIRONMENT_WORKFLOW, workflowId, input, ownerId, env.cloud, WorkflowIdReusePolicy.REJECT_DUPLICATE);
+    return { environment: await this.get(ownerId, envId), workflowId, started };
   }
 
   /** Starts the destroy graph (a running destroy is joined; a finished one that failed may be run again). */

@@ -171,7 +171,7 @@ describe('environments: several VMs on their own network, created and destroyed 
     assert.deepEqual(await osFootprint('rb'), before);
   });
 
-  it('when a member fails mid-create with onMemberFailure keep, then the members created stay, the environment names the failed one, and a destroy removes the rest', async () => {
+  it('when a member fails mid-create with onMemberFailure keep, then the members created stay, the environment names the failed one, a retry makes the failed ones only, and a destroy removes the rest', async () => {
     const before = await osFootprint('kp');
     await simAdmin(clouds.openstack.url, 'POST', '/build-failures', { count: 1, namePattern: '^kp-app$' });
     const created = await call('POST', '/api/v1/environments', { name: 'kp', cloud: 'openstack', preset: 'web-app-db', onMemberFailure: 'keep' });
@@ -186,6 +186,25 @@ describe('environments: several VMs on their own network, created and destroyed 
     assert.ok(e.network?.networkId);
     const s = await osState();
     assert.equal((s.servers.items as Json[]).filter((x) => x.name.startsWith('kp-') && x.status !== 'DELETED').length, 1, 'only the database server is left');
+    const dbServer = e.members.find((m: Json) => m.name === 'db').placement.serverId;
+
+    // Retried: the failed members are made, the database is left as it was (the same server).
+    const retry = await call('POST', `/api/v1/environments/${id}/retry`);
+    assert.equal(retry.status, 202, JSON.stringify(retry.body));
+    assert.equal(retry.body.operation.workflowId, `env-create:${id}:retry-1`);
+    assert.equal(retry.body.environment.state, 'creating');
+    assert.equal((await call('POST', `/api/v1/environments/${id}/retry`)).body.error?.code, 'environment_busy', 'one retry at a time');
+    const retried = await settled(id);
+    assert.equal(retried.state, 'active', JSON.stringify(retried));
+    assert.deepEqual(retried.failedMembers, []);
+    assert.deepEqual(Object.fromEntries(retried.members.map((m: Json) => [m.name, m.state])), { db: 'active', app: 'active', web: 'active' });
+    assert.equal(retried.members.find((m: Json) => m.name === 'db').placement.serverId, dbServer, 'the database was not made again');
+    const again = await osState();
+    assert.equal((again.servers.items as Json[]).filter((x) => x.name.startsWith('kp-') && x.status !== 'DELETED').length, 3, 'one server per member, none twice');
+    const onlyPartial = await call('POST', `/api/v1/environments/${id}/retry`);
+    assert.equal(onlyPartial.status, 409, JSON.stringify(onlyPartial.body));
+    assert.equal(onlyPartial.body.error.code, 'environment_not_partial');
+    assert.equal((await apiCall(api.url, bob, 'POST', `/api/v1/environments/${id}/retry`)).status, 404, 'another member cannot retry it');
 
     assert.equal((await call('DELETE', `/api/v1/environments/${id}`)).status, 202);
     assert.equal((await settled(id)).state, 'destroyed');
