@@ -4,7 +4,9 @@
  * and the status environmentDr writes for readers; and the reports of environment drills.
  */
 import { Schema, type Connection, type Model } from 'mongoose';
+import type { DrSettings } from '../contracts/dr';
 import type { EnvironmentDrSettings, EnvironmentDrStatus, EnvironmentDrillReport } from '../contracts/environment-dr';
+import type { GuestHealthCheck } from '../dr/guest-checks';
 
 export const ENVIRONMENT_DR_COLLECTION = 'environment_dr';
 export const ENVIRONMENT_DRILLS_COLLECTION = 'environment_drills';
@@ -16,6 +18,11 @@ export interface EnvironmentDrRecord {
   settings: EnvironmentDrSettings;
   /** The members' VMs: a cloud verdict about any of them goes to the environment's workflow. */
   memberVmIds: string[];
+  /**
+   * Members that were protected on their own when the environment was first protected, with their
+   * own settings: unprotecting the environment gives them back, it does not unprotect them.
+   */
+  ownProtection?: Record<string, { settings: DrSettings; healthCheck?: GuestHealthCheck | null }>;
   /** As environmentDr last wrote it (its waves left out: FerretDB stores no nested arrays; readers compute them). */
   status?: Omit<EnvironmentDrStatus, 'waves'>;
   createdAt: Date;
@@ -29,6 +36,7 @@ const drSchema = new Schema<EnvironmentDrRecord>(
     enabled: { type: Boolean, required: true },
     settings: { type: Schema.Types.Mixed, required: true },
     memberVmIds: { type: [String], index: true },
+    ownProtection: { type: Schema.Types.Mixed },
     status: { type: Schema.Types.Mixed },
   },
   { timestamps: true, versionKey: false, minimize: false },

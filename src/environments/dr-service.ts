@@ -23,10 +23,10 @@ import { environmentDrRequestSchema, environmentDrillRequestSchema, type Environ
 import { AppError, parseInput } from '../errors';
 import { whileBusy } from '../db/connection';
 import type { DrService } from '../dr/service';
-import { drStateModel } from '../dr/model';
+import { drProtectionModel, drStateModel } from '../dr/model';
 import { VMFLOW_CLOUD_KEY, VMFLOW_OWNER_KEY } from '../vms/search';
 import { environmentModel, type EnvironmentRecord } from './model';
-import { environmentDrModel, environmentDrillModel } from './dr-model';
+import { environmentDrModel, environmentDrillModel, type EnvironmentDrRecord } from './dr-model';
 import { recoveryWaves, waveOf } from './waves';
 
 export interface EnvironmentDrServiceDeps {
@@ -54,6 +54,9 @@ export class EnvironmentDrService {
     if (env.state !== 'active') throw AppError.conflict(`the environment is ${env.state}; only an active environment can be protected`, 'environment_not_active');
 
     const current = await environmentDrModel(this.d.db).findById(envId).lean();
+    // Members protected on their own before the environment was: remembered once, given back by unprotect.
+    // (A record from before this was kept has none: its members were all protected by the environment.)
+    const ownProtection = current ? (current.ownProtection ?? {}) : await this.ownProtectionOf(env.members.map((m) => m.vmId));
     const settings: EnvironmentDrSettings = {
       waitSeconds: req.waitSeconds ?? current?.settings.waitSeconds ?? 0,
       healthChecks: req.healthChecks ?? current?.settings.healthChecks ?? {},
@@ -69,7 +72,7 @@ export class EnvironmentDrService {
     await whileBusy(() =>
       environmentDrModel(this.d.db).updateOne(
         { _id: envId },
-        { $set: { ownerId, enabled: true, settings, memberVmIds: env.members.map((m) => m.vmId) } },
+        { $set: { ownerId, enabled: true, settings, memberVmIds: env.members.map((m) => m.vmId), ownProtection } },
         { upsert: true },
       ),
     );
@@ -89,19 +92,31 @@ export class EnvironmentDrService {
     return this.status(ownerId, envId);
   }
 
-  /** Stops the plan and the members' protection (their records and drVm workflows). */
+  /**
+   * Stops the plan and the members' protection (their records and drVm workflows) — but a member
+   * that was protected on its own before the environment was keeps its protection, with its own
+   * settings back (failback mode, guest check).
+   */
   async unprotect(ownerId: string, envId: string): Promise<{ envId: string; protected: false }> {
     const env = await this.record(ownerId, envId);
+    const own = (await environmentDrModel(this.d.db).findById(envId).lean())?.ownProtection ?? {};
     await this.stopPlan(envId);
     for (const m of env.members) {
       try {
-        await this.d.dr.unprotect(ownerId, m.vmId);
+        const mine = own[m.vmId];
+        if (mine) await this.d.dr.protect(ownerId, m.vmId, { enabled: true, ...mine.settings, ...(mine.healthCheck !== undefined ? { healthCheck: mine.healthCheck } : {}) });
+        else await this.d.dr.unprotect(ownerId, m.vmId);
       } catch (err) {
         // A member whose VM record is gone (withdrawn) has nothing left to unprotect.
         if (!(err instanceof AppError && err.status === 404)) throw err;
       }
     }
     return { envId, protected: false };
+  }
+
+  private async ownProtectionOf(vmIds: string[]): Promise<NonNullable<EnvironmentDrRecord['ownProtection']>> {
+    const found = await drProtectionModel(this.d.db).find({ _id: { $in: vmIds }, enabled: true }).lean();
+    return Object.fromEntries(found.map((p) => [p._id, { settings: { failbackMode: p.settings.failbackMode, failbackAfterHealthySeconds: p.settings.failbackAfterHealthySeconds }, healthCheck: p.healthCheck ?? null }]));
   }
 
   /**

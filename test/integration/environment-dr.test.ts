@@ -259,4 +259,43 @@ describe('environments: recovery plans — failover and failback in dependency o
     }, 120_000).catch(async () => leftInClouds(Object.values(member)));
     assert.deepEqual(left, []);
   });
+  it('when a member was protected on its own before its environment, then unprotecting the environment gives that member its own protection back and unprotects the others', async () => {
+    const created = await call('POST', '/api/v1/environments', {
+      name: 'own',
+      cloud: 'openstack',
+      members: [
+        { name: 'db', os: 'ubuntu-24.04', size: 'small' },
+        { name: 'app', os: 'ubuntu-24.04', size: 'small', requires: ['db'] },
+      ],
+    });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const id = created.body.environment.id as string;
+    const env = await until('environment active', async () => {
+      const e = (await call('GET', `/api/v1/environments/${id}`)).body;
+      return e.state === 'creating' ? undefined : e;
+    });
+    assert.equal(env.state, 'active', JSON.stringify(env));
+    const member = Object.fromEntries(env.members.map((m: Json) => [m.name, m.vmId])) as Record<'db' | 'app', string>;
+    const dr = async (vmId: string): Promise<Json> => (await call('GET', `/api/v1/vms/${vmId}/dr`)).body;
+
+    // The database is protected on its own first, failing back by itself after 30 s of health.
+    const own = await call('PUT', `/api/v1/vms/${member.db}/dr`, { failbackMode: 'automatic', failbackAfterHealthySeconds: 30 });
+    assert.equal(own.status, 200, JSON.stringify(own.body));
+    assert.equal((await call('POST', `/api/v1/environments/${id}/dr`, {})).status, 200);
+    for (const vmId of Object.values(member)) assert.equal((await dr(vmId)).settings.failbackMode, 'approval', 'the plan approves every failback');
+
+    const off = await call('DELETE', `/api/v1/environments/${id}/dr`);
+    assert.equal(off.status, 200, JSON.stringify(off.body));
+    const db = await dr(member.db);
+    assert.equal(db.protected, true, 'protected on its own before: still protected');
+    assert.deepEqual([db.settings.failbackMode, db.settings.failbackAfterHealthySeconds], ['automatic', 30], 'with its own settings back');
+    assert.equal((await dr(member.app)).protected, false, 'protected by the environment only: no longer protected');
+
+    assert.equal((await call('DELETE', `/api/v1/environments/${id}`)).status, 202);
+    const gone = await until('environment destroyed', async () => {
+      const e = (await call('GET', `/api/v1/environments/${id}`)).body;
+      return e.state === 'destroying' ? undefined : e;
+    });
+    assert.equal(gone.state, 'destroyed', JSON.stringify(gone));
+  });
 });
