@@ -174,12 +174,18 @@ export class BackupService {
     return { workflowId };
   }
 
-  /** Backups in flight and image-store bytes of the member (409 quota_exceeded past either). */
-  private async assertBackupQuotas(ownerId: string): Promise<void> {
+  /**
+   * Backups in flight and image-store bytes of the member (409 quota_exceeded past either).
+   * `adding`: how many backups the request starts (a group run: one per member).
+   */
+  async assertBackupQuotas(ownerId: string, adding = 1): Promise<void> {
     const q = this.d.quotas;
     if (!q) return;
     const running = await runningWorkflowsOf(this.d.temporal, BACKUP_WORKFLOW, ownerId);
-    if (running >= q.backupsInFlight) throw quotaExceeded('backupsInFlight', q.backupsInFlight, `${running} of your backups are running; wait for one to finish`);
+    if (running + adding > q.backupsInFlight) {
+      const asked = adding === 1 ? '' : ` and this asks for ${adding} more`;
+      throw quotaExceeded('backupsInFlight', q.backupsInFlight, `${running} of your backups are running${asked}; wait for ${running + adding - q.backupsInFlight === 1 ? 'one' : 'some'} to finish`);
+    }
     if (q.imageStoreBytes !== undefined) {
       let bytes = 0;
       for await (const b of backupModel(this.d.db).find({ ownerId, retiredAt: { $exists: false } }).select({ store: 1 }).lean().cursor()) bytes += (b as { store?: { size?: number } }).store?.size ?? 0;

@@ -6,7 +6,7 @@
  * environment (another member's environment → 404).
  */
 import crypto from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Connection } from 'mongoose';
 import { z } from 'zod';
@@ -178,6 +178,16 @@ export class EnvironmentBackupService {
     await deleteEnvironmentBackupSchedule(this.d.temporal, envId);
   }
 
+  private async runExists(workflowId: string): Promise<boolean> {
+    try {
+      await this.d.temporal.workflow.getHandle(workflowId).describe();
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
   /** Whether the environment has a group policy (a member's own policy is refused then). */
   async hasPolicy(envId: string): Promise<boolean> {
     return !!(await environmentBackupPolicyModel(this.d.db).exists({ _id: envId }));
@@ -190,6 +200,11 @@ export class EnvironmentBackupService {
     const requestId = idempotencyKey ? crypto.createHash('sha256').update(`${ownerId}\n${idempotencyKey}`).digest('hex').slice(0, 16) : crypto.randomUUID();
     const workflowId = manualEnvironmentBackupWorkflowId(envId, requestId);
     const input: EnvironmentBackupInput = { envId, ownerId, trigger: 'manual' };
+    const joined = { id: workflowId, workflowId, started: false, status: `/api/v1/workflows/${encodeURIComponent(workflowId)}` };
+    // A repeat of a keyed request joins its run (without counting its members against the quota again).
+    if (idempotencyKey && (await this.runExists(workflowId))) return joined;
+    // One backup per member, counted like the member's own backups asked for by hand.
+    await this.d.backups.assertBackupQuotas(ownerId, env.members.length);
     let started = true;
     try {
       await this.d.temporal.workflow.start(BACKUP_ENVIRONMENT_WORKFLOW, {

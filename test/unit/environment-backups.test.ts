@@ -13,10 +13,12 @@ import { AppError } from '../../src/errors';
 
 const member = (name: string, status: GroupMemberBackup['status'], reason?: string): GroupMemberBackup => ({ name, vmId: `vm-${name}`, workflowId: `vm-backup:vm-${name}:group-k`, status, ...(reason ? { reason } : {}) });
 
-function service(): EnvironmentBackupService {
-  const backups = new BackupService({
+function backupService(running = 0): BackupService {
+  // Only the in-flight count is asked of Temporal here (no image-store quota: no database read).
+  const temporal = { workflow: { count: async () => ({ count: running }) } };
+  return new BackupService({
     db: undefined as never,
-    temporal: undefined as never,
+    temporal: temporal as never,
     taskQueue: 'q',
     vms: undefined as never,
     minIntervalSeconds: 60,
@@ -24,7 +26,10 @@ function service(): EnvironmentBackupService {
     findAccount: async () => undefined,
     quotas: { backupsInFlight: 5, backupRetention: 10 },
   });
-  return new EnvironmentBackupService({ db: undefined as never, temporal: undefined as never, taskQueue: 'q', backups, findAccount: async () => undefined });
+}
+
+function service(): EnvironmentBackupService {
+  return new EnvironmentBackupService({ db: undefined as never, temporal: undefined as never, taskQueue: 'q', backups: backupService(), findAccount: async () => undefined });
 }
 
 function fieldsOf(fn: () => unknown): string[] {
@@ -75,6 +80,21 @@ describe('environments: group protection', () => {
     assert.deepEqual(fieldsOf(() => s.parse({ retention: 2 }, 'backup.')), ['backup.intervalSeconds']);
     assert.deepEqual(fieldsOf(() => s.parse({ intervalSeconds: 3600, windowSeconds: 0 }, 'backup.')), ['backup.windowSeconds']);
     assert.deepEqual(fieldsOf(() => s.parse('daily', 'backup.')), ['backup']);
+  });
+
+  it('when a group run would take the member past its backups in flight, then it is refused with quota_exceeded; one that fits is not', async () => {
+    // 5 at once: 3 running, a group of 3 members would make 6; a group of 2 makes 5.
+    await assert.rejects(backupService(3).assertBackupQuotas('alice', 3), (err: unknown) => {
+      assert.ok(err instanceof AppError);
+      assert.equal(err.status, 409);
+      assert.equal(err.code, 'quota_exceeded');
+      assert.match(err.message, /3 of your backups are running and this asks for 3 more.*quota backupsInFlight: 5/);
+      return true;
+    });
+    await backupService(3).assertBackupQuotas('alice', 2);
+    // A single backup by hand: refused only when the quota is full.
+    await backupService(4).assertBackupQuotas('alice');
+    await assert.rejects(backupService(5).assertBackupQuotas('alice'), /5 of your backups are running; wait for one to finish/);
   });
 
   it('when an environment create carries a backup policy, then the request schema keeps it for the service to check', () => {
