@@ -31,6 +31,7 @@ import {
   isCancellation,
   defineSignal,
   log,
+  patched,
   setHandler,
   sleep,
   workflowInfo,
@@ -63,6 +64,11 @@ export const environmentDrStatusQuery = defineQuery<EnvironmentDrStatus>(ENVIRON
 /** A health check that never passes holds the next wave this long at most (the plan then goes on, noting it). */
 const HEALTH_CHECK_WAIT_MS = 5 * 60_000;
 const DEFAULT_POLL_SECONDS = 5;
+/**
+ * A failover cut short by the base cloud recovering leaves no member `running` in its record (it
+ * arrived: succeeded; or not: skipped, saying why). Plans recorded before it replay without it.
+ */
+const SETTLES_INTERRUPTED_WAVE_PATCH = 'env-dr-settles-interrupted-wave';
 
 const now = () => new Date().toISOString();
 const secondsBetween = (from: string, to: string) => Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000);
@@ -231,13 +237,28 @@ export async function environmentDr(input: EnvironmentDrInput): Promise<void> {
       }
       await betweenWaves(run, w, w === waves.length - 1);
     }
+    // (The states are read before the run's outcome: the same activity, in the same place, as before.)
+    const states = await readStates();
+    if (patched(SETTLES_INTERRUPTED_WAVE_PATCH)) {
+      // The base recovered while a wave failed over: members told have arrived or not; none stays `running`.
+      for (const m of run.members.filter((x) => x.result === 'running')) {
+        const st = states.get(m.vmId);
+        if (st?.state === 'FailedOver' && st.target === 'backup-cloud') {
+          m.result = 'succeeded';
+          m.finishedAt = st.since < m.startedAt! ? m.startedAt : st.since;
+          m.rtoSeconds = secondsBetween(m.startedAt!, m.finishedAt!);
+        } else {
+          m.result = 'skipped';
+          m.error = 'the base cloud recovered before it arrived: its own DR workflow settles where it runs, and the failback brings it home';
+        }
+      }
+    }
     const failed = run.members.filter((m) => m.result === 'failed' || m.result === 'skipped');
     run.finishedAt = now();
     run.ok = failed.length === 0 && !run.error;
     if (failed.length && !run.error) run.error = `not failed over: ${failed.map((m) => `${m.name} (${m.error ?? m.result})`).join('; ')}`;
     s.currentWave = undefined;
     // FailedOver while any member runs away from home; the failback path brings them back.
-    const states = await readStates();
     s.state = input.members.some((m) => states.get(m.vmId) && states.get(m.vmId)!.state !== 'Protected') ? 'FailedOver' : 'Protected';
     if (!run.ok) s.lastError = run.error;
     record();

@@ -165,4 +165,21 @@ describe('environmentDr (time skipping): the recovery plan in waves', function (
     assert.deepEqual(world.told.filter((t) => !t.healthy).map((t) => t.names), [['db', 'cache']], 'nobody after the failed wave is told');
     assert.equal(world.last()!.state, 'FailedOver', 'db runs away from home');
   });
+  it('when the base cloud recovers while a wave fails over, then the run ends with no member left running: those told are skipped with the reason, later waves are not told', async () => {
+    const world = fakeMembers(['db', 'cache', 'app', 'web']);
+    await runPlan(env, world, { waitSeconds: 0, healthChecks: {} }, async (signal) => {
+      await signal(false, '2026-01-01T00:00:01.000Z');
+      await skipUntil(env, 'wave 0 told', () => world.told.length >= 1, { stepMs: 1_000, maxMs: 10 * 60_000 });
+      // Before db and cache arrive (their failover takes 30 s), the base is healthy again.
+      await signal(true, '2099-01-01T00:00:00.000Z');
+      await skipUntil(env, 'the failover plan ended', () => !!world.last()?.lastFailover?.finishedAt, { stepMs: 1_000, maxMs: 10 * 60_000 });
+    });
+    const run = world.last()!.lastFailover!;
+    const byName = Object.fromEntries(run.members.map((m) => [m.name, m]));
+    assert.deepEqual(Object.fromEntries(run.members.map((m) => [m.name, m.result])), { db: 'skipped', cache: 'skipped', app: 'skipped', web: 'skipped' }, JSON.stringify(run));
+    for (const n of ['db', 'cache']) assert.match(byName[n].error ?? '', /recovered before it arrived/);
+    assert.equal(run.ok, false);
+    assert.match(run.error ?? '', /recovered while wave 1 failed over/);
+    assert.deepEqual(world.told.filter((t) => !t.healthy).map((t) => t.names), [['db', 'cache']], 'later waves are not told');
+  });
 });
