@@ -224,7 +224,15 @@ function vmChildOptions(ownerId: string, vmId: string, cloud: CloudKind) {
 
 /** A member's VM through the createVm workflow (its lease, records and compensation), on the environment's network. */
 async function createMember(env: EnvironmentInput, m: EnvironmentMemberPlan): Promise<VmOperationResult> {
-  const vm: CreateVmInput = { vmId: m.vmId, ownerId: env.ownerId, accountId: env.accountId, cloud: env.cloud, requirements: m.requirements, network: environmentNetworkName(env.envId) };
+  const vm: CreateVmInput = {
+    vmId: m.vmId,
+    ownerId: env.ownerId,
+    accountId: env.accountId,
+    cloud: env.cloud,
+    requirements: m.requirements,
+    network: environmentNetworkName(env.envId),
+    ...(m.fromBackup ? { fromBackup: m.fromBackup } : {}),
+  };
   if (env.retry) await store.setVmState({ vmId: m.vmId, to: 'creating', reason: 'created again: the environment is retried', lastError: null });
   return executeChild(CREATE_VM_WORKFLOW, {
     workflowId: createVmWorkflowId(m.vmId),

@@ -12,16 +12,18 @@ import {
   DELETE_VM_STEPS,
   UPDATE_VM_STEPS,
   cloudResourceName,
+  restoredImageName,
   type CreateVmInput,
   type DeleteVmInput,
   type UpdateVmInput,
+  type VmFromBackup,
   type VmOperationResult,
   type VmPlacement,
 } from '../src/contracts/vm';
 import { Progress } from './lib/progress';
 import type { WorkflowProgress } from '../src/contracts/progress';
 import { withVmLease, type Lease } from './lib/ownership';
-import { cloudCall, deletePoll, progressWrite, statusPoll, store } from './lib/activity-presets';
+import { cloudCall, deletePoll, longTransfer, progressWrite, statusPoll, store } from './lib/activity-presets';
 import { describeError } from './lib/task-graph';
 
 type Undo = { what: string; run: () => Promise<unknown> };
@@ -81,8 +83,10 @@ async function createVmHoldingLease(input: CreateVmInput, progress: Progress): P
     if (input.cloud === 'openstack') {
       progress.start('render');
       const rendered = await store.renderOpenStackVm({ vmId: input.vmId, ownerId: input.ownerId, requirements: input.requirements, ...(input.network ? { network: input.network } : {}) });
+      const image = input.fromBackup ? await importBackupImage(input, input.fromBackup, progress, undos) : undefined;
       progress.start('create', `Heat stack ${name}`);
-      const stack = await cloudCall.osEnsureStack({ accountId: input.accountId, stackName: name, template: rendered.template, parameters: rendered.parameters, tags: ['vmflow', `vm-${input.vmId}`] });
+      const parameters = image ? { ...rendered.parameters, image } : rendered.parameters;
+      const stack = await cloudCall.osEnsureStack({ accountId: input.accountId, stackName: name, template: rendered.template, parameters, tags: ['vmflow', `vm-${input.vmId}`] });
       undos.push({
         what: `delete stack ${name}`,
         run: async () => {
@@ -124,6 +128,24 @@ async function createVmHoldingLease(input: CreateVmInput, progress: Progress): P
     progress.fail(err);
     throw err;
   }
+}
+
+/**
+ * A VM restored from a backup (its environment restored from a group point): the backup's copy in
+ * the image store becomes a Glance image named after the new VM (found again by a retry; swept
+ * with the VM's other images when it is deleted, and removed if the create fails).
+ */
+async function importBackupImage(input: CreateVmInput, from: VmFromBackup, progress: Progress, undos: Undo[]): Promise<string> {
+  progress.detail(`importing backup ${from.backupId} from the image store`);
+  const imported = await longTransfer.glanceImportFromStore({
+    accountId: input.accountId,
+    imageName: restoredImageName(input.vmId, from.backupId),
+    storeKey: from.storeKey,
+    ttlSeconds: 6 * 3600,
+    properties: { vmflow_vm_id: input.vmId, vmflow_restored_from: from.backupId },
+  });
+  undos.push({ what: `delete image ${imported.imageId}`, run: async () => void (await cloudCall.osDeleteImage({ accountId: input.accountId, imageId: imported.imageId })) });
+  return imported.imageId;
 }
 
 /**

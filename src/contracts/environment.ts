@@ -3,7 +3,7 @@
  * their own private network, created and destroyed as one task graph. Imported by workflows,
  * activities and API; no I/O.
  */
-import type { CloudKind } from './vm';
+import type { CloudKind, VmFromBackup } from './vm';
 import type { VmRequirements } from '../templates/requirements';
 import type { TaskProgress } from './progress';
 
@@ -43,6 +43,8 @@ export interface EnvironmentMemberPlan {
   vmId: string;
   requires: string[];
   requirements: VmRequirements;
+  /** The backup whose image-store copy the member boots from (an environment restored from a group point). */
+  fromBackup?: VmFromBackup;
 }
 
 export interface EnvironmentInput {

@@ -53,7 +53,21 @@ export interface CreateVmInput {
    * Unset: the cloud's default network, as before it existed (runs without it send the same commands).
    */
   network?: string;
+  /**
+   * Boot from a backup's copy in the image store (imported into Glance as
+   * `restoredImageName(vmId, backupId)`) instead of the catalog's OS image. OpenStack only.
+   */
+  fromBackup?: VmFromBackup;
 }
+
+export interface VmFromBackup {
+  backupId: string;
+  /** The copy in the image store (BackupRecord.store.key). */
+  storeKey: string;
+}
+
+/** The Glance image a VM restored from another VM's backup boots from (its delete sweeps it by the VM's prefix). */
+export const restoredImageName = (vmId: string, backupId: string): string => `${cloudResourceName(vmId)}-restored-${backupId}`;
 
 export interface UpdateVmInput {
   vmId: string;

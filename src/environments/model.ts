@@ -21,6 +21,8 @@ export interface EnvironmentRecord {
   cloud: CloudKind;
   accountId: string;
   preset?: string;
+  /** Made from an earlier environment's group restore point (POST /environments with restoreFrom). */
+  restoredFrom?: { environmentId: string; pointId: string };
   onMemberFailure: OnMemberFailure;
   state: EnvironmentState;
   members: EnvironmentMemberRecord[];
@@ -45,6 +47,7 @@ const environmentSchema = new Schema<EnvironmentRecord>(
     cloud: { type: String, required: true, enum: ['openstack', 'cloudstack'] },
     accountId: { type: String, required: true },
     preset: String,
+    restoredFrom: { type: Schema.Types.Mixed },
     onMemberFailure: { type: String, required: true },
     state: { type: String, required: true },
     members: [new Schema<EnvironmentMemberRecord>({ name: String, vmId: String, requires: [String] }, { _id: false })],

@@ -20,9 +20,10 @@ import {
   type DestroyEnvironmentInput,
   type EnvironmentInput,
 } from '../contracts/environment';
-import type { CloudKind } from '../contracts/vm';
+import type { CloudKind, VmFromBackup } from '../contracts/vm';
 import { PAGE_DEFAULT, PAGE_MAX } from '../contracts/api/common';
-import type { CreateEnvironmentRequest, EnvironmentView } from '../contracts/api/environments';
+import type { CreateEnvironmentRequest, EnvironmentMemberRequest, EnvironmentView } from '../contracts/api/environments';
+import { backupModel } from '../backups/model';
 import { AppError, type FieldError } from '../errors';
 import { pageOf, type PageRequest } from '../limits/pages';
 import { vmModel, type VmRecord } from '../vms/model';
@@ -31,6 +32,7 @@ import { vmIdForIdempotencyKey, type AdmittedVm, type VmService } from '../vms/s
 import { EnvironmentRequestError, expandEnvironment, type ExpandedEnvironment, type ExpandedMember } from './expand';
 import type { VmRequirements } from '../templates/requirements';
 import { environmentModel, type EnvironmentRecord } from './model';
+import { environmentBackupModel } from './backup-model';
 import type { EnvironmentBackupService, GroupPolicy } from './backup-service';
 
 export interface EnvironmentServiceDeps {
@@ -73,7 +75,8 @@ export class EnvironmentService {
     return this.d.vms.admission(() => this.admitAndStart(ownerId, req, idempotencyKey));
   }
 
-  private async admitAndStart(ownerId: string, req: CreateEnvironmentRequest, idempotencyKey?: string): Promise<StartedEnvironmentOperation> {
+  private async admitAndStart(ownerId: string, asked: CreateEnvironmentRequest, idempotencyKey?: string): Promise<StartedEnvironmentOperation> {
+    const { req, fromBackup } = await this.restoredMembers(ownerId, asked);
     const expanded = expandOrRefuse(req);
     const accountId = req.accountId ?? this.d.operatorAccountId(req.cloud);
     const account = await this.d.findAccount(accountId, ownerId);
@@ -92,7 +95,10 @@ export class EnvironmentService {
     const workflowId = createEnvironmentWorkflowId(envId);
     const onMemberFailure = req.onMemberFailure ?? 'rollback';
     const plans = members.map((m) => ({ name: m.name, vmId: memberVmId(ownerId, envId, m.name), requires: m.requires, requirements: m.requirements! }));
-    const fingerprint = crypto.createHash('sha256').update(JSON.stringify({ name: req.name, cloud: req.cloud, accountId, onMemberFailure, preset: expanded.preset ?? null, plans, ...(group ? { backup: group } : {}) })).digest('hex');
+    const fingerprint = crypto
+      .createHash('sha256')
+      .update(JSON.stringify({ name: req.name, cloud: req.cloud, accountId, onMemberFailure, preset: expanded.preset ?? null, plans, ...(group ? { backup: group } : {}), ...(req.restoreFrom ? { restoreFrom: req.restoreFrom } : {}) }))
+      .digest('hex');
 
     // The record first (its unique _id settles two requests with one key), then the members.
     let replay = false;
@@ -105,6 +111,7 @@ export class EnvironmentService {
           cloud: req.cloud,
           accountId,
           ...(expanded.preset ? { preset: expanded.preset } : {}),
+          ...(req.restoreFrom ? { restoredFrom: { environmentId: req.restoreFrom.environmentId, pointId: req.restoreFrom.pointId } } : {}),
           onMemberFailure,
           state: 'creating',
           members: plans.map((p) => ({ name: p.name, vmId: p.vmId, requires: p.requires })),
@@ -142,7 +149,10 @@ export class EnvironmentService {
       cloud: req.cloud,
       accountId,
       onMemberFailure,
-      members: admitted.map((a, i) => ({ name: plans[i].name, vmId: a.vmId, requires: plans[i].requires, requirements: a.input.requirements })),
+      members: admitted.map((a, i) => {
+        const from = fromBackup.get(plans[i].name);
+        return { name: plans[i].name, vmId: a.vmId, requires: plans[i].requires, requirements: a.input.requirements, ...(from ? { fromBackup: from } : {}) };
+      }),
     };
     const started = await this.start(CREATE_ENVIRONMENT_WORKFLOW, workflowId, input, ownerId, req.cloud, WorkflowIdReusePolicy.REJECT_DUPLICATE);
     // The group's schedule from the start (as POST /vms with `backup`): its runs skip until the environment is active.
@@ -213,6 +223,37 @@ export class EnvironmentService {
     if (env.state !== 'destroying') await whileBusy(() => this.Env.updateOne({ _id: envId, state: env.state }, { $set: { state: 'destroying' }, $addToSet: { workflowIds: workflowId } }));
     const started = await this.start(DESTROY_ENVIRONMENT_WORKFLOW, workflowId, input, ownerId, env.cloud, WorkflowIdReusePolicy.ALLOW_DUPLICATE);
     return { environment: await this.get(ownerId, envId), workflowId, started };
+  }
+
+  /**
+   * `restoreFrom`: the request's members become the earlier environment's (names, requirements,
+   * what each requires), each with the backup of the point whose store copy it boots from. The
+   * rest of the create is the same as for members given by hand.
+   */
+  private async restoredMembers(ownerId: string, req: CreateEnvironmentRequest): Promise<{ req: CreateEnvironmentRequest; fromBackup: Map<string, VmFromBackup> }> {
+    const fromBackup = new Map<string, VmFromBackup>();
+    if (!req.restoreFrom) return { req, fromBackup };
+    const given = (['members', 'preset', 'number', 'size', 'os'] as const).filter((f) => req[f] !== undefined);
+    if (given.length) throw AppError.badRequest('give members, a preset or restoreFrom, not more than one', given.map((f) => ({ field: f, message: 'not with restoreFrom' })));
+    if (req.cloud !== 'openstack') throw AppError.badRequest('an environment is restored in the base cloud (OpenStack)', [{ field: 'cloud', message: 'must be "openstack" with restoreFrom' }]);
+    const { environmentId, pointId } = req.restoreFrom;
+    const source = await this.Env.findById(environmentId).lean();
+    if (!source || source.ownerId !== ownerId) throw AppError.badRequest('no such environment to restore from', [{ field: 'restoreFrom.environmentId', message: 'no such environment of yours' }]);
+    const point = await environmentBackupModel(this.d.db).findOne({ _id: pointId, envId: environmentId }).lean();
+    if (!point) throw AppError.badRequest('no such group restore point of that environment', [{ field: 'restoreFrom.pointId', message: 'no such group restore point of that environment' }]);
+    if (point.status === 'running') throw AppError.conflict('that group restore point is still being taken; restore from it when it has finished', 'backup_running');
+    for (const m of point.members) {
+      if (m.status !== 'succeeded' || !m.backupId) continue;
+      const b = await backupModel(this.d.db).findById(m.backupId).lean();
+      if (b?.store?.key && !b.retiredAt) fromBackup.set(m.name, { backupId: b._id, storeKey: b.store.key });
+    }
+    if (!fromBackup.size) throw AppError.conflict('no member of that group restore point has a copy left in the image store', 'no_backup');
+    const vms = await this.memberVms([source]);
+    const members = source.members.map((m) => {
+      const { name: _name, cloud: _cloud, ...requirements } = (vms.get(m.vmId)?.requirements ?? {}) as Record<string, unknown>;
+      return { ...requirements, name: m.name, requires: [...m.requires] } as EnvironmentMemberRequest;
+    });
+    return { req: { ...req, members }, fromBackup };
   }
 
   /** The create's group policy, checked before anything starts (400 naming `backup.<field>`). */
@@ -297,6 +338,7 @@ export function toEnvironmentView(e: EnvironmentRecord, vms: ReadonlyMap<string,
     cloud: e.cloud,
     accountId: e.accountId,
     ...(e.preset ? { preset: e.preset as EnvironmentView['preset'] } : {}),
+    ...(e.restoredFrom ? { restoredFrom: { environmentId: e.restoredFrom.environmentId, pointId: e.restoredFrom.pointId } } : {}),
     onMemberFailure: e.onMemberFailure,
     state: e.state,
     members: e.members.map((m) => {

@@ -188,7 +188,7 @@ describe('environments: group protection (one schedule, one group restore point 
     assert.equal((await call('POST', `/api/v1/environments/${id}/backups`)).status, 409, 'a destroyed environment is not backed up');
   });
 
-  it('when an environment with a group policy is destroyed, then a final backup comes first: short of one member nothing is deleted; complete, the clouds are left empty and each member keeps its final copy in the image store', async () => {
+  it('when an environment with a group policy is destroyed, then a final backup comes first: short of one member nothing is deleted; complete, the clouds are left empty and each member keeps its final copy in the image store, from which the environment is made again', async () => {
     const created = await call('POST', '/api/v1/environments', {
       name: 'keep',
       cloud: 'openstack',
@@ -252,6 +252,37 @@ describe('environments: group protection (one schedule, one group restore point 
       assert.ok(inStore.length >= 1, `${m.name}: its copy is in the store`);
       for (const obj of inStore) assert.ok(obj.key.startsWith(`vms/${m.vmId}/${m.backupId}`), `${m.name}: only the final backup is kept, found ${obj.key}`);
       assert.equal(inStore.find((obj) => obj.key.endsWith('.qcow2'))?.size, kept.store.size);
+    }
+
+    // Brought back from the final point: a new environment whose members boot from the kept copies.
+    const badRestore = await call('POST', '/api/v1/environments', { name: 'back', cloud: 'openstack', preset: 'web-app-db', restoreFrom: { environmentId: id, pointId: 'nope' } });
+    assert.equal(badRestore.status, 400, JSON.stringify(badRestore.body));
+    assert.deepEqual(badRestore.body.error.fields.map((f: Json) => f.field), ['preset']);
+    const noPoint = await call('POST', '/api/v1/environments', { name: 'back', cloud: 'openstack', restoreFrom: { environmentId: id, pointId: 'nope' } });
+    assert.equal(noPoint.status, 400, JSON.stringify(noPoint.body));
+    assert.deepEqual(noPoint.body.error.fields.map((f: Json) => f.field), ['restoreFrom.pointId']);
+    assert.equal((await apiCall(api.url, bob, 'POST', '/api/v1/environments', { name: 'back', cloud: 'openstack', restoreFrom: { environmentId: id, pointId: final.id } })).status, 400, 'another member cannot restore it');
+    const restored = await call('POST', '/api/v1/environments', { name: 'back', cloud: 'openstack', restoreFrom: { environmentId: id, pointId: final.id } });
+    assert.equal(restored.status, 202, JSON.stringify(restored.body));
+    assert.deepEqual(restored.body.environment.restoredFrom, { environmentId: id, pointId: final.id });
+    const rid = restored.body.environment.id as string;
+    const back = await settled(rid);
+    assert.equal(back.state, 'active', JSON.stringify(back));
+    assert.deepEqual(Object.fromEntries(back.members.map((m: Json) => [m.name, m.requires])), { db: [], app: ['db'] });
+    const o2 = await osState();
+    for (const m of back.members) {
+      const was = final.members.find((x: Json) => x.name === m.name);
+      const kept = ((await call('GET', `/api/v1/vms/${was.vmId}/backups`)).body.backups as Json[]).find((b) => b.id === was.backupId);
+      const server = (o2.servers.items as Json[]).find((x) => x.id === m.placement.serverId);
+      const image = (o2.images.items as Json[]).find((x) => x.id === server?.imageId);
+      assert.equal(image?.name, `vmflow-${m.vmId}-restored-${was.backupId}`, `${m.name} boots from its restored image`);
+      assert.equal(image.checksum, kept.store.md5, `${m.name}: the bytes kept in the store`);
+    }
+    assert.equal((await call('DELETE', `/api/v1/environments/${rid}`)).status, 202);
+    assert.equal((await settled(rid)).state, 'destroyed');
+    const o3 = await osState();
+    for (const m of back.members) {
+      assert.deepEqual((o3.images.items as Json[]).filter((x) => x.name?.startsWith(`vmflow-${m.vmId}-`) && x.status !== 'deleted').map((x) => x.name), [], `${m.name}: its restored image went with it`);
     }
   });
 

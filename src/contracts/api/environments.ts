@@ -51,11 +51,21 @@ export const createEnvironmentRequestSchema = z
     number: z.number('must be a number').int('must be an integer').min(1, 'must be at least 1').max(OVERCLOUD_NODES_MAX, `must be at most ${OVERCLOUD_NODES_MAX}`).optional().meta({ description: '`overcloud`: how many cluster nodes.' }),
     size: z.string('must be a catalog id (a string)').optional().meta({ description: 'With a preset: the size of every member (default small).' }),
     os: z.string('must be a catalog id (a string)').optional().meta({ description: 'With a preset: the OS of every member (default ubuntu-24.04).' }),
+    restoreFrom: z
+      .strictObject({
+        environmentId: z.string('must be an environment id').min(1, 'must be an environment id'),
+        pointId: z.string('must be a group restore point id').min(1, 'must be a group restore point id'),
+      })
+      .optional()
+      .meta({
+        description:
+          'Instead of members or a preset: the members of an earlier environment of yours (also a destroyed one) as they were at one of its group restore points (GET /environments/{id}/backups; a destroy’s `final` point too). Each member whose backup has a copy in the image store boots from it (imported into Glance); members without one start from their OS image. OpenStack only.',
+      }),
     backup: environmentBackupPolicyRequestSchema
       .optional()
       .meta({ description: 'A group backup policy (OpenStack environments): one schedule backs every member up as one group restore point; members run no per-VM schedules of their own (PUT /environments/{id}/backup-policy changes it).' }),
   })
-  .meta({ id: 'CreateEnvironmentRequest', description: 'A name, a cloud, and either members or a preset.' });
+  .meta({ id: 'CreateEnvironmentRequest', description: 'A name, a cloud, and either members, a preset, or an environment to restore (restoreFrom).' });
 export type CreateEnvironmentRequest = z.infer<typeof createEnvironmentRequestSchema>;
 
 export const environmentMemberViewSchema = z.strictObject({
@@ -74,6 +84,7 @@ export const environmentViewSchema = z
     cloud: z.enum(['openstack', 'cloudstack']),
     accountId: z.string(),
     preset: z.enum(ENVIRONMENT_PRESETS).optional(),
+    restoredFrom: z.strictObject({ environmentId: z.string(), pointId: z.string() }).optional().meta({ description: 'The environment and group restore point it was made from.' }),
     onMemberFailure: z.enum(ON_MEMBER_FAILURE),
     state: z.enum(ENVIRONMENT_STATES).meta({ description: '`partial`: created with `keep` while some members failed (failedMembers names them); `failed`: a member failed and everything was rolled back (or the roll-back itself failed: lastError).' }),
     members: z.array(environmentMemberViewSchema),

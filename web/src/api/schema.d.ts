@@ -1339,6 +1339,11 @@ export interface components {
             accountId: string;
             /** @enum {string} */
             preset?: "overcloud" | "web-app-db";
+            /** @description The environment and group restore point it was made from. */
+            restoredFrom?: {
+                environmentId: string;
+                pointId: string;
+            };
             /** @enum {string} */
             onMemberFailure: "rollback" | "keep";
             /**
@@ -1393,7 +1398,7 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
-        /** @description A name, a cloud, and either members or a preset. */
+        /** @description A name, a cloud, and either members, a preset, or an environment to restore (restoreFrom). */
         CreateEnvironmentRequest: {
             name: string;
             /** @enum {string} */
@@ -1417,6 +1422,11 @@ export interface components {
             size?: string;
             /** @description With a preset: the OS of every member (default ubuntu-24.04). */
             os?: string;
+            /** @description Instead of members or a preset: the members of an earlier environment of yours (also a destroyed one) as they were at one of its group restore points (GET /environments/{id}/backups; a destroy’s `final` point too). Each member whose backup has a copy in the image store boots from it (imported into Glance); members without one start from their OS image. OpenStack only. */
+            restoreFrom?: {
+                environmentId: string;
+                pointId: string;
+            };
             /** @description A group backup policy (OpenStack environments): one schedule backs every member up as one group restore point; members run no per-VM schedules of their own (PUT /environments/{id}/backup-policy changes it). */
             backup?: {
                 [key: string]: unknown;
