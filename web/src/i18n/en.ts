@@ -491,6 +491,7 @@ export const en = {
     rollback: 'roll back',
     keep: 'keep the others',
     network: 'Network',
+    networkGone: 'removed',
     noNetwork: 'not made yet',
     created: 'Created',
     failedMembers: 'Failed members',

@@ -94,12 +94,12 @@ function DestroyEnvironment({ env }: { env: Environment }) {
       <p>{t('env.destroyText')}</p>
       <form onSubmit={onSubmit} noValidate>
         <Field label={t('env.destroyConfirm')} name="confirm-name" autoComplete="off" value={typed} onChange={(e) => setTyped(e.target.value)} />
-        <button type="submit" className="danger" disabled={typed !== env.name || destroy.isPending}>
+        <button type="submit" className="danger" disabled={typed !== env.name || destroy.isPending || env.state === 'destroying'}>
           {t('env.destroySubmit')}
         </button>
       </form>
       <div role="status" aria-live="polite">
-        {destroy.isSuccess && <p className="notice">{t('env.destroying')}</p>}
+        {(destroy.isSuccess || env.state === 'destroying') && <p className="notice">{t('env.destroying')}</p>}
       </div>
       {destroy.error && <ErrorNotice error={destroy.error} />}
     </section>
@@ -122,7 +122,6 @@ export function EnvironmentPage() {
     );
   }
   const env = q.data;
-  const gone = env.state === 'destroyed' || env.state === 'destroying';
   // Group backups and recovery plans are for OpenStack environments that were made.
   const protectable = env.cloud === 'openstack' && env.state !== 'destroyed';
   return (
@@ -148,7 +147,7 @@ export function EnvironmentPage() {
           <dt>{t('env.onFailure')}</dt>
           <dd>{t(`env.${env.onMemberFailure}`)}</dd>
           <dt>{t('env.network')}</dt>
-          <dd>{env.network ? env.network.name : t('env.noNetwork')}</dd>
+          <dd>{env.network ? env.network.name : env.state === 'destroyed' ? t('env.networkGone') : t('env.noNetwork')}</dd>
           <dt>{t('env.created')}</dt>
           <dd>{formatDateTime(env.createdAt)}</dd>
           {env.failedMembers.length > 0 && (
@@ -169,7 +168,7 @@ export function EnvironmentPage() {
       <MembersTable env={env} />
       {protectable && <EnvironmentBackups env={env} />}
       {protectable && <EnvironmentDr env={env} />}
-      {!gone && <DestroyEnvironment env={env} />}
+      {env.state !== 'destroyed' && <DestroyEnvironment env={env} />}
     </>
   );
 }

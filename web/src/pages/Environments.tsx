@@ -41,7 +41,7 @@ export function EnvironmentsPage() {
         <>
           <NewEnvironmentLink />
           <div className="table-wrap">
-            <table data-testid="environment-list">
+            <table className="env-list" data-testid="environment-list">
               <caption className="muted">{t('environments.caption')}</caption>
               <thead>
                 <tr>
