@@ -221,6 +221,12 @@ describe('web console: environments in a real browser (list, new environment wit
     await ko.getByRole('heading', { name: '복구 계획' }).waitFor();
     await ko.getByText('웨이브 1').waitFor();
     await audit(ko, 'ko-environment');
+    // At phone width the page stacks: the drawing is scaled down to the screen, no sideways scroll.
+    await ko.setViewportSize({ width: 390, height: 844 });
+    const graphBox = await ko.locator('svg[data-testid="environment-graph"]').boundingBox();
+    assert.ok(graphBox && graphBox.x + graphBox.width <= 390, `the graph fits the phone's width: ${JSON.stringify(graphBox)}`);
+    assert.equal(await ko.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), true, 'no sideways scroll');
+    await audit(ko, 'ko-environment-phone');
 
     // Destroy: the name typed to confirm; the environment ends destroyed and its members deleted.
     const destroy = page.getByRole('button', { name: 'Destroy environment' });

@@ -94,6 +94,18 @@ export function ErrorNotice({ error, children }: { error: unknown; children?: Re
   );
 }
 
+/**
+ * A table's box that scrolls sideways at phone width. It can take the keyboard focus (and is a
+ * named region) so a table without links or buttons can still be scrolled from the keyboard.
+ */
+export function ScrollBox({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="table-wrap" tabIndex={0} role="region" aria-label={label}>
+      {children}
+    </div>
+  );
+}
+
 export function Loading() {
   const { t } = useTranslation();
   return (

@@ -48,7 +48,7 @@ function MembersTable({ env }: { env: Environment }) {
     <section aria-labelledby="members-title" className="card">
       <h2 id="members-title">{t('env.members')}</h2>
       <div className="table-wrap">
-        <table data-testid="environment-members">
+        <table className="env-list" data-testid="environment-members">
           <thead>
             <tr>
               <th scope="col">{t('env.member')}</th>

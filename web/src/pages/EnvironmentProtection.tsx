@@ -9,7 +9,7 @@ import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, unwrap, type Schemas } from '../api/client';
 import { useEnvironmentAction, useEnvironmentBackups, useEnvironmentDr, useEnvironmentPolicy } from '../api/hooks';
-import { ErrorNotice, Field, fieldErrors, Loading, Select } from '../components';
+import { ErrorNotice, Field, fieldErrors, Loading, ScrollBox, Select } from '../components';
 import { formatDateTime, formatDuration, formatSeconds } from '../i18n';
 import { INTERVALS } from './NewVm';
 import { TASK_SYMBOL } from './VmTaskGraph';
@@ -83,7 +83,7 @@ function RestorePoints({ envId }: { envId: string }) {
   if (points.error) return <ErrorNotice error={points.error} />;
   if (!points.data.backups.length) return <p className="muted">{t('envBackup.empty')}</p>;
   return (
-    <div className="table-wrap">
+    <ScrollBox label={t('envBackup.points')}>
       <table className="compact" aria-labelledby="points-title" data-testid="group-points">
         <thead>
           <tr>
@@ -111,7 +111,7 @@ function RestorePoints({ envId }: { envId: string }) {
           })}
         </tbody>
       </table>
-    </div>
+    </ScrollBox>
   );
 }
 
@@ -161,7 +161,7 @@ function DrillReport({ drill }: { drill: NonNullable<Dr['lastDrill']> }) {
   return (
     <>
       <p data-testid="drill-outcome">{outcome}</p>
-      <div className="table-wrap">
+      <ScrollBox label={t('envDr.drillCaption', { when: formatDateTime(drill.startedAt) })}>
         <table className="compact">
           <caption>{t('envDr.drillCaption', { when: formatDateTime(drill.startedAt) })}</caption>
           <thead>
@@ -189,7 +189,7 @@ function DrillReport({ drill }: { drill: NonNullable<Dr['lastDrill']> }) {
             ))}
           </tbody>
         </table>
-      </div>
+      </ScrollBox>
     </>
   );
 }

@@ -8,6 +8,7 @@
 import { useId, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Schemas } from '../api/client';
+import { ScrollBox } from '../components';
 import { formatDateTime, formatSeconds } from '../i18n';
 import { DEFAULT_BOX, layoutTaskGraph, taskSeconds, type GraphTask } from '../lib/graph';
 import { WorkflowLink } from './OperatorLinks';
@@ -84,7 +85,7 @@ export function TaskGraphSvg({ tasks, title, now, planned, testId = 'task-graph'
 export function TaskTable({ tasks, caption, now }: { tasks: readonly Task[]; caption: string; now: number }) {
   const { t } = useTranslation();
   return (
-    <div className="table-wrap">
+    <ScrollBox label={caption}>
       <table className="compact">
         <caption>{caption}</caption>
         <thead>
@@ -115,7 +116,7 @@ export function TaskTable({ tasks, caption, now }: { tasks: readonly Task[]; cap
           })}
         </tbody>
       </table>
-    </div>
+    </ScrollBox>
   );
 }
 
