@@ -6,9 +6,10 @@
  * cycle named before anything is sent), meets the API's field error at its field, creates a
  * Web-App-DB environment from the preset (its expanded graph drawn before it is sent), watches it
  * become active with each member's task done on the page's graph, sets a group backup policy and
- * takes a group backup by hand (one complete restore point), protects it and reads the recovery plan's waves in dependency order, reads the list and the
- * environment page in Korean (the list at phone width too), and destroys it: destroyed, every
- * member's VM deleted, the list empty again. axe-core runs on every view (no serious or critical
+ * takes a group backup by hand (one complete restore point), protects it and reads the recovery
+ * plan's waves in dependency order, drills the whole environment and reads the report, reads the
+ * list and the environment page in Korean (both at phone width too), and destroys it: destroyed,
+ * every member's VM deleted, the list empty again. axe-core runs on every view (no serious or critical
  * violation) and each is photographed into data/screenshots/env-*.png.
  */
 import assert from 'node:assert/strict';
@@ -90,7 +91,7 @@ describe('web console: environments in a real browser (list, new environment wit
     if (axeResults.length) console.log(`      axe-core: ${axeResults.length} page views checked, ${axeResults.reduce((n, r) => n + r.violations.length, 0)} serious or critical violations`);
   });
 
-  it('when a member creates a Web-App-DB environment from the console, then the graph follows the edits, the page shows each member’s task done, a group backup is complete, the recovery plan goes db → app → web, Korean pages read, and the destroy leaves it destroyed with its members deleted', async () => {
+  it('when a member creates a Web-App-DB environment from the console, then the graph follows the edits, the page shows each member’s task done, a group backup is complete, the recovery plan goes db → app → web and its drill passes, Korean pages read, and the destroy leaves it destroyed with its members deleted', async () => {
     const page = await signedIn('en-US', 'My VMs');
 
     // The list, empty, says what an environment is and where to make one.
@@ -203,6 +204,20 @@ describe('web console: environments in a real browser (list, new environment wit
     assert.deepEqual(waves, [['db'], ['app'], ['web']]);
     assert.match((await dr.getByTestId('dr-waves').textContent()) ?? '', /Wave 1: db \(DR state: .+\).*Wave 2: app.*Wave 3: web/);
     await audit(page, 'en-protected');
+
+    // A drill of the whole environment once every member is protected: the latest drill's report
+    // lists each member in its wave, succeeded, and says everything it made was removed.
+    await dr.getByTestId('plan-state').filter({ hasText: /^Protected$/ }).waitFor({ timeout: 180_000 });
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="dr-waves"] [data-member]')].every((m) => /DR state: Protected\)/.test(m.textContent ?? '')), undefined, { timeout: 180_000 });
+    await dr.getByRole('button', { name: 'Drill the whole environment' }).click();
+    await dr.getByTestId('drill-outcome').filter({ hasText: 'Passed; everything it made was removed.' }).waitFor({ timeout: 240_000 });
+    const drillRows = await dr.getByRole('region', { name: /^Drill started / }).locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].slice(0, 3).map((c) => (c.textContent ?? '').trim())));
+    assert.deepEqual(drillRows, [
+      ['db', '1', '✓ succeeded'],
+      ['app', '2', '✓ succeeded'],
+      ['web', '3', '✓ succeeded'],
+    ]);
+    await audit(page, 'en-drilled');
 
     // In Korean: the list (at phone width too) and the environment page.
     const ko = await signedIn('ko-KR', '내 VM');

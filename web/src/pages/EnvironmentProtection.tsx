@@ -259,9 +259,9 @@ export function EnvironmentDr({ env }: { env: Environment }) {
             </div>
           )}
           <div role="status" aria-live="polite">
-            {protect.isSuccess && d.protected && <p className="notice">{t('envDr.protected')}</p>}
+            {protect.isSuccess && d.protected && d.state !== 'Protected' && <p className="notice">{t('envDr.protected')}</p>}
             {unprotect.isSuccess && !d.protected && <p className="notice">{t('envDr.unprotected')}</p>}
-            {drill.isSuccess && <p className="notice">{t('envDr.drillStarted')}</p>}
+            {drill.isSuccess && !d.lastDrill?.finishedAt && <p className="notice">{t('envDr.drillStarted')}</p>}
           </div>
           {[protect.error, unprotect.error, drill.error].map((e, i) => (e ? <ErrorNotice key={i} error={e} /> : null))}
           <h3>{t('envDr.lastDrill')}</h3>
