@@ -208,7 +208,8 @@ describe('web console: environments in a real browser (list, new environment wit
     // A drill of the whole environment once every member is protected: the latest drill's report
     // lists each member in its wave, succeeded, and says everything it made was removed.
     await dr.getByTestId('plan-state').filter({ hasText: /^Protected$/ }).waitFor({ timeout: 180_000 });
-    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="dr-waves"] [data-member]')].every((m) => /DR state: Protected\)/.test(m.textContent ?? '')), undefined, { timeout: 180_000 });
+    // A string, evaluated in the page: the root tsconfig has no DOM types.
+    await page.waitForFunction(`[...document.querySelectorAll('[data-testid="dr-waves"] [data-member]')].every((m) => /DR state: Protected\\)/.test(m.textContent))`, undefined, { timeout: 180_000 });
     await dr.getByRole('button', { name: 'Drill the whole environment' }).click();
     await dr.getByTestId('drill-outcome').filter({ hasText: 'Passed; everything it made was removed.' }).waitFor({ timeout: 240_000 });
     const drillRows = await dr.getByRole('region', { name: /^Drill started / }).locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].slice(0, 3).map((c) => (c.textContent ?? '').trim())));
