@@ -9,8 +9,11 @@ import { LANGUAGES, setLanguage, type Language } from './i18n';
 import { AlertNotice, useUnreadCount } from './pages/Alerts';
 import { AlertsPage } from './pages/Alerts';
 import { CloudAccountsPage } from './pages/CloudAccounts';
+import { EnvironmentPage } from './pages/Environment';
+import { EnvironmentsPage } from './pages/Environments';
 import { LoginPage, SignupPage } from './pages/Auth';
 import { MePage } from './pages/Me';
+import { NewEnvironmentPage } from './pages/NewEnvironment';
 import { NewVmPage } from './pages/NewVm';
 import { NotFoundPage } from './pages/NotFound';
 import { VmPage } from './pages/Vm';
@@ -59,6 +62,9 @@ function Navigation() {
             </li>
             <li>
               <NavLink to="/vms/new">{t('nav.newVm')}</NavLink>
+            </li>
+            <li>
+              <NavLink to="/environments">{t('nav.environments')}</NavLink>
             </li>
             <li>
               <NavLink to="/alerts">{unread > 0 ? t('nav.alertsUnread', { count: unread }) : t('nav.alerts')}</NavLink>
@@ -115,6 +121,9 @@ export function App() {
           <Route path="/" element={<RequireSession><VmsPage /></RequireSession>} />
           <Route path="/vms/new" element={<RequireSession><NewVmPage /></RequireSession>} />
           <Route path="/vms/:id" element={<RequireSession><VmPage /></RequireSession>} />
+          <Route path="/environments" element={<RequireSession><EnvironmentsPage /></RequireSession>} />
+          <Route path="/environments/new" element={<RequireSession><NewEnvironmentPage /></RequireSession>} />
+          <Route path="/environments/:id" element={<RequireSession><EnvironmentPage /></RequireSession>} />
           <Route path="/alerts" element={<RequireSession><AlertsPage /></RequireSession>} />
           <Route path="/cloud-accounts" element={<RequireSession><CloudAccountsPage /></RequireSession>} />
           <Route path="/me" element={<RequireSession><MePage /></RequireSession>} />

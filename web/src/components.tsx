@@ -28,12 +28,54 @@ export function Field(props: { label: string; help?: string; error?: string } & 
   );
 }
 
-/** The API's field errors keyed by the form field they belong to (`software[1]` → `software`). */
-export function fieldErrors(err: unknown): Record<string, string> {
+/** A labelled select; its error text is tied to it with aria-describedby. */
+export function Select(props: { label: string; value: string; onChange: (v: string) => void; error?: string; children: ReactNode; name: string }) {
+  const id = useId();
+  return (
+    <div className="field">
+      <label htmlFor={id}>{props.label}</label>
+      <select id={id} name={props.name} value={props.value} onChange={(e) => props.onChange(e.target.value)} aria-invalid={props.error ? true : undefined} aria-describedby={props.error ? `${id}-error` : undefined}>
+        {props.children}
+      </select>
+      {props.error && (
+        <p className="field-error" id={`${id}-error`}>
+          {props.error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** Radio buttons in a fieldset: its legend names the choice, its error is tied to the group. */
+export function ChoiceGroup<V extends string>(props: { legend: string; name: string; value: V; options: ReadonlyArray<{ value: V; label: string }>; onChange: (v: V) => void; error?: string }) {
+  const id = useId();
+  return (
+    <fieldset aria-describedby={props.error ? `${id}-error` : undefined}>
+      <legend>{props.legend}</legend>
+      {props.options.map((o) => (
+        <label key={o.value} className="check">
+          <input type="radio" name={props.name} value={o.value} checked={props.value === o.value} onChange={() => props.onChange(o.value)} />
+          {o.label}
+        </label>
+      ))}
+      {props.error && (
+        <p className="field-error" id={`${id}-error`}>
+          {props.error}
+        </p>
+      )}
+    </fieldset>
+  );
+}
+
+/**
+ * The API's field errors keyed by the form field they belong to (`software[1]` → `software`), or
+ * `exact`: by the API's own field path (`members[2].requires[0]`).
+ */
+export function fieldErrors(err: unknown, opts: { exact?: boolean } = {}): Record<string, string> {
   if (!isApiError(err)) return {};
   const out: Record<string, string> = {};
   for (const f of err.fields as FieldError[]) {
-    const key = f.field.replace(/\[\d+\].*$/, '').replace(/^(backup)\..*$/, '$1');
+    const key = opts.exact ? f.field : f.field.replace(/\[\d+\].*$/, '').replace(/^(backup)\..*$/, '$1');
     out[key] = out[key] ? `${out[key]} ${f.message}` : f.message;
   }
   return out;
@@ -48,6 +90,18 @@ export function ErrorNotice({ error, children }: { error: unknown; children?: Re
     <div className="notice notice-error" role="alert">
       <p>{message}</p>
       {isApiError(error) && error.requestId && <p className="muted">{t('app.requestId', { id: error.requestId })}</p>}
+    </div>
+  );
+}
+
+/**
+ * A table's box that scrolls sideways at phone width. It can take the keyboard focus (and is a
+ * named region) so a table without links or buttons can still be scrolled from the keyboard.
+ */
+export function ScrollBox({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="table-wrap" tabIndex={0} role="region" aria-label={label}>
+      {children}
     </div>
   );
 }

@@ -17,6 +17,11 @@ export const keys = {
   events: ['events'] as const,
   accounts: ['cloud-accounts'] as const,
   quotas: ['quotas'] as const,
+  environments: ['environments'] as const,
+  environment: (id: string) => ['environment', id] as const,
+  envPolicy: (id: string) => ['environment-policy', id] as const,
+  envBackups: (id: string) => ['environment-backups', id] as const,
+  envDr: (id: string) => ['environment-dr', id] as const,
 };
 
 const FAST_MS = 1_500;
@@ -158,13 +163,82 @@ export function useCloudAccounts() {
   return useQuery({ queryKey: keys.accounts, queryFn: () => unwrap(api.GET('/api/v1/cloud-accounts')) });
 }
 
-/** A mutation that refreshes the VM's queries (and the list) when it settles. */
-export function useVmAction<V, R = unknown>(id: string, run: (vars: V) => Promise<R>) {
+/** A mutation that refreshes the given queries when it settles. */
+function useRefreshingAction<V, R>(queryKeys: ReadonlyArray<readonly unknown[]>, run: (vars: V) => Promise<R>) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: run,
     onSettled: async () => {
-      await Promise.all([keys.vm(id), keys.backups(id), keys.dr(id), keys.drills(id), keys.vms].map((queryKey) => qc.invalidateQueries({ queryKey })));
+      await Promise.all(queryKeys.map((queryKey) => qc.invalidateQueries({ queryKey })));
     },
   });
+}
+
+/** A mutation that refreshes the VM's queries (and the list) when it settles. */
+export function useVmAction<V, R = unknown>(id: string, run: (vars: V) => Promise<R>) {
+  return useRefreshingAction([keys.vm(id), keys.backups(id), keys.dr(id), keys.drills(id), keys.vms], run);
+}
+
+/** Environment states in which a graph runs (its page and the list poll fast meanwhile). */
+const ENV_MOVING = new Set(['creating', 'destroying']);
+export const envBusy = (env: { state: string }) => ENV_MOVING.has(env.state);
+
+/** The member's environments (one page: the newest 100; destroyed ones are not listed). */
+export function useEnvironments() {
+  return useQuery({
+    queryKey: keys.environments,
+    queryFn: () => unwrap(api.GET('/api/v1/environments', { params: { query: { limit: 100 } } })),
+    refetchInterval: pollInterval<Schemas['EnvironmentList']>((d) => d.environments.some(envBusy)),
+  });
+}
+
+export function useEnvironment(id: string) {
+  return useQuery({
+    queryKey: keys.environment(id),
+    queryFn: () => unwrap(api.GET('/api/v1/environments/{id}', { params: { path: { id } } })),
+    refetchInterval: pollInterval<Schemas['Environment']>((d) => envBusy(d) || !!d.graph?.tasks.some((t) => t.state === 'running')),
+  });
+}
+
+/** The group backup policy, or null when the environment has none (404). */
+export function useEnvironmentPolicy(id: string, enabled = true) {
+  return useQuery({
+    queryKey: keys.envPolicy(id),
+    queryFn: async () => {
+      try {
+        return await unwrap(api.GET('/api/v1/environments/{id}/backup-policy', { params: { path: { id } } }));
+      } catch (err) {
+        if (isApiError(err, 404)) return null;
+        throw err;
+      }
+    },
+    enabled,
+  });
+}
+
+/** The group restore points, newest first (one page: the newest 20). */
+export function useEnvironmentBackups(id: string, enabled = true) {
+  return useQuery({
+    queryKey: keys.envBackups(id),
+    queryFn: () => unwrap(api.GET('/api/v1/environments/{id}/backups', { params: { path: { id }, query: { limit: 20 } } })),
+    enabled,
+    refetchInterval: pollInterval<Schemas['EnvironmentBackupList']>((d) => d.backups.some((b) => b.status === 'running')),
+  });
+}
+
+/** The recovery plan: waves, state, members' DR states, the last failover, failback and drill. */
+export function useEnvironmentDr(id: string, enabled = true) {
+  return useQuery({
+    queryKey: keys.envDr(id),
+    queryFn: () => unwrap(api.GET('/api/v1/environments/{id}/dr', { params: { path: { id } } })),
+    enabled,
+    refetchInterval: pollInterval<Schemas['EnvironmentDr']>(
+      (d) => (d.protected && (d.state !== 'Protected' || d.members.some((m) => m.drState !== 'Protected'))) || (!!d.lastDrill && !d.lastDrill.finishedAt),
+    ),
+  });
+}
+
+/** A mutation that refreshes the environment's queries (and the lists) when it settles. */
+export function useEnvironmentAction<V, R = unknown>(id: string, run: (vars: V) => Promise<R>) {
+  return useRefreshingAction([keys.environment(id), keys.envPolicy(id), keys.envBackups(id), keys.envDr(id), keys.environments, keys.vms], run);
 }

@@ -6,18 +6,20 @@
  * fields, and a create the cloud's quota cannot hold (409 cloud_quota_exceeded) at the cloud.
  */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Fragment, useEffect, useId, useMemo, useState, type FormEvent } from 'react';
+import { Fragment, useEffect, useMemo, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router';
 import { api, unwrap, type Schemas } from '../api/client';
 import { keys, useCatalog, useQuotas } from '../api/hooks';
-import { ErrorNotice, Field, fieldErrors, Loading, PageTitle } from '../components';
+import { ChoiceGroup, ErrorNotice, Field, fieldErrors, Loading, PageTitle, Select } from '../components';
 
 type Catalog = Schemas['Catalog'];
-type Cloud = 'openstack' | 'cloudstack';
+export const CLOUDS = ['openstack', 'cloudstack'] as const;
+export type Cloud = (typeof CLOUDS)[number];
 type Protocol = 'tcp' | 'http' | 'https';
 type FailbackMode = 'automatic' | 'approval';
-const INTERVALS = [
+/** The backup intervals a form offers (the New VM form, an environment’s group policy). */
+export const INTERVALS = [
   { seconds: 3600, key: 'newVm.every1h' },
   { seconds: 21600, key: 'newVm.every6h' },
   { seconds: 86400, key: 'newVm.every24h' },
@@ -39,23 +41,6 @@ function useDebounced<T>(value: T, ms: number): T {
     return () => clearTimeout(timer);
   }, [value, ms]);
   return v;
-}
-
-function Select(props: { label: string; value: string; onChange: (v: string) => void; error?: string; children: React.ReactNode; name: string }) {
-  const id = useId();
-  return (
-    <div className="field">
-      <label htmlFor={id}>{props.label}</label>
-      <select id={id} name={props.name} value={props.value} onChange={(e) => props.onChange(e.target.value)} aria-invalid={props.error ? true : undefined} aria-describedby={props.error ? `${id}-error` : undefined}>
-        {props.children}
-      </select>
-      {props.error && (
-        <p className="field-error" id={`${id}-error`}>
-          {props.error}
-        </p>
-      )}
-    </div>
-  );
 }
 
 function VmForm({ catalog }: { catalog: Catalog }) {
@@ -157,20 +142,7 @@ function VmForm({ catalog }: { catalog: Catalog }) {
             </option>
           ))}
         </Select>
-        <fieldset aria-describedby={errors.cloud ? 'cloud-error' : undefined}>
-          <legend>{t('newVm.cloud')}</legend>
-          {(['openstack', 'cloudstack'] as const).map((c) => (
-            <label key={c} className="check">
-              <input type="radio" name="cloud" value={c} checked={cloud === c} onChange={() => setCloud(c)} />
-              {t(`cloud.${c}`)}
-            </label>
-          ))}
-          {errors.cloud && (
-            <p className="field-error" id="cloud-error">
-              {errors.cloud}
-            </p>
-          )}
-        </fieldset>
+        <ChoiceGroup legend={t('newVm.cloud')} name="cloud" value={cloud} onChange={setCloud} error={errors.cloud} options={CLOUDS.map((c) => ({ value: c, label: t(`cloud.${c}`) }))} />
         <fieldset>
           <legend>{t('newVm.backupTitle')}</legend>
           <label className="check">

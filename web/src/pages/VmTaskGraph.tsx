@@ -1,6 +1,6 @@
 /**
- * A backup's task graph drawn as a graph (the Mistral-style workflow made visible): each task a
- * box with its state (colour, a symbol and the word) and duration, an arrow from each task to the
+ * Task graphs drawn as graphs (the Mistral-style workflow made visible) — a backup's tasks, and an
+ * environment's members while its form is edited and while its graph runs: each task a box with its state (colour, a symbol and the word) and duration, an arrow from each task to the
  * tasks that require it, in layers by the longest `requires` chain (web/src/lib/graph.ts). The SVG
  * is one image with a title and a description for screen readers; the table under it holds the
  * same data, readable by everyone.
@@ -8,40 +8,52 @@
 import { useId, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Schemas } from '../api/client';
+import { ScrollBox } from '../components';
 import { formatDateTime, formatSeconds } from '../i18n';
-import { DEFAULT_BOX, layoutTaskGraph, taskSeconds } from '../lib/graph';
+import { DEFAULT_BOX, layoutTaskGraph, taskSeconds, type GraphTask } from '../lib/graph';
 import { WorkflowLink } from './OperatorLinks';
 
 type Backup = Schemas['Backup'];
 type Task = Backup['tasks'][number];
+type TaskState = Task['state'];
+
+/**
+ * A task to draw: a recorded one (state, times, error), or one being planned (no state yet: an
+ * environment's members while its form is edited).
+ */
+export type DrawnTask = GraphTask & Partial<Omit<Task, 'name' | 'requires'>>;
 
 /** A symbol beside the word, so a state never rests on colour alone. */
-const SYMBOL: Record<Task['state'], string> = { pending: '○', running: '▶', succeeded: '✓', failed: '✗', skipped: '–', cancelled: '■' };
+export const TASK_SYMBOL: Record<TaskState, string> = { pending: '○', running: '▶', succeeded: '✓', failed: '✗', skipped: '–', cancelled: '■' };
 
 /** A safe SVG id from React's useId (which may hold characters `url(#…)` does not take). */
 const svgId = (raw: string) => raw.replace(/[^A-Za-z0-9_-]/g, '');
 
-function TaskGraphSvg({ backup, now }: { backup: Backup; now: number }) {
+/**
+ * Tasks drawn as a graph. `title` names the drawing for screen readers; the description counts the
+ * tasks, the layers and (for recorded tasks) the tasks in each state. `planned` words the second
+ * line of a task without a state.
+ */
+export function TaskGraphSvg({ tasks, title, now, planned, testId = 'task-graph' }: { tasks: readonly DrawnTask[]; title: string; now: number; planned?: (task: DrawnTask) => string; testId?: string }) {
   const { t } = useTranslation();
   const id = svgId(useId());
-  const g = useMemo(() => layoutTaskGraph(backup.tasks), [backup.tasks]);
-  const when = formatDateTime(backup.startedAt);
+  const g = useMemo(() => layoutTaskGraph(tasks), [tasks]);
   const counts = new Map<string, number>();
-  for (const task of backup.tasks) counts.set(task.state, (counts.get(task.state) ?? 0) + 1);
-  const states = [...counts].map(([s, n]) => `${t(`taskState.${s as Task['state']}`)}: ${n}`).join(', ');
+  for (const task of tasks) if (task.state) counts.set(task.state, (counts.get(task.state) ?? 0) + 1);
+  const states = [...counts].map(([s, n]) => `${t(`taskState.${s as TaskState}`)}: ${n}`).join(', ');
   const box = DEFAULT_BOX;
   return (
     <svg
       className="graph"
-      data-testid="task-graph"
+      data-testid={testId}
       role="img"
       aria-labelledby={`${id}-title ${id}-desc`}
       width={g.width}
       height={g.height}
       viewBox={`0 0 ${g.width} ${g.height}`}
     >
-      <title id={`${id}-title`}>{t('graph.svgTitle', { when })}</title>
-      <desc id={`${id}-desc`}>{t('graph.svgDesc', { count: backup.tasks.length, layers: g.layers, states })}</desc>
+      <title id={`${id}-title`}>{title}</title>
+      <desc id={`${id}-desc`}>{t('graph.svgDesc', { count: tasks.length, layers: g.layers, states })}</desc>
       <defs>
         <marker id={`${id}-arrow`} viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
           <path d="M0,0 L10,5 L0,10 z" className="arrow-head" />
@@ -53,13 +65,13 @@ function TaskGraphSvg({ backup, now }: { backup: Backup; now: number }) {
       {g.nodes.map(({ task, x, y }) => {
         const secs = taskSeconds(task, now);
         return (
-          <g key={task.name} className={`node task-${task.state}`} data-task={task.name} data-state={task.state} transform={`translate(${x},${y})`}>
+          <g key={task.name} className={`node task-${task.state ?? 'planned'}`} data-task={task.name} data-state={task.state ?? 'planned'} transform={`translate(${x},${y})`}>
             <rect width={box.nodeWidth} height={box.nodeHeight} rx="6" />
             <text x="10" y="19" className="node-name">
               {task.name}
             </text>
             <text x="10" y="37" className="node-state">
-              {SYMBOL[task.state]} {t(`taskState.${task.state}`)}
+              {task.state ? `${TASK_SYMBOL[task.state]} ${t(`taskState.${task.state}`)}` : (planned?.(task) ?? '')}
               {secs !== undefined ? ` · ${formatSeconds(secs)}` : ''}
             </text>
           </g>
@@ -69,12 +81,13 @@ function TaskGraphSvg({ backup, now }: { backup: Backup; now: number }) {
   );
 }
 
-function TaskTable({ backup, now }: { backup: Backup; now: number }) {
+/** The same tasks as a table, readable by everyone: state, requirements, duration, error. */
+export function TaskTable({ tasks, caption, now }: { tasks: readonly Task[]; caption: string; now: number }) {
   const { t } = useTranslation();
   return (
-    <div className="table-wrap">
+    <ScrollBox label={caption}>
       <table className="compact">
-        <caption>{t('graph.tableCaption', { when: formatDateTime(backup.startedAt) })}</caption>
+        <caption>{caption}</caption>
         <thead>
           <tr>
             <th scope="col">{t('graph.task')}</th>
@@ -85,14 +98,14 @@ function TaskTable({ backup, now }: { backup: Backup; now: number }) {
           </tr>
         </thead>
         <tbody>
-          {backup.tasks.map((task) => {
+          {tasks.map((task) => {
             const secs = taskSeconds(task, now);
             return (
               <tr key={task.name}>
                 <th scope="row">{task.name}</th>
                 <td>
                   <span className={`state state-${task.state}`}>
-                    {SYMBOL[task.state]} {t(`taskState.${task.state}`)}
+                    {TASK_SYMBOL[task.state]} {t(`taskState.${task.state}`)}
                   </span>
                 </td>
                 <td>{task.requires.length ? task.requires.join(', ') : t('graph.nothing')}</td>
@@ -103,7 +116,7 @@ function TaskTable({ backup, now }: { backup: Backup; now: number }) {
           })}
         </tbody>
       </table>
-    </div>
+    </ScrollBox>
   );
 }
 
@@ -133,12 +146,12 @@ export function TaskGraphSection({ backups }: { backups: Backup[] }) {
         </div>
       )}
       <div className="graph-wrap">
-        <TaskGraphSvg backup={backup} now={now} />
+        <TaskGraphSvg tasks={backup.tasks} title={t('graph.svgTitle', { when: formatDateTime(backup.startedAt) })} now={now} />
       </div>
       <p>
         <WorkflowLink workflowId={backup.workflowId} what={t('operator.backup')} />
       </p>
-      <TaskTable backup={backup} now={now} />
+      <TaskTable tasks={backup.tasks} caption={t('graph.tableCaption', { when: formatDateTime(backup.startedAt) })} now={now} />
     </section>
   );
 }

@@ -1,0 +1,174 @@
+/**
+ * One environment: its state, network, failed members and last error; the task graph running now
+ * or last (create, roll-back or destroy) drawn with each member's task state, polled with back-off
+ * (VmTaskGraph.tsx's drawing and table); the members with their VMs' states, each linking to its
+ * VM page; group backups and the recovery plan (EnvironmentProtection.tsx); and Destroy, the
+ * name typed to confirm.
+ */
+import { useState, type FormEvent } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Link, useParams } from 'react-router';
+import { api, isApiError, unwrap, type Schemas } from '../api/client';
+import { useEnvironment, useEnvironmentAction } from '../api/hooks';
+import { ErrorNotice, Field, Loading, PageTitle } from '../components';
+import { formatDateTime } from '../i18n';
+import { EnvironmentBackups, EnvironmentDr } from './EnvironmentProtection';
+import { OperatorNote, WorkflowLink } from './OperatorLinks';
+import { TaskGraphSvg, TaskTable } from './VmTaskGraph';
+
+type Environment = Schemas['Environment'];
+
+function GraphSection({ env }: { env: Environment }) {
+  const { t } = useTranslation();
+  const graph = env.graph;
+  if (!graph || !graph.tasks.length) return null;
+  const kind = t(`env.kind.${graph.kind}`);
+  // A running task's duration grows with each poll (the page re-renders then).
+  const now = Date.now();
+  return (
+    <section aria-labelledby="env-graph-title" className="card task-graph">
+      <h2 id="env-graph-title">{t('env.graphTitle')}</h2>
+      <p className="help">{t('env.graphIntro')}</p>
+      <div className="graph-wrap">
+        <TaskGraphSvg tasks={graph.tasks} title={t('env.svgTitle', { kind, name: env.name })} now={now} testId="environment-graph" />
+      </div>
+      {env.workflowIds.length > 0 && (
+        <p>
+          <WorkflowLink workflowId={env.workflowIds[env.workflowIds.length - 1]} what={t('operator.operation')} />
+        </p>
+      )}
+      <TaskTable tasks={graph.tasks} caption={t('env.tableCaption', { kind })} now={now} />
+    </section>
+  );
+}
+
+function MembersTable({ env }: { env: Environment }) {
+  const { t } = useTranslation();
+  return (
+    <section aria-labelledby="members-title" className="card">
+      <h2 id="members-title">{t('env.members')}</h2>
+      <div className="table-wrap">
+        <table className="env-list" data-testid="environment-members">
+          <thead>
+            <tr>
+              <th scope="col">{t('env.member')}</th>
+              <th scope="col">{t('env.vmState')}</th>
+              <th scope="col">{t('env.requires')}</th>
+              <th scope="col">{t('env.address')}</th>
+              <th scope="col">{t('env.error')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {env.members.map((m) => {
+              const address = (m.placement?.addresses.find((a) => a.type === 'floating') ?? m.placement?.addresses[0])?.addr;
+              return (
+                <tr key={m.name} data-member={m.name}>
+                  <th scope="row">{m.state === 'deleted' ? m.name : <Link to={`/vms/${m.vmId}`}>{m.name}</Link>}</th>
+                  <td>
+                    <span className={`state state-${m.state}`}>{t(`vmState.${m.state}`)}</span>
+                  </td>
+                  <td>{m.requires.length ? m.requires.join(', ') : t('env.nothing')}</td>
+                  <td>{address ?? t('env.nothing')}</td>
+                  <td className="wrap">{m.lastError ?? ''}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+function DestroyEnvironment({ env }: { env: Environment }) {
+  const { t } = useTranslation();
+  const [typed, setTyped] = useState('');
+  const destroy = useEnvironmentAction(env.id, () => unwrap(api.DELETE('/api/v1/environments/{id}', { params: { path: { id: env.id } } })));
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    if (typed === env.name) destroy.mutate(undefined);
+  };
+  return (
+    <section className="card danger" aria-labelledby="destroy-title">
+      <h2 id="destroy-title">{t('env.destroyTitle')}</h2>
+      <p>{t('env.destroyText')}</p>
+      <form onSubmit={onSubmit} noValidate>
+        <Field label={t('env.destroyConfirm')} name="confirm-name" autoComplete="off" value={typed} onChange={(e) => setTyped(e.target.value)} />
+        <button type="submit" className="danger" disabled={typed !== env.name || destroy.isPending || env.state === 'destroying'}>
+          {t('env.destroySubmit')}
+        </button>
+      </form>
+      <div role="status" aria-live="polite">
+        {(destroy.isSuccess || env.state === 'destroying') && <p className="notice">{t('env.destroying')}</p>}
+      </div>
+      {destroy.error && <ErrorNotice error={destroy.error} />}
+    </section>
+  );
+}
+
+export function EnvironmentPage() {
+  const { t } = useTranslation();
+  const { id = '' } = useParams();
+  const q = useEnvironment(id);
+  if (q.isPending) return <Loading />;
+  if (q.error) {
+    return (
+      <>
+        <ErrorNotice error={q.error}>{isApiError(q.error, 404) ? t('app.notFound') : undefined}</ErrorNotice>
+        <p>
+          <Link to="/environments">{t('env.back')}</Link>
+        </p>
+      </>
+    );
+  }
+  const env = q.data;
+  // Group backups and recovery plans are for OpenStack environments that were made.
+  const protectable = env.cloud === 'openstack' && env.state !== 'destroyed';
+  return (
+    <>
+      <p>
+        <Link to="/environments">{t('env.back')}</Link>
+      </p>
+      <PageTitle title={t('env.title', { name: env.name })}>{t('env.title', { name: env.name })}</PageTitle>
+      <OperatorNote />
+      <section aria-labelledby="summary-title" className="card">
+        <h2 id="summary-title">{t('env.summary')}</h2>
+        <dl className="facts">
+          <dt>{t('env.state')}</dt>
+          <dd>
+            <span className={`state state-${env.state}`} data-testid="environment-state">
+              {t(`envState.${env.state}`)}
+            </span>
+          </dd>
+          <dt>{t('env.cloud')}</dt>
+          <dd>{t(`cloud.${env.cloud}`)}</dd>
+          <dt>{t('env.preset')}</dt>
+          <dd>{t(`preset.${env.preset ?? 'none'}`)}</dd>
+          <dt>{t('env.onFailure')}</dt>
+          <dd>{t(`env.${env.onMemberFailure}`)}</dd>
+          <dt>{t('env.network')}</dt>
+          <dd>{env.network ? env.network.name : env.state === 'destroyed' ? t('env.networkGone') : t('env.noNetwork')}</dd>
+          <dt>{t('env.created')}</dt>
+          <dd>{formatDateTime(env.createdAt)}</dd>
+          {env.failedMembers.length > 0 && (
+            <>
+              <dt>{t('env.failedMembers')}</dt>
+              <dd data-testid="failed-members">{env.failedMembers.join(', ')}</dd>
+            </>
+          )}
+          {env.lastError && (
+            <>
+              <dt>{t('env.lastError')}</dt>
+              <dd className="wrap">{env.lastError}</dd>
+            </>
+          )}
+        </dl>
+      </section>
+      <GraphSection env={env} />
+      <MembersTable env={env} />
+      {protectable && <EnvironmentBackups env={env} />}
+      {protectable && <EnvironmentDr env={env} />}
+      {env.state !== 'destroyed' && <DestroyEnvironment env={env} />}
+    </>
+  );
+}
