@@ -37,6 +37,12 @@ describe('environments: recovery plans — failover and failback in dependency o
     lastPlan = r.body;
     return r.body;
   };
+  /** The environment once it is neither being created nor destroyed. */
+  const settled = (id: string): Promise<Json> =>
+    until(`environment ${id} settled`, async () => {
+      const e = (await call('GET', `/api/v1/environments/${id}`)).body;
+      return e.state === 'creating' || e.state === 'destroying' ? undefined : e;
+    });
   const vm = async (vmId: string): Promise<Json> => (await call('GET', `/api/v1/vms/${vmId}`)).body.vm;
   const csState = (): Promise<Json> => simAdmin(clouds.cloudstack.url, 'GET', '/state');
   const GONE = ['Destroyed', 'Expunging', 'Expunged'];
@@ -83,10 +89,7 @@ describe('environments: recovery plans — failover and failback in dependency o
     const created = await call('POST', '/api/v1/environments', { name: 'edr', cloud: 'openstack', preset: 'web-app-db', backup: GROUP_POLICY });
     assert.equal(created.status, 202, JSON.stringify(created.body));
     const id = created.body.environment.id as string;
-    const env = await until('environment active', async () => {
-      const e = (await call('GET', `/api/v1/environments/${id}`)).body;
-      return e.state === 'creating' ? undefined : e;
-    });
+    const env = await settled(id);
     assert.equal(env.state, 'active', JSON.stringify(env));
     const member = Object.fromEntries(env.members.map((m: Json) => [m.name, m.vmId])) as Record<'db' | 'app' | 'web', string>;
 
@@ -186,7 +189,8 @@ describe('environments: recovery plans — failover and failback in dependency o
     await until('members unprotected', async () => ((await plan(id)).members.every((m: Json) => m.drState === undefined) ? true : undefined), 60_000);
     assert.equal((await call('POST', `/api/v1/environments/${id}/dr`, {})).status, 200);
     assert.equal((await call('DELETE', `/api/v1/environments/${id}`)).status, 202);
-    await until('destroyed', async () => ((await call('GET', `/api/v1/environments/${id}`)).body.state === 'destroyed' ? true : undefined));
+    const destroyed = await settled(id);
+    assert.equal(destroyed.state, 'destroyed', JSON.stringify(destroyed));
     assert.equal((await plan(id)).protected, false);
     await until('the plan workflow ended', async () => ((await sys.tw.client.workflow.getHandle(`env-dr:${id}`).describe()).status.name === 'COMPLETED' ? true : undefined), 60_000);
   });
@@ -194,10 +198,7 @@ describe('environments: recovery plans — failover and failback in dependency o
     const created = await call('POST', '/api/v1/environments', { name: 'eoc', cloud: 'openstack', preset: 'overcloud', number: 3, size: 'small', backup: GROUP_POLICY });
     assert.equal(created.status, 202, JSON.stringify(created.body));
     const id = created.body.environment.id as string;
-    const env = await until('environment active', async () => {
-      const e = (await call('GET', `/api/v1/environments/${id}`)).body;
-      return e.state === 'creating' ? undefined : e;
-    });
+    const env = await settled(id);
     assert.equal(env.state, 'active', JSON.stringify(env));
     const member = Object.fromEntries(env.members.map((m: Json) => [m.name, m.vmId])) as Record<string, string>;
     const nodes = ['node-1', 'node-2', 'node-3'];
@@ -252,7 +253,8 @@ describe('environments: recovery plans — failover and failback in dependency o
     // Destroyed: the plan ends, and nothing of its members is left in either cloud (servers, standbys, stacks).
     assert.ok((await leftInClouds(Object.values(member))).length >= 8, 'before: each member\'s server and standbys are found by its id');
     assert.equal((await call('DELETE', `/api/v1/environments/${id}`)).status, 202);
-    await until('destroyed', async () => ((await call('GET', `/api/v1/environments/${id}`)).body.state === 'destroyed' ? true : undefined));
+    const destroyed = await settled(id);
+    assert.equal(destroyed.state, 'destroyed', JSON.stringify(destroyed));
     const left = await until('nothing left in either cloud', async () => {
       const l = await leftInClouds(Object.values(member));
       return l.length === 0 ? l : undefined;
@@ -270,10 +272,7 @@ describe('environments: recovery plans — failover and failback in dependency o
     });
     assert.equal(created.status, 202, JSON.stringify(created.body));
     const id = created.body.environment.id as string;
-    const env = await until('environment active', async () => {
-      const e = (await call('GET', `/api/v1/environments/${id}`)).body;
-      return e.state === 'creating' ? undefined : e;
-    });
+    const env = await settled(id);
     assert.equal(env.state, 'active', JSON.stringify(env));
     const member = Object.fromEntries(env.members.map((m: Json) => [m.name, m.vmId])) as Record<'db' | 'app', string>;
     const dr = async (vmId: string): Promise<Json> => (await call('GET', `/api/v1/vms/${vmId}/dr`)).body;
@@ -292,10 +291,7 @@ describe('environments: recovery plans — failover and failback in dependency o
     assert.equal((await dr(member.app)).protected, false, 'protected by the environment only: no longer protected');
 
     assert.equal((await call('DELETE', `/api/v1/environments/${id}`)).status, 202);
-    const gone = await until('environment destroyed', async () => {
-      const e = (await call('GET', `/api/v1/environments/${id}`)).body;
-      return e.state === 'destroying' ? undefined : e;
-    });
+    const gone = await settled(id);
     assert.equal(gone.state, 'destroyed', JSON.stringify(gone));
   });
 });
