@@ -4,12 +4,13 @@
  * the environment's schedule removed when the environment is gone. The members' backups are
  * ordinary backupVm runs; nothing here touches a cloud.
  */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { GROUP_BACKUP_WINDOW_SECONDS, type EnvironmentBackupInput, type GroupBackupStatus, type GroupMemberBackup } from '../src/contracts/environment-backup';
 import { environmentModel, type EnvironmentRecord } from '../src/environments/model';
 import { vmModel } from '../src/vms/model';
 import { environmentBackupModel, environmentBackupPolicyModel } from '../src/environments/backup-model';
-import { deleteEnvironmentBackupSchedule } from '../src/environments/backup-schedule';
+import { deleteEnvironmentBackupSchedule, upsertEnvironmentBackupSchedule } from '../src/environments/backup-schedule';
 import { backupModel, backupPolicyModel } from '../src/backups/model';
 import { whileBusy } from '../src/db/connection';
 import type { ActivityDeps } from './deps';
@@ -41,7 +42,9 @@ export function createEnvironmentBackupActivities(deps: ActivityDeps) {
       if (!env) return { ok: false, reason: 'the environment has no record', removeSchedule: true };
       const policy = await environmentBackupPolicyModel(deps.db).findById(input.envId).lean();
       if (input.trigger === 'final') return finalBackupPlan(env, !!policy, policy?.windowSeconds);
-      if (env.state === 'destroyed' || env.state === 'destroying' || env.state === 'failed') return { ok: false, reason: `the environment is ${env.state}`, removeSchedule: true };
+      if (env.state === 'destroyed') return { ok: false, reason: 'the environment is destroyed', removeSchedule: true };
+      // Being destroyed (the final backup still reads the policy; a stopped destroy gives the schedule back) or failed: skipped, kept.
+      if (env.state === 'destroying' || env.state === 'failed') return { ok: false, reason: `the environment is ${env.state}`, removeSchedule: false };
       if (input.trigger === 'schedule' && !policy) return { ok: false, reason: 'the environment has no group backup policy', removeSchedule: true };
       if (env.state !== 'active' && env.state !== 'partial') return { ok: false, reason: `the environment is ${env.state}`, removeSchedule: false };
       return { ok: true, windowSeconds: policy?.windowSeconds ?? GROUP_BACKUP_WINDOW_SECONDS, members: env.members.map((m) => ({ name: m.name, vmId: m.vmId })) };
@@ -74,6 +77,19 @@ export function createEnvironmentBackupActivities(deps: ActivityDeps) {
       if (input.finished) set.finishedAt = new Date();
       const r = await whileBusy(() => environmentBackupModel(deps.db).updateOne({ _id: input.pointId }, { $set: set }));
       if (r.matchedCount === 0) throw ApplicationFailure.nonRetryable(`group restore point ${input.pointId} has no record`, 'EnvironmentBackupNotFound');
+    },
+
+    /**
+     * A destroy that stopped before deleting anything (its final backup fell short) gives the
+     * environment its group schedule back, from the policy it kept (idempotent; none: nothing to do).
+     */
+    async resumeEnvironmentBackupSchedule(input: { envId: string }): Promise<{ resumed: boolean }> {
+      if (!deps.temporalClient) throw ApplicationFailure.nonRetryable('the worker has no Temporal client for schedules', 'Misconfigured');
+      const policy = await environmentBackupPolicyModel(deps.db).findById(input.envId).lean();
+      if (!policy) return { resumed: false };
+      const taskQueue = Context.current().info.taskQueue;
+      await upsertEnvironmentBackupSchedule(deps.temporalClient, { envId: input.envId, ownerId: policy.ownerId, taskQueue }, policy);
+      return { resumed: true };
     },
 
     /** Idempotent: the environment's schedule and group policy go (destroy, roll-back, a schedule whose environment is gone). */

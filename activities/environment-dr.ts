@@ -11,7 +11,7 @@ import { DR_SIGNALS, approveFailbackUpdate, drWorkflowId, type CloudHealthSignal
 import type { EnvironmentDrStatus, EnvironmentDrillReport } from '../src/contracts/environment-dr';
 import { drStateModel } from '../src/dr/model';
 import { GUEST_CHECK_DEFAULTS, guestAddressRefusal, mapGuestAddress, parseGuestAddressMap, type GuestHealthCheck } from '../src/dr/guest-checks';
-import { environmentDrModel, environmentDrillModel } from '../src/environments/dr-model';
+import { environmentDrModel, environmentDrillModel, stopEnvironmentPlan } from '../src/environments/dr-model';
 import { vmModel } from '../src/vms/model';
 import { whileBusy } from '../src/db/connection';
 import type { ActivityDeps } from './deps';
@@ -55,6 +55,12 @@ export function createEnvironmentDrActivities(deps: ActivityDeps) {
      * Tells members' drVm workflows the cloud's verdict (the signal the monitor's fan-out sends a
      * single VM), in parallel; those whose DR workflow is not running are named, not an error.
      */
+    /** The destroy graph, once nothing is left to preserve: the environment's recovery plan ends (idempotent). */
+    async stopEnvironmentPlan(input: { envId: string }): Promise<void> {
+      if (!deps.temporalClient) throw ApplicationFailure.nonRetryable('the worker has no Temporal client configured', 'Misconfigured');
+      await stopEnvironmentPlan(deps.db, deps.temporalClient, input.envId);
+    },
+
     async signalMembersCloudHealth(input: { vmIds: string[]; signal: CloudHealthSignal }): Promise<{ told: string[]; notRunning: string[] }> {
       const client = deps.temporalClient;
       if (!client) throw ApplicationFailure.nonRetryable('the worker has no Temporal client configured', 'Misconfigured');

@@ -249,7 +249,6 @@ export function createApp(deps: ApiDeps): Express {
       operatorAccountId: (cloud) => OPERATOR_ACCOUNT_IDS[cloud],
       groups: environmentGroups,
     }),
-    environmentPlans,
   );
   environmentBackupRoutes(v1, environmentGroups);
   environmentDrRoutes(v1, environmentPlans);

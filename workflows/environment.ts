@@ -17,6 +17,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import {
   FINAL_BACKUP_TASK,
   NETWORK_TASK,
+  STOP_PLAN_TASK,
   RECORD_TASK,
   environmentNetworkName,
   memberTask,
@@ -62,6 +63,13 @@ const GROUP_SCHEDULE_PATCH = 'env-destroy-removes-group-schedule';
  * Histories recorded before it replay without that step.
  */
 const FINAL_BACKUP_PATCH = 'env-destroy-final-backup';
+
+/**
+ * The destroy graph ends the environment's recovery plan itself, after the final backup and before
+ * any member goes (the API used to stop it when the destroy was asked for, so a destroy stopped
+ * by its final backup left the environment without its plan). Histories from before replay without it.
+ */
+const STOP_PLAN_PATCH = 'env-destroy-stops-plan';
 
 export async function createEnvironment(input: EnvironmentInput): Promise<EnvironmentResult> {
   const progress = new Progress('createEnvironment', ['create', 'rollback']);
@@ -134,6 +142,17 @@ export async function destroyEnvironment(input: DestroyEnvironmentInput): Promis
   const progress = new Progress('destroyEnvironment', ['destroy']);
   await store.recordEnvironment({ envId: input.envId, state: 'destroying', lastError: null });
   const result = await destroyGraph(input, 'destroy', progress);
+  const finalBackup = result.statuses.find((t) => t.name === FINAL_BACKUP_TASK);
+  if (finalBackup?.state === 'failed') {
+    // Stopped before anything was deleted: the environment runs on as it was, its group schedule back.
+    const why = finalBackup.error ?? 'the final backup fell short';
+    const members = await store.environmentMemberStates({ envId: input.envId });
+    await store.resumeEnvironmentBackupSchedule({ envId: input.envId });
+    const state: EnvironmentState = members.every((m) => m.state === 'active') ? 'active' : 'partial';
+    await store.recordEnvironment({ envId: input.envId, state, lastError: `destroy stopped: ${FINAL_BACKUP_TASK}: ${why}` });
+    progress.fail(why);
+    return { envId: input.envId, state, failedMembers: [], tasks: result.statuses };
+  }
   if (!result.ok) {
     const why = result.failures.map((f) => `${f.task}: ${f.error}`).join('; ');
     await store.recordEnvironment({ envId: input.envId, state: 'failed', lastError: `destroy incomplete: ${why}` });
@@ -155,16 +174,20 @@ export async function destroyEnvironment(input: DestroyEnvironmentInput): Promis
 async function destroyGraph(env: DestroyEnvironmentInput, kind: 'rollback' | 'destroy', progress: Progress): Promise<TaskGraphResult> {
   const removeGroupSchedule = patched(GROUP_SCHEDULE_PATCH);
   const finalBackup = kind === 'destroy' && env.finalBackup !== false && patched(FINAL_BACKUP_PATCH);
+  const stopPlan = kind === 'destroy' && patched(STOP_PLAN_PATCH);
+  /** What every member's delete waits for. */
+  const first = stopPlan ? [STOP_PLAN_TASK] : finalBackup ? [FINAL_BACKUP_TASK] : [];
   const states = new Map((await store.environmentMemberStates({ envId: env.envId })).map((m) => [m.vmId, m.state]));
   const dependents = (name: string) => env.members.filter((m) => m.requires.includes(name)).map((m) => memberTask(m.name));
   /** Each member's final backup, whose store copy its delete keeps. */
   const kept = new Map<string, string>();
   const tasks: TaskSpec<void>[] = [
     ...(finalBackup ? [{ name: FINAL_BACKUP_TASK, run: () => takeFinalBackup(env, kept) }] : []),
+    ...(stopPlan ? [{ name: STOP_PLAN_TASK, requires: finalBackup ? [FINAL_BACKUP_TASK] : [], run: () => store.stopEnvironmentPlan({ envId: env.envId }) }] : []),
     ...env.members.map(
       (m): TaskSpec<void> => ({
         name: memberTask(m.name),
-        requires: [...(finalBackup ? [FINAL_BACKUP_TASK] : []), ...dependents(m.name)],
+        requires: [...first, ...dependents(m.name)],
         run: async () => {
           const state = states.get(m.vmId);
           if (state === 'deleted' || state === 'missing') return { vmId: m.vmId, state: 'deleted' };

@@ -15,7 +15,6 @@ import {
 import { idempotencyKeyHeader } from '../../src/contracts/api/vms';
 import { parseInput } from '../../src/errors';
 import type { EnvironmentService, StartedEnvironmentOperation } from '../../src/environments/service';
-import type { EnvironmentDrService } from '../../src/environments/dr-service';
 import type { ApiScope } from '../openapi';
 import { idempotencyKeyOf } from './idempotency';
 import { userId } from './params';
@@ -29,8 +28,7 @@ function accepted(op: StartedEnvironmentOperation): EnvironmentAccepted {
 
 const NOT_FOUND = 'no such environment, or another member’s';
 
-/** `plans`: an environment's recovery plan stops when it is destroyed (its members' DR goes with their VMs). */
-export function environmentRoutes(api: ApiScope, environments: EnvironmentService, plans?: Pick<EnvironmentDrService, 'stopPlan'>): void {
+export function environmentRoutes(api: ApiScope, environments: EnvironmentService): void {
   api.route(
     {
       method: 'post',
@@ -125,8 +123,8 @@ export function environmentRoutes(api: ApiScope, environments: EnvironmentServic
     async (req, res) => {
       const { id } = parseInput(environmentParams, req.params, 'path');
       const { finalBackup } = parseInput(destroyEnvironmentQuery, { ...req.query }, 'query');
+      // The destroy graph ends the recovery plan once the final backup is taken (nothing is deleted before).
       const op = await environments.destroy(userId(req), id, { finalBackup: finalBackup !== 'false' });
-      await plans?.stopPlan(id);
       res.status(202).location(`/api/v1/environments/${id}`).json(accepted(op));
     },
   );

@@ -34,6 +34,8 @@ export const NETWORK_TASK = 'network';
 export const RECORD_TASK = 'record';
 /** The destroy's first step: members with a backup policy are backed up once more ("preserve the data"). */
 export const FINAL_BACKUP_TASK = 'final-backup';
+/** Then the recovery plan ends (after the final backup: a destroy it stops leaves the plan running). */
+export const STOP_PLAN_TASK = 'stop-plan';
 export const memberTask = (member: string): string => `member:${member}`;
 
 export interface EnvironmentMemberPlan {

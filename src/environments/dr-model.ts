@@ -3,9 +3,11 @@
  * the members' VMs, which the monitor's fan-out reads to route cloud verdicts to `env-dr:<envId>`)
  * and the status environmentDr writes for readers; and the reports of environment drills.
  */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Schema, type Connection, type Model } from 'mongoose';
+import { whileBusy } from '../db/connection';
 import type { DrSettings } from '../contracts/dr';
-import type { EnvironmentDrSettings, EnvironmentDrStatus, EnvironmentDrillReport } from '../contracts/environment-dr';
+import { ENVIRONMENT_DR_SIGNALS, environmentDrWorkflowId, type EnvironmentDrSettings, type EnvironmentDrStatus, type EnvironmentDrillReport } from '../contracts/environment-dr';
 import type { GuestHealthCheck } from '../dr/guest-checks';
 
 export const ENVIRONMENT_DR_COLLECTION = 'environment_dr';
@@ -71,4 +73,17 @@ const drillSchema = new Schema<EnvironmentDrillRecord>(
 
 export function environmentDrillModel(conn: Connection): Model<EnvironmentDrillRecord> {
   return (conn.models.EnvironmentDrill as Model<EnvironmentDrillRecord>) ?? conn.model<EnvironmentDrillRecord>('EnvironmentDrill', drillSchema, ENVIRONMENT_DRILLS_COLLECTION);
+}
+
+/**
+ * The plan's record and workflow go (the environment is being destroyed: its members' own DR
+ * workflows end with their VMs). Idempotent: no error when it was never protected.
+ */
+export async function stopEnvironmentPlan(db: Connection, temporal: Client, envId: string): Promise<void> {
+  await whileBusy(() => environmentDrModel(db).deleteOne({ _id: envId }));
+  try {
+    await temporal.workflow.getHandle(environmentDrWorkflowId(envId)).signal(ENVIRONMENT_DR_SIGNALS.stop);
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
 }

@@ -6,7 +6,7 @@
  * Reads come from the records the workflows write (never a workflow query).
  */
 import crypto from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Connection } from 'mongoose';
 import {
@@ -26,7 +26,7 @@ import type { DrService } from '../dr/service';
 import { drProtectionModel, drStateModel } from '../dr/model';
 import { VMFLOW_CLOUD_KEY, VMFLOW_OWNER_KEY } from '../vms/search';
 import { environmentModel, type EnvironmentRecord } from './model';
-import { environmentDrModel, environmentDrillModel, type EnvironmentDrRecord } from './dr-model';
+import { environmentDrModel, environmentDrillModel, stopEnvironmentPlan, type EnvironmentDrRecord } from './dr-model';
 import { recoveryWaves, waveOf } from './waves';
 
 export interface EnvironmentDrServiceDeps {
@@ -119,17 +119,9 @@ export class EnvironmentDrService {
     return Object.fromEntries(found.map((p) => [p._id, { settings: { failbackMode: p.settings.failbackMode, failbackAfterHealthySeconds: p.settings.failbackAfterHealthySeconds }, healthCheck: p.healthCheck ?? null }]));
   }
 
-  /**
-   * The plan's record and workflow go (the environment is being destroyed: its members' own DR
-   * workflows end with their VMs). No error when it was never protected.
-   */
+  /** The plan's record and workflow go (unprotect); no error when it was never protected. */
   async stopPlan(envId: string): Promise<void> {
-    await whileBusy(() => environmentDrModel(this.d.db).deleteOne({ _id: envId }));
-    try {
-      await this.d.temporal.workflow.getHandle(environmentDrWorkflowId(envId)).signal(ENVIRONMENT_DR_SIGNALS.stop);
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-    }
+    await stopEnvironmentPlan(this.d.db, this.d.temporal, envId);
   }
 
   async status(ownerId: string, envId: string): Promise<EnvironmentDrView> {

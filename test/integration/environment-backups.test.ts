@@ -207,19 +207,29 @@ describe('environments: group protection (one schedule, one group restore point 
     assert.equal(bad.status, 400, JSON.stringify(bad.body));
     assert.deepEqual(bad.body.error.fields.map((f: Json) => f.field), ['finalBackup']);
 
-    // The database's snapshot is refused once: the final point is incomplete and nothing is deleted.
+    // Protected as a whole: the plan must outlive a destroy that stops.
+    assert.equal((await call('POST', `/api/v1/environments/${id}/dr`, {})).status, 200);
+
+    // The database's snapshot is refused once: the final point is incomplete and nothing is
+    // deleted; the environment runs on as it was, with its group schedule and its recovery plan.
     await simAdmin(clouds.openstack.url, 'POST', '/faults', { service: 'compute', method: 'POST', path: `/servers/${member('db').placement.serverId}/action$`, status: 400, count: 1 });
     assert.equal((await call('DELETE', `/api/v1/environments/${id}`)).status, 202);
-    const stopped = await settled(id);
-    assert.equal(stopped.state, 'failed', JSON.stringify(stopped));
-    assert.match(stopped.lastError, /final-backup: .*the final backup fell short, so nothing was deleted.*db: failed/);
+    const stopped = await waitUntil('the destroy stopped', async () => {
+      const x = (await call('GET', `/api/v1/environments/${id}`)).body;
+      return x.state !== 'destroying' && x.graph?.kind === 'destroy' ? x : undefined;
+    }, 300_000);
+    assert.equal(stopped.state, 'active', JSON.stringify(stopped));
+    assert.match(stopped.lastError, /^destroy stopped: final-backup: .*the final backup fell short, so nothing was deleted.*db: failed/);
     for (const m of stopped.members) assert.equal(m.state, 'active', `${m.name} is still there`);
+    assert.equal((await tw.client.schedule.getHandle(environmentBackupScheduleId(id)).describe()).scheduleId, environmentBackupScheduleId(id), 'its group schedule is back');
+    assert.equal((await call('GET', `/api/v1/environments/${id}/dr`)).body.protected, true, 'still protected');
     const shortPoint = (await points(id))[0];
     assert.equal(shortPoint.trigger, 'final');
     assert.equal(shortPoint.status, 'incomplete', JSON.stringify(shortPoint));
     assert.equal((await call('GET', `/api/v1/environments/${id}/backup-policy`)).status, 200, 'the policy stays for the destroy tried again');
     const tasks = Object.fromEntries((stopped.graph.tasks as Json[]).map((t) => [t.name, t.state]));
     assert.equal(tasks['final-backup'], 'failed');
+    assert.equal(tasks['stop-plan'], 'skipped');
     assert.equal(tasks['member:db'], 'skipped');
     assert.equal(tasks['member:app'], 'skipped');
 
@@ -232,6 +242,8 @@ describe('environments: group protection (one schedule, one group restore point 
     assert.equal(final.status, 'complete', JSON.stringify(final));
     assert.deepEqual(final.members.map((m: Json) => m.name).sort(), ['app', 'db']);
     assert.equal((await call('GET', `/api/v1/environments/${id}/backup-policy`)).status, 404);
+    assert.equal((await call('GET', `/api/v1/environments/${id}/dr`)).body.protected, false, 'the plan ended with it');
+    await assert.rejects(tw.client.schedule.getHandle(environmentBackupScheduleId(id)).describe(), ScheduleNotFoundError);
     const [o, c] = await Promise.all([osState(), csState()]);
     for (const m of final.members) {
       const named = (n: string | undefined) => !!n?.startsWith(`vmflow-${m.vmId}`);
