@@ -555,7 +555,7 @@ export const en = {
     actions: 'Actions',
     destroyedNote: 'The environment is destroyed; its final and earlier restore points stay listed, and it can be restored from them.',
     restore: 'Restore as a new environment',
-    restoreLabel: 'Restore the point of {{when}} as a new environment',
+    restoreLabel: 'Restore as a new environment: the point of {{when}}',
     restoreName: 'New environment’s name',
     restoreHelp: 'The members as they were at this point, each booting from its backup’s copy in the image store, on a network of their own (OpenStack).',
     restoreSubmit: 'Restore',

@@ -554,7 +554,7 @@ export const ko: Messages = {
     actions: '작업',
     destroyedNote: '환경은 제거되었습니다. 최종 복원 지점과 이전 복원 지점은 계속 표시되며, 이 지점에서 환경을 복원할 수 있습니다.',
     restore: '새 환경으로 복원',
-    restoreLabel: '{{when}}의 복원 지점을 새 환경으로 복원',
+    restoreLabel: '새 환경으로 복원: {{when}}의 복원 지점',
     restoreName: '새 환경 이름',
     restoreHelp: '이 지점의 멤버가 각자 이미지 저장소에 있는 백업 사본으로 부팅되어, 자체 네트워크에서 실행됩니다(OpenStack).',
     restoreSubmit: '복원',

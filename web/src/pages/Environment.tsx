@@ -13,7 +13,7 @@ import { Link, useParams } from 'react-router';
 import { FINAL_BACKUP_TASK } from '../../../src/contracts/environment';
 import { api, isApiError, unwrap, type Schemas } from '../api/client';
 import { useEnvironment, useEnvironmentAction, useEnvironmentBackups } from '../api/hooks';
-import { conflictText, ErrorNotice, Field, Loading, PageTitle } from '../components';
+import { conflictText, ErrorNotice, Field, Loading, PageTitle, ScrollBox } from '../components';
 import { formatDateTime } from '../i18n';
 import { EnvironmentBackups, EnvironmentDr } from './EnvironmentProtection';
 import { OperatorNote, WorkflowLink } from './OperatorLinks';
@@ -50,7 +50,7 @@ function MembersTable({ env }: { env: Environment }) {
   return (
     <section aria-labelledby="members-title" className="card">
       <h2 id="members-title">{t('env.members')}</h2>
-      <div className="table-wrap">
+      <ScrollBox label={t('env.members')}>
         <table className="env-list" data-testid="environment-members">
           <thead>
             <tr>
@@ -78,7 +78,7 @@ function MembersTable({ env }: { env: Environment }) {
             })}
           </tbody>
         </table>
-      </div>
+      </ScrollBox>
     </section>
   );
 }
@@ -90,7 +90,8 @@ function RetryFailedMembers({ env }: { env: Environment }) {
   const { t } = useTranslation();
   const retry = useEnvironmentAction(env.id, () => unwrap(api.POST('/api/v1/environments/{id}/retry', { params: { path: { id: env.id } } })));
   const partial = env.state === 'partial';
-  if (!partial && !retry.isSuccess && !retry.error) return null;
+  const running = retry.isSuccess && env.state === 'creating';
+  if (!partial && !running && !retry.error) return null;
   return (
     <section aria-labelledby="retry-title" className="card">
       <h2 id="retry-title">{t('env.retryTitle')}</h2>
@@ -105,7 +106,7 @@ function RetryFailedMembers({ env }: { env: Environment }) {
         </>
       )}
       <div role="status" aria-live="polite">
-        {retry.isSuccess && env.state === 'creating' && <p className="notice">{t('env.retrying')}</p>}
+        {running && <p className="notice">{t('env.retrying')}</p>}
       </div>
       {retry.error ? <ErrorNotice error={retry.error}>{conflictText(t, retry.error, 'env.retryError', RETRY_CONFLICTS)}</ErrorNotice> : null}
     </section>
@@ -174,8 +175,13 @@ function RestoredFrom({ from }: { from: NonNullable<Environment['restoredFrom']>
 }
 
 export function EnvironmentPage() {
-  const { t } = useTranslation();
   const { id = '' } = useParams();
+  // Keyed by the id: another environment's page (a restored one's source) starts with its forms empty.
+  return <EnvironmentView key={id} id={id} />;
+}
+
+function EnvironmentView({ id }: { id: string }) {
+  const { t } = useTranslation();
   const q = useEnvironment(id);
   if (q.isPending) return <Loading />;
   if (q.error) {

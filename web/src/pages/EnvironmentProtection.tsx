@@ -11,7 +11,7 @@ import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router';
 import { api, unwrap, type Schemas } from '../api/client';
-import { keys, useEnvironmentAction, useEnvironmentBackups, useEnvironmentDr, useEnvironmentPolicy } from '../api/hooks';
+import { envBusy, keys, useEnvironmentAction, useEnvironmentBackups, useEnvironmentDr, useEnvironmentPolicy } from '../api/hooks';
 import { conflictText, ErrorNotice, Field, fieldErrors, Loading, ScrollBox, Select } from '../components';
 import { formatDateTime, formatDuration, formatSeconds } from '../i18n';
 import { INTERVALS } from './NewVm';
@@ -127,9 +127,9 @@ function RestoreForm({ envId, point, onCancel }: { envId: string; point: Point; 
   );
 }
 
-function RestorePoints({ envId }: { envId: string }) {
+function RestorePoints({ envId, moving }: { envId: string; moving: boolean }) {
   const { t } = useTranslation();
-  const points = useEnvironmentBackups(envId);
+  const points = useEnvironmentBackups(envId, true, moving);
   const [restoring, setRestoring] = useState<string | undefined>();
   if (points.isPending) return <Loading />;
   if (points.error) return <ErrorNotice error={points.error} />;
@@ -138,7 +138,7 @@ function RestorePoints({ envId }: { envId: string }) {
   return (
     <>
       <ScrollBox label={t('envBackup.points')}>
-        <table className="compact" aria-labelledby="points-title" data-testid="group-points">
+        <table className="compact points" aria-labelledby="points-title" data-testid="group-points">
           <thead>
             <tr>
               <th scope="col">{t('envBackup.when')}</th>
@@ -220,7 +220,7 @@ export function EnvironmentBackups({ env }: { env: Environment }) {
       </div>
       {run.error ? <ErrorNotice error={run.error} /> : null}
       <h3 id="points-title">{t('envBackup.points')}</h3>
-      <RestorePoints envId={env.id} />
+      <RestorePoints envId={env.id} moving={envBusy(env)} />
     </section>
   );
 }
