@@ -8,8 +8,9 @@
  * become active with each member's task done on the page's graph, sets a group backup policy and
  * takes a group backup by hand (one complete restore point), protects it and reads the recovery
  * plan's waves in dependency order, drills the whole environment and reads the report, reads the
- * list and the environment page in Korean (both at phone width too), and destroys it: the final
- * backup taken first (its `final` point listed complete on the destroyed environment's page, also in
+ * list and the environment page in Korean (both at phone width too), and destroys it: with db's
+ * snapshot refused once the final backup falls short (the page says nothing was deleted and offers
+ * "Destroy again"); again, the final backup taken first (its `final` point listed complete on the destroyed environment's page, also in
  * Korean at phone width), every member's VM deleted; restores that point as a new environment from
  * the page (a bad name refused at its field; the new page names and links its source) and sees it
  * active, then destroys that one with "Skip the final backup" ticked (no final point), the list
@@ -266,8 +267,20 @@ describe('web console: environments in a real browser (list, new environment wit
     await page.getByLabel('Type the environment’s name to confirm').fill(`${envName}-not`);
     assert.ok(await destroy.isDisabled(), 'a name that does not match keeps Destroy disabled');
     await page.getByLabel('Type the environment’s name to confirm').fill(envName);
+    // The database's snapshot refused once: the final backup falls short, nothing is deleted, and
+    // the page says so and offers the destroy again.
+    const current = (await apiCall(api.url, member, 'GET', `/api/v1/environments/${envId}`)).body as Json;
+    const dbServer = (current.members as Json[]).find((m) => m.name === 'db').placement.serverId as string;
+    await simAdmin(sys.clouds.openstack.url, 'POST', '/faults', { service: 'compute', method: 'POST', path: `/servers/${dbServer}/action$`, status: 400, count: 1 });
     await destroy.click();
-    await page.getByText('Destroy started: the members go one by one.').waitFor();
+    await page.getByTestId('environment-state').filter({ hasText: /^Failed$/ }).waitFor({ timeout: 240_000 });
+    await page.getByTestId('final-backup-short').filter({ hasText: 'the final backup fell short, so nothing was deleted' }).waitFor();
+    await graph.locator('g.node[data-task="final-backup"][data-state="failed"]').waitFor();
+    for (const name of ['db', 'app', 'web']) assert.match((await page.locator(`[data-testid="environment-members"] tr[data-member="${name}"]`).textContent()) ?? '', /Running/, `${name} is still there`);
+    const finalPoint = backups.getByTestId('group-points').locator('tbody tr[data-trigger="final"]');
+    await finalPoint.filter({ hasText: /db \(failed\)/ }).waitFor({ timeout: 60_000 });
+    await audit(page, 'en-destroy-stopped');
+    await page.getByRole('button', { name: 'Destroy again' }).click();
     await page.getByTestId('environment-state').filter({ hasText: /^Destroyed$/ }).waitFor({ timeout: 240_000 });
     for (const name of ['db', 'app', 'web']) assert.match((await page.locator(`[data-testid="environment-members"] tr[data-member="${name}"]`).textContent()) ?? '', /Deleted/);
     assert.equal(await graph.getAttribute('aria-labelledby') !== null, true);
@@ -275,20 +288,20 @@ describe('web console: environments in a real browser (list, new environment wit
     await graph.locator('g.node[data-task="final-backup"][data-state="succeeded"]').waitFor();
     // The destroy's final point is listed, complete, beside the one by hand — on the destroyed
     // environment's page, also when it is opened afresh.
-    const finalPoint = backups.getByTestId('group-points').locator('tbody tr[data-trigger="final"]');
-    await finalPoint.filter({ hasText: 'complete' }).waitFor({ timeout: 60_000 });
-    assert.match((await finalPoint.textContent()) ?? '', /final, at destroy.*complete.*none/);
+    const completeFinal = finalPoint.filter({ has: page.locator('.state-succeeded') });
+    await completeFinal.waitFor({ timeout: 60_000 });
+    assert.match((await completeFinal.textContent()) ?? '', /final, at destroy.*complete.*none/);
     await page.reload();
     await page.getByTestId('environment-state').filter({ hasText: /^Destroyed$/ }).waitFor();
     await backups.getByText(/The environment is destroyed; its final and earlier restore points stay listed/).waitFor();
-    await finalPoint.filter({ hasText: 'complete' }).waitFor();
-    assert.equal(await backups.getByTestId('group-points').locator('tbody tr').count(), 2, 'the point by hand and the final one');
+    await completeFinal.waitFor();
+    assert.equal(await backups.getByTestId('group-points').locator('tbody tr').count(), 3, 'the point by hand and the two final ones (short, then complete)');
     assert.equal(await page.locator('section[aria-labelledby="destroy-title"]').count(), 0, 'nothing left to destroy');
     await audit(page, 'en-destroyed');
     // In Korean at phone width: the destroyed page with its points and their restore action.
     await ko.reload();
     await ko.getByTestId('environment-state').filter({ hasText: /^제거됨$/ }).waitFor();
-    await ko.locator('[data-testid="group-points"] tr[data-trigger="final"]').filter({ hasText: '최종(제거 시)' }).getByRole('button', { name: '새 환경으로 복원' }).waitFor();
+    await ko.locator('[data-testid="group-points"] tr[data-trigger="final"]').filter({ hasText: '최종(제거 시)' }).first().getByRole('button', { name: '새 환경으로 복원' }).waitFor();
     assert.equal(await ko.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), true, 'no sideways scroll');
     await audit(ko, 'ko-destroyed-phone');
     const vms = ((await apiCall(api.url, member, 'GET', '/api/v1/vms')).body as Json).vms as Json[];
@@ -296,7 +309,7 @@ describe('web console: environments in a real browser (list, new environment wit
 
     // Restored from the final point as a new environment: a name asked, then its page, where the
     // members come up from their backups and the source is named and linked.
-    await finalPoint.getByRole('button', { name: /^Restore as a new environment: the point of .+$/ }).click();
+    await completeFinal.getByRole('button', { name: /^Restore as a new environment: the point of .+$/ }).click();
     const restoreForm = page.getByTestId('restore-form');
     await restoreForm.getByLabel('New environment’s name').fill('9-not-a-name');
     await restoreForm.getByRole('button', { name: 'Restore', exact: true }).click();
