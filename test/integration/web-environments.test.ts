@@ -15,7 +15,8 @@
  * the page (a bad name refused at its field; the new page names and links its source) and sees it
  * active, then destroys that one with "Skip the final backup" ticked (no final point), the list
  * empty again. A second environment, created with "keep" while the simulator fails one member's
- * build, reads partly created and is completed by "Create the failed members again". axe-core runs
+ * build, reads partly created and is completed by "Create the failed members again"; a third, whose
+ * failed member was deleted on its own, has the retry refused in words. axe-core runs
  * on every view (no serious or critical violation) and each is photographed into
  * data/screenshots/env-*.png.
  */
@@ -27,7 +28,7 @@ import type { TestApi } from '../harness/api';
 import { checkAccessibility, launchBrowser, screenshot, type AxeViolation } from '../harness/browser';
 import { simAdmin } from '../harness/clouds';
 import { startDrSystem, type DrSystem } from '../harness/dr-system';
-import { apiCall } from '../harness/http';
+import { apiCall, waitUntil } from '../harness/http';
 import { signupAndLogin, type TestUser } from '../harness/users';
 
 type Json = any;
@@ -45,6 +46,8 @@ describe('web console: environments in a real browser (list, new environment wit
   let restoredId = '';
   const retryName = `${envName}k`;
   let retryId = '';
+  const brokenName = `${envName}m`;
+  let brokenId = '';
   const axeResults: Array<{ page: string; violations: AxeViolation[] }> = [];
 
   async function audit(page: Page, name: string): Promise<void> {
@@ -96,7 +99,7 @@ describe('web console: environments in a real browser (list, new environment wit
   });
 
   after(async () => {
-    for (const id of [envId, restoredId, retryId]) if (id && member) await apiCall(api.url, member, 'DELETE', `/api/v1/environments/${id}?finalBackup=false`).catch(() => undefined);
+    for (const id of [envId, restoredId, retryId, brokenId]) if (id && member) await apiCall(api.url, member, 'DELETE', `/api/v1/environments/${id}?finalBackup=false`).catch(() => undefined);
     if (sys) await simAdmin(sys.clouds.openstack.url, 'DELETE', '/build-failures').catch(() => undefined);
     for (const c of contexts) await c.close().catch(() => undefined);
     await browser?.close();
@@ -311,6 +314,7 @@ describe('web console: environments in a real browser (list, new environment wit
     // members come up from their backups and the source is named and linked.
     await completeFinal.getByRole('button', { name: /^Restore as a new environment: the point of .+$/ }).click();
     const restoreForm = page.getByTestId('restore-form');
+    assert.equal(await page.evaluate('document.activeElement && document.activeElement.getAttribute("name")'), 'restoreName', 'the name field takes the focus');
     await restoreForm.getByLabel('New environment’s name').fill('9-not-a-name');
     await restoreForm.getByRole('button', { name: 'Restore', exact: true }).click();
     await restoreForm.locator('input[name="restoreName"][aria-invalid="true"]').waitFor();
@@ -341,7 +345,7 @@ describe('web console: environments in a real browser (list, new environment wit
     await page.getByRole('heading', { name: 'You have no environments yet' }).waitFor();
   });
 
-  it('when a member of an environment created with “keep” fails, then the page shows it partly created, and “Create the failed members again” runs the create graph again until it is active', async () => {
+  it('when a member of an environment created with “keep” fails, then the page shows it partly created, and “Create the failed members again” runs the create graph again until it is active; a retry refused because a member was deleted on its own says so in words', async () => {
     await simAdmin(sys.clouds.openstack.url, 'POST', '/build-failures', { count: 1, namePattern: `^${retryName}-app$` });
     const page = await signedIn('en-US', 'My VMs');
     await page.getByRole('navigation').getByRole('link', { name: 'Environments' }).click();
@@ -380,5 +384,30 @@ describe('web console: environments in a real browser (list, new environment wit
     const env = (await apiCall(api.url, member, 'GET', `/api/v1/environments/${retryId}`)).body as Json;
     assert.ok((env.workflowIds as string[]).some((w) => /:retry-1$/.test(w)), `the retry ran: ${JSON.stringify(env.workflowIds)}`);
     await audit(page, 'en-retried');
+
+    // A partial environment whose failed member was deleted on its own: the retry's refusal in words.
+    await simAdmin(sys.clouds.openstack.url, 'POST', '/build-failures', { count: 1, namePattern: `^${brokenName}-app$` });
+    const created = await apiCall(api.url, member, 'POST', '/api/v1/environments', { name: brokenName, cloud: 'openstack', preset: 'web-app-db', onMemberFailure: 'keep' });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    brokenId = (created.body as Json).environment.id as string;
+    const partial = await waitUntil(
+      'partial',
+      async () => {
+        const e = (await apiCall(api.url, member, 'GET', `/api/v1/environments/${brokenId}`)).body as Json;
+        return e.state === 'creating' ? undefined : e;
+      },
+      240_000,
+    );
+    assert.equal(partial.state, 'partial', JSON.stringify(partial));
+    const appVm = (partial.members as Json[]).find((m) => m.name === 'app').vmId as string;
+    assert.equal((await apiCall(api.url, member, 'DELETE', `/api/v1/vms/${appVm}`)).status, 202);
+    await waitUntil('app deleted', async () => (((await apiCall(api.url, member, 'GET', `/api/v1/vms/${appVm}`)).body as Json).vm.state === 'deleted' ? true : undefined), 120_000);
+    await page.goto(`${api.url}/environments/${brokenId}`);
+    await page.getByTestId('environment-state').filter({ hasText: /^Partly created$/ }).waitFor();
+    assert.match((await page.locator('[data-testid="environment-members"] tr[data-member="app"]').textContent()) ?? '', /Deleted/);
+    await page.getByRole('button', { name: 'Create the failed members again' }).click();
+    await page.getByRole('alert').filter({ hasText: 'A member was deleted on its own, so the environment cannot be completed: destroy it and create it again.' }).waitFor();
+    await page.getByTestId('environment-state').filter({ hasText: /^Partly created$/ }).waitFor();
+    await audit(page, 'en-retry-refused');
   });
 });

@@ -113,7 +113,7 @@ function RestoreForm({ envId, point, onCancel }: { envId: string; point: Point; 
     <form onSubmit={onSubmit} noValidate aria-labelledby="restore-title" className="restore-form" data-testid="restore-form">
       <h4 id="restore-title">{t('envBackup.restoreLabel', { when })}</h4>
       <p className="help">{t('envBackup.restoreHelp')}</p>
-      <Field label={t('envBackup.restoreName')} name="restoreName" required autoComplete="off" value={name} onChange={(e) => setName(e.target.value)} error={errors.name} />
+      <Field label={t('envBackup.restoreName')} name="restoreName" required autoFocus autoComplete="off" value={name} onChange={(e) => setName(e.target.value)} error={errors.name} />
       <div className="actions">
         <button type="submit" className="primary" disabled={restore.isPending}>
           {t('envBackup.restoreSubmit')}
