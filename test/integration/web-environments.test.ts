@@ -8,9 +8,17 @@
  * become active with each member's task done on the page's graph, sets a group backup policy and
  * takes a group backup by hand (one complete restore point), protects it and reads the recovery
  * plan's waves in dependency order, drills the whole environment and reads the report, reads the
- * list and the environment page in Korean (both at phone width too), and destroys it: destroyed,
- * every member's VM deleted, the list empty again. axe-core runs on every view (no serious or critical
- * violation) and each is photographed into data/screenshots/env-*.png.
+ * list and the environment page in Korean (both at phone width too), and destroys it: with db's
+ * snapshot refused once the final backup falls short (the page says nothing was deleted and offers
+ * "Destroy again"); again, the final backup taken first (its `final` point listed complete on the destroyed environment's page, also in
+ * Korean at phone width), every member's VM deleted; restores that point as a new environment from
+ * the page (a bad name refused at its field; the new page names and links its source) and sees it
+ * active, then destroys that one with "Skip the final backup" ticked (no final point), the list
+ * empty again. A second environment, created with "keep" while the simulator fails one member's
+ * build, reads partly created and is completed by "Create the failed members again"; a third, whose
+ * failed member was deleted on its own, has the retry refused in words. axe-core runs
+ * on every view (no serious or critical violation) and each is photographed into
+ * data/screenshots/env-*.png.
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -18,8 +26,9 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ensureWebBuilt } from '../../scripts/web';
 import type { TestApi } from '../harness/api';
 import { checkAccessibility, launchBrowser, screenshot, type AxeViolation } from '../harness/browser';
+import { simAdmin } from '../harness/clouds';
 import { startDrSystem, type DrSystem } from '../harness/dr-system';
-import { apiCall } from '../harness/http';
+import { apiCall, waitUntil } from '../harness/http';
 import { signupAndLogin, type TestUser } from '../harness/users';
 
 type Json = any;
@@ -33,6 +42,12 @@ describe('web console: environments in a real browser (list, new environment wit
   const contexts: BrowserContext[] = [];
   const envName = `envw${crypto.randomBytes(2).toString('hex')}`;
   let envId = '';
+  const restoredName = `${envName}r`;
+  let restoredId = '';
+  const retryName = `${envName}k`;
+  let retryId = '';
+  const brokenName = `${envName}m`;
+  let brokenId = '';
   const axeResults: Array<{ page: string; violations: AxeViolation[] }> = [];
 
   async function audit(page: Page, name: string): Promise<void> {
@@ -84,7 +99,8 @@ describe('web console: environments in a real browser (list, new environment wit
   });
 
   after(async () => {
-    if (envId && member) await apiCall(api.url, member, 'DELETE', `/api/v1/environments/${envId}`).catch(() => undefined);
+    for (const id of [envId, restoredId, retryId, brokenId]) if (id && member) await apiCall(api.url, member, 'DELETE', `/api/v1/environments/${id}?finalBackup=false`).catch(() => undefined);
+    if (sys) await simAdmin(sys.clouds.openstack.url, 'DELETE', '/build-failures').catch(() => undefined);
     for (const c of contexts) await c.close().catch(() => undefined);
     await browser?.close();
     await sys?.stop();
@@ -193,7 +209,7 @@ describe('web console: environments in a real browser (list, new environment wit
     const point = backups.getByTestId('group-points').locator('tbody tr');
     await point.filter({ hasText: 'complete' }).waitFor({ timeout: 180_000 });
     assert.equal(await point.count(), 1);
-    assert.match((await point.textContent()) ?? '', /by hand.*complete.*none$/);
+    assert.match((await point.textContent()) ?? '', /by hand.*complete.*none.*Restore as a new environment$/);
 
     // Protected as a whole: the plan's waves in dependency order.
     const dr = page.locator('section[aria-labelledby="env-dr-title"]');
@@ -244,21 +260,154 @@ describe('web console: environments in a real browser (list, new environment wit
     assert.equal(await ko.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), true, 'no sideways scroll');
     await audit(ko, 'ko-environment-phone');
 
-    // Destroy: the name typed to confirm; the environment ends destroyed and its members deleted.
+    // Destroy: the confirmation says members with a backup policy are backed up once more first
+    // (this one has the group's), the skip box unticked; the name typed to confirm.
+    const destroySection = page.locator('section[aria-labelledby="destroy-title"]');
+    await destroySection.getByText(/backed up once more, and those copies are kept in the image store/).waitFor();
+    const skipFinal = destroySection.getByLabel('Skip the final backup (the data goes with the members)');
+    assert.equal(await skipFinal.isChecked(), false, 'the final backup is taken unless the member says otherwise');
     const destroy = page.getByRole('button', { name: 'Destroy environment' });
     await page.getByLabel('Type the environment’s name to confirm').fill(`${envName}-not`);
     assert.ok(await destroy.isDisabled(), 'a name that does not match keeps Destroy disabled');
     await page.getByLabel('Type the environment’s name to confirm').fill(envName);
+    // The database's snapshot refused once: the final backup falls short, nothing is deleted, and
+    // the page says so and offers the destroy again.
+    const current = (await apiCall(api.url, member, 'GET', `/api/v1/environments/${envId}`)).body as Json;
+    const dbServer = (current.members as Json[]).find((m) => m.name === 'db').placement.serverId as string;
+    await simAdmin(sys.clouds.openstack.url, 'POST', '/faults', { service: 'compute', method: 'POST', path: `/servers/${dbServer}/action$`, status: 400, count: 1 });
     await destroy.click();
-    await page.getByText('Destroy started: the members go one by one.').waitFor();
+    await page.getByTestId('environment-state').filter({ hasText: /^Failed$/ }).waitFor({ timeout: 240_000 });
+    await page.getByTestId('final-backup-short').filter({ hasText: 'the final backup fell short, so nothing was deleted' }).waitFor();
+    await graph.locator('g.node[data-task="final-backup"][data-state="failed"]').waitFor();
+    for (const name of ['db', 'app', 'web']) assert.match((await page.locator(`[data-testid="environment-members"] tr[data-member="${name}"]`).textContent()) ?? '', /Running/, `${name} is still there`);
+    const finalPoint = backups.getByTestId('group-points').locator('tbody tr[data-trigger="final"]');
+    await finalPoint.filter({ hasText: /db \(failed\)/ }).waitFor({ timeout: 60_000 });
+    await audit(page, 'en-destroy-stopped');
+    await page.getByRole('button', { name: 'Destroy again' }).click();
     await page.getByTestId('environment-state').filter({ hasText: /^Destroyed$/ }).waitFor({ timeout: 240_000 });
     for (const name of ['db', 'app', 'web']) assert.match((await page.locator(`[data-testid="environment-members"] tr[data-member="${name}"]`).textContent()) ?? '', /Deleted/);
     assert.equal(await graph.getAttribute('aria-labelledby') !== null, true);
     assert.match((await graph.locator('title').textContent()) ?? '', /destroy graph/);
+    await graph.locator('g.node[data-task="final-backup"][data-state="succeeded"]').waitFor();
+    // The destroy's final point is listed, complete, beside the one by hand — on the destroyed
+    // environment's page, also when it is opened afresh.
+    const completeFinal = finalPoint.filter({ has: page.locator('.state-succeeded') });
+    await completeFinal.waitFor({ timeout: 60_000 });
+    assert.match((await completeFinal.textContent()) ?? '', /final, at destroy.*complete.*none/);
+    await page.reload();
+    await page.getByTestId('environment-state').filter({ hasText: /^Destroyed$/ }).waitFor();
+    await backups.getByText(/The environment is destroyed; its final and earlier restore points stay listed/).waitFor();
+    await completeFinal.waitFor();
+    assert.equal(await backups.getByTestId('group-points').locator('tbody tr').count(), 3, 'the point by hand and the two final ones (short, then complete)');
+    assert.equal(await page.locator('section[aria-labelledby="destroy-title"]').count(), 0, 'nothing left to destroy');
     await audit(page, 'en-destroyed');
+    // In Korean at phone width: the destroyed page with its points and their restore action.
+    await ko.reload();
+    await ko.getByTestId('environment-state').filter({ hasText: /^제거됨$/ }).waitFor();
+    await ko.locator('[data-testid="group-points"] tr[data-trigger="final"]').filter({ hasText: '최종(제거 시)' }).first().getByRole('button', { name: '새 환경으로 복원' }).waitFor();
+    assert.equal(await ko.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), true, 'no sideways scroll');
+    await audit(ko, 'ko-destroyed-phone');
     const vms = ((await apiCall(api.url, member, 'GET', '/api/v1/vms')).body as Json).vms as Json[];
     assert.ok(vms.every((v) => v.state === 'deleted'), `every member's VM is deleted: ${JSON.stringify(vms.map((v) => [v.name, v.state]))}`);
+
+    // Restored from the final point as a new environment: a name asked, then its page, where the
+    // members come up from their backups and the source is named and linked.
+    await completeFinal.getByRole('button', { name: /^Restore as a new environment: the point of .+$/ }).click();
+    const restoreForm = page.getByTestId('restore-form');
+    assert.equal(await page.evaluate('document.activeElement && document.activeElement.getAttribute("name")'), 'restoreName', 'the name field takes the focus');
+    await restoreForm.getByLabel('New environment’s name').fill('9-not-a-name');
+    await restoreForm.getByRole('button', { name: 'Restore', exact: true }).click();
+    await restoreForm.locator('input[name="restoreName"][aria-invalid="true"]').waitFor();
+    await restoreForm.getByLabel('New environment’s name').fill(restoredName);
+    await audit(page, 'en-restore-form');
+    await restoreForm.getByRole('button', { name: 'Restore', exact: true }).click();
+    await page.getByRole('heading', { name: `Environment ${restoredName}`, level: 1 }).waitFor();
+    restoredId = new URL(page.url()).pathname.split('/').pop()!;
+    assert.notEqual(restoredId, envId);
+    const source = page.getByTestId('restored-from').getByRole('link');
+    await source.filter({ hasText: `environment ${envName}, group restore point of ` }).waitFor();
+    assert.equal(await source.getAttribute('href'), `/environments/${envId}`);
+    await page.getByTestId('environment-state').filter({ hasText: /^Active$/ }).waitFor({ timeout: 240_000 });
+    for (const name of ['db', 'app', 'web']) assert.match((await page.locator(`[data-testid="environment-members"] tr[data-member="${name}"]`).textContent()) ?? '', /Running/);
+    await audit(page, 'en-restored');
+
+    // Destroyed with the final backup skipped, though it has a group policy: no final point.
+    await backups.getByLabel('Backups kept per member').fill('1');
+    await backups.getByRole('button', { name: 'Save group policy' }).click();
+    await backups.getByTestId('group-policy').filter({ hasText: 'each member keeps its newest 1' }).waitFor();
+    await page.getByLabel('Skip the final backup (the data goes with the members)').check();
+    await page.getByLabel('Type the environment’s name to confirm').fill(restoredName);
+    await page.getByRole('button', { name: 'Destroy environment' }).click();
+    await page.getByTestId('environment-state').filter({ hasText: /^Destroyed$/ }).waitFor({ timeout: 240_000 });
+    assert.equal(await graph.locator('g.node[data-task="final-backup"]').count(), 0, 'the destroy graph has no final backup');
+    await backups.getByText('No group restore points yet.').waitFor();
     await page.getByRole('navigation').getByRole('link', { name: 'Environments' }).click();
     await page.getByRole('heading', { name: 'You have no environments yet' }).waitFor();
+  });
+
+  it('when a member of an environment created with “keep” fails, then the page shows it partly created, and “Create the failed members again” runs the create graph again until it is active; a retry refused because a member was deleted on its own says so in words', async () => {
+    await simAdmin(sys.clouds.openstack.url, 'POST', '/build-failures', { count: 1, namePattern: `^${retryName}-app$` });
+    const page = await signedIn('en-US', 'My VMs');
+    await page.getByRole('navigation').getByRole('link', { name: 'Environments' }).click();
+    await page.getByRole('link', { name: 'New environment' }).click();
+    await page.getByRole('heading', { name: 'New environment', level: 1 }).waitFor();
+    await page.getByLabel('A preset').check();
+    await page.getByLabel(/^Web-App-DB/).check();
+    await page.getByLabel(/^Keep: keep the members that were made/).check();
+    await page.getByLabel('Environment name').fill(retryName);
+    await page.getByRole('button', { name: 'Create environment' }).click();
+    await page.getByRole('heading', { name: `Environment ${retryName}`, level: 1 }).waitFor();
+    retryId = new URL(page.url()).pathname.split('/').pop()!;
+
+    // Partly created: app failed (web, which requires it, never started), db runs.
+    await page.getByTestId('environment-state').filter({ hasText: /^Partly created$/ }).waitFor({ timeout: 240_000 });
+    assert.match((await page.getByTestId('failed-members').textContent()) ?? '', /\bapp\b/);
+    const graph = page.locator('svg[data-testid="environment-graph"]');
+    await graph.locator('g.node[data-task="member:app"][data-state="failed"]').waitFor();
+    assert.match((await page.locator('[data-testid="environment-members"] tr[data-member="db"]').textContent()) ?? '', /Running/);
+    const retrySection = page.locator('section[aria-labelledby="retry-title"]');
+    await retrySection.getByText(/Create the failed members again on the same network/).waitFor();
+    await audit(page, 'en-partial');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await retrySection.getByRole('button', { name: 'Create the failed members again' }).waitFor();
+    assert.equal(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), true, 'no sideways scroll at phone width');
+    await audit(page, 'en-partial-phone');
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // The retry: the create graph runs again, app and web made, the environment active.
+    await retrySection.getByRole('button', { name: 'Create the failed members again' }).click();
+    await page.getByTestId('environment-state').filter({ hasText: /^Active$/ }).waitFor({ timeout: 240_000 });
+    for (const task of ['member:db', 'member:app', 'member:web']) await graph.locator(`g.node[data-task="${task}"][data-state="succeeded"]`).waitFor();
+    for (const name of ['db', 'app', 'web']) assert.match((await page.locator(`[data-testid="environment-members"] tr[data-member="${name}"]`).textContent()) ?? '', /Running/);
+    assert.equal(await page.getByTestId('failed-members').count(), 0, 'no member failed now');
+    assert.equal(await retrySection.count(), 0, 'nothing left to retry');
+    const env = (await apiCall(api.url, member, 'GET', `/api/v1/environments/${retryId}`)).body as Json;
+    assert.ok((env.workflowIds as string[]).some((w) => /:retry-1$/.test(w)), `the retry ran: ${JSON.stringify(env.workflowIds)}`);
+    await audit(page, 'en-retried');
+
+    // A partial environment whose failed member was deleted on its own: the retry's refusal in words.
+    await simAdmin(sys.clouds.openstack.url, 'POST', '/build-failures', { count: 1, namePattern: `^${brokenName}-app$` });
+    const created = await apiCall(api.url, member, 'POST', '/api/v1/environments', { name: brokenName, cloud: 'openstack', preset: 'web-app-db', onMemberFailure: 'keep' });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    brokenId = (created.body as Json).environment.id as string;
+    const partial = await waitUntil(
+      'partial',
+      async () => {
+        const e = (await apiCall(api.url, member, 'GET', `/api/v1/environments/${brokenId}`)).body as Json;
+        return e.state === 'creating' ? undefined : e;
+      },
+      240_000,
+    );
+    assert.equal(partial.state, 'partial', JSON.stringify(partial));
+    const appVm = (partial.members as Json[]).find((m) => m.name === 'app').vmId as string;
+    assert.equal((await apiCall(api.url, member, 'DELETE', `/api/v1/vms/${appVm}`)).status, 202);
+    await waitUntil('app deleted', async () => (((await apiCall(api.url, member, 'GET', `/api/v1/vms/${appVm}`)).body as Json).vm.state === 'deleted' ? true : undefined), 120_000);
+    await page.goto(`${api.url}/environments/${brokenId}`);
+    await page.getByTestId('environment-state').filter({ hasText: /^Partly created$/ }).waitFor();
+    assert.match((await page.locator('[data-testid="environment-members"] tr[data-member="app"]').textContent()) ?? '', /Deleted/);
+    await page.getByRole('button', { name: 'Create the failed members again' }).click();
+    await page.getByRole('alert').filter({ hasText: 'A member was deleted on its own, so the environment cannot be completed: destroy it and create it again.' }).waitFor();
+    await page.getByTestId('environment-state').filter({ hasText: /^Partly created$/ }).waitFor();
+    await audit(page, 'en-retry-refused');
   });
 });

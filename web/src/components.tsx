@@ -81,6 +81,11 @@ export function fieldErrors(err: unknown, opts: { exact?: boolean } = {}): Recor
   return out;
 }
 
+/** A 409's code in words when the console knows it (`<prefix>.<code>`), else undefined (the API's message is shown). */
+export function conflictText(t: ReturnType<typeof useTranslation>['t'], err: unknown, prefix: string, codes: readonly string[]): string | undefined {
+  return isApiError(err, 409) && codes.includes(err.code) ? t(`${prefix}.${err.code}`) : undefined;
+}
+
 /** An error the member should read: the API's message and its request id. */
 export function ErrorNotice({ error, children }: { error: unknown; children?: ReactNode }) {
   const { t } = useTranslation();

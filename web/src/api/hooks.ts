@@ -216,13 +216,16 @@ export function useEnvironmentPolicy(id: string, enabled = true) {
   });
 }
 
-/** The group restore points, newest first (one page: the newest 20). */
-export function useEnvironmentBackups(id: string, enabled = true) {
+/**
+ * The group restore points, newest first (one page: the newest 20), polled fast while one is being
+ * taken or while `moving` (the environment's graph runs: a destroy's final point appears then).
+ */
+export function useEnvironmentBackups(id: string, enabled = true, moving = false) {
   return useQuery({
     queryKey: keys.envBackups(id),
     queryFn: () => unwrap(api.GET('/api/v1/environments/{id}/backups', { params: { path: { id }, query: { limit: 20 } } })),
     enabled,
-    refetchInterval: pollInterval<Schemas['EnvironmentBackupList']>((d) => d.backups.some((b) => b.status === 'running')),
+    refetchInterval: pollInterval<Schemas['EnvironmentBackupList']>((d) => moving || d.backups.some((b) => b.status === 'running')),
   });
 }
 

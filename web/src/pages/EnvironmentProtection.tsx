@@ -1,15 +1,18 @@
 /**
  * The environment page's protection (OpenStack environments): group backups — the group policy
  * (view, set, remove; the API's 400 field errors at their fields), a group backup by hand, and
- * the group restore points (complete or incomplete, the members short) — and the recovery plan
+ * the group restore points (complete or incomplete, the members short; a destroyed environment's
+ * stay listed), each restorable as a new environment (a name asked, then its page) — and the recovery plan
  * (GET …/dr): its waves in order with each member's DR state, the plan's state, protect and stop
  * protection, a drill of the whole environment and the latest drill's report.
  */
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
+import { useNavigate } from 'react-router';
 import { api, unwrap, type Schemas } from '../api/client';
-import { useEnvironmentAction, useEnvironmentBackups, useEnvironmentDr, useEnvironmentPolicy } from '../api/hooks';
-import { ErrorNotice, Field, fieldErrors, Loading, ScrollBox, Select } from '../components';
+import { envBusy, keys, useEnvironmentAction, useEnvironmentBackups, useEnvironmentDr, useEnvironmentPolicy } from '../api/hooks';
+import { conflictText, ErrorNotice, Field, fieldErrors, Loading, ScrollBox, Select } from '../components';
 import { formatDateTime, formatDuration, formatSeconds } from '../i18n';
 import { INTERVALS } from './NewVm';
 import { TASK_SYMBOL } from './VmTaskGraph';
@@ -76,56 +79,123 @@ function PolicyForm({ env, policy }: { env: Environment; policy: Policy | null }
   );
 }
 
-function RestorePoints({ envId }: { envId: string }) {
+type Point = Schemas['EnvironmentBackup'];
+const RESTORE_CONFLICTS = ['backup_running', 'no_backup'] as const;
+
+/** "Restore as a new environment": the new environment's name, then its page. */
+function RestoreForm({ envId, point, onCancel }: { envId: string; point: Point; onCancel: () => void }) {
   const { t } = useTranslation();
-  const points = useEnvironmentBackups(envId);
+  const qc = useQueryClient();
+  const navigate = useNavigate();
+  const [name, setName] = useState('');
+  const [idempotencyKey] = useState(() => crypto.randomUUID());
+  const restore = useMutation({
+    mutationFn: () =>
+      unwrap(
+        api.POST('/api/v1/environments', {
+          params: { header: { 'Idempotency-Key': idempotencyKey } },
+          body: { name, cloud: 'openstack', restoreFrom: { environmentId: envId, pointId: point.id } },
+        }),
+      ),
+    onSuccess: async (accepted) => {
+      await qc.invalidateQueries({ queryKey: keys.environments });
+      await navigate(`/environments/${accepted.environment.id}`);
+    },
+  });
+  const errors = fieldErrors(restore.error, { exact: true });
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    restore.mutate(undefined);
+  };
+  const when = formatDateTime(point.startedAt);
+  const other = errors['restoreFrom.environmentId'] ?? errors['restoreFrom.pointId'] ?? conflictText(t, restore.error, 'envBackup.restoreError', RESTORE_CONFLICTS);
+  return (
+    <form onSubmit={onSubmit} noValidate aria-labelledby="restore-title" className="restore-form" data-testid="restore-form">
+      <h4 id="restore-title">{t('envBackup.restoreLabel', { when })}</h4>
+      <p className="help">{t('envBackup.restoreHelp')}</p>
+      <Field label={t('envBackup.restoreName')} name="restoreName" required autoFocus autoComplete="off" value={name} onChange={(e) => setName(e.target.value)} error={errors.name} />
+      <div className="actions">
+        <button type="submit" className="primary" disabled={restore.isPending}>
+          {t('envBackup.restoreSubmit')}
+        </button>
+        <button type="button" onClick={onCancel}>
+          {t('envBackup.cancel')}
+        </button>
+      </div>
+      {restore.error && !errors.name ? <ErrorNotice error={restore.error}>{other}</ErrorNotice> : null}
+    </form>
+  );
+}
+
+function RestorePoints({ envId, moving }: { envId: string; moving: boolean }) {
+  const { t } = useTranslation();
+  const points = useEnvironmentBackups(envId, true, moving);
+  const [restoring, setRestoring] = useState<string | undefined>();
   if (points.isPending) return <Loading />;
   if (points.error) return <ErrorNotice error={points.error} />;
   if (!points.data.backups.length) return <p className="muted">{t('envBackup.empty')}</p>;
+  const chosen = points.data.backups.find((p) => p.id === restoring);
   return (
-    <ScrollBox label={t('envBackup.points')}>
-      <table className="compact" aria-labelledby="points-title" data-testid="group-points">
-        <thead>
-          <tr>
-            <th scope="col">{t('envBackup.when')}</th>
-            <th scope="col">{t('envBackup.trigger')}</th>
-            <th scope="col">{t('envBackup.status')}</th>
-            <th scope="col">{t('envBackup.short')}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {points.data.backups.map((p) => {
-            const short = p.members.filter((m) => m.status !== 'succeeded' && m.status !== 'running' && m.status !== 'pending');
-            return (
-              <tr key={p.id}>
-                <td>
-                  <time dateTime={p.startedAt}>{formatDateTime(p.startedAt)}</time>
-                </td>
-                <td>{t(`trigger.${p.trigger}`)}</td>
-                <td>
-                  <span className={`state state-${p.status === 'complete' ? 'succeeded' : p.status === 'incomplete' ? 'failed' : p.status}`}>{t(`groupStatus.${p.status}`)}</span>
-                </td>
-                <td className="wrap">{short.length ? short.map((m) => `${m.name} (${t(`memberBackupStatus.${m.status}`)})`).join(', ') : t('envBackup.noneShort')}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </ScrollBox>
+    <>
+      <ScrollBox label={t('envBackup.points')}>
+        <table className="compact points" aria-labelledby="points-title" data-testid="group-points">
+          <thead>
+            <tr>
+              <th scope="col">{t('envBackup.when')}</th>
+              <th scope="col">{t('envBackup.trigger')}</th>
+              <th scope="col">{t('envBackup.status')}</th>
+              <th scope="col">{t('envBackup.short')}</th>
+              <th scope="col">{t('envBackup.actions')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {points.data.backups.map((p) => {
+              const short = p.members.filter((m) => m.status !== 'succeeded' && m.status !== 'running' && m.status !== 'pending');
+              // A point some member's backup succeeded in can be restored from (the API says which copies are left).
+              const restorable = p.status !== 'running' && p.members.some((m) => m.status === 'succeeded');
+              const when = formatDateTime(p.startedAt);
+              return (
+                <tr key={p.id} data-point={p.id} data-trigger={p.trigger}>
+                  <td>
+                    <time dateTime={p.startedAt}>{when}</time>
+                  </td>
+                  <td>{t(`trigger.${p.trigger}`)}</td>
+                  <td>
+                    <span className={`state state-${p.status === 'complete' ? 'succeeded' : p.status === 'incomplete' ? 'failed' : p.status}`}>{t(`groupStatus.${p.status}`)}</span>
+                  </td>
+                  <td className="wrap">{short.length ? short.map((m) => `${m.name} (${t(`memberBackupStatus.${m.status}`)})`).join(', ') : t('envBackup.noneShort')}</td>
+                  <td>
+                    {restorable && (
+                      <button type="button" aria-label={t('envBackup.restoreLabel', { when })} aria-expanded={restoring === p.id} onClick={() => setRestoring(restoring === p.id ? undefined : p.id)}>
+                        {t('envBackup.restore')}
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </ScrollBox>
+      {chosen && <RestoreForm key={chosen.id} envId={envId} point={chosen} onCancel={() => setRestoring(undefined)} />}
+    </>
   );
 }
 
 export function EnvironmentBackups({ env }: { env: Environment }) {
   const { t } = useTranslation();
   const active = env.state === 'active';
-  const policy = useEnvironmentPolicy(env.id);
+  const destroyed = env.state === 'destroyed';
+  const policy = useEnvironmentPolicy(env.id, !destroyed);
   const run = useEnvironmentAction(env.id, () => unwrap(api.POST('/api/v1/environments/{id}/backups', { params: { path: { id: env.id } } })));
   const p = policy.data;
   return (
     <section aria-labelledby="group-backups-title" className="card">
       <h2 id="group-backups-title">{t('envBackup.title')}</h2>
       <p className="help">{t('envBackup.intro')}</p>
-      {policy.isPending ? (
+      {destroyed ? (
+        <p data-testid="group-policy">{t('envBackup.destroyedNote')}</p>
+      ) : policy.isPending ? (
         <Loading />
       ) : policy.error ? (
         <ErrorNotice error={policy.error} />
@@ -150,7 +220,7 @@ export function EnvironmentBackups({ env }: { env: Environment }) {
       </div>
       {run.error ? <ErrorNotice error={run.error} /> : null}
       <h3 id="points-title">{t('envBackup.points')}</h3>
-      <RestorePoints envId={env.id} />
+      <RestorePoints envId={env.id} moving={envBusy(env)} />
     </section>
   );
 }
