@@ -113,8 +113,8 @@ function RetryFailedMembers({ env }: { env: Environment }) {
   );
 }
 
-/** The last destroy stopped at its final backup (nothing was deleted; it may run again). */
-const finalBackupFellShort = (env: Environment) => env.state === 'failed' && env.graph?.kind === 'destroy' && env.graph.tasks.some((task) => task.name === FINAL_BACKUP_TASK && task.state === 'failed');
+/** The last destroy stopped at its final backup (nothing was deleted: the environment runs on as it was; it may run again). */
+const finalBackupFellShort = (env: Environment) => env.state !== 'destroying' && env.graph?.kind === 'destroy' && env.graph.tasks.some((task) => task.name === FINAL_BACKUP_TASK && task.state === 'failed');
 
 function DestroyEnvironment({ env }: { env: Environment }) {
   const { t } = useTranslation();
@@ -149,7 +149,7 @@ function DestroyEnvironment({ env }: { env: Environment }) {
         </button>
       </form>
       <div role="status" aria-live="polite">
-        {((destroy.isSuccess && env.state !== 'failed') || env.state === 'destroying') && <p className="notice">{t('env.destroying')}</p>}
+        {((destroy.isSuccess && env.state !== 'failed' && !stopped) || env.state === 'destroying') && <p className="notice">{t('env.destroying')}</p>}
       </div>
       {destroy.error && <ErrorNotice error={destroy.error} />}
     </section>
