@@ -156,26 +156,34 @@ describe('web console in a real browser (Chromium)', function () {
     assert.match((await page.locator('.preview pre').textContent()) ?? '', /\bvim\b/);
     await audit(page, 'en-new-vm');
 
-    await page.getByRole('button', { name: 'Create VM' }).click();
-    await page.getByRole('heading', { name: `VM ${vmName}` }).waitFor();
-    vmUrl = page.url();
-    assert.match(vmUrl, /\/vms\/[\w-]+$/);
-    // A marker in the page's memory: still there at the end means the page never reloaded.
-    await page.evaluate('window.__noReload = true');
-
-    // Watch the state and the steps while they change.
+    // The server takes 4 s to build, so the page is there before the VM runs (with the shared
+    // simulator's fast timings a create could end before the page's first read).
+    const osTimings = await simAdmin(sys.clouds.openstack.url, 'GET', '/timings');
+    await simAdmin(sys.clouds.openstack.url, 'PATCH', '/timings', { serverBuildMs: 4_000 });
     const seenStates = new Set<string>();
     const seenSteps = new Set<string>();
-    const deadline = Date.now() + 180_000;
-    for (;;) {
-      const state = ((await page.getByTestId('vm-state').textContent()) ?? '').trim();
-      seenStates.add(state);
-      const done = await page.locator('ol.steps li.done .step-name').allTextContents();
-      for (const s of done) seenSteps.add(s);
-      if (state === 'Running') break;
-      assert.notEqual(state, 'Failed', 'the create failed');
-      assert.ok(Date.now() < deadline, `the VM did not reach Running; states seen: ${[...seenStates].join(', ')}`);
-      await page.waitForTimeout(300);
+    try {
+      await page.getByRole('button', { name: 'Create VM' }).click();
+      await page.getByRole('heading', { name: `VM ${vmName}` }).waitFor();
+      vmUrl = page.url();
+      assert.match(vmUrl, /\/vms\/[\w-]+$/);
+      // A marker in the page's memory: still there at the end means the page never reloaded.
+      await page.evaluate('window.__noReload = true');
+
+      // Watch the state and the steps while they change.
+      const deadline = Date.now() + 180_000;
+      for (;;) {
+        const state = ((await page.getByTestId('vm-state').textContent()) ?? '').trim();
+        seenStates.add(state);
+        const done = await page.locator('ol.steps li.done .step-name').allTextContents();
+        for (const s of done) seenSteps.add(s);
+        if (state === 'Running') break;
+        assert.notEqual(state, 'Failed', 'the create failed');
+        assert.ok(Date.now() < deadline, `the VM did not reach Running; states seen: ${[...seenStates].join(', ')}`);
+        await page.waitForTimeout(300);
+      }
+    } finally {
+      await simAdmin(sys.clouds.openstack.url, 'PATCH', '/timings', osTimings);
     }
     assert.ok(seenStates.has('Creating'), `the page showed the VM creating before running (saw ${[...seenStates].join(', ')})`);
     assert.equal(await page.evaluate('window.__noReload'), true, 'no reload');
